@@ -1,0 +1,29 @@
+//! The HP-ECMO trial's rules, as one pure library shared by the bedside app (compiled
+//! to wasm32) and the sync server (native).
+//!
+//! Every decision the trial depends on lives here: is this patient eligible, which
+//! arm comes next, is this value plausible, is this audit trail intact. The app and
+//! the server only move data and show it, and because both call the same code the
+//! server can re-check everything a tablet decided while it was offline.
+//!
+//! The crate does no I/O, reads no clock and draws no entropy: the current time, ids
+//! and seeds are arguments (`clippy.toml` beside this crate bans the shortcuts). That
+//! makes every decision replayable, on the server and in tests.
+//!
+//! ```
+//! use trial::randomisation::{AllocationSequence, RandomisationConfig, Seed};
+//!
+//! let config = RandomisationConfig::standard();
+//! let seed = Seed::from_bytes([7; 32]);
+//! let first: Vec<_> = AllocationSequence::new(&seed, &config).take(12).collect();
+//! let again: Vec<_> = AllocationSequence::new(&seed, &config).take(12).collect();
+//! assert_eq!(first, again, "the same seed always gives the same list");
+//! ```
+#![deny(missing_docs)]
+
+pub mod eligibility;
+pub mod event;
+pub mod field;
+pub mod randomisation;
+pub mod screening;
+pub mod time;
