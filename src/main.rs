@@ -1,0 +1,6 @@
+//! Mounts [`hp_ecmo::App`] on the page; everything else lives in the library.
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(hp_ecmo::App);
+}

@@ -1,0 +1,34 @@
+//! `cargo xtask run`: build the app and start the server with it, on 127.0.0.1.
+
+use xshell::{Shell, cmd};
+
+use crate::{Result, app, install, step};
+
+const DEFAULT_PORT: u16 = 8080;
+
+/// Installs what is missing, builds the app and serves it until interrupted.
+pub fn run(sh: &Shell, args: &[String]) -> Result {
+    let port = parse_port(args)?;
+    install::build_tools(sh)?;
+    app::build_release(sh)?;
+    step("starting the server");
+    let (dist, port) = (app::DIST, port.to_string());
+    cmd!(
+        sh,
+        "cargo run --quiet --package server -- --dist {dist} --port {port}"
+    )
+    .run()?;
+    Ok(())
+}
+
+fn parse_port(args: &[String]) -> Result<u16> {
+    match args {
+        [] => Ok(DEFAULT_PORT),
+        [flag, port] if flag == "--port" => port
+            .parse()
+            .map_err(|_| format!("--port: {port:?} is not a port number (1–65535)").into()),
+        _ => {
+            Err(format!("unexpected arguments {args:?}; usage: cargo xtask run [--port N]").into())
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Checks that must always hold, run as tests so `cargo xtask test` gates them:
+//! every Rust file opens with a `//!` line saying what it is for, and no file keeps
+//! a debugging leftover or a skipped test.
+
+use std::path::{Path, PathBuf};
+
+use crate::project_root;
+
+/// Every `.rs` file of the project (not dependencies, not build output).
+fn rust_files() -> Vec<PathBuf> {
+    let root = project_root();
+    let mut files = Vec::new();
+    for dir in ["src", "tests", "crates", "xtask"] {
+        collect(&root.join(dir), &mut files);
+    }
+    assert!(files.len() > 10, "found only {files:?}");
+    files
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() && path.file_name().is_some_and(|name| name != "target") {
+            collect(&path, files);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_rust_file_says_what_it_is_for() {
+    let undocumented: Vec<_> = rust_files()
+        .into_iter()
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            !text.starts_with("//!")
+        })
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "no `//!` first line: {undocumented:?}"
+    );
+}
+
+#[test]
+fn no_leftovers() {
+    // Spelled in two halves so this file does not match itself.
+    let banned = [
+        concat!("db", "g!("),
+        concat!("#[ign", "ore"),
+        concat!("to", "do!("),
+        concat!("unimpl", "emented!("),
+    ];
+    let mut found = Vec::new();
+    for path in rust_files() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (line_no, line) in text.lines().enumerate() {
+            if let Some(pattern) = banned.iter().find(|pattern| line.contains(**pattern)) {
+                found.push(format!("{}:{}: {pattern}", path.display(), line_no + 1));
+            }
+        }
+    }
+    assert!(found.is_empty(), "leftovers:\n{}", found.join("\n"));
+}
