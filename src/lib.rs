@@ -3,6 +3,10 @@
 //! Decisions come from the `trial` crate; this crate stores (see [`store`]) and shows.
 //! The screens of the bedside workflow arrive with later work; today the page shows
 //! that the app runs and that the tablet's event log opens.
+//!
+//! On any target but wasm32 the library is empty: the workspace builds natively
+//! without compiling the browser stack (see ARCHITECTURE.md, "Workspace and targets").
+#![cfg(target_arch = "wasm32")]
 
 pub mod store;
 

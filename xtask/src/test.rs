@@ -1,8 +1,9 @@
 //! `cargo xtask test`: every check and test the project has, in one command.
 //!
-//! Order: cheap checks first (formatting, lints), then the native tests (the trial
-//! core, the server, the tidy checks), then the browser tests in headless Chromium,
-//! then the release build the end-to-end tests and the size figures need.
+//! Order: cheap checks first (formatting, lints), then the release build (it must
+//! build, and its size is printed), then the native tests (the trial core, the
+//! server, the tidy checks), then the browser tests in headless Chromium, so the
+//! run ends on the test runners' summaries.
 
 use xshell::{Shell, cmd};
 
@@ -24,6 +25,9 @@ pub fn test(sh: &Shell) -> Result {
     )
     .run()?;
 
+    app::build_release(sh)?;
+    bench::print_bundle_size(sh)?;
+
     step("native tests: trial core, server, xtask checks");
     cmd!(sh, "cargo test").run()?;
 
@@ -35,7 +39,5 @@ pub fn test(sh: &Shell) -> Result {
     .env("CHROMEDRIVER", CHROMEDRIVER)
     .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
     .run()?;
-
-    app::build_release(sh)?;
-    bench::print_bundle_size(sh)
+    Ok(())
 }
