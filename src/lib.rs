@@ -8,6 +8,7 @@
 //! without compiling the browser stack (see ARCHITECTURE.md, "Workspace and targets").
 #![cfg(target_arch = "wasm32")]
 
+pub mod crypto;
 pub mod store;
 
 use leptos::prelude::*;

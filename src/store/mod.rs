@@ -1,0 +1,265 @@
+//! The tablet's storage: the event log in IndexedDB, through rexie.
+//!
+//! An event and everything it implies (the chain head it advances, its outbox
+//! entry, for a randomisation the slot it consumes) are written in one readwrite
+//! transaction, so a crash, a closed tab or a second tab leaves either all of it or
+//! none (DESIGN.md, "Records"). Everything a transaction needs is computed before it
+//! opens or between its own requests: awaiting anything else (a timer, `fetch`,
+//! WebCrypto) would let IndexedDB commit it early (PITFALLS.md §2). Readwrite
+//! transactions over overlapping stores are serialised by the browser, also across
+//! tabs, which is what makes the compare-and-set in [`Store::randomise`] safe.
+
+mod lease;
+
+pub use lease::{LeaseMode, LeaseRecord, RandomiseError, SealedSeed};
+
+use std::fmt;
+
+use rexie::{Index, ObjectStore, Rexie, Store as ObjectStoreTx, TransactionMode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use trial::event::{AppendError, ChainHead, Event, EventDraft};
+use uuid::Uuid;
+use wasm_bindgen::JsValue;
+
+/// The database's schema version; raise it with every change of stores or indexes.
+const SCHEMA_VERSION: u32 = 1;
+const EVENTS: &str = "events";
+const META: &str = "meta";
+/// The allocation leases this tablet randomises from, keyed by lease id.
+const LEASES: &str = "leases";
+/// One record per randomised participant, keyed by participant id: the guard that
+/// makes a second randomisation of the same patient impossible.
+const ALLOCATIONS: &str = "allocations";
+/// This tablet's events not yet acknowledged by the server, keyed by `device_seq`.
+const OUTBOX: &str = "outbox";
+/// Events in chain order: by device, then by the device's sequence number.
+const BY_DEVICE_SEQ: &str = "by_device_seq";
+/// The meta record holding this tablet's chain head (its device id, last sequence
+/// number and last hash).
+const CHAIN_HEAD: &str = "chain_head";
+/// The meta record holding the tablet's non-extractable WebCrypto key, stored as
+/// the `CryptoKey` object itself (IndexedDB clones it without exposing its bytes).
+const DEVICE_KEY: &str = "device_key";
+
+/// The tablet's IndexedDB database.
+pub struct Store {
+    db: Rexie,
+}
+
+/// Occurs when storage fails; says which step, so a support call can tell a full
+/// disk from a bug.
+#[derive(Clone, Debug)]
+pub enum StoreError {
+    /// Occurs when IndexedDB refuses a request (quota, blocked upgrade, closed
+    /// database); carries the browser's own words.
+    Database(String),
+    /// Occurs when a stored record cannot be read back as its type: a bug or a
+    /// record written by an incompatible version.
+    Corrupt(String),
+    /// Occurs when the trial core refuses to seal a draft into the chain.
+    Append(AppendError),
+}
+
+/// An outbox entry: this tablet's event `device_seq` still waits for the server.
+#[derive(Serialize, Deserialize)]
+struct OutboxEntry {
+    device_seq: u64,
+    event_id: Uuid,
+}
+
+impl Store {
+    /// Opens (creating or upgrading as needed) the database called `name`, and gives
+    /// the tablet a device id the first time.
+    pub async fn open(name: &str) -> Result<Self, StoreError> {
+        let db = Rexie::builder(name)
+            .version(SCHEMA_VERSION)
+            .add_object_store(
+                ObjectStore::new(EVENTS).key_path("id").add_index(
+                    Index::new_array(BY_DEVICE_SEQ, ["device_id", "device_seq"]).unique(true),
+                ),
+            )
+            .add_object_store(ObjectStore::new(META))
+            .add_object_store(ObjectStore::new(LEASES).key_path("lease_id"))
+            .add_object_store(ObjectStore::new(ALLOCATIONS).key_path("participant_id"))
+            .add_object_store(ObjectStore::new(OUTBOX).key_path("device_seq"))
+            .build()
+            .await
+            .map_err(database)?;
+        let store = Self { db };
+        store.ensure_chain_head().await?;
+        Ok(store)
+    }
+
+    /// Closes the connection, so another open (or a schema upgrade) is not blocked.
+    pub fn close(self) {
+        self.db.close();
+    }
+
+    /// Where this tablet's chain ends now.
+    pub async fn chain_head(&self) -> Result<ChainHead, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[META], TransactionMode::ReadOnly)
+            .map_err(database)?;
+        read_head(&tx.store(META).map_err(database)?).await
+    }
+
+    /// Seals `draft` as this tablet's next event and stores it with the new chain
+    /// head and its outbox entry, atomically. Returns the stored event.
+    pub async fn record(&self, draft: EventDraft) -> Result<Event, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[EVENTS, META, OUTBOX], TransactionMode::ReadWrite)
+            .map_err(database)?;
+        let appended = append(&tx, draft).await;
+        finish(tx, appended).await
+    }
+
+    /// Every stored event, in chain order (by device, then sequence number).
+    pub async fn events(&self) -> Result<Vec<Event>, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[EVENTS], TransactionMode::ReadOnly)
+            .map_err(database)?;
+        let index = tx
+            .store(EVENTS)
+            .and_then(|events| events.index(BY_DEVICE_SEQ))
+            .map_err(database)?;
+        let values = index.get_all(None, None).await.map_err(database)?;
+        values.into_iter().map(decode).collect()
+    }
+
+    /// How many of this tablet's events wait for the server.
+    pub async fn pending(&self) -> Result<u32, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[OUTBOX], TransactionMode::ReadOnly)
+            .map_err(database)?;
+        let outbox = tx.store(OUTBOX).map_err(database)?;
+        outbox.count(None).await.map_err(database)
+    }
+
+    /// The tablet's device key (a `CryptoKey`), if one was stored.
+    pub async fn device_key(&self) -> Result<Option<JsValue>, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[META], TransactionMode::ReadOnly)
+            .map_err(database)?;
+        let meta = tx.store(META).map_err(database)?;
+        meta.get(JsValue::from_str(DEVICE_KEY))
+            .await
+            .map_err(database)
+    }
+
+    /// Stores `key` as the device key unless one is stored already, and returns the
+    /// one that is kept, so concurrent first uses agree on one key.
+    pub async fn keep_first_device_key(&self, key: JsValue) -> Result<JsValue, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[META], TransactionMode::ReadWrite)
+            .map_err(database)?;
+        let meta = tx.store(META).map_err(database)?;
+        let name = JsValue::from_str(DEVICE_KEY);
+        let kept = match meta.get(name.clone()).await.map_err(database)? {
+            Some(existing) => existing,
+            None => {
+                meta.put(&key, Some(&name)).await.map_err(database)?;
+                key
+            }
+        };
+        tx.done().await.map_err(database)?;
+        Ok(kept)
+    }
+
+    async fn ensure_chain_head(&self) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(&[META], TransactionMode::ReadWrite)
+            .map_err(database)?;
+        let meta = tx.store(META).map_err(database)?;
+        let key = JsValue::from_str(CHAIN_HEAD);
+        if meta.get(key.clone()).await.map_err(database)?.is_none() {
+            // The tablet names itself; enrolment registers this id with the server.
+            let head = ChainHead::genesis(Uuid::now_v7());
+            meta.put(&encode(&head)?, Some(&key))
+                .await
+                .map_err(database)?;
+        }
+        tx.done().await.map_err(database)?;
+        Ok(())
+    }
+}
+
+/// Appends `draft` inside `tx` (which must cover events, meta and outbox): reads the
+/// chain head, seals the event, writes event, head and outbox entry.
+async fn append(tx: &rexie::Transaction, draft: EventDraft) -> Result<Event, StoreError> {
+    let meta = tx.store(META).map_err(database)?;
+    let mut head = read_head(&meta).await?;
+    let event = head.append(draft).map_err(StoreError::Append)?;
+    let outbox_entry = OutboxEntry {
+        device_seq: event.device_seq(),
+        event_id: event.id(),
+    };
+    let (event_value, head_value, outbox_value) =
+        (encode(&event)?, encode(&head)?, encode(&outbox_entry)?);
+    let events = tx.store(EVENTS).map_err(database)?;
+    events.add(&event_value, None).await.map_err(database)?;
+    meta.put(&head_value, Some(&JsValue::from_str(CHAIN_HEAD)))
+        .await
+        .map_err(database)?;
+    let outbox = tx.store(OUTBOX).map_err(database)?;
+    outbox.add(&outbox_value, None).await.map_err(database)?;
+    Ok(event)
+}
+
+/// Commits `tx` when `result` is a success, and aborts it otherwise: dropping a
+/// rexie transaction would commit whatever it had written.
+async fn finish<T, E: From<StoreError>>(
+    tx: rexie::Transaction,
+    result: Result<T, E>,
+) -> Result<T, E> {
+    match result {
+        Ok(value) => {
+            tx.done().await.map_err(database)?;
+            Ok(value)
+        }
+        Err(error) => {
+            tx.abort().await.map_err(database)?;
+            Err(error)
+        }
+    }
+}
+
+async fn read_head(meta: &ObjectStoreTx) -> Result<ChainHead, StoreError> {
+    let head = meta
+        .get(JsValue::from_str(CHAIN_HEAD))
+        .await
+        .map_err(database)?;
+    decode(head.ok_or_else(|| StoreError::Corrupt("the chain head is missing".into()))?)
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Database(message) => write!(f, "storage error: {message}"),
+            Self::Corrupt(message) => write!(f, "stored data unreadable: {message}"),
+            Self::Append(error) => write!(f, "event refused: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// rexie's `Display` hides the browser's message ("idb error"); its `Debug` keeps it.
+fn database(error: rexie::Error) -> StoreError {
+    StoreError::Database(format!("{error:?}"))
+}
+
+fn encode(value: &impl Serialize) -> Result<JsValue, StoreError> {
+    serde_wasm_bindgen::to_value(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, StoreError> {
+    serde_wasm_bindgen::from_value(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
