@@ -21,9 +21,14 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod crf;
 pub mod eligibility;
 pub mod event;
 pub mod field;
+pub mod payload;
+pub mod pin;
+pub mod projection;
 pub mod randomisation;
 pub mod screening;
 pub mod time;
+pub mod wire;

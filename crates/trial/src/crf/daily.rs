@@ -1,0 +1,155 @@
+//! The daily assessment (CRF.md §7), once for each of study days 1 to 7 while the
+//! participant is on ECMO. The vasoactive-inotropic score is computed from the
+//! doses, as at baseline.
+
+use serde::{Deserialize, Serialize};
+
+use super::vasoactive::VasoactiveDoses;
+use super::{Checker, Entry};
+use crate::field::{Field, FieldError, check_limits};
+
+/// A study day, 1 to 7: the identity of a daily assessment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct StudyDay(u8);
+
+/// The daily assessment as entered; carried by a `FormSaved` event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)] // Each field is the CRF.md §7 item of the same name (Field::label).
+pub struct DailyAssessmentForm {
+    /// The study day: the form's identity, never corrected.
+    pub study_day: StudyDay,
+    #[serde(default)]
+    pub lactate_mmol_per_l: Option<Entry<f64>>,
+    #[serde(default)]
+    pub sofa_score: Option<Entry<i32>>,
+    #[serde(default)]
+    pub dopamine_ug_per_kg_min: Option<Entry<f64>>,
+    #[serde(default)]
+    pub dobutamine_ug_per_kg_min: Option<Entry<f64>>,
+    #[serde(default)]
+    pub adrenaline_ug_per_kg_min: Option<Entry<f64>>,
+    #[serde(default)]
+    pub noradrenaline_ug_per_kg_min: Option<Entry<f64>>,
+    #[serde(default)]
+    pub milrinone_ug_per_kg_min: Option<Entry<f64>>,
+    #[serde(default)]
+    pub vasopressin_u_per_kg_min: Option<Entry<f64>>,
+    #[serde(default)]
+    pub ecmo_flow_l_per_min: Option<Entry<f64>>,
+    #[serde(default)]
+    pub platelets_e9_per_l: Option<Entry<f64>>,
+    #[serde(default)]
+    pub haemoglobin_g_per_l: Option<Entry<f64>>,
+    #[serde(default)]
+    pub rbc_units: Option<Entry<u32>>,
+    #[serde(default)]
+    pub platelet_units: Option<Entry<u32>>,
+    #[serde(default)]
+    pub plasma_units: Option<Entry<u32>>,
+    #[serde(default)]
+    pub bleeding_event: Option<Entry<bool>>,
+    #[serde(default)]
+    pub renal_replacement_therapy: Option<Entry<bool>>,
+}
+
+impl StudyDay {
+    /// Day `day`, which must be 1 to 7.
+    pub fn new(day: u8) -> Result<Self, FieldError> {
+        check_limits(Field::StudyDay, f64::from(day))?;
+        Ok(Self(day))
+    }
+
+    /// The day's number, 1 to 7.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u8> for StudyDay {
+    type Error = FieldError;
+    fn try_from(day: u8) -> Result<Self, Self::Error> {
+        Self::new(day)
+    }
+}
+
+impl From<StudyDay> for u8 {
+    fn from(day: StudyDay) -> Self {
+        day.0
+    }
+}
+
+impl DailyAssessmentForm {
+    /// A new, empty form for one study day.
+    pub fn blank(study_day: StudyDay) -> Self {
+        Self {
+            study_day,
+            lactate_mmol_per_l: None,
+            sofa_score: None,
+            dopamine_ug_per_kg_min: None,
+            dobutamine_ug_per_kg_min: None,
+            adrenaline_ug_per_kg_min: None,
+            noradrenaline_ug_per_kg_min: None,
+            milrinone_ug_per_kg_min: None,
+            vasopressin_u_per_kg_min: None,
+            ecmo_flow_l_per_min: None,
+            platelets_e9_per_l: None,
+            haemoglobin_g_per_l: None,
+            rbc_units: None,
+            platelet_units: None,
+            plasma_units: None,
+            bleeding_event: None,
+            renal_replacement_therapy: None,
+        }
+    }
+
+    /// Checks every field and returns every problem at once; values in a warning
+    /// range pass only when their field is in `confirmed`.
+    pub fn validate(&self, confirmed: &[Field]) -> Result<(), Vec<FieldError>> {
+        let mut checker = Checker::new(confirmed);
+        checker.required_number(Field::LactateMmolPerL, &self.lactate_mmol_per_l);
+        checker.required_integer(Field::SofaScore, &self.sofa_score);
+        for (field, entry) in self.dose_entries().into_iter().chain([
+            (Field::EcmoFlowLPerMin, &self.ecmo_flow_l_per_min),
+            (Field::PlateletsE9PerL, &self.platelets_e9_per_l),
+            (Field::HaemoglobinGPerL, &self.haemoglobin_g_per_l),
+        ]) {
+            checker.required_number(field, entry);
+        }
+        checker.required_integer(Field::RbcUnits, &self.rbc_units);
+        checker.required_integer(Field::PlateletUnits, &self.platelet_units);
+        checker.required_integer(Field::PlasmaUnits, &self.plasma_units);
+        checker.required(Field::BleedingEvent, &self.bleeding_event);
+        checker.required(
+            Field::RenalReplacementTherapy,
+            &self.renal_replacement_therapy,
+        );
+        checker.finish()
+    }
+
+    /// The six doses, when all were recorded as values.
+    pub fn doses(&self) -> Option<VasoactiveDoses> {
+        VasoactiveDoses::from_entries(self.dose_entries().map(|(_, entry)| entry))
+    }
+
+    /// The vasoactive-inotropic score computed from the doses, when all six were
+    /// recorded; meaningful once the form validates.
+    pub fn vasoactive_inotropic_score(&self) -> Option<f64> {
+        self.doses().map(|doses| doses.score())
+    }
+
+    fn dose_entries(&self) -> [(Field, &Option<Entry<f64>>); 6] {
+        [
+            (Field::DopamineUgPerKgMin, &self.dopamine_ug_per_kg_min),
+            (Field::DobutamineUgPerKgMin, &self.dobutamine_ug_per_kg_min),
+            (Field::AdrenalineUgPerKgMin, &self.adrenaline_ug_per_kg_min),
+            (
+                Field::NoradrenalineUgPerKgMin,
+                &self.noradrenaline_ug_per_kg_min,
+            ),
+            (Field::MilrinoneUgPerKgMin, &self.milrinone_ug_per_kg_min),
+            (Field::VasopressinUPerKgMin, &self.vasopressin_u_per_kg_min),
+        ]
+    }
+}

@@ -1,0 +1,493 @@
+//! The typed body of each kind of event: the contract between the app that writes
+//! events, the server that receives them and the projection that reads them back.
+//!
+//! An [`crate::event::Event`] keeps its payload as JSON text, because its hash
+//! covers those exact bytes. [`Payload::parse`] turns that text back into a typed
+//! body, strictly (unknown fields are refused, so a tablet with a bug is caught at
+//! once), and validates it with the same form validators the tablet ran before
+//! saving; the server calls it on every pushed event. What a payload cannot show on
+//! its own (a sample's window and the outcome dates, measured from the ECMO start
+//! of the participant's screening) is re-checked by `crate::projection`.
+//!
+//! The JSON of every body is a promise to tablets in the field: fields and variants
+//! are added, never renamed, and [`SCHEMA_VERSION`] names the shape an event was
+//! entered with.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::crf::consent::ConsentForm;
+use crate::crf::end::{EndOfParticipation, Withdrawal};
+use crate::crf::{Form, FormKind, FormRef};
+use crate::event::EventKind;
+use crate::field::{Field, FieldError};
+use crate::randomisation::{Arm, LeaseId};
+use crate::screening::{Screening, ScreeningForm};
+use crate::time::Moment;
+
+/// The version of the payload shapes in this module, recorded in every event.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The longest screening number accepted, in characters.
+pub const MAX_SCREENING_NUMBER_CHARS: usize = 32;
+
+/// The most digits a study number's count may have: 99 999 randomisations per
+/// device is more than any trial will reach.
+const MAX_COUNT_DIGITS: usize = 5;
+
+/// The longest site code or device label in a study number.
+pub const MAX_STUDY_NUMBER_PART_CHARS: usize = 8;
+
+/// The body of an event, one variant per [`EventKind`].
+///
+/// The kind itself is not in the JSON (the event records it beside the payload),
+/// so [`Payload::to_json`] writes only the body.
+#[derive(Clone, Debug, PartialEq)]
+// A saved form is large, but a payload is parsed, matched and dropped one at a time;
+// boxing it would only make every construction in the app noisier.
+#[allow(clippy::large_enum_variant)]
+pub enum Payload {
+    /// A patient was screened.
+    ScreeningRecorded(ScreeningRecorded),
+    /// Consent was recorded.
+    ConsentRecorded(ConsentForm),
+    /// The participant was allocated an arm.
+    Randomised(Randomised),
+    /// A case report form was saved.
+    FormSaved(FormSaved),
+    /// A saved value was corrected.
+    ValueCorrected(ValueCorrected),
+    /// The participant was withdrawn.
+    Withdrawn(Withdrawal),
+    /// The participant's follow-up ended.
+    EndOfParticipation(EndOfParticipation),
+}
+
+/// A screening: the tablet's screening number for the patient and the form.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScreeningRecorded {
+    /// Assigned by the tablet (e.g. "T1-0007"), so it exists offline; at most
+    /// [`MAX_SCREENING_NUMBER_CHARS`] characters.
+    pub screening_number: String,
+    /// The screening form as entered.
+    pub form: ScreeningForm,
+}
+
+/// A randomisation: which slot of which lease gave which arm, and the study number
+/// the participant is known by from then on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Randomised {
+    /// The lease the slot came from.
+    pub lease_id: LeaseId,
+    /// The slot of the lease, from 0.
+    pub slot: u32,
+    /// The arm of that slot.
+    pub arm: Arm,
+    /// The participant's study number.
+    pub study_number: StudyNumber,
+    /// The moment of the randomise tap, which the ECMO window was measured to.
+    pub randomised_at: Moment,
+}
+
+/// A saved form and the fields whose unusual values the user confirmed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormSaved {
+    /// The form as saved.
+    pub form: Form,
+    /// The fields whose warnings the user confirmed; the validator lets exactly
+    /// these through.
+    #[serde(default)]
+    pub confirmed: Vec<Field>,
+}
+
+/// A correction of one saved value, with the value the user saw and why it changed.
+///
+/// `old` is the entry's JSON as the correcting device showed it (`null` when blank):
+/// it is what proves, later, that the user saw the value they replaced. `new` is
+/// the new entry's JSON. A correction is a deliberate act with a reason, so a new
+/// value in the warning range counts as confirmed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueCorrected {
+    /// The form instance corrected.
+    pub form: FormRef,
+    /// The field corrected; one of the form's [`FormKind::fields`].
+    pub field: Field,
+    /// The entry the user saw before correcting.
+    pub old: serde_json::Value,
+    /// The entry that replaces it.
+    pub new: serde_json::Value,
+    /// Why, in the user's words; required.
+    pub reason: String,
+}
+
+/// A study number: `SITE-DEVICE-NNN`, e.g. "BJ-T1-007" for the seventh participant
+/// randomised on tablet T1 at the Beijing site.
+///
+/// Made on the tablet at the randomise step from the site's code, the tablet's
+/// label and how many participants that tablet has randomised, so it is unique
+/// without a network: each tablet numbers only its own. The site code and device
+/// label are 1 to [`MAX_STUDY_NUMBER_PART_CHARS`] capital letters or digits; the
+/// count starts at 1 and has at least three digits.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct StudyNumber(String);
+
+/// Occurs when a study number cannot be made or read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StudyNumberError {
+    /// Occurs when the site code is empty, too long or not capital letters and
+    /// digits.
+    SiteCode {
+        /// The code given.
+        code: String,
+    },
+    /// Occurs when the device label is empty, too long or not capital letters and
+    /// digits.
+    DeviceLabel {
+        /// The label given.
+        label: String,
+    },
+    /// Occurs when the count is 0 or has more than five digits.
+    Count {
+        /// The count given.
+        count: u32,
+    },
+    /// Occurs when a text is not `SITE-DEVICE-NNN` written as [`StudyNumber::new`]
+    /// writes it.
+    Malformed {
+        /// The text given.
+        text: String,
+    },
+}
+
+/// Occurs when an event's payload cannot be accepted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PayloadError {
+    /// Occurs when the event was entered with a schema version this code does not
+    /// know: a newer app, or a corrupted record.
+    UnsupportedSchemaVersion {
+        /// The version the event records.
+        found: u32,
+        /// The version this code reads.
+        supported: u32,
+    },
+    /// Occurs when the JSON does not have the shape of the kind's body: a missing
+    /// or unknown field, or a value of the wrong type.
+    Malformed {
+        /// The event kind the body was read as.
+        kind: EventKind,
+        /// The JSON parser's description, which names the field.
+        message: String,
+    },
+    /// Occurs when the body has the right shape but its values fail the form's
+    /// rules; every problem is listed.
+    Invalid {
+        /// The event kind.
+        kind: EventKind,
+        /// Every problem found.
+        errors: Vec<FieldError>,
+    },
+    /// Occurs when a correction names a field that is not on the form (or is the
+    /// form's identity, which is never corrected).
+    FieldNotOnForm {
+        /// The kind of form named.
+        form: FormKind,
+        /// The field named.
+        field: Field,
+    },
+}
+
+impl Payload {
+    /// The event kind this body belongs to.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Self::ScreeningRecorded(_) => EventKind::ScreeningRecorded,
+            Self::ConsentRecorded(_) => EventKind::ConsentRecorded,
+            Self::Randomised(_) => EventKind::Randomised,
+            Self::FormSaved(_) => EventKind::FormSaved,
+            Self::ValueCorrected(_) => EventKind::ValueCorrected,
+            Self::Withdrawn(_) => EventKind::Withdrawn,
+            Self::EndOfParticipation(_) => EventKind::EndOfParticipation,
+        }
+    }
+
+    /// The body's JSON text, as an event stores it.
+    pub fn to_json(&self) -> String {
+        let json = match self {
+            Self::ScreeningRecorded(body) => serde_json::to_string(body),
+            Self::ConsentRecorded(body) => serde_json::to_string(body),
+            Self::Randomised(body) => serde_json::to_string(body),
+            Self::FormSaved(body) => serde_json::to_string(body),
+            Self::ValueCorrected(body) => serde_json::to_string(body),
+            Self::Withdrawn(body) => serde_json::to_string(body),
+            Self::EndOfParticipation(body) => serde_json::to_string(body),
+        };
+        json.expect("invariant: payload bodies have string keys and serialise to JSON")
+    }
+
+    /// Reads the body of an event of `kind`, entered with `schema_version`,
+    /// strictly, and validates it as far as it can be validated on its own.
+    pub fn parse(kind: EventKind, schema_version: u32, json: &str) -> Result<Self, PayloadError> {
+        if schema_version != SCHEMA_VERSION {
+            return Err(PayloadError::UnsupportedSchemaVersion {
+                found: schema_version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let payload = match kind {
+            EventKind::ScreeningRecorded => Self::ScreeningRecorded(read(kind, json)?),
+            EventKind::ConsentRecorded => Self::ConsentRecorded(read(kind, json)?),
+            EventKind::Randomised => Self::Randomised(read(kind, json)?),
+            EventKind::FormSaved => Self::FormSaved(read(kind, json)?),
+            EventKind::ValueCorrected => Self::ValueCorrected(read(kind, json)?),
+            EventKind::Withdrawn => Self::Withdrawn(read(kind, json)?),
+            EventKind::EndOfParticipation => Self::EndOfParticipation(read(kind, json)?),
+        };
+        payload.validate()?;
+        Ok(payload)
+    }
+
+    /// The checks a body allows on its own, as [`Payload::parse`] runs them: the
+    /// app calls this before saving, so it refuses what the server would. See the
+    /// module doc for the checks that need the participant's screening.
+    pub fn validate(&self) -> Result<(), PayloadError> {
+        let kind = self.kind();
+        let invalid = |errors| PayloadError::Invalid { kind, errors };
+        match self {
+            Self::ScreeningRecorded(body) => body.validate().map_err(invalid),
+            Self::ConsentRecorded(body) => body.validate().map_err(invalid),
+            Self::FormSaved(body) => body.form.validate(&body.confirmed, None).map_err(invalid),
+            Self::ValueCorrected(body) => body.validate(),
+            Self::Withdrawn(body) => body.validate().map_err(invalid),
+            // Every value of these is valid once it has deserialised: the study
+            // number checks itself, and the arm is verified against the lease by the
+            // server, which holds the seed.
+            Self::Randomised(_) | Self::EndOfParticipation(_) => Ok(()),
+        }
+    }
+}
+
+/// Deserialises a body strictly, naming the kind in the error.
+fn read<T: DeserializeOwned>(kind: EventKind, json: &str) -> Result<T, PayloadError> {
+    serde_json::from_str(json).map_err(|error| PayloadError::Malformed {
+        kind,
+        message: error.to_string(),
+    })
+}
+
+impl ScreeningRecorded {
+    /// Checks the screening number and the whole screening form, every problem at
+    /// once.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let length = self.screening_number.chars().count();
+        if self.screening_number.trim().is_empty() {
+            errors.push(FieldError::Blank {
+                field: Field::ScreeningNumber,
+            });
+        } else if length > MAX_SCREENING_NUMBER_CHARS {
+            errors.push(FieldError::TooLong {
+                field: Field::ScreeningNumber,
+                length,
+                max: MAX_SCREENING_NUMBER_CHARS,
+            });
+        }
+        if let Err(form_errors) = Screening::parse(&self.form) {
+            errors.extend(form_errors);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+impl ValueCorrected {
+    /// Checks the correction on its own: a reason is given, the field is on the
+    /// form, and the new entry has the field's type and passes the field's own
+    /// rules. Rules that span fields are checked against the whole corrected form
+    /// by the projection.
+    pub fn validate(&self) -> Result<(), PayloadError> {
+        let kind = EventKind::ValueCorrected;
+        let form = self.form.kind();
+        if !form.fields().contains(&self.field) {
+            return Err(PayloadError::FieldNotOnForm {
+                form,
+                field: self.field,
+            });
+        }
+        let corrected = self
+            .form
+            .blank_form()
+            .with_value(self.field, self.new.clone())
+            .map_err(|error| PayloadError::Malformed {
+                kind,
+                message: format!("{}: {error}", self.field.key()),
+            })?;
+        // Every other field of the blank form is missing; only this field's
+        // problems concern the correction.
+        let mut errors: Vec<_> = corrected
+            .validate(&[self.field], None)
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|error| error.field() == self.field)
+            .collect();
+        if self.reason.trim().is_empty() {
+            errors.push(FieldError::Blank {
+                field: Field::CorrectionReason,
+            });
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(PayloadError::Invalid { kind, errors })
+        }
+    }
+}
+
+impl StudyNumber {
+    /// The study number of the `device_randomisation_count`-th participant (from 1)
+    /// randomised on the device labelled `device_label` at the site `site_code`.
+    pub fn new(
+        site_code: &str,
+        device_label: &str,
+        device_randomisation_count: u32,
+    ) -> Result<Self, StudyNumberError> {
+        if !is_code(site_code) {
+            return Err(StudyNumberError::SiteCode {
+                code: site_code.to_owned(),
+            });
+        }
+        if !is_code(device_label) {
+            return Err(StudyNumberError::DeviceLabel {
+                label: device_label.to_owned(),
+            });
+        }
+        let count = device_randomisation_count;
+        if count == 0 || count.to_string().len() > MAX_COUNT_DIGITS {
+            return Err(StudyNumberError::Count { count });
+        }
+        Ok(Self(format!("{site_code}-{device_label}-{count:03}")))
+    }
+
+    /// Reads a study number written by [`StudyNumber::new`], and only in that exact
+    /// form, so one participant never has two spellings.
+    pub fn parse(text: &str) -> Result<Self, StudyNumberError> {
+        let malformed = || StudyNumberError::Malformed {
+            text: text.to_owned(),
+        };
+        let mut parts = text.split('-');
+        let (Some(site), Some(device), Some(count), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed());
+        };
+        if !count.bytes().all(|byte| byte.is_ascii_digit()) {
+            return Err(malformed());
+        }
+        let count = count.parse().map_err(|_| malformed())?;
+        let number = Self::new(site, device, count)?;
+        if number.0 == text {
+            Ok(number)
+        } else {
+            Err(malformed())
+        }
+    }
+
+    /// The study number as printed.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whether a site code or device label has the allowed length and characters.
+fn is_code(text: &str) -> bool {
+    (1..=MAX_STUDY_NUMBER_PART_CHARS).contains(&text.len())
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit())
+}
+
+impl TryFrom<String> for StudyNumber {
+    type Error = StudyNumberError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<StudyNumber> for String {
+    fn from(number: StudyNumber) -> Self {
+        number.0
+    }
+}
+
+impl fmt::Display for StudyNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for StudyNumberError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SiteCode { code } => write!(
+                f,
+                "site code {code:?} must be 1 to {MAX_STUDY_NUMBER_PART_CHARS} capital letters or digits"
+            ),
+            Self::DeviceLabel { label } => write!(
+                f,
+                "device label {label:?} must be 1 to {MAX_STUDY_NUMBER_PART_CHARS} capital letters or digits"
+            ),
+            Self::Count { count } => write!(
+                f,
+                "randomisation count {count} must be from 1 to {} digits long",
+                MAX_COUNT_DIGITS
+            ),
+            Self::Malformed { text } => write!(
+                f,
+                "{text:?} is not a study number of the form SITE-DEVICE-NNN (e.g. BJ-T1-007)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StudyNumberError {}
+
+impl fmt::Display for PayloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnsupportedSchemaVersion { found, supported } => write!(
+                f,
+                "the payload was entered with schema version {found}; this version of the app reads version {supported}"
+            ),
+            Self::Malformed { kind, message } => {
+                write!(f, "the {kind} payload is malformed: {message}")
+            }
+            Self::Invalid { kind, errors } => {
+                write!(f, "the {kind} payload is invalid: ")?;
+                for (index, error) in errors.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{error}")?;
+                }
+                Ok(())
+            }
+            Self::FieldNotOnForm { form, field } => write!(
+                f,
+                "the {form} form has no correctable field {}",
+                field.key()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PayloadError {}

@@ -1,0 +1,739 @@
+//! A participant's current state, folded from their events: what the home screen,
+//! the forms and the coordinator's data queries show.
+//!
+//! Nothing is stored but the log (DESIGN.md, "Records"); every screen is a
+//! projection of it, so any device holding the same events shows the same state.
+//! To make that true whatever order events arrived in, [`project`] first sorts
+//! them by `recorded_at` and then by event id, and folds them in that order.
+//!
+//! # Rules
+//!
+//! - **Screening**: the latest screening form counts; the screening number is the
+//!   first one given.
+//! - **Randomisation is set once.** A second `Randomised` event never overwrites
+//!   the first; it is listed as an [`Anomaly`]. So are a randomisation without
+//!   consent, of a patient not eligible at the tap, or on another tablet than the
+//!   one that screened (DESIGN.md: only that tablet randomises).
+//! - **Forms** keep every value they ever held: each change records who, when, the
+//!   old and new entry, and the reason for a correction.
+//! - **Concurrent edits.** A change to a field is *blind* when the field's value was
+//!   last set by another device and the event does not prove its user saw that
+//!   value. A correction proves it when its `old` equals the value it replaces; a
+//!   saved form proves nothing (it carries no old values), so a second device saving
+//!   the same form instance with different values is blind. A blind change still
+//!   applies (the later event shows, as everywhere), and both values stay in the
+//!   history, but a [`Conflict`] is listed for a person to resolve. A device always
+//!   sees its own earlier events, so its own changes are never blind. The rule errs
+//!   towards a query: a device that pulled the other's value and then re-saved the
+//!   whole form instead of correcting it is reported too.
+//! - **Checks against the ECMO start** (sample windows, outcome dates), which a
+//!   payload cannot make on its own, are re-run here with the participant's
+//!   screening; a failure is an [`Anomaly`], not a refusal, since the event is
+//!   already in everyone's log.
+//! - **Withdrawal and end**: the latest of each counts; the arm never changes.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::crf::consent::ConsentForm;
+use crate::crf::cytokine::{Il6Change, SampleDue, SampleWindow, TimePoint, il6_change};
+use crate::crf::end::{EndOfParticipation, EndStatus, Withdrawal};
+use crate::crf::{Form, FormRef};
+use crate::eligibility::{Assessment, Outcome, assess};
+use crate::event::Event;
+use crate::field::{Field, FieldError};
+use crate::payload::{FormSaved, Payload, PayloadError, Randomised, StudyNumber, ValueCorrected};
+use crate::randomisation::Arm;
+use crate::screening::Screening;
+use crate::time::Moment;
+
+/// Who recorded something, on which device, when, and in which event: the audit
+/// trail of every value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Provenance {
+    /// The event that recorded it.
+    pub event_id: Uuid,
+    /// The device the event was recorded on.
+    pub device_id: Uuid,
+    /// The signed-in user who acted.
+    pub user_id: Uuid,
+    /// When, on the device's clock.
+    pub recorded_at: Moment,
+}
+
+/// A record and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded<T> {
+    /// What was recorded.
+    pub value: T,
+    /// Who recorded it, where and when.
+    pub by: Provenance,
+}
+
+/// One change of one field of a form: the unit of its history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    /// The field changed.
+    pub field: Field,
+    /// Who changed it, where and when.
+    pub by: Provenance,
+    /// The entry before (`null` when blank); `None` for the form's first save.
+    pub old: Option<Value>,
+    /// The entry after (`null` when blank).
+    pub new: Value,
+    /// The reason given for a correction; `None` when a form was saved.
+    pub reason: Option<String>,
+}
+
+/// A form instance as it stands, with its whole history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FormRecord {
+    form: Form,
+    confirmed: Vec<Field>,
+    first_saved: Provenance,
+    history: Vec<Change>,
+}
+
+/// Two devices changed the same field without either seeing the other's value:
+/// the later shows, and a person decides (DESIGN.md, "Sync").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conflict {
+    /// The form instance.
+    pub form: FormRef,
+    /// The field.
+    pub field: Field,
+    /// The later change, which shows.
+    pub shown: Provenance,
+    /// Its entry.
+    pub shown_value: Value,
+    /// The change it replaced without its user seeing it.
+    pub overridden: Provenance,
+    /// Its entry.
+    pub overridden_value: Value,
+}
+
+/// Something in a participant's log that the rules forbid but the log already
+/// holds: listed for the coordinator, never silently accepted or dropped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Anomaly {
+    /// Occurs when an event's payload cannot be read or fails validation; the event
+    /// is left out of the projection.
+    UnreadablePayload {
+        /// The event.
+        event_id: Uuid,
+        /// Why it was refused.
+        error: PayloadError,
+    },
+    /// Occurs when two different events share one id; the second is left out.
+    DuplicateEventId {
+        /// The shared id.
+        event_id: Uuid,
+    },
+    /// Occurs when a later screening gives another screening number; the first
+    /// number stays.
+    ScreeningNumberChanged {
+        /// The later screening event.
+        event_id: Uuid,
+        /// The number it gave, which is not used.
+        ignored: String,
+    },
+    /// Occurs when a participant is randomised a second time; the first
+    /// randomisation stays.
+    RandomisedTwice {
+        /// The randomisation that stands.
+        kept: Uuid,
+        /// The second one, which is not used.
+        ignored: Uuid,
+    },
+    /// Occurs when a participant is randomised before any consent is recorded.
+    RandomisedWithoutConsent {
+        /// The randomisation.
+        event_id: Uuid,
+    },
+    /// Occurs when a participant is randomised while the screening (assessed at the
+    /// randomise moment) does not show them eligible, or without a screening.
+    RandomisedWhileNotEligible {
+        /// The randomisation.
+        event_id: Uuid,
+    },
+    /// Occurs when a participant is randomised on another device than the one
+    /// that screened them.
+    RandomisedOnAnotherDevice {
+        /// The randomisation.
+        event_id: Uuid,
+    },
+    /// Occurs when a correction names a form instance that was never saved; the
+    /// correction is left out.
+    CorrectionOfUnsavedForm {
+        /// The correction.
+        event_id: Uuid,
+        /// The form it names.
+        form: FormRef,
+    },
+    /// Occurs when a form, as saved or corrected, fails a check that needs the
+    /// participant's screening (the sample window, the outcome dates) or spans
+    /// fields a correction changed separately; the values still show.
+    InvalidInContext {
+        /// The event after which the form failed.
+        event_id: Uuid,
+        /// The form instance.
+        form: FormRef,
+        /// Every problem found.
+        errors: Vec<FieldError>,
+    },
+}
+
+/// A departure from the protocol that the data show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deviation {
+    /// A standard-care participant had a hemoperfusion session (CRF.md §6).
+    HemoperfusionInStandardCare {
+        /// The session.
+        session_id: Uuid,
+    },
+}
+
+/// Where a participant stands, for the home screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Screened, but answers are missing (or ECMO has not started yet).
+    ScreeningIncomplete,
+    /// A criterion fails, including the ECMO window having passed.
+    NotEligible,
+    /// Eligible now; may be randomised once consent is recorded.
+    Eligible,
+    /// Randomised and in follow-up.
+    Randomised {
+        /// The allocated arm.
+        arm: Arm,
+    },
+    /// Withdrawn (the arm stays for analysis).
+    Withdrawn,
+    /// Follow-up completed.
+    Completed,
+    /// Lost to follow-up.
+    LostToFollowUp,
+}
+
+/// The next cytokine sample a participant needs, for the home screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NextSample {
+    /// The earliest time point with nothing recorded.
+    pub time_point: TimePoint,
+    /// Its window.
+    pub window: SampleWindow,
+    /// Where now stands against the window.
+    pub due: SampleDue,
+}
+
+/// One participant's state, folded from their events by [`project`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Participant {
+    id: Uuid,
+    screening_number: Option<String>,
+    screening: Option<Recorded<Screening>>,
+    consents: Vec<Recorded<ConsentForm>>,
+    randomisation: Option<Recorded<Randomised>>,
+    forms: BTreeMap<FormRef, FormRecord>,
+    withdrawal: Option<Recorded<Withdrawal>>,
+    end: Option<Recorded<EndOfParticipation>>,
+    conflicts: Vec<Conflict>,
+    anomalies: Vec<Anomaly>,
+}
+
+/// Folds `events` (of any participants, in any order) into one [`Participant`] per
+/// participant, in the order of each one's first event.
+///
+/// The events must have passed `crate::event::verify_chain`: nothing here checks
+/// hashes. A payload that cannot be read does not stop the projection; it is an
+/// [`Anomaly`] of its participant, so one bad record never hides the others.
+pub fn project(events: &[Event]) -> Vec<Participant> {
+    let mut sorted: Vec<&Event> = events.iter().collect();
+    sorted.sort_by_key(|event| (event.recorded_at(), event.id()));
+    let mut participants: Vec<Participant> = Vec::new();
+    let mut index_of: BTreeMap<Uuid, usize> = BTreeMap::new();
+    let mut seen: BTreeMap<Uuid, &Event> = BTreeMap::new();
+    for event in sorted {
+        let index = *index_of.entry(event.participant_id()).or_insert_with(|| {
+            participants.push(Participant::new(event.participant_id()));
+            participants.len() - 1
+        });
+        let participant = &mut participants[index];
+        match seen.get(&event.id()) {
+            Some(first) if *first == event => {}
+            Some(_) => participant.anomalies.push(Anomaly::DuplicateEventId {
+                event_id: event.id(),
+            }),
+            None => {
+                seen.insert(event.id(), event);
+                participant.apply(event);
+            }
+        }
+    }
+    participants
+}
+
+impl Provenance {
+    fn of(event: &Event) -> Self {
+        Self {
+            event_id: event.id(),
+            device_id: event.device_id(),
+            user_id: event.user_id(),
+            recorded_at: event.recorded_at(),
+        }
+    }
+}
+
+impl FormRecord {
+    /// The form with every field's current entry.
+    pub fn form(&self) -> &Form {
+        &self.form
+    }
+
+    /// The fields whose unusual values were confirmed (on saving, or by a
+    /// correction).
+    pub fn confirmed(&self) -> &[Field] {
+        &self.confirmed
+    }
+
+    /// The form's first save.
+    pub fn first_saved(&self) -> &Provenance {
+        &self.first_saved
+    }
+
+    /// Every change of every field, oldest first.
+    pub fn history(&self) -> &[Change] {
+        &self.history
+    }
+
+    /// The changes of one field, oldest first.
+    pub fn field_history(&self, field: Field) -> impl Iterator<Item = &Change> {
+        self.history
+            .iter()
+            .filter(move |change| change.field == field)
+    }
+
+    /// Who set the field's current value: its last change, or the first save for
+    /// a field that was saved blank and never changed.
+    fn last_set(&self, field: Field) -> Provenance {
+        self.field_history(field)
+            .last()
+            .map_or(self.first_saved, |change| change.by)
+    }
+}
+
+impl Participant {
+    fn new(id: Uuid) -> Self {
+        Self {
+            id,
+            screening_number: None,
+            screening: None,
+            consents: Vec::new(),
+            randomisation: None,
+            forms: BTreeMap::new(),
+            withdrawal: None,
+            end: None,
+            conflicts: Vec::new(),
+            anomalies: Vec::new(),
+        }
+    }
+
+    /// The participant's id, as every event names it.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// The screening number the tablet gave at the first screening.
+    pub fn screening_number(&self) -> Option<&str> {
+        self.screening_number.as_deref()
+    }
+
+    /// The latest screening, validated.
+    pub fn screening(&self) -> Option<&Recorded<Screening>> {
+        self.screening.as_ref()
+    }
+
+    /// The ECMO start from the latest screening, from which samples are timed.
+    pub fn ecmo_started_at(&self) -> Option<Moment> {
+        self.screening
+            .as_ref()
+            .and_then(|screening| screening.value.form().ecmo_started_at)
+    }
+
+    /// Every consent recorded, oldest first (a representative's, then perhaps the
+    /// patient's own).
+    pub fn consents(&self) -> &[Recorded<ConsentForm>] {
+        &self.consents
+    }
+
+    /// The randomisation, set once by the first `Randomised` event.
+    pub fn randomisation(&self) -> Option<&Recorded<Randomised>> {
+        self.randomisation.as_ref()
+    }
+
+    /// The allocated arm.
+    pub fn arm(&self) -> Option<Arm> {
+        self.randomisation.as_ref().map(|record| record.value.arm)
+    }
+
+    /// The study number given at randomisation.
+    pub fn study_number(&self) -> Option<&StudyNumber> {
+        self.randomisation
+            .as_ref()
+            .map(|record| &record.value.study_number)
+    }
+
+    /// Every saved form instance, ordered by kind and instance.
+    pub fn forms(&self) -> impl Iterator<Item = &FormRecord> {
+        self.forms.values()
+    }
+
+    /// One form instance, if it was saved.
+    pub fn form(&self, form: FormRef) -> Option<&FormRecord> {
+        self.forms.get(&form)
+    }
+
+    /// The latest withdrawal.
+    pub fn withdrawal(&self) -> Option<&Recorded<Withdrawal>> {
+        self.withdrawal.as_ref()
+    }
+
+    /// The latest end of follow-up.
+    pub fn end(&self) -> Option<&Recorded<EndOfParticipation>> {
+        self.end.as_ref()
+    }
+
+    /// Every concurrent edit found, for data queries, in the order found.
+    pub fn conflicts(&self) -> &[Conflict] {
+        &self.conflicts
+    }
+
+    /// Everything in the log the rules forbid, in the order found.
+    pub fn anomalies(&self) -> &[Anomaly] {
+        &self.anomalies
+    }
+
+    /// The protocol deviations the data show.
+    pub fn deviations(&self) -> Vec<Deviation> {
+        if self.arm() != Some(Arm::StandardCare) {
+            return Vec::new();
+        }
+        self.forms
+            .keys()
+            .filter_map(|form| match form {
+                FormRef::HemoperfusionSession { session_id } => {
+                    Some(Deviation::HemoperfusionInStandardCare {
+                        session_id: *session_id,
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The eligibility of the latest screening at `now`, or at the screening time
+    /// if `now` is earlier (another device's clock ran ahead); `None` before any
+    /// screening, an error when ECMO starts after that moment.
+    pub fn assessment(&self, now: Moment) -> Option<Result<Assessment, FieldError>> {
+        let screening = &self.screening.as_ref()?.value;
+        Some(assess(screening, now.max(screening.form().screened_at)))
+    }
+
+    /// Where the participant stands at `now`. Withdrawal, then the end of
+    /// follow-up, then randomisation decide before eligibility does; eligibility is
+    /// assessed at `now`, so an eligible patient becomes not eligible when the ECMO
+    /// window closes.
+    pub fn status(&self, now: Moment) -> Status {
+        if self.withdrawal.is_some() {
+            return Status::Withdrawn;
+        }
+        if let Some(end) = &self.end {
+            return match end.value.status {
+                EndStatus::Completed => Status::Completed,
+                EndStatus::LostToFollowUp => Status::LostToFollowUp,
+            };
+        }
+        if let Some(arm) = self.arm() {
+            return Status::Randomised { arm };
+        }
+        match self.assessment(now) {
+            Some(Ok(assessment)) => match assessment.outcome() {
+                Outcome::Eligible => Status::Eligible,
+                Outcome::Ineligible { .. } => Status::NotEligible,
+                Outcome::Incomplete { .. } => Status::ScreeningIncomplete,
+            },
+            // ECMO starting after now: the patient is screened before the run.
+            Some(Err(_)) | None => Status::ScreeningIncomplete,
+        }
+    }
+
+    /// The earliest cytokine sample with nothing recorded (neither a value nor
+    /// "not done"), while the participant is randomised and in follow-up. `None`
+    /// when every sample is recorded, or when the window would lie beyond 2200.
+    pub fn next_sample(&self, now: Moment) -> Option<NextSample> {
+        if !matches!(self.status(now), Status::Randomised { .. }) {
+            return None;
+        }
+        let ecmo_started_at = self.ecmo_started_at()?;
+        let time_point = TimePoint::ALL.into_iter().find(|time_point| {
+            !self.forms.contains_key(&FormRef::CytokineSample {
+                time_point: *time_point,
+            })
+        })?;
+        let window = time_point.window(ecmo_started_at).ok()?;
+        Some(NextSample {
+            time_point,
+            window,
+            due: window.due(now),
+        })
+    }
+
+    /// The change in IL-6 from T0 at each later time point where both have a value.
+    pub fn il6_changes(&self) -> Vec<(TimePoint, Il6Change)> {
+        let Some(t0) = self.il6(TimePoint::H0) else {
+            return Vec::new();
+        };
+        TimePoint::ALL[1..]
+            .iter()
+            .filter_map(|time_point| {
+                let later = self.il6(*time_point)?;
+                Some((*time_point, il6_change(t0, later)))
+            })
+            .collect()
+    }
+
+    fn il6(&self, time_point: TimePoint) -> Option<f64> {
+        match &self
+            .forms
+            .get(&FormRef::CytokineSample { time_point })?
+            .form
+        {
+            Form::CytokineSample(sample) => sample.il6_pg_per_ml(),
+            _ => None,
+        }
+    }
+
+    fn apply(&mut self, event: &Event) {
+        let by = Provenance::of(event);
+        let payload = match Payload::parse(event.kind(), event.schema_version(), event.payload()) {
+            Ok(payload) => payload,
+            Err(error) => {
+                self.anomalies.push(Anomaly::UnreadablePayload {
+                    event_id: by.event_id,
+                    error,
+                });
+                return;
+            }
+        };
+        match payload {
+            Payload::ScreeningRecorded(body) => {
+                match &self.screening_number {
+                    None => self.screening_number = Some(body.screening_number),
+                    Some(number) if *number != body.screening_number => {
+                        self.anomalies.push(Anomaly::ScreeningNumberChanged {
+                            event_id: by.event_id,
+                            ignored: body.screening_number,
+                        });
+                    }
+                    Some(_) => {}
+                }
+                let screening = Screening::parse(&body.form)
+                    .expect("invariant: Payload::parse validated the screening form");
+                self.screening = Some(Recorded {
+                    value: screening,
+                    by,
+                });
+            }
+            Payload::ConsentRecorded(form) => self.consents.push(Recorded { value: form, by }),
+            Payload::Randomised(body) => self.randomise(body, by),
+            Payload::FormSaved(body) => self.save_form(body, by),
+            Payload::ValueCorrected(body) => self.correct(body, by),
+            Payload::Withdrawn(body) => self.withdrawal = Some(Recorded { value: body, by }),
+            Payload::EndOfParticipation(body) => self.end = Some(Recorded { value: body, by }),
+        }
+    }
+
+    fn randomise(&mut self, body: Randomised, by: Provenance) {
+        if let Some(first) = &self.randomisation {
+            self.anomalies.push(Anomaly::RandomisedTwice {
+                kept: first.by.event_id,
+                ignored: by.event_id,
+            });
+            return;
+        }
+        let event_id = by.event_id;
+        if self.consents.is_empty() {
+            self.anomalies
+                .push(Anomaly::RandomisedWithoutConsent { event_id });
+        }
+        let eligible = self.screening.as_ref().is_some_and(|screening| {
+            assess(&screening.value, body.randomised_at)
+                .is_ok_and(|assessment| assessment.is_eligible())
+        });
+        if !eligible {
+            self.anomalies
+                .push(Anomaly::RandomisedWhileNotEligible { event_id });
+        }
+        if self
+            .screening
+            .as_ref()
+            .is_some_and(|screening| screening.by.device_id != by.device_id)
+        {
+            self.anomalies
+                .push(Anomaly::RandomisedOnAnotherDevice { event_id });
+        }
+        self.randomisation = Some(Recorded { value: body, by });
+    }
+
+    fn save_form(&mut self, body: FormSaved, by: Provenance) {
+        let form_ref = body.form.form_ref();
+        let fields = form_ref.kind().fields();
+        match self.forms.get_mut(&form_ref) {
+            None => {
+                let history = fields
+                    .iter()
+                    .filter_map(|field| {
+                        let new = body.form.value(*field)?;
+                        (!new.is_null()).then_some(Change {
+                            field: *field,
+                            by,
+                            old: None,
+                            new,
+                            reason: None,
+                        })
+                    })
+                    .collect();
+                self.forms.insert(
+                    form_ref,
+                    FormRecord {
+                        form: body.form,
+                        confirmed: body.confirmed,
+                        first_saved: by,
+                        history,
+                    },
+                );
+            }
+            Some(record) => {
+                for field in fields {
+                    let (Some(old), Some(new)) =
+                        (record.form.value(*field), body.form.value(*field))
+                    else {
+                        continue;
+                    };
+                    if !same_json(&old, &new) {
+                        let change = Change {
+                            field: *field,
+                            by,
+                            old: Some(old),
+                            new,
+                            reason: None,
+                        };
+                        // A saved form carries no old values, so it never proves
+                        // that its user saw the value it replaces.
+                        record_change(record, &mut self.conflicts, change, None);
+                    }
+                }
+                record.form = body.form;
+                record.confirmed = body.confirmed;
+            }
+        }
+        self.check_in_context(form_ref, by);
+    }
+
+    fn correct(&mut self, body: ValueCorrected, by: Provenance) {
+        let Some(record) = self.forms.get_mut(&body.form) else {
+            self.anomalies.push(Anomaly::CorrectionOfUnsavedForm {
+                event_id: by.event_id,
+                form: body.form,
+            });
+            return;
+        };
+        let current = record
+            .form
+            .value(body.field)
+            .expect("invariant: Payload::parse checked that the field is on the form");
+        record.form = record
+            .form
+            .with_value(body.field, body.new.clone())
+            .expect("invariant: Payload::parse checked the new entry's type");
+        if !record.confirmed.contains(&body.field) {
+            record.confirmed.push(body.field);
+        }
+        let change = Change {
+            field: body.field,
+            by,
+            old: Some(current),
+            new: body.new,
+            reason: Some(body.reason),
+        };
+        record_change(record, &mut self.conflicts, change, Some(&body.old));
+        self.check_in_context(body.form, by);
+    }
+
+    /// Re-validates a form after a change, with what the participant's screening
+    /// adds (the ECMO start).
+    fn check_in_context(&mut self, form: FormRef, by: Provenance) {
+        let ecmo_started_at = self.ecmo_started_at();
+        let record = self
+            .forms
+            .get(&form)
+            .expect("invariant: called just after the form was saved or corrected");
+        if let Err(errors) = record.form.validate(&record.confirmed, ecmo_started_at) {
+            self.anomalies.push(Anomaly::InvalidInContext {
+                event_id: by.event_id,
+                form,
+                errors,
+            });
+        }
+    }
+}
+
+/// Appends `change` to the record's history, and a conflict when it is blind (see
+/// the module doc): `seen` is the value the event says its user saw, which only a
+/// correction can say. A change that keeps the value is history only: there is
+/// nothing to disagree about.
+fn record_change(
+    record: &mut FormRecord,
+    conflicts: &mut Vec<Conflict>,
+    change: Change,
+    seen: Option<&Value>,
+) {
+    let old = change.old.clone().unwrap_or(Value::Null);
+    let last_set = record.last_set(change.field);
+    let proven_seen = seen.is_some_and(|seen| same_json(seen, &old));
+    if last_set.device_id != change.by.device_id && !proven_seen && !same_json(&old, &change.new) {
+        conflicts.push(Conflict {
+            form: record.form.form_ref(),
+            field: change.field,
+            shown: change.by,
+            shown_value: change.new.clone(),
+            overridden: last_set,
+            overridden_value: old,
+        });
+    }
+    record.history.push(change);
+}
+
+/// JSON equality that treats `12` and `12.0` as the same number, since a value may
+/// have been written by another serialiser than the one reading it.
+fn same_json(left: &Value, right: &Value) -> bool {
+    match (left, right) {
+        (Value::Number(left), Value::Number(right)) => left.as_f64() == right.as_f64(),
+        (Value::Array(left), Value::Array(right)) => {
+            left.len() == right.len()
+                && left
+                    .iter()
+                    .zip(right)
+                    .all(|(left, right)| same_json(left, right))
+        }
+        (Value::Object(left), Value::Object(right)) => {
+            left.len() == right.len()
+                && left
+                    .iter()
+                    .all(|(key, value)| right.get(key).is_some_and(|other| same_json(value, other)))
+        }
+        _ => left == right,
+    }
+}

@@ -1,0 +1,624 @@
+//! The JSON of the sync API, version 1: what a tablet and the server say to each
+//! other, shared by both so neither can drift from the other.
+//!
+//! A serialisable type is a promise to every tablet already in the field, so the
+//! rules are:
+//!
+//! - Names are never renamed or removed; enum variants are appended. A change that
+//!   breaks either rule is version 2: new types beside these, under a new path.
+//! - **Requests are strict.** The server refuses unknown fields (anywhere, also
+//!   inside an event) and wrong types, naming the field, so a tablet with a bug learns
+//!   of it at once instead of losing data silently.
+//! - **Responses are tolerant.** A tablet ignores fields it does not know and reads an
+//!   error or rejection code it does not know as `Other`, so a newer server can add to
+//!   its answers without stranding older tablets.
+//!
+//! Instants are UTC milliseconds (`*_ms`). Cursors and sequence numbers are integers
+//! that only grow.
+
+use std::fmt;
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+use crate::event::Event;
+use crate::pin::PinHash;
+
+/// The version of the API these types describe.
+pub const API_VERSION: u32 = 1;
+
+/// The most events one push may carry; a tablet with more sends several batches.
+pub const MAX_PUSH_EVENTS: usize = 500;
+
+/// The most events one pull answers with, and the page size when none is asked for.
+pub const MAX_PULL_EVENTS: u32 = 500;
+
+/// The characters an enrolment code is made of: capital letters and digits without
+/// the ones a person misreads (0/O, 1/I/L).
+pub const ENROLMENT_CODE_ALPHABET: &str = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+/// How many characters an enrolment code has (shown as two groups of four).
+pub const ENROLMENT_CODE_LEN: usize = 8;
+
+/// `POST /api/enrol`: a new tablet presents the one-time code the coordinator gave.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    /// The code as typed; [`EnrolmentCode::parse`] tidies it.
+    pub code: String,
+    /// The id the tablet gave itself on first start (a UUID v7).
+    pub device_id: Uuid,
+    /// The version of the app asking.
+    pub app_version: String,
+}
+
+/// The answer to a successful enrolment: everything a tablet needs to work offline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    /// The device id the server registered (the one the tablet sent).
+    pub device_id: Uuid,
+    /// The secret the tablet sends as `Authorization: Bearer <token>` from now on.
+    /// The server keeps only its SHA-256, so it is shown this once.
+    pub device_token: String,
+    /// A short name people use for the tablet ("T1"), unique within its site.
+    pub device_label: String,
+    /// The site the tablet now belongs to.
+    pub site: Site,
+    /// Everyone who may sign in at that site, with their PIN hashes for offline
+    /// sign-in.
+    pub users: Vec<User>,
+    /// The server's clock when it answered, so the tablet can tell its own offset.
+    pub server_time_ms: i64,
+}
+
+/// A trial site, as a tablet needs to know it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Site {
+    /// A short code ("BJ"), also the site part of every randomisation stratum.
+    pub code: String,
+    /// The name people read.
+    pub name: String,
+    /// The IANA time zone calendar questions are answered in ("Asia/Shanghai").
+    pub time_zone: String,
+}
+
+/// A person who may sign in on a site's tablets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// The id every event this person records names.
+    pub id: Uuid,
+    /// The name shown on the sign-in screen and in the audit trail.
+    pub name: String,
+    /// What the person may do.
+    pub role: Role,
+    /// The hash the tablet checks the typed PIN against, offline.
+    pub pin: PinHash,
+}
+
+/// What a user may do. Appended, never renamed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A bedside investigator: screens, records consent, randomises, enters data.
+    Investigator,
+    /// A research nurse: the same bedside work as an investigator.
+    ResearchNurse,
+    /// A trial coordinator or data manager: also enrols tablets and resolves queries.
+    Coordinator,
+    /// A role added by a newer server; a tablet treats it as having no rights.
+    #[serde(other)]
+    Other,
+}
+
+/// `POST /api/push`: a device's events, in order, usually starting after the last
+/// sequence number the server acknowledged (resending acknowledged ones is harmless).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushRequest {
+    /// At most [`MAX_PUSH_EVENTS`]. Each must be exactly as the tablet stored it:
+    /// unknown fields are refused here too, not only at the top level.
+    #[serde(deserialize_with = "strict_events")]
+    pub events: Vec<Event>,
+}
+
+/// The answer to a push.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// The device's last sequence number the server has stored; the tablet may
+    /// forget every event up to it from its outbox. Events of the batch after it
+    /// were refused and not stored.
+    pub acked_seq: u64,
+    /// Events of the batch that were stored but refused as data (their payload did
+    /// not validate), and the first event that was refused outright, with its
+    /// reason. Empty when all is well.
+    pub rejected: Vec<Rejection>,
+    /// The server's clock when it answered.
+    pub server_time_ms: i64,
+}
+
+/// Why one event of a push was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// The event's sequence number on its device.
+    pub device_seq: u64,
+    /// The event's id.
+    pub event_id: Uuid,
+    /// What went wrong, for the tablet to act on.
+    pub code: RejectionCode,
+    /// What went wrong, for a person to read.
+    pub message: String,
+}
+
+/// What went wrong with one pushed event. Appended, never renamed.
+///
+/// Only [`RejectionCode::InvalidPayload`] leaves the event stored (and acknowledged:
+/// the audit trail stays gapless and the tablet is never stuck); every other code
+/// means the event and the rest of its batch were not stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionCode {
+    /// The payload does not validate against its kind and schema version. Stored,
+    /// acknowledged, kept out of valid data, shown to the coordinator.
+    InvalidPayload,
+    /// The event names another device than the token's.
+    WrongDevice,
+    /// The hash chain breaks here: a gap, a reorder, an edited or replaced event.
+    ChainBroken,
+    /// A different event was already stored under this sequence number.
+    SeqConflict,
+    /// Another stored event already has this event's id.
+    DuplicateEventId,
+    /// The event is timestamped more than five minutes after the server's clock.
+    FromTheFuture,
+    /// A code added by a newer server.
+    #[serde(other)]
+    Other,
+}
+
+/// The query of `GET /api/pull?after=CURSOR&limit=N`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullQuery {
+    /// The cursor of the last event already pulled; 0 (the default) starts from the
+    /// beginning.
+    #[serde(default)]
+    pub after: u64,
+    /// The most events wanted, 1 to [`MAX_PULL_EVENTS`] (the default).
+    pub limit: Option<u32>,
+}
+
+/// One page of other devices' events, in the server's order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// The events, oldest first. Events refused as data are not served.
+    pub events: Vec<PulledEvent>,
+    /// What to send as `after` next time.
+    pub next_cursor: u64,
+    /// Whether more events wait after this page.
+    pub more: bool,
+    /// The server's clock when it answered.
+    pub server_time_ms: i64,
+}
+
+/// An event as the server serves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PulledEvent {
+    /// Its place in the server's order.
+    pub cursor: u64,
+    /// The event, exactly as its device recorded it.
+    pub event: Event,
+    /// When the server received it.
+    pub received_at_ms: i64,
+}
+
+/// The body of every error answer, whatever the endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    /// What went wrong, for the tablet to act on.
+    pub error: ErrorCode,
+    /// What went wrong, for a person to read.
+    pub message: String,
+    /// Every field that was wrong, when the request was at fault.
+    pub problems: Vec<Problem>,
+}
+
+/// One wrong field of a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// Where, as a path into the request: `events[3].device_seq`, or `body`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// The kinds of error answers. Appended, never renamed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the body is not JSON, or was cut off.
+    MalformedJson,
+    /// 415: the body is not declared as JSON.
+    UnsupportedMediaType,
+    /// 413: the body is larger than the server accepts.
+    PayloadTooLarge,
+    /// 422: the request is JSON but wrong; `problems` says where.
+    InvalidRequest,
+    /// 401: no device token, a wrong or revoked one, or a wrong enrolment code.
+    Unauthenticated,
+    /// 404: no such thing.
+    NotFound,
+    /// 409: the request contradicts what is stored (a used enrolment code, a device
+    /// enrolled twice).
+    Conflict,
+    /// 500: the server failed; the request may be retried.
+    Internal,
+    /// A code added by a newer server.
+    #[serde(other)]
+    Other,
+}
+
+impl Role {
+    /// The role's name on the wire and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Investigator => "investigator",
+            Self::ResearchNurse => "research_nurse",
+            Self::Coordinator => "coordinator",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl RejectionCode {
+    /// The code's name on the wire and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidPayload => "invalid_payload",
+            Self::WrongDevice => "wrong_device",
+            Self::ChainBroken => "chain_broken",
+            Self::SeqConflict => "seq_conflict",
+            Self::DuplicateEventId => "duplicate_event_id",
+            Self::FromTheFuture => "from_the_future",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for RejectionCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An enrolment code, tidied: [`ENROLMENT_CODE_LEN`] characters from
+/// [`ENROLMENT_CODE_ALPHABET`], displayed as `ABCD-EFGH`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnrolmentCode(String);
+
+/// Occurs when typed text is not an enrolment code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnrolmentCodeError {
+    /// Occurs when, without spaces and dashes, the text is not
+    /// [`ENROLMENT_CODE_LEN`] characters long.
+    WrongLength {
+        /// The number of characters found.
+        length: usize,
+    },
+    /// Occurs when a character is not in [`ENROLMENT_CODE_ALPHABET`].
+    NotInAlphabet {
+        /// The character found.
+        character: char,
+    },
+}
+
+impl EnrolmentCode {
+    /// Accepts what a person types: any case, with or without spaces and dashes.
+    pub fn parse(text: &str) -> Result<Self, EnrolmentCodeError> {
+        let tidy: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        if let Some(character) = tidy.chars().find(|c| !ENROLMENT_CODE_ALPHABET.contains(*c)) {
+            return Err(EnrolmentCodeError::NotInAlphabet { character });
+        }
+        let length = tidy.chars().count();
+        if length != ENROLMENT_CODE_LEN {
+            return Err(EnrolmentCodeError::WrongLength { length });
+        }
+        Ok(Self(tidy))
+    }
+
+    /// The characters without the dash: what is hashed and stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `ABCD-EFGH`, as printed for the coordinator.
+impl fmt::Display for EnrolmentCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (first, second) = self.0.split_at(ENROLMENT_CODE_LEN / 2);
+        write!(f, "{first}-{second}")
+    }
+}
+
+/// Conceals the code: it is a credential until it is used.
+impl fmt::Debug for EnrolmentCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnrolmentCode(<concealed>)")
+    }
+}
+
+impl fmt::Display for EnrolmentCodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WrongLength { length } => write!(
+                f,
+                "an enrolment code has {ENROLMENT_CODE_LEN} letters and digits; \
+                 this one has {length}"
+            ),
+            Self::NotInAlphabet { character } => write!(
+                f,
+                "{character:?} does not occur in enrolment codes, which use only \
+                 {ENROLMENT_CODE_ALPHABET}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EnrolmentCodeError {}
+
+/// Deserialises the events of a push strictly: each must be exactly what [`Event`]
+/// serialises to. `Event` itself accepts unknown fields (storage may carry more),
+/// so the check compares the JSON received with the JSON the parsed event gives
+/// back; any difference (an unknown field, a hash in capitals) is named.
+fn strict_events<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Event>, D::Error> {
+    let events = Vec::<StrictEvent>::deserialize(deserializer)?;
+    Ok(events.into_iter().map(|strict| strict.0).collect())
+}
+
+/// One event of a push, checked to be in canonical form.
+struct StrictEvent(Event);
+
+impl<'de> Deserialize<'de> for StrictEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let received = serde_json::Value::deserialize(deserializer)?;
+        let event: Event = serde_path_to_error::deserialize(&received).map_err(|error| {
+            D::Error::custom(format_args!("at `{}`: {}", error.path(), error.inner()))
+        })?;
+        let canonical = serde_json::to_value(&event).map_err(D::Error::custom)?;
+        match first_difference(&received, &canonical, String::new()) {
+            None => Ok(Self(event)),
+            Some(Difference::Unknown(path)) => {
+                Err(D::Error::custom(format_args!("unknown field `{path}`")))
+            }
+            Some(Difference::NotCanonical(path)) => Err(D::Error::custom(format_args!(
+                "`{path}` is not written as the app writes it"
+            ))),
+        }
+    }
+}
+
+/// Where a received JSON value departs from the canonical one.
+enum Difference {
+    /// A key the canonical value does not have.
+    Unknown(String),
+    /// A value written differently.
+    NotCanonical(String),
+}
+
+fn first_difference(
+    received: &serde_json::Value,
+    canonical: &serde_json::Value,
+    path: String,
+) -> Option<Difference> {
+    use serde_json::Value;
+    match (received, canonical) {
+        (Value::Object(received), Value::Object(canonical)) => {
+            for (key, value) in received {
+                let inner = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                let Some(expected) = canonical.get(key) else {
+                    return Some(Difference::Unknown(inner));
+                };
+                if let Some(difference) = first_difference(value, expected, inner) {
+                    return Some(difference);
+                }
+            }
+            None
+        }
+        _ if received == canonical => None,
+        _ => Some(Difference::NotCanonical(path)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{ChainHead, EventDraft, EventKind};
+    use crate::time::Moment;
+
+    fn event() -> Event {
+        ChainHead::genesis(Uuid::from_u128(7))
+            .append(EventDraft {
+                id: Uuid::from_u128(1),
+                participant_id: Uuid::from_u128(2),
+                user_id: Uuid::from_u128(3),
+                recorded_at: Moment::new(1_700_000_000_000, 480).unwrap(),
+                kind: EventKind::FormSaved,
+                payload: "{}".to_owned(),
+                app_version: "0.1.0".to_owned(),
+                schema_version: 1,
+            })
+            .unwrap()
+    }
+
+    fn push_json(edit: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
+        let mut event = serde_json::to_value(event()).unwrap();
+        edit(&mut event);
+        serde_json::json!({ "events": [event] })
+    }
+
+    fn check_push(json: serde_json::Value, expected: Result<(), &str>) {
+        let actual = serde_json::from_value::<PushRequest>(json.clone())
+            .map(drop)
+            .map_err(|error| error.to_string());
+        assert_eq!(actual, expected.map_err(str::to_owned), "{json}");
+    }
+
+    #[test]
+    fn a_push_is_exactly_what_the_app_writes() {
+        check_push(push_json(|_| {}), Ok(()));
+        check_push(
+            push_json(|event| event["colour"] = "red".into()),
+            Err("unknown field `colour`"),
+        );
+        check_push(
+            push_json(|event| event["recorded_at"]["zone"] = "CST".into()),
+            Err("unknown field `recorded_at.zone`"),
+        );
+        check_push(
+            push_json(|event| {
+                let hash = event["hash"].as_str().unwrap().to_uppercase();
+                event["hash"] = hash.into();
+            }),
+            Err("`hash` is not written as the app writes it"),
+        );
+        check_push(
+            push_json(|event| event["device_seq"] = "1".into()),
+            Err("at `device_seq`: invalid type: string \"1\", expected u64"),
+        );
+        check_push(
+            serde_json::json!({ "events": [], "device": "x" }),
+            Err("unknown field `device`, expected `events`"),
+        );
+    }
+
+    #[test]
+    fn a_push_round_trips() {
+        let request = PushRequest {
+            events: vec![event()],
+        };
+        let json = serde_json::to_string(&request).unwrap();
+        assert_eq!(serde_json::from_str::<PushRequest>(&json).unwrap(), request);
+    }
+
+    #[test]
+    fn answers_tolerate_what_a_newer_server_adds() {
+        let json = serde_json::json!({
+            "acked_seq": 3,
+            "rejected": [{
+                "device_seq": 2,
+                "event_id": Uuid::from_u128(1),
+                "code": "a_code_from_2030",
+                "message": "m",
+                "hint": "a field from 2030",
+            }],
+            "server_time_ms": 0,
+            "lease": {},
+        });
+        let response: PushResponse = serde_json::from_value(json).unwrap();
+        assert_eq!(response.acked_seq, 3);
+        assert_eq!(response.rejected[0].code, RejectionCode::Other);
+        let error: ApiErrorBody = serde_json::from_value(serde_json::json!({
+            "error": "teapot", "message": "m", "problems": [],
+        }))
+        .unwrap();
+        assert_eq!(error.error, ErrorCode::Other);
+    }
+
+    #[test]
+    fn names_match_serde() {
+        let roles = [
+            Role::Investigator,
+            Role::ResearchNurse,
+            Role::Coordinator,
+            Role::Other,
+        ];
+        for role in roles {
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+            assert_eq!(
+                serde_json::from_value::<Role>(role.as_str().into()).unwrap(),
+                role
+            );
+        }
+        let codes = [
+            RejectionCode::InvalidPayload,
+            RejectionCode::WrongDevice,
+            RejectionCode::ChainBroken,
+            RejectionCode::SeqConflict,
+            RejectionCode::DuplicateEventId,
+            RejectionCode::FromTheFuture,
+            RejectionCode::Other,
+        ];
+        for code in codes {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+            assert_eq!(
+                serde_json::from_value::<RejectionCode>(code.as_str().into()).unwrap(),
+                code
+            );
+        }
+    }
+
+    #[test]
+    fn codes_serialise_in_snake_case() {
+        let names = |value: serde_json::Value| value.to_string();
+        assert_eq!(
+            names(serde_json::to_value(RejectionCode::InvalidPayload).unwrap()),
+            "\"invalid_payload\""
+        );
+        assert_eq!(
+            names(serde_json::to_value(ErrorCode::MalformedJson).unwrap()),
+            "\"malformed_json\""
+        );
+        assert_eq!(
+            names(serde_json::to_value(Role::ResearchNurse).unwrap()),
+            "\"research_nurse\""
+        );
+    }
+
+    fn check_code(text: &str, expected: Result<&str, EnrolmentCodeError>) {
+        let actual = EnrolmentCode::parse(text);
+        assert_eq!(
+            actual.as_ref().map(ToString::to_string).map_err(|e| *e),
+            expected.map(str::to_owned),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn enrolment_codes_forgive_case_spaces_and_dashes() {
+        check_code("ABCD-EFGH", Ok("ABCD-EFGH"));
+        check_code("abcdefgh", Ok("ABCD-EFGH"));
+        check_code(" abcd efgh ", Ok("ABCD-EFGH"));
+        check_code("2345-6789", Ok("2345-6789"));
+        check_code(
+            "ABCD-EFG",
+            Err(EnrolmentCodeError::WrongLength { length: 7 }),
+        );
+        check_code("", Err(EnrolmentCodeError::WrongLength { length: 0 }));
+        check_code(
+            "ABCD-EFG0",
+            Err(EnrolmentCodeError::NotInAlphabet { character: '0' }),
+        );
+        check_code(
+            "ABCD-EFGI",
+            Err(EnrolmentCodeError::NotInAlphabet { character: 'I' }),
+        );
+        assert_eq!(
+            format!("{:?}", EnrolmentCode::parse("ABCDEFGH").unwrap()),
+            "EnrolmentCode(<concealed>)"
+        );
+    }
+}

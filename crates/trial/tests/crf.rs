@@ -1,0 +1,1264 @@
+//! The case report forms of CRF.md §2, §4–§10: every limit on both sides of each
+//! boundary, warnings that need confirming, not-done reasons, the rules that span
+//! fields, the derived values (VIS, change in IL-6), the sample windows at their
+//! exact edges, and the payloads that carry the forms.
+
+use jiff::civil::date;
+use serde_json::{Value, json};
+use trial::crf::adverse_event::{AdverseEventForm, AeOutcome, Relatedness, Severity};
+use trial::crf::baseline::{BaselineForm, ShockCause};
+use trial::crf::consent::{ConsentForm, ConsentGivenBy};
+use trial::crf::cytokine::{CytokineSampleForm, SampleDue, TimePoint, il6_change};
+use trial::crf::daily::{DailyAssessmentForm, StudyDay};
+use trial::crf::end::{EndOfParticipation, EndStatus, Withdrawal, WithdrawnBy};
+use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
+use trial::crf::outcomes::{Day28Status, OutcomesForm};
+use trial::crf::vasoactive::VasoactiveDoses;
+use trial::crf::{Entry, Form, FormKind, FormRef, MAX_TEXT_CHARS};
+use trial::event::EventKind;
+use trial::field::{Field, FieldError, TimeLimit};
+use trial::payload::{
+    FormSaved, Payload, PayloadError, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber,
+    StudyNumberError, ValueCorrected,
+};
+use trial::randomisation::{Arm, LeaseId};
+use trial::screening::ScreeningForm;
+use trial::time::{MS_PER_HOUR, Moment};
+use uuid::Uuid;
+
+const BEIJING: i16 = 480;
+/// 2026-03-01 08:00 in Beijing: ECMO starts.
+const ECMO_UTC_MS: i64 = 1_772_323_200_000;
+const MINUTE: i64 = 60_000;
+const SESSION: Uuid = Uuid::from_u128(0x5e55);
+const ADVERSE_EVENT: Uuid = Uuid::from_u128(0xae);
+
+fn at(utc_ms: i64) -> Moment {
+    Moment::new(utc_ms, BEIJING).unwrap()
+}
+
+fn ecmo_start() -> Moment {
+    at(ECMO_UTC_MS)
+}
+
+fn value<T>(value: T) -> Option<Entry<T>> {
+    Some(Entry::Value(value))
+}
+
+fn day(day: u8) -> StudyDay {
+    StudyDay::new(day).unwrap()
+}
+
+// Complete, valid forms that the tables below change one field of.
+
+fn baseline() -> BaselineForm {
+    BaselineForm {
+        shock_cause: value(ShockCause::AcuteMyocardialInfarction),
+        cardiac_arrest: value(true),
+        ecpr: value(false),
+        sofa_score: value(12),
+        apache_ii_score: value(25),
+        save_score: value(-5),
+        mean_arterial_pressure_mmhg: value(62.0),
+        heart_rate_per_min: value(118.0),
+        lactate_mmol_per_l: value(6.4),
+        ecmo_flow_l_per_min: value(4.2),
+        sweep_gas_l_per_min: value(3.5),
+        platelets_e9_per_l: value(142.0),
+        haemoglobin_g_per_l: value(98.0),
+        creatinine_umol_per_l: value(156.0),
+        bilirubin_umol_per_l: value(21.0),
+        dopamine_ug_per_kg_min: value(5.0),
+        dobutamine_ug_per_kg_min: value(0.0),
+        adrenaline_ug_per_kg_min: value(0.05),
+        noradrenaline_ug_per_kg_min: value(0.2),
+        milrinone_ug_per_kg_min: value(0.0),
+        vasopressin_u_per_kg_min: value(0.0),
+    }
+}
+
+fn sample(time_point: TimePoint) -> CytokineSampleForm {
+    CytokineSampleForm {
+        time_point,
+        sampled_at: value(at(ECMO_UTC_MS + time_point.hours() * MS_PER_HOUR)),
+        il6_pg_per_ml: value(850.0),
+        il8_pg_per_ml: value(120.0),
+        il10_pg_per_ml: None,
+        tnf_alpha_pg_per_ml: None,
+    }
+}
+
+fn session() -> HemoperfusionSessionForm {
+    HemoperfusionSessionForm {
+        session_id: SESSION,
+        cartridge: value(Cartridge::Ha380),
+        cartridge_lot: value("HA380-2511-004".to_owned()),
+        session_started_at: value(at(ECMO_UTC_MS + MS_PER_HOUR)),
+        session_stopped_at: value(at(ECMO_UTC_MS + 5 * MS_PER_HOUR)),
+        hp_blood_flow_ml_per_min: value(200.0),
+        circuit_position: value(CircuitPosition::EcmoCircuit),
+        anticoagulation: value("systemic heparin via ECMO".to_owned()),
+        session_stop_reason: value(StopReason::Completed),
+    }
+}
+
+fn daily(study_day: StudyDay) -> DailyAssessmentForm {
+    DailyAssessmentForm {
+        study_day,
+        lactate_mmol_per_l: value(2.1),
+        sofa_score: value(10),
+        dopamine_ug_per_kg_min: value(3.0),
+        dobutamine_ug_per_kg_min: value(0.0),
+        adrenaline_ug_per_kg_min: value(0.0),
+        noradrenaline_ug_per_kg_min: value(0.1),
+        milrinone_ug_per_kg_min: value(0.0),
+        vasopressin_u_per_kg_min: value(0.0),
+        ecmo_flow_l_per_min: value(3.8),
+        platelets_e9_per_l: value(96.0),
+        haemoglobin_g_per_l: value(92.0),
+        rbc_units: value(2),
+        platelet_units: value(0),
+        plasma_units: value(1),
+        bleeding_event: value(false),
+        renal_replacement_therapy: value(true),
+    }
+}
+
+fn adverse_event() -> AdverseEventForm {
+    AdverseEventForm {
+        adverse_event_id: ADVERSE_EVENT,
+        ae_term: value("cannula site bleeding".to_owned()),
+        ae_onset_at: value(at(ECMO_UTC_MS + 30 * MS_PER_HOUR)),
+        ae_severity: value(Severity::Moderate),
+        ae_serious: value(false),
+        ae_relatedness: value(Relatedness::Unlikely),
+        ae_action: value("local compression".to_owned()),
+        ae_outcome: value(AeOutcome::Recovered),
+    }
+}
+
+fn outcomes() -> OutcomesForm {
+    OutcomesForm {
+        ecmo_weaned: value(true),
+        ecmo_weaned_at: value(at(ECMO_UTC_MS + 5 * 24 * MS_PER_HOUR)),
+        died: value(false),
+        died_at: None,
+        day28_status: value(Day28Status::AliveDischarged),
+        icu_discharged_on: value(date(2026, 3, 10)),
+        hospital_discharged_on: value(date(2026, 3, 20)),
+        rrt_days: value(4),
+        bridged_to_vad_or_transplant: value(false),
+    }
+}
+
+/// One complete, valid form of each kind.
+fn every_form() -> [Form; 6] {
+    [
+        Form::Baseline(baseline()),
+        Form::CytokineSample(sample(TimePoint::H6)),
+        Form::HemoperfusionSession(session()),
+        Form::DailyAssessment(daily(day(3))),
+        Form::AdverseEvent(adverse_event()),
+        Form::Outcomes(outcomes()),
+    ]
+}
+
+/// `form` with one field's entry replaced through its JSON, as a correction does.
+fn with(form: &Form, field: Field, entry: Value) -> Form {
+    let mut json = serde_json::to_value(form).unwrap();
+    json[field.key()] = entry;
+    serde_json::from_value(json).unwrap()
+}
+
+fn validate(form: &Form, confirmed: &[Field]) -> Result<(), Vec<FieldError>> {
+    form.validate(confirmed, Some(ecmo_start()))
+}
+
+#[test]
+fn the_reference_forms_are_valid() {
+    for form in every_form() {
+        assert_eq!(validate(&form, &[]), Ok(()), "{form:#?}");
+    }
+    assert_eq!(
+        ConsentForm {
+            given_by: ConsentGivenBy::LegallyAuthorisedRepresentative,
+            consented_at: ecmo_start(),
+            form_version: "2.1".to_owned(),
+        }
+        .validate(),
+        Ok(())
+    );
+}
+
+#[test]
+fn form_json_keys_are_field_keys() {
+    let identity = |kind| match kind {
+        FormKind::CytokineSample => vec!["time_point"],
+        FormKind::HemoperfusionSession => vec!["session_id"],
+        FormKind::DailyAssessment => vec!["study_day"],
+        FormKind::AdverseEvent => vec!["adverse_event_id"],
+        FormKind::Baseline | FormKind::Outcomes => vec![],
+    };
+    for form in every_form() {
+        let kind = form.kind();
+        let json = serde_json::to_value(FormRef::blank_form(form.form_ref())).unwrap();
+        let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        let mut expected: Vec<_> = ["kind"]
+            .into_iter()
+            .chain(identity(kind))
+            .chain(kind.fields().iter().map(|field| field.key()))
+            .map(str::to_owned)
+            .collect();
+        keys.sort();
+        expected.sort();
+        assert_eq!(keys, expected, "{kind:?}");
+        assert_eq!(json["kind"], kind.key());
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.key());
+    }
+}
+
+/// A number as JSON, whole when it is whole, so scores and counts deserialise.
+fn number(value: f64) -> Value {
+    if value.fract() == 0.0 {
+        json!(value as i64)
+    } else {
+        json!(value)
+    }
+}
+
+/// Checks `field` on every form that has it, on both sides of both limits: the
+/// limits themselves pass and one step beyond is refused, naming field and range.
+/// Confirmed, so that a limit inside a warning range is tested on its own. `below`
+/// is `None` for counts, whose type has nothing below 0.
+fn check_limits(field: Field, below: Option<f64>, min: f64, max: f64, above: f64) {
+    let limits = field.limits().expect("a measured field");
+    assert_eq!((limits.min, limits.max), (min, max), "{field:?}");
+    let forms: Vec<_> = every_form()
+        .into_iter()
+        .filter(|form| form.kind().fields().contains(&field))
+        .collect();
+    assert!(!forms.is_empty(), "{field:?} is on no form");
+    for form in forms {
+        for inside in [min, max] {
+            let changed = with(&form, field, json!({ "value": number(inside) }));
+            assert_eq!(validate(&changed, &[field]), Ok(()), "{field:?} = {inside}");
+        }
+        for outside in below.into_iter().chain([above]) {
+            let changed = with(&form, field, json!({ "value": number(outside) }));
+            let expected = FieldError::OutOfRange {
+                field,
+                value: outside,
+                min,
+                max,
+            };
+            assert_eq!(
+                validate(&changed, &[field]),
+                Err(vec![expected]),
+                "{field:?} = {outside}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_limit_holds_on_both_sides_of_each_boundary() {
+    #[rustfmt::skip]
+    let table = [
+        // field                            below      min     max        above
+        (Field::SofaScore,                  -1.0,      0.0,    24.0,      25.0),
+        (Field::ApacheIiScore,              -1.0,      0.0,    71.0,      72.0),
+        (Field::SaveScore,                  -36.0,     -35.0,  17.0,      18.0),
+        (Field::MeanArterialPressureMmhg,   19.9,      20.0,   200.0,     200.1),
+        (Field::HeartRatePerMin,            -0.1,      0.0,    250.0,     250.1),
+        (Field::LactateMmolPerL,            -0.1,      0.0,    30.0,      30.1),
+        (Field::EcmoFlowLPerMin,            -0.1,      0.0,    8.0,       8.1),
+        (Field::SweepGasLPerMin,            -0.1,      0.0,    15.0,      15.1),
+        (Field::PlateletsE9PerL,            -0.1,      0.0,    1500.0,    1500.1),
+        (Field::HaemoglobinGPerL,           19.9,      20.0,   250.0,     250.1),
+        (Field::CreatinineUmolPerL,         9.9,       10.0,   2000.0,    2000.1),
+        (Field::BilirubinUmolPerL,          -0.1,      0.0,    800.0,     800.1),
+        (Field::DopamineUgPerKgMin,         -0.1,      0.0,    50.0,      50.1),
+        (Field::DobutamineUgPerKgMin,       -0.1,      0.0,    40.0,      40.1),
+        (Field::AdrenalineUgPerKgMin,       -0.01,     0.0,    5.0,       5.01),
+        (Field::NoradrenalineUgPerKgMin,    -0.01,     0.0,    5.0,       5.01),
+        (Field::MilrinoneUgPerKgMin,        -0.01,     0.0,    2.0,       2.01),
+        (Field::VasopressinUPerKgMin,       -0.0001,   0.0,    0.005,     0.0051),
+        (Field::Il6PgPerMl,                 -0.1,      0.0,    100_000.0, 100_000.1),
+        (Field::Il8PgPerMl,                 -0.1,      0.0,    100_000.0, 100_000.1),
+        (Field::Il10PgPerMl,                -0.1,      0.0,    100_000.0, 100_000.1),
+        (Field::TnfAlphaPgPerMl,            -0.1,      0.0,    100_000.0, 100_000.1),
+        (Field::HpBloodFlowMlPerMin,        49.9,      50.0,   400.0,     400.1),
+    ];
+    for (field, below, min, max, above) in table {
+        check_limits(field, Some(below), min, max, above);
+    }
+    // Counts are unsigned: below zero is not a count at all (tested below).
+    for field in [Field::RbcUnits, Field::PlateletUnits, Field::PlasmaUnits] {
+        check_limits(field, None, 0.0, 50.0, 51.0);
+    }
+    check_limits(Field::RrtDays, None, 0.0, 365.0, 366.0);
+    // Every measured field of a form is in the tables above.
+    let tested = table.len() + 4;
+    let measured = Field::ALL
+        .into_iter()
+        .filter(|field| field.limits().is_some())
+        .filter(|field| {
+            FormKind::ALL
+                .iter()
+                .any(|kind| kind.fields().contains(field))
+        })
+        .count();
+    assert_eq!(tested, measured);
+}
+
+#[test]
+fn whole_numbers_and_counts_refuse_other_types() {
+    let form = Form::DailyAssessment(daily(day(1)));
+    let mut json = serde_json::to_value(&form).unwrap();
+    for (field, entry) in [
+        (Field::RbcUnits, json!({ "value": -1 })),
+        (Field::SofaScore, json!({ "value": 3.5 })),
+        (Field::BleedingEvent, json!({ "value": "yes" })),
+    ] {
+        let saved = json[field.key()].take();
+        json[field.key()] = entry;
+        assert!(
+            serde_json::from_value::<Form>(json.clone()).is_err(),
+            "{field:?}"
+        );
+        json[field.key()] = saved;
+    }
+}
+
+fn check_study_day(day: u8, ok: bool) {
+    let result = StudyDay::new(day);
+    if ok {
+        assert_eq!(result.map(StudyDay::get), Ok(day));
+    } else {
+        assert_eq!(
+            result,
+            Err(FieldError::OutOfRange {
+                field: Field::StudyDay,
+                value: f64::from(day),
+                min: 1.0,
+                max: 7.0
+            })
+        );
+    }
+    let json = json!({ "kind": "daily_assessment", "study_day": day });
+    assert_eq!(
+        serde_json::from_value::<FormRef>(json).is_ok(),
+        ok,
+        "day {day}"
+    );
+}
+
+#[test]
+fn study_days_are_1_to_7() {
+    check_study_day(0, false);
+    check_study_day(1, true);
+    check_study_day(7, true);
+    check_study_day(8, false);
+}
+
+/// The value at the warning level passes, one above it needs confirmation, and
+/// once confirmed it passes.
+fn check_warning(field: Field, at_level: Value, above: Value) {
+    let form = every_form()
+        .into_iter()
+        .find(|form| form.kind().fields().contains(&field))
+        .unwrap();
+    let warn_above = field.limits().unwrap().warn_above.unwrap();
+    assert_eq!(at_level.as_f64(), Some(warn_above), "{field:?}");
+    let level = with(&form, field, json!({ "value": at_level }));
+    assert_eq!(validate(&level, &[]), Ok(()), "{field:?} at its level");
+    let unusual = with(&form, field, json!({ "value": above }));
+    let errors = validate(&unusual, &[]).unwrap_err();
+    assert_eq!(
+        errors,
+        [FieldError::UnconfirmedWarning {
+            field,
+            value: above.as_f64().unwrap(),
+            warn_above
+        }]
+    );
+    assert!(errors[0].needs_confirmation());
+    assert_eq!(validate(&unusual, &[field]), Ok(()), "{field:?} confirmed");
+}
+
+#[test]
+fn unusual_values_need_confirmation() {
+    check_warning(Field::Il6PgPerMl, json!(10_000.0), json!(10_000.5));
+    check_warning(Field::DopamineUgPerKgMin, json!(20.0), json!(20.5));
+    check_warning(Field::DobutamineUgPerKgMin, json!(20.0), json!(20.5));
+    check_warning(Field::AdrenalineUgPerKgMin, json!(1.0), json!(1.01));
+    check_warning(Field::NoradrenalineUgPerKgMin, json!(1.0), json!(1.01));
+    check_warning(Field::MilrinoneUgPerKgMin, json!(0.75), json!(0.76));
+    check_warning(Field::VasopressinUPerKgMin, json!(0.001), json!(0.0011));
+    // Only the fields CRF.md gives a warning for (and the doses we chose) have one.
+    let warned: Vec<_> = Field::ALL
+        .into_iter()
+        .filter(|field| {
+            field
+                .limits()
+                .is_some_and(|limits| limits.warn_above.is_some())
+        })
+        .collect();
+    assert_eq!(warned.len(), 7, "{warned:?}");
+    assert_eq!(
+        FieldError::UnconfirmedWarning {
+            field: Field::Il6PgPerMl,
+            value: 12_000.0,
+            warn_above: 10_000.0
+        }
+        .to_string(),
+        "IL-6: 12000 pg/mL is above 10000 pg/mL, which is unusual; confirm it to save"
+    );
+}
+
+/// Sets `field` to `entry` on the form of its kind and checks the errors.
+fn check_entry(field: Field, entry: Value, expected: &[FieldError]) {
+    let form = every_form()
+        .into_iter()
+        .find(|form| form.kind().fields().contains(&field))
+        .unwrap();
+    let changed = with(&form, field, entry.clone());
+    let expected = if expected.is_empty() {
+        Ok(())
+    } else {
+        Err(expected.to_vec())
+    };
+    assert_eq!(validate(&changed, &[]), expected, "{field:?} = {entry}");
+}
+
+#[test]
+fn every_field_may_be_not_done_with_a_reason() {
+    let long = "x".repeat(MAX_TEXT_CHARS + 1);
+    for form in every_form() {
+        for field in form.kind().fields() {
+            let field = *field;
+            check_entry(
+                field,
+                json!({ "not_done": { "reason": "analyser down" } }),
+                &[],
+            );
+            check_entry(
+                field,
+                json!({ "not_done": { "reason": " " } }),
+                &[FieldError::BlankReason { field }],
+            );
+            check_entry(
+                field,
+                json!({ "not_done": { "reason": long } }),
+                &[FieldError::TooLong {
+                    field,
+                    length: MAX_TEXT_CHARS + 1,
+                    max: MAX_TEXT_CHARS,
+                }],
+            );
+        }
+    }
+    assert_eq!(
+        FieldError::BlankReason {
+            field: Field::Il6PgPerMl
+        }
+        .to_string(),
+        "IL-6: recorded as not done without a reason"
+    );
+}
+
+#[test]
+fn blank_fields_are_named_all_at_once() {
+    let errors = FormRef::Baseline
+        .blank_form()
+        .validate(&[], None)
+        .unwrap_err();
+    let fields: Vec<_> = errors.iter().map(FieldError::field).collect();
+    // ECPR is asked only after a cardiac arrest, which is blank too.
+    let expected: Vec<_> = FormKind::Baseline
+        .fields()
+        .iter()
+        .copied()
+        .filter(|field| *field != Field::Ecpr)
+        .collect();
+    assert_eq!(fields, expected);
+    assert!(
+        errors
+            .iter()
+            .all(|error| matches!(error, FieldError::Required { .. }))
+    );
+
+    // Optional fields may stay blank.
+    for (field, blank_is_fine) in [
+        (Field::Il8PgPerMl, true),
+        (Field::Il10PgPerMl, true),
+        (Field::TnfAlphaPgPerMl, true),
+        (Field::IcuDischargedOn, true),
+        (Field::HospitalDischargedOn, true),
+        (Field::Il6PgPerMl, false),
+        (Field::SampledAt, false),
+        (Field::RrtDays, false),
+    ] {
+        let expected = if blank_is_fine {
+            vec![]
+        } else {
+            vec![FieldError::Required { field }]
+        };
+        check_entry(field, Value::Null, &expected);
+    }
+}
+
+#[test]
+fn texts_must_not_be_blank_or_too_long() {
+    for field in [
+        Field::CartridgeLot,
+        Field::Anticoagulation,
+        Field::AeTerm,
+        Field::AeAction,
+    ] {
+        check_entry(
+            field,
+            json!({ "value": "  " }),
+            &[FieldError::Blank { field }],
+        );
+        check_entry(field, json!({ "value": "y".repeat(MAX_TEXT_CHARS) }), &[]);
+        check_entry(
+            field,
+            json!({ "value": "é".repeat(MAX_TEXT_CHARS + 1) }),
+            &[FieldError::TooLong {
+                field,
+                length: MAX_TEXT_CHARS + 1,
+                max: MAX_TEXT_CHARS,
+            }],
+        );
+    }
+    let mut consent = ConsentForm {
+        given_by: ConsentGivenBy::Patient,
+        consented_at: ecmo_start(),
+        form_version: " ".to_owned(),
+    };
+    assert_eq!(
+        consent.validate(),
+        Err(vec![FieldError::Blank {
+            field: Field::ConsentFormVersion
+        }])
+    );
+    consent.form_version = "2.1".to_owned();
+    assert_eq!(consent.validate(), Ok(()));
+    let withdrawal = Withdrawal {
+        by: WithdrawnBy::LegallyAuthorisedRepresentative,
+        reason: String::new(),
+    };
+    assert_eq!(
+        withdrawal.validate(),
+        Err(vec![FieldError::Blank {
+            field: Field::WithdrawalReason
+        }])
+    );
+}
+
+fn contradiction(field: Field, other: Field) -> FieldError {
+    FieldError::Contradiction { field, other }
+}
+
+#[test]
+fn answers_that_depend_on_each_other() {
+    type Change = fn(&mut BaselineForm);
+    let baseline_cases: [(Change, Vec<FieldError>); 5] = [
+        (
+            |form| form.ecpr = None,
+            vec![FieldError::Required { field: Field::Ecpr }],
+        ),
+        (
+            |form| {
+                form.cardiac_arrest = value(false);
+                form.ecpr = value(true);
+            },
+            vec![contradiction(Field::Ecpr, Field::CardiacArrest)],
+        ),
+        (
+            |form| {
+                form.cardiac_arrest = value(false);
+                form.ecpr = None;
+            },
+            vec![],
+        ),
+        (
+            |form| {
+                form.cardiac_arrest = Some(Entry::not_done("history unavailable"));
+                form.ecpr = None;
+            },
+            vec![],
+        ),
+        (|form| form.ecpr = value(true), vec![]),
+    ];
+    for (change, expected) in baseline_cases {
+        let mut form = baseline();
+        change(&mut form);
+        assert_eq!(
+            form.validate(&[]).err().unwrap_or_default(),
+            expected,
+            "{form:#?}"
+        );
+    }
+
+    type SessionChange = fn(&mut HemoperfusionSessionForm);
+    let not_after = FieldError::NotAfter {
+        field: Field::SessionStoppedAt,
+        limit: TimeLimit::SessionStart,
+    };
+    let session_cases: [(SessionChange, Vec<FieldError>); 5] = [
+        (
+            |form| form.session_stopped_at = value(at(ECMO_UTC_MS + MS_PER_HOUR)),
+            vec![not_after.clone()],
+        ),
+        (
+            |form| form.session_stopped_at = value(at(ECMO_UTC_MS + MS_PER_HOUR + 1)),
+            vec![],
+        ),
+        (
+            // Still running: no stop time and no reason yet.
+            |form| {
+                form.session_stopped_at = None;
+                form.session_stop_reason = None;
+            },
+            vec![],
+        ),
+        (
+            |form| form.session_stop_reason = None,
+            vec![FieldError::Required {
+                field: Field::SessionStopReason,
+            }],
+        ),
+        (
+            |form| form.session_stopped_at = None,
+            vec![contradiction(
+                Field::SessionStopReason,
+                Field::SessionStoppedAt,
+            )],
+        ),
+    ];
+    for (change, expected) in session_cases {
+        let mut form = session();
+        change(&mut form);
+        assert_eq!(
+            form.validate(&[]).err().unwrap_or_default(),
+            expected,
+            "{form:#?}"
+        );
+    }
+
+    let mut fatal = adverse_event();
+    fatal.ae_outcome = value(AeOutcome::Fatal);
+    assert_eq!(
+        fatal.validate(&[]),
+        Err(vec![contradiction(Field::AeSerious, Field::AeOutcome)])
+    );
+    fatal.ae_serious = value(true);
+    assert_eq!(fatal.validate(&[]), Ok(()));
+}
+
+#[test]
+fn outcome_dates_are_not_before_ecmo_start() {
+    let earlier = |field| FieldError::EarlierThan {
+        field,
+        limit: TimeLimit::EcmoStart,
+    };
+    type Change = fn(&mut OutcomesForm);
+    let cases: [(Change, Vec<FieldError>); 10] = [
+        (|form| form.ecmo_weaned_at = value(at(ECMO_UTC_MS)), vec![]),
+        (
+            |form| form.ecmo_weaned_at = value(at(ECMO_UTC_MS - 1)),
+            vec![earlier(Field::EcmoWeanedAt)],
+        ),
+        (
+            |form| {
+                form.died = value(true);
+                form.died_at = value(at(ECMO_UTC_MS - MINUTE));
+                form.day28_status = value(Day28Status::Dead);
+            },
+            vec![earlier(Field::DiedAt)],
+        ),
+        (
+            // ECMO started on 1 March on the ward's calendar.
+            |form| form.icu_discharged_on = value(date(2026, 3, 1)),
+            vec![],
+        ),
+        (
+            |form| form.icu_discharged_on = value(date(2026, 2, 28)),
+            vec![earlier(Field::IcuDischargedOn)],
+        ),
+        (
+            |form| form.hospital_discharged_on = value(date(2026, 3, 9)),
+            vec![FieldError::EarlierThan {
+                field: Field::HospitalDischargedOn,
+                limit: TimeLimit::IcuDischarge,
+            }],
+        ),
+        (
+            |form| form.ecmo_weaned_at = None,
+            vec![FieldError::Required {
+                field: Field::EcmoWeanedAt,
+            }],
+        ),
+        (
+            |form| form.died_at = value(at(ECMO_UTC_MS + MS_PER_HOUR)),
+            vec![contradiction(Field::DiedAt, Field::Died)],
+        ),
+        (
+            |form| form.day28_status = value(Day28Status::Dead),
+            vec![contradiction(Field::Day28Status, Field::Died)],
+        ),
+        (
+            |form| {
+                form.ecmo_weaned = value(false);
+                form.ecmo_weaned_at = None;
+            },
+            vec![],
+        ),
+    ];
+    for (change, expected) in cases {
+        let mut form = outcomes();
+        change(&mut form);
+        let actual = form.validate(&[], Some(ecmo_start()));
+        assert_eq!(actual.err().unwrap_or_default(), expected, "{form:#?}");
+    }
+    // Without the ECMO start, only what the form shows on its own is checked.
+    let mut form = outcomes();
+    form.ecmo_weaned_at = value(at(ECMO_UTC_MS - 1));
+    assert_eq!(form.validate(&[], None), Ok(()));
+}
+
+fn check_vis(doses: [f64; 6], expected: f64) {
+    let [
+        dopamine,
+        dobutamine,
+        adrenaline,
+        noradrenaline,
+        milrinone,
+        vasopressin,
+    ] = doses;
+    let doses = VasoactiveDoses {
+        dopamine_ug_per_kg_min: dopamine,
+        dobutamine_ug_per_kg_min: dobutamine,
+        adrenaline_ug_per_kg_min: adrenaline,
+        noradrenaline_ug_per_kg_min: noradrenaline,
+        milrinone_ug_per_kg_min: milrinone,
+        vasopressin_u_per_kg_min: vasopressin,
+    };
+    let score = doses.score();
+    assert!((score - expected).abs() < 1e-9, "{doses:?}: {score}");
+}
+
+#[test]
+fn vasoactive_inotropic_score_is_computed_from_doses() {
+    check_vis([0.0; 6], 0.0);
+    check_vis([5.0, 0.0, 0.0, 0.0, 0.0, 0.0], 5.0);
+    check_vis([0.0, 7.5, 0.0, 0.0, 0.0, 0.0], 7.5);
+    check_vis([0.0, 0.0, 0.1, 0.0, 0.0, 0.0], 10.0);
+    check_vis([0.0, 0.0, 0.0, 0.3, 0.0, 0.0], 30.0);
+    check_vis([0.0, 0.0, 0.0, 0.0, 0.5, 0.0], 5.0);
+    check_vis([0.0, 0.0, 0.0, 0.0, 0.0, 0.0004], 4.0);
+    check_vis(
+        [5.0, 5.0, 0.05, 0.2, 0.375, 0.0003],
+        5.0 + 5.0 + 5.0 + 20.0 + 3.75 + 3.0,
+    );
+
+    // The baseline reference: 5 + 0 + 5 + 20 + 0 + 0.
+    let score = baseline().vasoactive_inotropic_score().unwrap();
+    assert!((score - 30.0).abs() < 1e-9, "{score}");
+    let score = daily(day(2)).vasoactive_inotropic_score().unwrap();
+    assert!((score - 13.0).abs() < 1e-9, "{score}");
+    // A dose not done leaves the score unknown rather than counting it as zero.
+    let mut form = baseline();
+    form.vasopressin_u_per_kg_min = Some(Entry::not_done("pump record lost"));
+    assert_eq!(form.vasoactive_inotropic_score(), None);
+    assert_eq!(form.validate(&[]), Ok(()));
+}
+
+fn check_il6(t0: f64, later: f64, absolute: f64, percent: Option<f64>, log10: Option<f64>) {
+    let change = il6_change(t0, later);
+    let close = |left: f64, right: f64| (left - right).abs() < 1e-9;
+    assert!(
+        close(change.absolute_pg_per_ml, absolute),
+        "{t0} → {later}: {change:?}"
+    );
+    assert_eq!(
+        change.percent.is_some(),
+        percent.is_some(),
+        "{t0} → {later}"
+    );
+    assert_eq!(
+        change.log10_change.is_some(),
+        log10.is_some(),
+        "{t0} → {later}"
+    );
+    if let (Some(actual), Some(expected)) = (change.percent, percent) {
+        assert!(close(actual, expected), "{t0} → {later}: {change:?}");
+    }
+    if let (Some(actual), Some(expected)) = (change.log10_change, log10) {
+        assert!(close(actual, expected), "{t0} → {later}: {change:?}");
+    }
+}
+
+#[test]
+fn il6_change_from_t0() {
+    check_il6(1000.0, 100.0, -900.0, Some(-90.0), Some(-1.0));
+    check_il6(100.0, 1000.0, 900.0, Some(900.0), Some(1.0));
+    check_il6(500.0, 500.0, 0.0, Some(0.0), Some(0.0));
+    check_il6(200.0, 50.0, -150.0, Some(-75.0), Some(0.25f64.log10()));
+    // IL-6 of 0 at T0: no percentage and no logarithm.
+    check_il6(0.0, 40.0, 40.0, None, None);
+    // IL-6 of 0 later: the percentage exists, the logarithm does not.
+    check_il6(80.0, 0.0, -80.0, Some(-100.0), None);
+    check_il6(0.0, 0.0, 0.0, None, None);
+}
+
+/// A sample for `time_point` taken `offset_ms` after its target, checked against
+/// the window with and without confirmation.
+fn check_window(time_point: TimePoint, offset_ms: i64, expected: Option<(i64, i64)>) {
+    let mut form = sample(time_point);
+    let target = ECMO_UTC_MS + time_point.hours() * MS_PER_HOUR;
+    form.sampled_at = value(at(target + offset_ms));
+    let form = Form::CytokineSample(form);
+    let expected = match expected {
+        None => Ok(()),
+        Some((minutes_from_target, allowed_minutes)) => {
+            Err(vec![FieldError::UnconfirmedSampleWindow {
+                time_point,
+                minutes_from_target,
+                allowed_minutes,
+            }])
+        }
+    };
+    assert_eq!(
+        validate(&form, &[]),
+        expected,
+        "{time_point} {offset_ms:+} ms"
+    );
+    assert_eq!(validate(&form, &[Field::SampledAt]), Ok(()), "confirmed");
+    let window = time_point.window(ecmo_start()).unwrap();
+    assert_eq!(
+        window.contains(at(target + offset_ms)),
+        expected.is_ok(),
+        "{time_point} {offset_ms:+} ms"
+    );
+}
+
+#[test]
+fn sample_windows_include_their_exact_edges() {
+    let hour = MS_PER_HOUR;
+    for time_point in [TimePoint::H0, TimePoint::H6, TimePoint::H12, TimePoint::H24] {
+        check_window(time_point, 0, None);
+        check_window(time_point, hour, None);
+        check_window(time_point, -hour, None);
+        check_window(time_point, hour + 1, Some((61, 60)));
+        check_window(time_point, -hour - 1, Some((-61, 60)));
+    }
+    for time_point in [TimePoint::H48, TimePoint::H72] {
+        check_window(time_point, 3 * hour, None);
+        check_window(time_point, -3 * hour, None);
+        check_window(time_point, 3 * hour + 1, Some((181, 180)));
+        check_window(time_point, -3 * hour - 1, Some((-181, 180)));
+        check_window(time_point, -4 * hour, Some((-240, 180)));
+    }
+    assert_eq!(
+        FieldError::UnconfirmedSampleWindow {
+            time_point: TimePoint::H12,
+            minutes_from_target: 95,
+            allowed_minutes: 60
+        }
+        .to_string(),
+        "sample date-time: the 12 h sample was taken 95 min after its target time, \
+         outside its window of ± 60 min; confirm it to save"
+    );
+    // Without the ECMO start the window cannot be checked; the projection does it.
+    let mut late = sample(TimePoint::H6);
+    late.sampled_at = value(at(ECMO_UTC_MS + 9 * MS_PER_HOUR));
+    assert_eq!(late.validate(&[], None), Ok(()));
+}
+
+fn check_due(time_point: TimePoint, now_offset_ms: i64, expected: SampleDue) {
+    let window = time_point.window(ecmo_start()).unwrap();
+    let target = ECMO_UTC_MS + time_point.hours() * MS_PER_HOUR;
+    assert_eq!(window.target(), at(target));
+    assert_eq!(
+        window.due(at(target + now_offset_ms)),
+        expected,
+        "{time_point} at {now_offset_ms:+} ms"
+    );
+}
+
+#[test]
+fn a_sample_is_due_from_its_window_opening_to_its_closing() {
+    let hour = MS_PER_HOUR;
+    check_due(TimePoint::H6, -hour - 1, SampleDue::NotYet);
+    check_due(TimePoint::H6, -hour, SampleDue::Due);
+    check_due(TimePoint::H6, hour, SampleDue::Due);
+    check_due(TimePoint::H6, hour + 1, SampleDue::Overdue);
+    check_due(TimePoint::H72, -3 * hour - 1, SampleDue::NotYet);
+    check_due(TimePoint::H72, -3 * hour, SampleDue::Due);
+    check_due(TimePoint::H72, 3 * hour, SampleDue::Due);
+    check_due(TimePoint::H72, 3 * hour + 1, SampleDue::Overdue);
+    let window = TimePoint::H0.window(ecmo_start()).unwrap();
+    assert_eq!(window.earliest(), at(ECMO_UTC_MS - hour));
+    assert_eq!(window.latest(), at(ECMO_UTC_MS + hour));
+    assert_eq!(window.earliest().offset_minutes(), BEIJING);
+    // 2200 is the end of the representable calendar.
+    let late_start = Moment::new(7_258_118_400_000 - hour, 0).unwrap();
+    assert!(TimePoint::H6.window(late_start).is_err());
+}
+
+fn check_study_number(
+    site: &str,
+    device: &str,
+    count: u32,
+    expected: Result<&str, StudyNumberError>,
+) {
+    let made = StudyNumber::new(site, device, count);
+    assert_eq!(
+        made.as_ref().map(StudyNumber::as_str).map_err(Clone::clone),
+        expected.clone(),
+        "{site} {device} {count}"
+    );
+    if let Ok(text) = expected {
+        assert_eq!(StudyNumber::parse(text), made);
+        let json = serde_json::to_string(&made.unwrap()).unwrap();
+        assert_eq!(json, format!("\"{text}\""));
+    }
+}
+
+#[test]
+fn study_numbers_are_site_device_count() {
+    check_study_number("BJ", "T1", 7, Ok("BJ-T1-007"));
+    check_study_number("BJ", "T1", 1, Ok("BJ-T1-001"));
+    check_study_number("SH2", "TAB12", 1234, Ok("SH2-TAB12-1234"));
+    check_study_number("BJ", "T1", 99_999, Ok("BJ-T1-99999"));
+    check_study_number(
+        "BJ",
+        "T1",
+        100_000,
+        Err(StudyNumberError::Count { count: 100_000 }),
+    );
+    check_study_number("BJ", "T1", 0, Err(StudyNumberError::Count { count: 0 }));
+    check_study_number(
+        "bj",
+        "T1",
+        1,
+        Err(StudyNumberError::SiteCode { code: "bj".into() }),
+    );
+    check_study_number(
+        "",
+        "T1",
+        1,
+        Err(StudyNumberError::SiteCode {
+            code: String::new(),
+        }),
+    );
+    check_study_number(
+        "BJ",
+        "T-1",
+        1,
+        Err(StudyNumberError::DeviceLabel {
+            label: "T-1".into(),
+        }),
+    );
+    check_study_number(
+        "BJ",
+        "TABLET123",
+        1,
+        Err(StudyNumberError::DeviceLabel {
+            label: "TABLET123".into(),
+        }),
+    );
+    for text in [
+        "BJ-T1-7",
+        "BJ-T1-0007",
+        "BJ-T1",
+        "BJ-T1-007-2",
+        "BJ-T1-+07",
+        "BJ-T1- 07",
+    ] {
+        assert_eq!(
+            StudyNumber::parse(text),
+            Err(StudyNumberError::Malformed { text: text.into() }),
+            "{text}"
+        );
+    }
+    assert!(serde_json::from_str::<StudyNumber>("\"BJ-T1-7\"").is_err());
+}
+
+fn check_payload(payload: Payload) {
+    let json = payload.to_json();
+    assert_eq!(
+        Payload::parse(payload.kind(), SCHEMA_VERSION, &json),
+        Ok(payload.clone()),
+        "{json}"
+    );
+    // Strict: one unknown field anywhere in the body is refused.
+    let mut body: Value = serde_json::from_str(&json).unwrap();
+    body["favourite_colour"] = json!("red");
+    let error = Payload::parse(payload.kind(), SCHEMA_VERSION, &body.to_string()).unwrap_err();
+    assert!(
+        matches!(&error, PayloadError::Malformed { message, .. } if message.contains("favourite_colour")),
+        "{error}"
+    );
+    // Also inside a nested form, and inside an entry.
+    let mut body: Value = serde_json::from_str(&json).unwrap();
+    if let Some(form) = body.get_mut("form").and_then(Value::as_object_mut) {
+        form.insert("favourite_colour".to_owned(), json!("red"));
+        let nested = Payload::parse(payload.kind(), SCHEMA_VERSION, &body.to_string());
+        assert!(
+            matches!(nested, Err(PayloadError::Malformed { .. })),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        Payload::parse(payload.kind(), SCHEMA_VERSION + 1, &json),
+        Err(PayloadError::UnsupportedSchemaVersion {
+            found: SCHEMA_VERSION + 1,
+            supported: SCHEMA_VERSION
+        })
+    );
+}
+
+fn screening_recorded(screening_number: &str) -> ScreeningRecorded {
+    ScreeningRecorded {
+        screening_number: screening_number.to_owned(),
+        form: ScreeningForm::blank(ecmo_start()),
+    }
+}
+
+fn correction(form: FormRef, field: Field, new: Value, reason: &str) -> Payload {
+    Payload::ValueCorrected(ValueCorrected {
+        form,
+        field,
+        old: Value::Null,
+        new,
+        reason: reason.to_owned(),
+    })
+}
+
+#[test]
+fn every_payload_round_trips_strictly() {
+    check_payload(Payload::ScreeningRecorded(screening_recorded("T1-0007")));
+    check_payload(Payload::ConsentRecorded(ConsentForm {
+        given_by: ConsentGivenBy::Patient,
+        consented_at: ecmo_start(),
+        form_version: "2.1".to_owned(),
+    }));
+    check_payload(Payload::Randomised(Randomised {
+        lease_id: LeaseId::new(Uuid::from_u128(0x1ea5e)),
+        slot: 3,
+        arm: Arm::Hemoperfusion,
+        study_number: StudyNumber::new("BJ", "T1", 7).unwrap(),
+        randomised_at: ecmo_start(),
+    }));
+    for form in every_form() {
+        check_payload(Payload::FormSaved(FormSaved {
+            form,
+            confirmed: vec![],
+        }));
+    }
+    check_payload(correction(
+        FormRef::CytokineSample {
+            time_point: TimePoint::H6,
+        },
+        Field::Il6PgPerMl,
+        json!({ "value": 640.0 }),
+        "transcription error",
+    ));
+    check_payload(Payload::Withdrawn(Withdrawal {
+        by: WithdrawnBy::Participant,
+        reason: "no longer wishes to take part".to_owned(),
+    }));
+    check_payload(Payload::EndOfParticipation(EndOfParticipation {
+        status: EndStatus::LostToFollowUp,
+    }));
+    assert_eq!(
+        Payload::EndOfParticipation(EndOfParticipation {
+            status: EndStatus::Completed
+        })
+        .to_json(),
+        r#"{"status":"completed"}"#
+    );
+}
+
+#[test]
+fn entries_are_strict_too() {
+    let mut json = serde_json::to_value(Form::CytokineSample(sample(TimePoint::H6))).unwrap();
+    json["il6_pg_per_ml"] = json!({ "not_done": { "reason": "lost", "by": "me" } });
+    assert!(serde_json::from_value::<Form>(json.clone()).is_err());
+    json["il6_pg_per_ml"] = json!({ "value": 5.0, "not_done": { "reason": "lost" } });
+    assert!(serde_json::from_value::<Form>(json.clone()).is_err());
+    json["il6_pg_per_ml"] = json!({ "not_done": { "reason": "lost" } });
+    assert!(serde_json::from_value::<Form>(json).is_ok());
+}
+
+#[test]
+fn payloads_are_validated_with_the_form_rules() {
+    let invalid = |kind, errors: Vec<FieldError>| Err(PayloadError::Invalid { kind, errors });
+
+    let blank = Payload::ScreeningRecorded(screening_recorded(" "));
+    assert_eq!(
+        Payload::parse(
+            EventKind::ScreeningRecorded,
+            SCHEMA_VERSION,
+            &blank.to_json()
+        ),
+        invalid(
+            EventKind::ScreeningRecorded,
+            vec![FieldError::Blank {
+                field: Field::ScreeningNumber
+            }]
+        )
+    );
+    let long = Payload::ScreeningRecorded(screening_recorded(&"7".repeat(33)));
+    assert!(
+        Payload::parse(
+            EventKind::ScreeningRecorded,
+            SCHEMA_VERSION,
+            &long.to_json()
+        )
+        .is_err()
+    );
+
+    let mut il6 = sample(TimePoint::H0);
+    il6.il6_pg_per_ml = value(25_000.0);
+    let unconfirmed = Payload::FormSaved(FormSaved {
+        form: Form::CytokineSample(il6.clone()),
+        confirmed: vec![],
+    });
+    assert_eq!(
+        Payload::parse(EventKind::FormSaved, SCHEMA_VERSION, &unconfirmed.to_json()),
+        invalid(
+            EventKind::FormSaved,
+            vec![FieldError::UnconfirmedWarning {
+                field: Field::Il6PgPerMl,
+                value: 25_000.0,
+                warn_above: 10_000.0
+            }]
+        )
+    );
+    let confirmed = Payload::FormSaved(FormSaved {
+        form: Form::CytokineSample(il6),
+        confirmed: vec![Field::Il6PgPerMl],
+    });
+    assert!(Payload::parse(EventKind::FormSaved, SCHEMA_VERSION, &confirmed.to_json()).is_ok());
+
+    // The kind decides how the body is read.
+    assert!(matches!(
+        Payload::parse(EventKind::Randomised, SCHEMA_VERSION, &confirmed.to_json()),
+        Err(PayloadError::Malformed {
+            kind: EventKind::Randomised,
+            ..
+        })
+    ));
+}
+
+fn check_correction(
+    form: FormRef,
+    field: Field,
+    new: Value,
+    reason: &str,
+    expected: Result<(), PayloadError>,
+) {
+    let payload = correction(form, field, new, reason);
+    let parsed = Payload::parse(
+        EventKind::ValueCorrected,
+        SCHEMA_VERSION,
+        &payload.to_json(),
+    );
+    assert_eq!(parsed.map(drop), expected, "{payload:?}");
+}
+
+#[test]
+fn corrections_are_checked_against_the_field() {
+    let six_hours = FormRef::CytokineSample {
+        time_point: TimePoint::H6,
+    };
+    let invalid = |errors| {
+        Err(PayloadError::Invalid {
+            kind: EventKind::ValueCorrected,
+            errors,
+        })
+    };
+    let il6 = Field::Il6PgPerMl;
+    check_correction(six_hours, il6, json!({ "value": 640 }), "typo", Ok(()));
+    // A correction is deliberate and gives a reason, so a warning counts as confirmed.
+    check_correction(
+        six_hours,
+        il6,
+        json!({ "value": 25_000 }),
+        "re-assayed",
+        Ok(()),
+    );
+    check_correction(
+        six_hours,
+        il6,
+        json!({ "not_done": { "reason": "haemolysed" } }),
+        "sample unusable",
+        Ok(()),
+    );
+    check_correction(
+        six_hours,
+        il6,
+        json!({ "value": 100_001 }),
+        "typo",
+        invalid(vec![FieldError::OutOfRange {
+            field: il6,
+            value: 100_001.0,
+            min: 0.0,
+            max: 100_000.0,
+        }]),
+    );
+    check_correction(
+        six_hours,
+        il6,
+        Value::Null,
+        "typo",
+        invalid(vec![FieldError::Required { field: il6 }]),
+    );
+    check_correction(
+        six_hours,
+        Field::Il8PgPerMl,
+        Value::Null,
+        "not measured",
+        Ok(()),
+    );
+    check_correction(
+        six_hours,
+        il6,
+        json!({ "value": 640 }),
+        "  ",
+        invalid(vec![FieldError::Blank {
+            field: Field::CorrectionReason,
+        }]),
+    );
+    check_correction(
+        six_hours,
+        Field::SofaScore,
+        json!({ "value": 3 }),
+        "wrong form",
+        Err(PayloadError::FieldNotOnForm {
+            form: FormKind::CytokineSample,
+            field: Field::SofaScore,
+        }),
+    );
+    // The identity of a form is not one of its fields.
+    check_correction(
+        FormRef::DailyAssessment { study_day: day(2) },
+        Field::StudyDay,
+        json!(3),
+        "wrong day",
+        Err(PayloadError::FieldNotOnForm {
+            form: FormKind::DailyAssessment,
+            field: Field::StudyDay,
+        }),
+    );
+    let wrong_type = correction(six_hours, il6, json!({ "value": "high" }), "typo");
+    assert!(matches!(
+        Payload::parse(EventKind::ValueCorrected, SCHEMA_VERSION, &wrong_type.to_json()),
+        Err(PayloadError::Malformed { message, .. }) if message.starts_with("il6_pg_per_ml")
+    ));
+}

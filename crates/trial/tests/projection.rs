@@ -1,0 +1,794 @@
+//! The projection of a participant's log: a life from screening to the end of
+//! follow-up, corrections that keep their history, a second randomisation, two
+//! devices editing the same field, protocol deviations, anomalies, and the status
+//! the home screen shows at different moments.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::date;
+use serde_json::{Value, json};
+use trial::crf::baseline::{BaselineForm, ShockCause};
+use trial::crf::consent::{ConsentForm, ConsentGivenBy};
+use trial::crf::cytokine::{CytokineSampleForm, SampleDue, TimePoint};
+use trial::crf::daily::{DailyAssessmentForm, StudyDay};
+use trial::crf::end::{EndOfParticipation, EndStatus, Withdrawal, WithdrawnBy};
+use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
+use trial::crf::{Entry, Form, FormRef};
+use trial::event::{ChainHead, Event, EventDraft, EventKind};
+use trial::field::{Field, FieldError};
+use trial::payload::{
+    FormSaved, Payload, PayloadError, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber,
+    ValueCorrected,
+};
+use trial::projection::{Anomaly, Deviation, Participant, Status, project};
+use trial::randomisation::{Arm, LeaseId};
+use trial::screening::{Answer, EcmoMode, ScreeningForm};
+use trial::time::{MS_PER_HOUR, Moment};
+use uuid::Uuid;
+
+const BEIJING: i16 = 480;
+/// 2026-03-01 08:00 in Beijing: ECMO starts.
+const ECMO: i64 = 1_772_323_200_000;
+const HOUR: i64 = MS_PER_HOUR;
+const DAY: i64 = 24 * HOUR;
+const PARTICIPANT: Uuid = Uuid::from_u128(0x0000_00aa);
+const TABLET_1: Uuid = Uuid::from_u128(0x0000_00d1);
+const TABLET_2: Uuid = Uuid::from_u128(0x0000_00d2);
+const NURSE: Uuid = Uuid::from_u128(0x0000_0b01);
+const DOCTOR: Uuid = Uuid::from_u128(0x0000_0b02);
+const SESSION: Uuid = Uuid::from_u128(0x5e55);
+
+fn at(offset_from_ecmo_ms: i64) -> Moment {
+    Moment::new(ECMO + offset_from_ecmo_ms, BEIJING).unwrap()
+}
+
+fn value<T>(value: T) -> Option<Entry<T>> {
+    Some(Entry::Value(value))
+}
+
+/// Events as tablets record them: one hash chain per tablet, ids in the order
+/// written.
+struct Log {
+    heads: BTreeMap<Uuid, ChainHead>,
+    events: Vec<Event>,
+}
+
+impl Log {
+    fn new() -> Self {
+        Self {
+            heads: BTreeMap::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Records `payload` on `device` by `user`, `offset` ms after ECMO start.
+    fn record(&mut self, device: Uuid, user: Uuid, offset: i64, payload: &Payload) -> Uuid {
+        self.record_json(device, user, offset, payload.kind(), payload.to_json())
+    }
+
+    fn record_json(
+        &mut self,
+        device: Uuid,
+        user: Uuid,
+        offset: i64,
+        kind: EventKind,
+        payload: String,
+    ) -> Uuid {
+        let id =
+            Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0000 + self.events.len() as u128);
+        self.record_with_id(id, device, user, offset, kind, payload);
+        id
+    }
+
+    fn record_with_id(
+        &mut self,
+        id: Uuid,
+        device: Uuid,
+        user: Uuid,
+        offset: i64,
+        kind: EventKind,
+        payload: String,
+    ) {
+        let head = self
+            .heads
+            .entry(device)
+            .or_insert_with(|| ChainHead::genesis(device));
+        let event = head
+            .append(EventDraft {
+                id,
+                participant_id: PARTICIPANT,
+                user_id: user,
+                recorded_at: at(offset),
+                kind,
+                payload,
+                app_version: "0.1.0".to_owned(),
+                schema_version: SCHEMA_VERSION,
+            })
+            .unwrap();
+        self.events.push(event);
+    }
+
+    fn participant(&self) -> Participant {
+        let mut participants = project(&self.events);
+        assert_eq!(participants.len(), 1);
+        participants.remove(0)
+    }
+}
+
+/// Eligible: 55 years old, BMI 24.2, VA-ECMO started at `ECMO`, screened 4 h later.
+fn screening_form() -> ScreeningForm {
+    let mut form = ScreeningForm::blank(at(4 * HOUR));
+    form.date_of_birth = Some(date(1970, 6, 15));
+    form.height_cm = Some(170.0);
+    form.weight_kg = Some(70.0);
+    form.admitted_to_icu = Answer::Yes;
+    form.sbp_below90_for30_min = Answer::Yes;
+    form.pulmonary_congestion = Answer::Yes;
+    form.altered_mental_status = Answer::Yes;
+    form.lactate_mmol_per_l = Some(4.5);
+    form.ecmo_mode = Some(EcmoMode::Va);
+    form.ecmo_cardiopulmonary_support = Answer::Yes;
+    form.ecmo_started_at = Some(at(0));
+    form.consent_refused = Answer::No;
+    form.active_haemorrhage = Answer::No;
+    form.thrombocytopenic_purpura = Answer::No;
+    form.bridge_to_vad_or_transplant = Answer::No;
+    form.infection = Answer::No;
+    form
+}
+
+fn screened(form: ScreeningForm) -> Payload {
+    Payload::ScreeningRecorded(ScreeningRecorded {
+        screening_number: "T1-0007".to_owned(),
+        form,
+    })
+}
+
+fn consent() -> Payload {
+    Payload::ConsentRecorded(ConsentForm {
+        given_by: ConsentGivenBy::LegallyAuthorisedRepresentative,
+        consented_at: at(4 * HOUR + 30 * 60_000),
+        form_version: "2.1".to_owned(),
+    })
+}
+
+fn randomised(slot: u32, arm: Arm, offset: i64) -> Payload {
+    Payload::Randomised(Randomised {
+        lease_id: LeaseId::new(Uuid::from_u128(0x1ea5e)),
+        slot,
+        arm,
+        study_number: StudyNumber::new("BJ", "T1", slot + 1).unwrap(),
+        randomised_at: at(offset),
+    })
+}
+
+fn saved(form: Form) -> Payload {
+    Payload::FormSaved(FormSaved {
+        form,
+        confirmed: vec![],
+    })
+}
+
+fn sample(time_point: TimePoint, il6: f64) -> Form {
+    Form::CytokineSample(CytokineSampleForm {
+        time_point,
+        sampled_at: value(at(time_point.hours() * HOUR)),
+        il6_pg_per_ml: value(il6),
+        il8_pg_per_ml: None,
+        il10_pg_per_ml: None,
+        tnf_alpha_pg_per_ml: None,
+    })
+}
+
+fn baseline() -> Form {
+    Form::Baseline(BaselineForm {
+        shock_cause: value(ShockCause::FulminantMyocarditis),
+        cardiac_arrest: value(false),
+        ecpr: None,
+        sofa_score: value(11),
+        apache_ii_score: value(22),
+        save_score: value(-3),
+        mean_arterial_pressure_mmhg: value(64.0),
+        heart_rate_per_min: value(112.0),
+        lactate_mmol_per_l: value(4.5),
+        ecmo_flow_l_per_min: value(4.0),
+        sweep_gas_l_per_min: value(3.0),
+        platelets_e9_per_l: value(150.0),
+        haemoglobin_g_per_l: value(101.0),
+        creatinine_umol_per_l: value(120.0),
+        bilirubin_umol_per_l: value(18.0),
+        dopamine_ug_per_kg_min: value(5.0),
+        dobutamine_ug_per_kg_min: value(5.0),
+        adrenaline_ug_per_kg_min: value(0.0),
+        noradrenaline_ug_per_kg_min: value(0.1),
+        milrinone_ug_per_kg_min: value(0.0),
+        vasopressin_u_per_kg_min: value(0.0),
+    })
+}
+
+fn daily(day: u8, lactate: f64, platelets: f64) -> Form {
+    Form::DailyAssessment(DailyAssessmentForm {
+        study_day: StudyDay::new(day).unwrap(),
+        lactate_mmol_per_l: value(lactate),
+        sofa_score: value(9),
+        dopamine_ug_per_kg_min: value(3.0),
+        dobutamine_ug_per_kg_min: value(0.0),
+        adrenaline_ug_per_kg_min: value(0.0),
+        noradrenaline_ug_per_kg_min: value(0.05),
+        milrinone_ug_per_kg_min: value(0.0),
+        vasopressin_u_per_kg_min: value(0.0),
+        ecmo_flow_l_per_min: value(3.5),
+        platelets_e9_per_l: value(platelets),
+        haemoglobin_g_per_l: value(95.0),
+        rbc_units: value(1),
+        platelet_units: value(0),
+        plasma_units: value(0),
+        bleeding_event: value(false),
+        renal_replacement_therapy: value(false),
+    })
+}
+
+fn session() -> Form {
+    Form::HemoperfusionSession(HemoperfusionSessionForm {
+        session_id: SESSION,
+        cartridge: value(Cartridge::Ha330),
+        cartridge_lot: value("HA330-2601-118".to_owned()),
+        session_started_at: value(at(5 * HOUR + 30 * 60_000)),
+        session_stopped_at: value(at(9 * HOUR)),
+        hp_blood_flow_ml_per_min: value(180.0),
+        circuit_position: value(CircuitPosition::EcmoCircuit),
+        anticoagulation: value("heparin".to_owned()),
+        session_stop_reason: value(StopReason::Completed),
+    })
+}
+
+fn corrected(form: FormRef, field: Field, old: Value, new: Value, reason: &str) -> Payload {
+    Payload::ValueCorrected(ValueCorrected {
+        form,
+        field,
+        old,
+        new,
+        reason: reason.to_owned(),
+    })
+}
+
+const H6: FormRef = FormRef::CytokineSample {
+    time_point: TimePoint::H6,
+};
+
+/// A participant screened, consented and randomised to `arm` on tablet 1.
+fn randomised_log(arm: Arm) -> Log {
+    let mut log = Log::new();
+    log.record(TABLET_1, NURSE, 4 * HOUR, &screened(screening_form()));
+    log.record(TABLET_1, NURSE, 4 * HOUR + 1, &consent());
+    log.record(TABLET_1, NURSE, 5 * HOUR, &randomised(6, arm, 5 * HOUR));
+    log
+}
+
+#[test]
+fn a_participants_life_from_screening_to_end() {
+    let mut log = Log::new();
+    log.record(TABLET_1, NURSE, 4 * HOUR, &screened(screening_form()));
+    let participant = log.participant();
+    assert_eq!(participant.screening_number(), Some("T1-0007"));
+    assert_eq!(participant.status(at(4 * HOUR)), Status::Eligible);
+    assert_eq!(
+        participant.next_sample(at(4 * HOUR)),
+        None,
+        "not randomised yet"
+    );
+
+    log.record(TABLET_1, NURSE, 4 * HOUR + 1, &consent());
+    log.record(
+        TABLET_1,
+        NURSE,
+        5 * HOUR,
+        &randomised(6, Arm::Hemoperfusion, 5 * HOUR),
+    );
+    let participant = log.participant();
+    let arm = Arm::Hemoperfusion;
+    assert_eq!(participant.status(at(5 * HOUR)), Status::Randomised { arm });
+    assert_eq!(participant.status(at(20 * DAY)), Status::Randomised { arm });
+    assert_eq!(
+        participant.study_number().map(StudyNumber::as_str),
+        Some("BJ-T1-007")
+    );
+    assert_eq!(participant.consents()[0].by.user_id, NURSE);
+    // The T0 sample's window (ECMO start ± 1 h) has passed unrecorded.
+    let next = participant.next_sample(at(5 * HOUR)).unwrap();
+    assert_eq!(
+        (next.time_point, next.due),
+        (TimePoint::H0, SampleDue::Overdue)
+    );
+
+    // Drawn at ECMO start, entered after randomisation.
+    log.record(
+        TABLET_1,
+        NURSE,
+        5 * HOUR + 1,
+        &saved(sample(TimePoint::H0, 1200.0)),
+    );
+    log.record(TABLET_1, NURSE, 5 * HOUR + 2, &saved(baseline()));
+    log.record(TABLET_1, NURSE, 9 * HOUR, &saved(session()));
+    let participant = log.participant();
+    for (now, due) in [
+        (5 * HOUR - 1, SampleDue::NotYet),
+        (5 * HOUR, SampleDue::Due),
+        (7 * HOUR, SampleDue::Due),
+        (7 * HOUR + 1, SampleDue::Overdue),
+    ] {
+        let next = participant.next_sample(at(now)).unwrap();
+        assert_eq!(
+            (next.time_point, next.due),
+            (TimePoint::H6, due),
+            "at {now}"
+        );
+    }
+
+    log.record(
+        TABLET_1,
+        NURSE,
+        6 * HOUR,
+        &saved(sample(TimePoint::H6, 600.0)),
+    );
+    log.record(TABLET_2, DOCTOR, DAY, &saved(daily(1, 2.4, 120.0)));
+    for (offset, time_point) in [
+        (12, TimePoint::H12),
+        (24, TimePoint::H24),
+        (48, TimePoint::H48),
+    ] {
+        log.record(
+            TABLET_2,
+            DOCTOR,
+            offset * HOUR,
+            &saved(sample(time_point, 300.0)),
+        );
+    }
+    let participant = log.participant();
+    let next = participant.next_sample(at(70 * HOUR)).unwrap();
+    assert_eq!(
+        (next.time_point, next.due),
+        (TimePoint::H72, SampleDue::Due)
+    );
+    let changes = participant.il6_changes();
+    assert_eq!(changes.len(), 4);
+    assert_eq!(changes[0].0, TimePoint::H6);
+    assert_eq!(changes[0].1.absolute_pg_per_ml, -600.0);
+    assert_eq!(changes[0].1.percent, Some(-50.0));
+
+    log.record(
+        TABLET_2,
+        DOCTOR,
+        28 * DAY,
+        &Payload::EndOfParticipation(EndOfParticipation {
+            status: EndStatus::Completed,
+        }),
+    );
+    let participant = log.participant();
+    assert_eq!(participant.status(at(28 * DAY)), Status::Completed);
+    assert_eq!(participant.next_sample(at(70 * HOUR)), None);
+    assert_eq!(participant.arm(), Some(arm), "the arm stays");
+    assert_eq!(participant.forms().count(), 8);
+    assert_eq!(participant.conflicts(), []);
+    assert_eq!(participant.anomalies(), []);
+    assert_eq!(participant.deviations(), []);
+}
+
+#[test]
+fn status_at_different_moments() {
+    fn check(form: ScreeningForm, now: i64, expected: Status) {
+        let mut log = Log::new();
+        log.record(TABLET_1, NURSE, 4 * HOUR, &screened(form));
+        assert_eq!(log.participant().status(at(now)), expected, "at {now}");
+    }
+    check(screening_form(), 4 * HOUR, Status::Eligible);
+    check(screening_form(), DAY - 1, Status::Eligible);
+    // The ECMO window closed without a randomisation.
+    check(screening_form(), DAY, Status::NotEligible);
+    // Another device's clock is behind: assessed at the screening time instead.
+    check(screening_form(), HOUR, Status::Eligible);
+    check(
+        ScreeningForm::blank(at(4 * HOUR)),
+        4 * HOUR,
+        Status::ScreeningIncomplete,
+    );
+    let mut refused = screening_form();
+    refused.consent_refused = Answer::Yes;
+    check(refused, 4 * HOUR, Status::NotEligible);
+    // Screened before ECMO starts: incomplete until it runs.
+    let mut before_ecmo = screening_form();
+    before_ecmo.ecmo_started_at = Some(at(5 * HOUR));
+    check(before_ecmo.clone(), 4 * HOUR, Status::ScreeningIncomplete);
+    check(before_ecmo, 5 * HOUR, Status::Eligible);
+
+    let mut log = randomised_log(Arm::StandardCare);
+    let arm = Arm::StandardCare;
+    assert_eq!(
+        log.participant().status(at(2 * DAY)),
+        Status::Randomised { arm }
+    );
+    let withdrawal = Payload::Withdrawn(Withdrawal {
+        by: WithdrawnBy::LegallyAuthorisedRepresentative,
+        reason: "family request".to_owned(),
+    });
+    log.record(TABLET_2, DOCTOR, 3 * DAY, &withdrawal);
+    let participant = log.participant();
+    assert_eq!(participant.status(at(3 * DAY)), Status::Withdrawn);
+    assert_eq!(
+        participant.arm(),
+        Some(arm),
+        "withdrawal never changes the arm"
+    );
+    assert_eq!(participant.next_sample(at(3 * DAY)), None);
+
+    let mut lost = randomised_log(arm);
+    let end = EndOfParticipation {
+        status: EndStatus::LostToFollowUp,
+    };
+    lost.record(TABLET_1, NURSE, 28 * DAY, &Payload::EndOfParticipation(end));
+    assert_eq!(
+        lost.participant().status(at(28 * DAY)),
+        Status::LostToFollowUp
+    );
+}
+
+#[test]
+fn a_correction_keeps_the_old_value_in_history() {
+    let mut log = randomised_log(Arm::Hemoperfusion);
+    let saved_id = log.record(
+        TABLET_1,
+        NURSE,
+        6 * HOUR,
+        &saved(sample(TimePoint::H6, 850.0)),
+    );
+    let correction = corrected(
+        H6,
+        Field::Il6PgPerMl,
+        json!({ "value": 850.0 }),
+        json!({ "value": 580.0 }),
+        "digits transposed",
+    );
+    let correction_id = log.record(TABLET_2, DOCTOR, 2 * DAY, &correction);
+    let participant = log.participant();
+    let record = participant.form(H6).unwrap();
+    assert_eq!(
+        record.form().value(Field::Il6PgPerMl),
+        Some(json!({ "value": 580.0 }))
+    );
+    let history: Vec<_> = record.field_history(Field::Il6PgPerMl).collect();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].by.event_id, saved_id);
+    assert_eq!(history[0].old, None);
+    assert_eq!(history[0].new, json!({ "value": 850.0 }));
+    assert_eq!(history[0].reason, None);
+    assert_eq!(history[1].by.event_id, correction_id);
+    assert_eq!(
+        (history[1].by.user_id, history[1].by.device_id),
+        (DOCTOR, TABLET_2)
+    );
+    assert_eq!(history[1].old, Some(json!({ "value": 850.0 })));
+    assert_eq!(history[1].new, json!({ "value": 580.0 }));
+    assert_eq!(history[1].reason.as_deref(), Some("digits transposed"));
+    // The doctor saw 850 before correcting it: no conflict.
+    assert_eq!(participant.conflicts(), []);
+    assert_eq!(participant.anomalies(), []);
+}
+
+#[test]
+fn a_second_randomisation_is_flagged_and_never_overwrites() {
+    let mut log = randomised_log(Arm::Hemoperfusion);
+    let first = log.events[2].id();
+    let second = log.record(
+        TABLET_1,
+        NURSE,
+        6 * HOUR,
+        &randomised(7, Arm::StandardCare, 6 * HOUR),
+    );
+    let participant = log.participant();
+    assert_eq!(participant.arm(), Some(Arm::Hemoperfusion));
+    assert_eq!(participant.randomisation().unwrap().value.slot, 6);
+    assert_eq!(
+        participant.anomalies(),
+        [Anomaly::RandomisedTwice {
+            kept: first,
+            ignored: second
+        }]
+    );
+}
+
+/// Applies `edits` (device, ms after ECMO, payload) after the 6 h sample was saved
+/// on tablet 1 with IL-6 850, and returns the IL-6 that shows and the conflicts as
+/// (shown device, shown value, overridden device, overridden value).
+fn check_concurrent(
+    edits: &[(Uuid, i64, Payload)],
+    shows: Value,
+    expected: &[(Uuid, Value, Uuid, Value)],
+) {
+    let mut log = randomised_log(Arm::Hemoperfusion);
+    log.record(
+        TABLET_1,
+        NURSE,
+        6 * HOUR,
+        &saved(sample(TimePoint::H6, 850.0)),
+    );
+    for (device, offset, payload) in edits {
+        log.record(*device, NURSE, *offset, payload);
+    }
+    let check = |participant: Participant| {
+        let record = participant.form(H6).unwrap();
+        assert_eq!(
+            record.form().value(Field::Il6PgPerMl),
+            Some(shows.clone()),
+            "{edits:#?}"
+        );
+        let conflicts: Vec<_> = participant
+            .conflicts()
+            .iter()
+            .map(|conflict| {
+                assert_eq!((conflict.form, conflict.field), (H6, Field::Il6PgPerMl));
+                (
+                    conflict.shown.device_id,
+                    conflict.shown_value.clone(),
+                    conflict.overridden.device_id,
+                    conflict.overridden_value.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(conflicts, expected, "{edits:#?}");
+    };
+    check(log.participant());
+    // Every device shows the same, whatever order the events arrived in.
+    log.events.reverse();
+    check(log.participant());
+}
+
+fn il6(value: f64) -> Value {
+    json!({ "value": value })
+}
+
+fn il6_corrected(old: f64, new: f64) -> Payload {
+    corrected(
+        H6,
+        Field::Il6PgPerMl,
+        il6(old),
+        il6(new),
+        "re-read the lab report",
+    )
+}
+
+#[test]
+fn concurrent_edits_from_two_devices_open_a_conflict() {
+    let (t1, t2) = (TABLET_1, TABLET_2);
+    // Tablet 2 saw 850 and corrected it: nothing to resolve.
+    check_concurrent(
+        &[(t2, 7 * HOUR, il6_corrected(850.0, 900.0))],
+        il6(900.0),
+        &[],
+    );
+    // Both corrected 850 without seeing each other: the later shows, one conflict.
+    check_concurrent(
+        &[
+            (t1, 7 * HOUR, il6_corrected(850.0, 900.0)),
+            (t2, 8 * HOUR, il6_corrected(850.0, 950.0)),
+        ],
+        il6(950.0),
+        &[(t2, il6(950.0), t1, il6(900.0))],
+    );
+    // The same, with tablet 2's clock earlier: tablet 1's change is the later one.
+    check_concurrent(
+        &[
+            (t1, 8 * HOUR, il6_corrected(850.0, 900.0)),
+            (t2, 7 * HOUR, il6_corrected(850.0, 950.0)),
+        ],
+        il6(900.0),
+        &[(t1, il6(900.0), t2, il6(950.0))],
+    );
+    // Tablet 2 pulled tablet 1's correction before correcting again: no conflict.
+    check_concurrent(
+        &[
+            (t1, 7 * HOUR, il6_corrected(850.0, 900.0)),
+            (t2, 8 * HOUR, il6_corrected(900.0, 950.0)),
+        ],
+        il6(950.0),
+        &[],
+    );
+    // A device always sees its own values, whatever `old` it claims.
+    check_concurrent(
+        &[(t1, 7 * HOUR, il6_corrected(700.0, 900.0))],
+        il6(900.0),
+        &[],
+    );
+    // Both arrived at the same value: nothing to disagree about.
+    check_concurrent(
+        &[
+            (t1, 7 * HOUR, il6_corrected(850.0, 900.0)),
+            (t2, 8 * HOUR, il6_corrected(850.0, 900.0)),
+        ],
+        il6(900.0),
+        &[],
+    );
+    // Tablet 2 saved the same sample as a new form: a saved form proves no sight.
+    check_concurrent(
+        &[(t2, 7 * HOUR, saved(sample(TimePoint::H6, 870.0)))],
+        il6(870.0),
+        &[(t2, il6(870.0), t1, il6(850.0))],
+    );
+    // Tablet 1 saving its own form again is an edit, not a conflict.
+    check_concurrent(
+        &[(t1, 7 * HOUR, saved(sample(TimePoint::H6, 870.0)))],
+        il6(870.0),
+        &[],
+    );
+}
+
+#[test]
+fn two_devices_saving_one_day_conflict_only_where_they_differ() {
+    let mut log = randomised_log(Arm::Hemoperfusion);
+    log.record(TABLET_1, NURSE, DAY + HOUR, &saved(daily(2, 2.4, 120.0)));
+    log.record(
+        TABLET_2,
+        DOCTOR,
+        DAY + 2 * HOUR,
+        &saved(daily(2, 2.4, 95.0)),
+    );
+    let participant = log.participant();
+    let conflicts = participant.conflicts();
+    assert_eq!(conflicts.len(), 1, "{conflicts:#?}");
+    assert_eq!(conflicts[0].field, Field::PlateletsE9PerL);
+    assert_eq!(conflicts[0].shown_value, json!({ "value": 95.0 }));
+    assert_eq!(conflicts[0].overridden_value, json!({ "value": 120.0 }));
+    let day_2 = FormRef::DailyAssessment {
+        study_day: StudyDay::new(2).unwrap(),
+    };
+    let record = participant.form(day_2).unwrap();
+    assert_eq!(record.field_history(Field::PlateletsE9PerL).count(), 2);
+    assert_eq!(record.field_history(Field::LactateMmolPerL).count(), 1);
+}
+
+#[test]
+fn hemoperfusion_in_standard_care_is_a_deviation() {
+    for (arm, expected) in [
+        (Arm::Hemoperfusion, vec![]),
+        (
+            Arm::StandardCare,
+            vec![Deviation::HemoperfusionInStandardCare {
+                session_id: SESSION,
+            }],
+        ),
+    ] {
+        let mut log = randomised_log(arm);
+        log.record(TABLET_1, NURSE, 9 * HOUR, &saved(session()));
+        assert_eq!(log.participant().deviations(), expected, "{arm}");
+    }
+}
+
+#[test]
+fn anomalies_are_listed_never_hidden() {
+    let mut log = Log::new();
+    log.record(TABLET_1, NURSE, 4 * HOUR, &screened(screening_form()));
+    // Randomised on another tablet, without consent.
+    let randomisation = log.record(
+        TABLET_2,
+        DOCTOR,
+        5 * HOUR,
+        &randomised(0, Arm::Hemoperfusion, 5 * HOUR),
+    );
+    // A correction of a form never saved.
+    let orphan = log.record(TABLET_1, NURSE, 6 * HOUR, &il6_corrected(850.0, 900.0));
+    // A 6 h sample taken at 9 h, its window unconfirmed: the payload alone cannot
+    // know, the projection does.
+    let mut late = sample(TimePoint::H6, 700.0);
+    if let Form::CytokineSample(form) = &mut late {
+        form.sampled_at = value(at(9 * HOUR));
+    }
+    let late_id = log.record(TABLET_1, NURSE, 9 * HOUR, &saved(late));
+    // A payload that does not match its kind.
+    let unreadable = log.record_json(
+        TABLET_1,
+        NURSE,
+        10 * HOUR,
+        EventKind::FormSaved,
+        "{}".to_owned(),
+    );
+    // Two different events with one id; the same event twice is simply one event.
+    log.record_with_id(
+        unreadable,
+        TABLET_2,
+        DOCTOR,
+        11 * HOUR,
+        EventKind::FormSaved,
+        "{}".to_owned(),
+    );
+    let copy = log.events[0].clone();
+    log.events.push(copy);
+
+    let participant = log.participant();
+    let anomalies = participant.anomalies();
+    assert_eq!(anomalies.len(), 6, "{anomalies:#?}");
+    assert_eq!(
+        anomalies[0],
+        Anomaly::RandomisedWithoutConsent {
+            event_id: randomisation
+        }
+    );
+    assert_eq!(
+        anomalies[1],
+        Anomaly::RandomisedOnAnotherDevice {
+            event_id: randomisation
+        }
+    );
+    assert_eq!(
+        anomalies[2],
+        Anomaly::CorrectionOfUnsavedForm {
+            event_id: orphan,
+            form: H6
+        }
+    );
+    assert_eq!(
+        anomalies[3],
+        Anomaly::InvalidInContext {
+            event_id: late_id,
+            form: H6,
+            errors: vec![FieldError::UnconfirmedSampleWindow {
+                time_point: TimePoint::H6,
+                minutes_from_target: 180,
+                allowed_minutes: 60
+            }]
+        }
+    );
+    assert!(
+        matches!(&anomalies[4], Anomaly::UnreadablePayload { event_id, error: PayloadError::Malformed { .. } } if *event_id == unreadable),
+        "{:?}",
+        anomalies[4]
+    );
+    assert_eq!(
+        anomalies[5],
+        Anomaly::DuplicateEventId {
+            event_id: unreadable
+        }
+    );
+    // The late sample still shows: it is data, and a person decides.
+    assert!(participant.form(H6).is_some());
+
+    let mut ineligible = Log::new();
+    let mut form = screening_form();
+    form.infection = Answer::Yes;
+    ineligible.record(TABLET_1, NURSE, 4 * HOUR, &screened(form));
+    ineligible.record(TABLET_1, NURSE, 4 * HOUR + 1, &consent());
+    let id = ineligible.record(
+        TABLET_1,
+        NURSE,
+        5 * HOUR,
+        &randomised(0, Arm::StandardCare, 5 * HOUR),
+    );
+    assert_eq!(
+        ineligible.participant().anomalies(),
+        [Anomaly::RandomisedWhileNotEligible { event_id: id }]
+    );
+}
+
+#[test]
+fn participants_are_projected_separately() {
+    let mut log = randomised_log(Arm::Hemoperfusion);
+    // The same screening, for a second participant on a third tablet, later.
+    let first = log.events[0].clone();
+    let mut head = ChainHead::genesis(Uuid::from_u128(0xd3));
+    let other = head
+        .append(EventDraft {
+            id: Uuid::from_u128(0xbeef),
+            participant_id: Uuid::from_u128(0xbb),
+            user_id: NURSE,
+            recorded_at: at(6 * HOUR),
+            kind: first.kind(),
+            payload: first.payload().to_owned(),
+            app_version: "0.1.0".to_owned(),
+            schema_version: SCHEMA_VERSION,
+        })
+        .unwrap();
+    log.events.push(other);
+    let participants = project(&log.events);
+    let ids: Vec<_> = participants.iter().map(Participant::id).collect();
+    assert_eq!(ids, [PARTICIPANT, Uuid::from_u128(0xbb)]);
+    assert_eq!(participants[1].status(at(6 * HOUR)), Status::Eligible);
+    assert_eq!(participants[0].arm(), Some(Arm::Hemoperfusion));
+}
