@@ -33,7 +33,9 @@ pub enum CryptoError {
 impl std::fmt::Display for CryptoError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Unavailable => f.write_str("WebCrypto is unavailable (open the app over HTTPS or localhost)"),
+            Self::Unavailable => {
+                f.write_str("WebCrypto is unavailable (open the app over HTTPS or localhost)")
+            }
             Self::Refused(message) => write!(f, "WebCrypto refused: {message}"),
             Self::Store(error) => error.fmt(f),
         }
@@ -84,7 +86,9 @@ pub async fn open(store: &Store, sealed: &SealedSeed) -> Result<Seed, CryptoErro
 /// If two tabs create one at once, the store keeps the first and both use it.
 async fn device_key(store: &Store) -> Result<CryptoKey, CryptoError> {
     if let Some(key) = store.device_key().await? {
-        return key.dyn_into().map_err(|_| CryptoError::Refused("stored device key is not a CryptoKey".into()));
+        return key
+            .dyn_into()
+            .map_err(|_| CryptoError::Refused("stored device key is not a CryptoKey".into()));
     }
     let usages = Array::of2(&JsValue::from_str("encrypt"), &JsValue::from_str("decrypt"));
     let params = AesKeyGenParams::new(AES_GCM, 256);
@@ -104,7 +108,8 @@ fn subtle() -> Result<SubtleCrypto, CryptoError> {
     Ok(crypto.subtle())
 }
 
-fn fill_random(bytes: &mut [u8]) -> Result<(), CryptoError> {
+/// Fills `bytes` from the browser's CSPRNG (salts, nonces, seeds).
+pub fn fill_random(bytes: &mut [u8]) -> Result<(), CryptoError> {
     let crypto = web_sys::window()
         .and_then(|window| window.crypto().ok())
         .ok_or(CryptoError::Unavailable)?;

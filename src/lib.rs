@@ -1,42 +1,60 @@
 //! The HP-ECMO bedside app: Leptos, rendered in the browser, working offline.
 //!
-//! Decisions come from the `trial` crate; this crate stores (see [`store`]) and shows.
-//! The screens of the bedside workflow arrive with later work; today the page shows
-//! that the app runs and that the tablet's event log opens.
+//! Decisions come from the `trial` crate; this crate stores (`store`, `crypto`),
+//! shares state (`state`), translates (`i18n`) and shows (`pages`, `components`).
 //!
 //! On any target but wasm32 the library is empty: the workspace builds natively
 //! without compiling the browser stack (see ARCHITECTURE.md, "Workspace and targets").
 #![cfg(target_arch = "wasm32")]
 
+pub mod actions;
+pub mod clock;
+pub mod components;
 pub mod crypto;
+pub mod i18n;
+pub mod pages;
+pub mod state;
 pub mod store;
 
 use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
 
-/// The name of the tablet's IndexedDB database.
-pub const DATABASE: &str = "hp-ecmo";
+use crate::components::AppBar;
+use crate::i18n::{Lang, Text, t};
 
-/// The root component.
+/// The root component: shared state, the language, and the routes. Every page but
+/// sign-in requires a signed-in user.
 #[component]
 pub fn App() -> impl IntoView {
-    let stored = LocalResource::new(|| async {
-        let store = store::Store::open(DATABASE).await?;
-        let n_events = store.events().await?.len();
-        store.close();
-        Ok::<_, store::StoreError>(n_events)
+    let lang = RwSignal::new(Lang::initial());
+    provide_context(lang);
+    Effect::new(move || {
+        let lang = lang.get();
+        lang.save();
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("lang", lang.tag());
+        }
     });
-    let status = move || match stored.get() {
-        None => "Opening the event log…".to_owned(),
-        Some(Ok(n_events)) => format!("Event log ready on this tablet: {n_events} events stored."),
-        Some(Err(error)) => format!("The event log could not be opened: {error}"),
-    };
+    let (tablet, session) = state::provide();
+    let signed_in = move || session.user.with(Option::is_some);
     view! {
-        <header class="app-bar">
-            <h1>"HP-ECMO"</h1>
-        </header>
-        <main>
-            <p>"Hemoperfusion in VA-ECMO: bedside data collection, offline."</p>
-            <p class="status-line" role="status" data-testid="store-status">{status}</p>
-        </main>
+        <Router>
+            <AppBar/>
+            <main>
+                <Show when=move || tablet.error.with(Option::is_some)>
+                    <p class="banner error" role="alert">
+                        {move || format!("{} {}", t(lang.get(), Text::StorageFailed), tablet.error.get().unwrap_or_default())}
+                    </p>
+                </Show>
+                <Show when=signed_in fallback=pages::SignIn>
+                    <Routes fallback=pages::NotFound>
+                        <Route path=path!("/") view=pages::Home/>
+                        <Route path=path!("/screening/new") view=pages::NewScreening/>
+                        <Route path=path!("/participants/:id") view=pages::ParticipantPage/>
+                    </Routes>
+                </Show>
+            </main>
+        </Router>
     }
 }

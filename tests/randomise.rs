@@ -67,12 +67,26 @@ async fn a_double_tap_randomises_once_and_consumes_one_slot() {
     let lease = stored_lease(&store, 5).await;
     let participant = Uuid::now_v7();
     let (first, second) = join(
-        store.randomise(participant, lease.lease_id, 0, randomised_draft(participant)),
-        store.randomise(participant, lease.lease_id, 0, randomised_draft(participant)),
+        store.randomise(
+            participant,
+            lease.lease_id,
+            0,
+            randomised_draft(participant),
+        ),
+        store.randomise(
+            participant,
+            lease.lease_id,
+            0,
+            randomised_draft(participant),
+        ),
     )
     .await;
     let outcomes = [first.is_ok(), second.is_ok()];
-    assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 1, "{first:?} {second:?}");
+    assert_eq!(
+        outcomes.iter().filter(|ok| **ok).count(),
+        1,
+        "{first:?} {second:?}"
+    );
     let refused = if first.is_ok() { second } else { first };
     assert!(
         matches!(refused, Err(RandomiseError::AlreadyRandomised { slot: 0 })),
@@ -92,12 +106,25 @@ async fn two_tabs_cannot_randomise_one_patient_twice() {
     let lease = stored_lease(&first_tab, 5).await;
     let participant = Uuid::now_v7();
     let (first, second) = join(
-        first_tab.randomise(participant, lease.lease_id, 0, randomised_draft(participant)),
-        second_tab.randomise(participant, lease.lease_id, 0, randomised_draft(participant)),
+        first_tab.randomise(
+            participant,
+            lease.lease_id,
+            0,
+            randomised_draft(participant),
+        ),
+        second_tab.randomise(
+            participant,
+            lease.lease_id,
+            0,
+            randomised_draft(participant),
+        ),
     )
     .await;
     assert_eq!(
-        [first.is_ok(), second.is_ok()].iter().filter(|ok| **ok).count(),
+        [first.is_ok(), second.is_ok()]
+            .iter()
+            .filter(|ok| **ok)
+            .count(),
         1,
         "{first:?} {second:?}"
     );
@@ -118,7 +145,13 @@ async fn two_patients_racing_for_one_slot_get_consecutive_slots() {
     .await;
     assert!(first.is_ok(), "{first:?}");
     assert!(
-        matches!(second, Err(RandomiseError::SlotTaken { expected: 0, next: 1 })),
+        matches!(
+            second,
+            Err(RandomiseError::SlotTaken {
+                expected: 0,
+                next: 1
+            })
+        ),
         "{second:?}"
     );
     // The loser derives the arm of the new next slot and tries again.
@@ -129,7 +162,10 @@ async fn two_patients_racing_for_one_slot_get_consecutive_slots() {
     assert_eq!(store.n_randomised().await.unwrap(), 2);
     let events = store.events().await.unwrap();
     assert_eq!(
-        events.iter().map(|event| event.device_seq()).collect::<Vec<_>>(),
+        events
+            .iter()
+            .map(|event| event.device_seq())
+            .collect::<Vec<_>>(),
         [1, 2]
     );
     finish(name, store).await;
@@ -142,16 +178,29 @@ async fn an_exhausted_lease_refuses_and_writes_nothing() {
     for slot in 0..2 {
         let participant = Uuid::now_v7();
         store
-            .randomise(participant, lease.lease_id, slot, randomised_draft(participant))
+            .randomise(
+                participant,
+                lease.lease_id,
+                slot,
+                randomised_draft(participant),
+            )
             .await
             .unwrap();
     }
     assert!(store.active_lease().await.unwrap().is_none());
     let participant = Uuid::now_v7();
     let refused = store
-        .randomise(participant, lease.lease_id, 2, randomised_draft(participant))
+        .randomise(
+            participant,
+            lease.lease_id,
+            2,
+            randomised_draft(participant),
+        )
         .await;
-    assert!(matches!(refused, Err(RandomiseError::LeaseExhausted)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(RandomiseError::LeaseExhausted)),
+        "{refused:?}"
+    );
     assert_eq!(store.events().await.unwrap().len(), 2);
     assert_eq!(store.n_randomised().await.unwrap(), 2);
     finish(name, store).await;
@@ -165,10 +214,16 @@ async fn seeds_are_stored_sealed_under_a_key_that_cannot_be_exported() {
     assert_eq!(sealed.iv.len(), 12);
     assert_eq!(sealed.ciphertext.len(), 32 + 16, "seed plus the GCM tag");
     assert!(
-        !sealed.ciphertext.windows(32).any(|window| window == seed.as_bytes()),
+        !sealed
+            .ciphertext
+            .windows(32)
+            .any(|window| window == seed.as_bytes()),
         "the seed must not appear in the clear"
     );
-    assert_eq!(crypto::open(&store, &sealed).await.unwrap().as_bytes(), seed.as_bytes());
+    assert_eq!(
+        crypto::open(&store, &sealed).await.unwrap().as_bytes(),
+        seed.as_bytes()
+    );
 
     let key: web_sys::CryptoKey = store.device_key().await.unwrap().unwrap().unchecked_into();
     assert!(!key.extractable(), "the device key must be non-extractable");

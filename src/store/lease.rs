@@ -17,8 +17,8 @@ use uuid::Uuid;
 use wasm_bindgen::JsValue;
 
 use super::{
-    ALLOCATIONS, EVENTS, LEASES, META, OUTBOX, Store, StoreError, append, database, decode,
-    encode, finish,
+    ALLOCATIONS, EVENTS, LEASES, META, OUTBOX, Store, StoreError, append, database, decode, encode,
+    finish,
 };
 
 /// A seed sealed with AES-GCM under the tablet's device key.

@@ -10,8 +10,10 @@
 //! tabs, which is what makes the compare-and-set in [`Store::randomise`] safe.
 
 mod lease;
+mod users;
 
 pub use lease::{LeaseMode, LeaseRecord, RandomiseError, SealedSeed};
+pub use users::UserRecord;
 
 use std::fmt;
 
@@ -33,6 +35,8 @@ const LEASES: &str = "leases";
 const ALLOCATIONS: &str = "allocations";
 /// This tablet's events not yet acknowledged by the server, keyed by `device_seq`.
 const OUTBOX: &str = "outbox";
+/// The people who may sign in on this tablet, keyed by user id.
+const USERS: &str = "users";
 /// Events in chain order: by device, then by the device's sequence number.
 const BY_DEVICE_SEQ: &str = "by_device_seq";
 /// The meta record holding this tablet's chain head (its device id, last sequence
@@ -74,15 +78,14 @@ impl Store {
     pub async fn open(name: &str) -> Result<Self, StoreError> {
         let db = Rexie::builder(name)
             .version(SCHEMA_VERSION)
-            .add_object_store(
-                ObjectStore::new(EVENTS).key_path("id").add_index(
-                    Index::new_array(BY_DEVICE_SEQ, ["device_id", "device_seq"]).unique(true),
-                ),
-            )
+            .add_object_store(ObjectStore::new(EVENTS).key_path("id").add_index(
+                Index::new_array(BY_DEVICE_SEQ, ["device_id", "device_seq"]).unique(true),
+            ))
             .add_object_store(ObjectStore::new(META))
             .add_object_store(ObjectStore::new(LEASES).key_path("lease_id"))
             .add_object_store(ObjectStore::new(ALLOCATIONS).key_path("participant_id"))
             .add_object_store(ObjectStore::new(OUTBOX).key_path("device_seq"))
+            .add_object_store(ObjectStore::new(USERS).key_path("id"))
             .build()
             .await
             .map_err(database)?;

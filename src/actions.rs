@@ -1,0 +1,240 @@
+//! The app's multi-step actions: each gathers what the trial core needs, asks it,
+//! and writes the answer through the store in one transaction. Decisions stay in
+//! `trial`; this module only orders the steps.
+
+use std::fmt;
+
+use trial::eligibility::Outcome;
+use trial::event::EventDraft;
+use trial::payload::{Payload, Randomised, SCHEMA_VERSION, StudyNumber};
+use trial::projection::project;
+use trial::randomisation::{Lease, LeaseId, RandomisationConfig, Stratum};
+use uuid::Uuid;
+
+use crate::clock;
+use crate::crypto::{self, CryptoError};
+use crate::state::DATABASE;
+use crate::store::{LeaseMode, LeaseRecord, RandomiseError, Store, StoreError};
+
+/// The site code of training-mode study numbers and strata.
+pub const TRAINING_SITE: &str = "TR";
+/// How many blocks a training lease holds.
+const TRAINING_BLOCKS: u32 = 20;
+/// How often a randomisation that lost its slot to another tab is retried.
+const SLOT_RETRIES: u32 = 3;
+
+/// The app's version, carried by every event.
+pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why an action did not complete. Nothing was written unless it says so.
+#[derive(Clone, Debug)]
+pub enum ActionError {
+    /// Occurs when storage fails.
+    Store(StoreError),
+    /// Occurs when sealing or opening a seed fails.
+    Crypto(CryptoError),
+    /// Occurs when the randomise step refuses (already randomised, no slot…).
+    Randomise(RandomiseError),
+    /// Occurs when the participant may not be randomised at the moment of the tap.
+    NotRandomisable(Refusal),
+}
+
+/// Why a participant may not be randomised now, checked again at the tap.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Refusal {
+    /// Occurs when no such participant is on this tablet.
+    UnknownParticipant,
+    /// Occurs when the screening is not (or no longer) eligible, for example once
+    /// ECMO has run for 24 hours.
+    NotEligible(Outcome),
+    /// Occurs when no consent is recorded.
+    NoConsent,
+    /// Occurs when the participant was randomised already.
+    AlreadyRandomised,
+    /// Occurs when the tablet holds no lease with a slot left.
+    NoSlotLeft,
+}
+
+impl fmt::Display for ActionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(error) => error.fmt(f),
+            Self::Crypto(error) => error.fmt(f),
+            Self::Randomise(error) => error.fmt(f),
+            Self::NotRandomisable(refusal) => write!(f, "{refusal:?}"),
+        }
+    }
+}
+
+impl From<StoreError> for ActionError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl From<CryptoError> for ActionError {
+    fn from(error: CryptoError) -> Self {
+        Self::Crypto(error)
+    }
+}
+
+/// Records `payload` about `participant_id` as `user_id`, now.
+pub async fn record(
+    participant_id: Uuid,
+    user_id: Uuid,
+    payload: &Payload,
+) -> Result<(), ActionError> {
+    let store = Store::open(DATABASE).await?;
+    let result = store.record(draft(participant_id, user_id, payload)).await;
+    store.close();
+    result.map(drop).map_err(ActionError::from)
+}
+
+/// The tablet's short label until enrolment gives it one: the first four hex
+/// digits of its device id.
+pub async fn device_label(store: &Store) -> Result<String, StoreError> {
+    let device = store.chain_head().await?.device_id();
+    Ok(device.simple().to_string()[..4].to_ascii_uppercase())
+}
+
+/// Gives an unenrolled tablet a training lease, generated here and marked as such.
+pub async fn start_training() -> Result<(), ActionError> {
+    let store = Store::open(DATABASE).await?;
+    let result = start_training_in(&store).await;
+    store.close();
+    result
+}
+
+async fn start_training_in(store: &Store) -> Result<(), ActionError> {
+    let device = store.chain_head().await?.device_id();
+    let config = RandomisationConfig::standard();
+    let seed = crypto::random_seed()?;
+    let lease_id = LeaseId::new(Uuid::now_v7());
+    let stratum = Stratum::new(TRAINING_SITE, device).expect("the training site code is valid");
+    let lease = Lease::issue(
+        lease_id,
+        stratum,
+        seed.clone(),
+        config.clone(),
+        TRAINING_BLOCKS,
+    )
+    .expect("a training lease of 20 blocks is within the limits");
+    let record = LeaseRecord {
+        lease_id,
+        mode: LeaseMode::Training,
+        site: TRAINING_SITE.into(),
+        device,
+        block_sizes: config.block_sizes().to_vec(),
+        n_slots: lease.n_slots(),
+        next_slot: 0,
+        sealed_seed: crypto::seal(store, &seed).await?,
+    };
+    store.put_lease(&record).await?;
+    Ok(())
+}
+
+/// Randomises `participant_id`, re-checking everything at the moment of the tap:
+/// eligible now (the 24-hour window included), consented, not yet randomised, a slot
+/// left. Opens the seed, derives the arm of the lease's next slot, and stores slot,
+/// allocation and event in one transaction; if another tab took the slot meanwhile,
+/// derives the next one and tries again.
+pub async fn randomise(participant_id: Uuid, user_id: Uuid) -> Result<Randomised, ActionError> {
+    let store = Store::open(DATABASE).await?;
+    let result = randomise_in(&store, participant_id, user_id).await;
+    store.close();
+    result
+}
+
+async fn randomise_in(
+    store: &Store,
+    participant_id: Uuid,
+    user_id: Uuid,
+) -> Result<Randomised, ActionError> {
+    for _ in 0..SLOT_RETRIES {
+        let now = clock::now();
+        check_randomisable(store, participant_id, now).await?;
+        let lease = store
+            .active_lease()
+            .await?
+            .ok_or(ActionError::NotRandomisable(Refusal::NoSlotLeft))?;
+        let seed = crypto::open(store, &lease.sealed_seed).await?;
+        let config = RandomisationConfig::new(lease.block_sizes.clone())
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let stratum = Stratum::new(lease.site.clone(), lease.device)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let mut derived = Lease::resume(
+            lease.lease_id,
+            stratum,
+            seed,
+            config,
+            lease.n_slots,
+            lease.next_slot,
+        )
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let allocation = derived
+            .allocate()
+            .map_err(|_| ActionError::NotRandomisable(Refusal::NoSlotLeft))?;
+        let label = device_label(store).await?;
+        let study_number = StudyNumber::new(&lease.site, &label, store.n_randomised().await? + 1)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let randomised = Randomised {
+            lease_id: lease.lease_id,
+            slot: allocation.slot(),
+            arm: allocation.arm(),
+            study_number,
+            randomised_at: now,
+        };
+        let payload = Payload::Randomised(randomised.clone());
+        let draft = draft(participant_id, user_id, &payload);
+        match store
+            .randomise(participant_id, lease.lease_id, allocation.slot(), draft)
+            .await
+        {
+            Ok(_) => return Ok(randomised),
+            Err(RandomiseError::SlotTaken { .. }) => continue,
+            Err(error) => return Err(ActionError::Randomise(error)),
+        }
+    }
+    Err(ActionError::NotRandomisable(Refusal::NoSlotLeft))
+}
+
+async fn check_randomisable(
+    store: &Store,
+    participant_id: Uuid,
+    now: trial::time::Moment,
+) -> Result<(), ActionError> {
+    let refuse = |refusal| Err(ActionError::NotRandomisable(refusal));
+    let participants = project(&store.events().await?);
+    let Some(participant) = participants.iter().find(|p| p.id() == participant_id) else {
+        return refuse(Refusal::UnknownParticipant);
+    };
+    if participant.randomisation().is_some() {
+        return refuse(Refusal::AlreadyRandomised);
+    }
+    match participant.assessment(now) {
+        Some(Ok(assessment)) if assessment.is_eligible() => {}
+        Some(Ok(assessment)) => return refuse(Refusal::NotEligible(assessment.outcome().clone())),
+        _ => {
+            return refuse(Refusal::NotEligible(Outcome::Incomplete {
+                missing: Vec::new(),
+            }));
+        }
+    }
+    if participant.consents().is_empty() {
+        return refuse(Refusal::NoConsent);
+    }
+    Ok(())
+}
+
+fn draft(participant_id: Uuid, user_id: Uuid, payload: &Payload) -> EventDraft {
+    EventDraft {
+        id: Uuid::now_v7(),
+        participant_id,
+        user_id,
+        recorded_at: clock::now(),
+        kind: payload.kind(),
+        payload: payload.to_json(),
+        app_version: APP_VERSION.into(),
+        schema_version: SCHEMA_VERSION,
+    }
+}

@@ -1,0 +1,41 @@
+//! The tablet's clock, read in one place: the trial core takes time as an argument.
+
+use trial::time::Moment;
+
+/// Now, as UTC milliseconds plus the tablet's current UTC offset.
+pub fn now() -> Moment {
+    let date = js_sys::Date::new_0();
+    from_js_date(&date).expect("the browser's clock is inside 1900–2200")
+}
+
+/// A `<input type="datetime-local">` value ("2026-03-01T12:00"), read on the
+/// tablet's wall clock; `None` when empty or not a date-time.
+pub fn from_local_input(value: &str) -> Option<Moment> {
+    if value.is_empty() {
+        return None;
+    }
+    from_js_date(&js_sys::Date::new(&value.into()))
+}
+
+/// The `datetime-local` value that shows `moment` on the tablet's wall clock.
+pub fn to_local_input(moment: Moment) -> String {
+    let date = js_sys::Date::new(&(moment.utc_ms() as f64).into());
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        date.get_full_year(),
+        date.get_month() + 1,
+        date.get_date(),
+        date.get_hours(),
+        date.get_minutes()
+    )
+}
+
+fn from_js_date(date: &js_sys::Date) -> Option<Moment> {
+    let utc_ms = date.get_time();
+    if utc_ms.is_nan() {
+        return None;
+    }
+    // JavaScript's offset is minutes *behind* UTC; ours is minutes ahead.
+    let offset_minutes = -(date.get_timezone_offset() as i16);
+    Moment::new(utc_ms as i64, offset_minutes).ok()
+}

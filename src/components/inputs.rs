@@ -1,0 +1,205 @@
+//! Form inputs bound to signals. Values stay exactly as typed (a half-typed number
+//! is not lost); the page turns them into the trial core's types and shows the
+//! core's verdict beside each field.
+
+use leptos::prelude::*;
+use trial::field::Field;
+use trial::screening::Answer;
+
+use crate::i18n::{Text, field_label, t, use_lang};
+
+/// The message shown under a field: its error, if any.
+#[component]
+fn FieldMessage(field: Field, error: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <Show when=move || error.with(Option::is_some)>
+            <p class="field-error" id=format!("{}-error", field.key()) data-testid=format!("{}-error", field.key())>
+                {move || error.get()}
+            </p>
+        </Show>
+    }
+}
+
+/// A number with its unit beside it. Typed as text with a decimal keypad, so that
+/// "abc" can be named as not a number instead of silently becoming empty.
+#[component]
+pub fn NumberField(
+    /// The field this input records.
+    field: Field,
+    /// The text as typed.
+    value: RwSignal<String>,
+    /// The field's problem, in the user's language.
+    #[prop(into)]
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let unit = field.limits().map_or("", |limits| limits.unit);
+    view! {
+        <div class="field" class:invalid=move || error.with(Option::is_some)>
+            <label for=field.key()>{move || field_label(lang.get(), field)}</label>
+            <span class="with-unit">
+                <input
+                    id=field.key()
+                    type="text"
+                    inputmode="decimal"
+                    autocomplete="off"
+                    aria-describedby=format!("{}-error", field.key())
+                    prop:value=move || value.get()
+                    on:input=move |event| value.set(event_target_value(&event))
+                />
+                <span class="unit">{unit}</span>
+            </span>
+            <FieldMessage field error/>
+        </div>
+    }
+}
+
+/// A free-text field.
+#[component]
+pub fn TextField(
+    /// The field this input records.
+    field: Field,
+    /// The text as typed.
+    value: RwSignal<String>,
+    /// The field's problem, in the user's language.
+    #[prop(into)]
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <div class="field" class:invalid=move || error.with(Option::is_some)>
+            <label for=field.key()>{move || field_label(lang.get(), field)}</label>
+            <input
+                id=field.key()
+                type="text"
+                autocomplete="off"
+                prop:value=move || value.get()
+                on:input=move |event| value.set(event_target_value(&event))
+            />
+            <FieldMessage field error/>
+        </div>
+    }
+}
+
+/// A date and time on the tablet's wall clock (`datetime-local`).
+#[component]
+pub fn DateTimeField(
+    /// The field this input records.
+    field: Field,
+    /// The input's value ("2026-03-01T12:00"), or empty.
+    value: RwSignal<String>,
+    /// The field's problem, in the user's language.
+    #[prop(into)]
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <div class="field" class:invalid=move || error.with(Option::is_some)>
+            <label for=field.key()>{move || field_label(lang.get(), field)}</label>
+            <input
+                id=field.key()
+                type="datetime-local"
+                prop:value=move || value.get()
+                on:input=move |event| value.set(event_target_value(&event))
+            />
+            <FieldMessage field error/>
+        </div>
+    }
+}
+
+/// A calendar date (`date`).
+#[component]
+pub fn DateField(
+    /// The field this input records.
+    field: Field,
+    /// The input's value ("1970-06-15"), or empty.
+    value: RwSignal<String>,
+    /// The field's problem, in the user's language.
+    #[prop(into)]
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <div class="field" class:invalid=move || error.with(Option::is_some)>
+            <label for=field.key()>{move || field_label(lang.get(), field)}</label>
+            <input
+                id=field.key()
+                type="date"
+                prop:value=move || value.get()
+                on:input=move |event| value.set(event_target_value(&event))
+            />
+            <FieldMessage field error/>
+        </div>
+    }
+}
+
+/// Yes / no / unknown, as three large buttons; unknown until someone answers.
+#[component]
+pub fn AnswerField(
+    /// The field this answer records.
+    field: Field,
+    /// The answer.
+    value: RwSignal<Answer>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let options = [
+        (Answer::Yes, Text::Yes, "yes"),
+        (Answer::No, Text::No, "no"),
+        (Answer::Unknown, Text::Unknown, "unknown"),
+    ];
+    view! {
+        <fieldset class="answer" data-testid=field.key()>
+            <legend>{move || field_label(lang.get(), field)}</legend>
+            {options
+                .into_iter()
+                .map(|(answer, text, suffix)| {
+                    let id = format!("{}-{suffix}", field.key());
+                    view! {
+                        <input
+                            type="radio"
+                            id=id.clone()
+                            name=field.key()
+                            prop:checked=move || value.get() == answer
+                            on:change=move |_| value.set(answer)
+                        />
+                        <label for=id>{move || t(lang.get(), text)}</label>
+                    }
+                })
+                .collect_view()}
+        </fieldset>
+    }
+}
+
+/// One choice among a few options, as large buttons; `None` until chosen.
+#[component]
+pub fn ChoiceField(
+    /// The field this choice records.
+    field: Field,
+    /// The options: the value's stable key and its label in the user's language.
+    options: Vec<(&'static str, Text)>,
+    /// The chosen option's key, if any.
+    value: RwSignal<Option<&'static str>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <fieldset class="answer" data-testid=field.key()>
+            <legend>{move || field_label(lang.get(), field)}</legend>
+            {options
+                .into_iter()
+                .map(|(key, text)| {
+                    let id = format!("{}-{key}", field.key());
+                    view! {
+                        <input
+                            type="radio"
+                            id=id.clone()
+                            name=field.key()
+                            prop:checked=move || value.get() == Some(key)
+                            on:change=move |_| value.set(Some(key))
+                        />
+                        <label for=id>{move || t(lang.get(), text)}</label>
+                    }
+                })
+                .collect_view()}
+        </fieldset>
+    }
+}

@@ -1,0 +1,9 @@
+//! Small widgets the pages are built from. Each input has a visible `<label for>`,
+//! touch targets of at least 48 px (style/main.css), and shows its field's error
+//! beside it.
+
+mod app_bar;
+mod inputs;
+
+pub use app_bar::AppBar;
+pub use inputs::{AnswerField, ChoiceField, DateField, DateTimeField, NumberField, TextField};

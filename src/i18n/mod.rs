@@ -1,0 +1,321 @@
+//! Every word the app shows, in English and Simplified Chinese.
+//!
+//! Translations are exhaustive `match`es, so a text, field or criterion without a
+//! translation in both languages does not compile. The language starts from the
+//! browser's and is kept per tablet in `localStorage`.
+
+mod strings;
+
+use leptos::prelude::*;
+use trial::crf::cytokine::SampleDue;
+use trial::eligibility::Criterion;
+use trial::field::{Field, FieldError, TimeLimit};
+use trial::projection::NextSample;
+use trial::randomisation::Arm;
+
+/// A language the app speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Simplified Chinese (zh-CN).
+    Zh,
+}
+
+const STORAGE_KEY: &str = "hp-ecmo.lang";
+
+impl Lang {
+    /// The language to start in: the tablet's saved choice, else the browser's.
+    pub fn initial() -> Self {
+        let window = web_sys::window().expect("the app runs in a window");
+        let saved = window
+            .local_storage()
+            .ok()
+            .flatten()
+            .and_then(|storage| storage.get_item(STORAGE_KEY).ok().flatten());
+        let preferred = saved.or_else(|| window.navigator().language());
+        match preferred {
+            Some(tag) if tag.to_ascii_lowercase().starts_with("zh") => Self::Zh,
+            _ => Self::En,
+        }
+    }
+
+    /// Remembers the choice on this tablet.
+    pub fn save(self) {
+        let storage = web_sys::window().and_then(|window| window.local_storage().ok().flatten());
+        if let Some(storage) = storage {
+            // Failing to remember only means the next start uses the browser's language.
+            let _ = storage.set_item(STORAGE_KEY, self.tag());
+        }
+    }
+
+    /// The BCP 47 tag, for `<html lang>` and `Intl`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Zh => "zh-CN",
+        }
+    }
+
+    /// The other language, for the switch.
+    pub fn other(self) -> Self {
+        match self {
+            Self::En => Self::Zh,
+            Self::Zh => Self::En,
+        }
+    }
+}
+
+/// A text of the user interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // Each variant is the text of the same name; see `strings.rs`.
+pub enum Text {
+    AppTitle,
+    SwitchLanguage,
+    Participants,
+    NewScreening,
+    NoParticipants,
+    Yes,
+    No,
+    Unknown,
+    Cancel,
+    NotFound,
+    StorageFailed,
+    NotSynced,
+    TrainingMode,
+    SignIn,
+    SignOut,
+    FirstUserTitle,
+    FirstUserHelp,
+    UserName,
+    Pin,
+    PinAgain,
+    CreateUser,
+    NameRequired,
+    PinRule,
+    PinsDiffer,
+    ChooseYourName,
+    WrongPin,
+    OnEcmo,
+    StatusIncomplete,
+    StatusNotEligible,
+    StatusEligible,
+    StatusRandomised,
+    StatusWithdrawn,
+    StatusCompleted,
+    StatusLost,
+    Female,
+    Male,
+    EcmoVa,
+    EcmoVv,
+    Other,
+    FixErrorsFirst,
+    SaveFailed,
+    SectionPatient,
+    SectionShock,
+    SectionEcmo,
+    SectionExclusions,
+    SaveScreening,
+    OutcomeEligible,
+    OutcomeIneligible,
+    OutcomeIncomplete,
+    ComputedAge,
+    WindowClosesIn,
+    WindowClosed,
+    CriterionMet,
+    CriterionNotMet,
+    CriterionUnknown,
+    ExclusionAbsent,
+    ExclusionPresent,
+    EditScreening,
+    Consent,
+    ConsentPatient,
+    ConsentRepresentative,
+    ChooseConsentGivenBy,
+    EnterDateTime,
+    ConsentRecorded,
+    RecordConsent,
+    Randomise,
+    BlockedNotEligible,
+    BlockedNoConsent,
+    BlockedNoSlot,
+    TrainingExplained,
+    StartTraining,
+    RandomiseIrreversible,
+    ConfirmRandomise,
+    AllocatedArm,
+    StudyNumber,
+    AlreadyRandomised,
+    Hemoperfusion,
+    StandardCare,
+    SampleDueNow,
+    SampleOverdue,
+    SampleNotYet,
+}
+
+/// Translates a text.
+pub fn t(lang: Lang, text: Text) -> &'static str {
+    pick(lang, strings::text(text))
+}
+
+/// A field's label in `lang`.
+pub fn field_label(lang: Lang, field: Field) -> &'static str {
+    pick(lang, strings::field(field))
+}
+
+/// A criterion's label in `lang`, with the protocol's number.
+pub fn criterion_label(lang: Lang, criterion: Criterion) -> String {
+    format!(
+        "{} {}",
+        criterion.code(),
+        pick(lang, strings::criterion(criterion))
+    )
+}
+
+/// An arm's name in `lang`.
+pub fn arm_label(lang: Lang, arm: Arm) -> &'static str {
+    match arm {
+        Arm::Hemoperfusion => t(lang, Text::Hemoperfusion),
+        Arm::StandardCare => t(lang, Text::StandardCare),
+    }
+}
+
+/// "IL-6 6 h: due" and the like, for the home screen.
+pub fn sample_due_label(lang: Lang, next: &NextSample) -> String {
+    let due = match next.due {
+        SampleDue::NotYet => Text::SampleNotYet,
+        SampleDue::Due => Text::SampleDueNow,
+        SampleDue::Overdue => Text::SampleOverdue,
+    };
+    format!("IL-6 {} h: {}", next.time_point.hours(), t(lang, due))
+}
+
+/// Chooses from an `[English, Chinese]` pair.
+fn pick(lang: Lang, [en, zh]: [&'static str; 2]) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::Zh => zh,
+    }
+}
+
+/// A field error as a sentence in `lang`, naming the field and the allowed range.
+pub fn field_error(lang: Lang, error: &FieldError) -> String {
+    let field = field_label(lang, error.field());
+    let unit = error.field().limits().map_or("", |limits| limits.unit);
+    let zh = lang == Lang::Zh;
+    match error {
+        FieldError::OutOfRange {
+            value, min, max, ..
+        } if zh => {
+            format!("{field}：{value} {unit} 超出允许范围 {min}–{max} {unit}")
+        }
+        FieldError::OutOfRange {
+            value, min, max, ..
+        } => {
+            format!("{field}: {value} {unit} is outside the allowed range {min}–{max} {unit}")
+        }
+        FieldError::NotANumber { .. } if zh => format!("{field}：请输入数字"),
+        FieldError::NotANumber { .. } => format!("{field}: enter a number"),
+        FieldError::DateOfBirthOutOfRange {
+            value,
+            earliest,
+            latest,
+        } if zh => {
+            format!("{field}：{value} 超出允许范围 {earliest} 至 {latest}（筛选日期）")
+        }
+        FieldError::DateOfBirthOutOfRange {
+            value,
+            earliest,
+            latest,
+        } => format!(
+            "{field}: {value} is outside the allowed range {earliest} to {latest} (the screening date)"
+        ),
+        FieldError::LaterThan { limit, .. } if zh => {
+            format!("{field}：不得晚于{}", time_limit(lang, *limit))
+        }
+        FieldError::LaterThan { limit, .. } => {
+            format!(
+                "{field}: must not be later than {}",
+                time_limit(lang, *limit)
+            )
+        }
+        FieldError::EarlierThan { limit, .. } if zh => {
+            format!("{field}：不得早于{}", time_limit(lang, *limit))
+        }
+        FieldError::EarlierThan { limit, .. } => {
+            format!(
+                "{field}: must not be earlier than {}",
+                time_limit(lang, *limit)
+            )
+        }
+        FieldError::NotAfter { limit, .. } if zh => {
+            format!("{field}：必须晚于{}", time_limit(lang, *limit))
+        }
+        FieldError::NotAfter { limit, .. } => {
+            format!("{field}: must be later than {}", time_limit(lang, *limit))
+        }
+        FieldError::Contradiction { other, .. } if zh => {
+            format!("{field}：与“{}”矛盾", field_label(lang, *other))
+        }
+        FieldError::Contradiction { other, .. } => {
+            format!("{field}: contradicts “{}”", field_label(lang, *other))
+        }
+        FieldError::Required { .. } if zh => format!("{field}：必填"),
+        FieldError::Required { .. } => format!("{field}: required"),
+        FieldError::Blank { .. } if zh => format!("{field}：不能为空"),
+        FieldError::Blank { .. } => format!("{field}: must not be blank"),
+        FieldError::BlankReason { .. } if zh => format!("{field}：记录“未做”时须填写原因"),
+        FieldError::BlankReason { .. } => format!("{field}: “not done” needs a reason"),
+        FieldError::TooLong { length, max, .. } if zh => {
+            format!("{field}：{length} 个字符，最多 {max} 个")
+        }
+        FieldError::TooLong { length, max, .. } => {
+            format!("{field}: {length} characters, at most {max} allowed")
+        }
+        FieldError::UnconfirmedWarning {
+            value, warn_above, ..
+        } if zh => {
+            format!("{field}：{value} {unit} 高于 {warn_above} {unit}，属少见值，请确认")
+        }
+        FieldError::UnconfirmedWarning {
+            value, warn_above, ..
+        } => format!(
+            "{field}: {value} {unit} is above {warn_above} {unit}, which is unusual; confirm it"
+        ),
+        FieldError::UnconfirmedSampleWindow {
+            time_point,
+            minutes_from_target,
+            allowed_minutes,
+        } if zh => format!(
+            "{field}：{} h 样本距目标时间 {minutes_from_target} 分钟，超出 ±{allowed_minutes} 分钟窗口，请确认",
+            time_point.hours()
+        ),
+        FieldError::UnconfirmedSampleWindow {
+            time_point,
+            minutes_from_target,
+            allowed_minutes,
+        } => format!(
+            "{field}: the {} h sample is {minutes_from_target} min from its target, outside the ±{allowed_minutes} min window; confirm it",
+            time_point.hours()
+        ),
+    }
+}
+
+/// What a time must not pass, in `lang`.
+fn time_limit(lang: Lang, limit: TimeLimit) -> &'static str {
+    pick(
+        lang,
+        match limit {
+            TimeLimit::ScreeningTime => ["the screening date-time", "筛选时间"],
+            TimeLimit::EvaluationTime => ["now", "当前时间"],
+            TimeLimit::EcmoStart => ["the ECMO start", "ECMO 开始时间"],
+            TimeLimit::SessionStart => ["the session start", "治疗开始时间"],
+            TimeLimit::IcuDischarge => ["the ICU discharge", "ICU 出院日期"],
+        },
+    )
+}
+
+/// The language signal every component reads, provided once by the root.
+pub fn use_lang() -> RwSignal<Lang> {
+    expect_context::<RwSignal<Lang>>()
+}

@@ -1,0 +1,125 @@
+//! The participants on this tablet: who is where in the trial, how long ECMO has
+//! run, and which cytokine sample is due next.
+
+use leptos::prelude::*;
+use trial::crf::cytokine::SampleDue;
+use trial::projection::{Participant, Status};
+use trial::time::Moment;
+
+use crate::clock;
+use crate::i18n::{Lang, Text, arm_label, sample_due_label, t, use_lang};
+use crate::state::use_tablet;
+
+/// How often the list re-reads the clock (time on ECMO, samples due).
+const TICK_MS: u32 = 30_000;
+
+/// The home screen.
+#[component]
+pub fn Home() -> impl IntoView {
+    let lang = use_lang();
+    let tablet = use_tablet();
+    let now = ticking_clock();
+    let participants = Memo::new(move |_| tablet.participants());
+    view! {
+        <section>
+            <div class="heading-row">
+                <h1>{move || t(lang.get(), Text::Participants)}</h1>
+                <a class="button" href="/screening/new" data-testid="new-screening">
+                    {move || t(lang.get(), Text::NewScreening)}
+                </a>
+            </div>
+            <Show
+                when=move || participants.with(|list| !list.is_empty())
+                fallback=move || view! { <p class="empty">{move || t(lang.get(), Text::NoParticipants)}</p> }
+            >
+                <ul class="participant-list" data-testid="participant-list">
+                    {move || {
+                        let (lang, now) = (lang.get(), now.get());
+                        participants.with(|list| {
+                            list.iter().map(|participant| row(lang, now, participant)).collect_view()
+                        })
+                    }}
+                </ul>
+            </Show>
+        </section>
+    }
+}
+
+fn row(lang: Lang, now: Moment, participant: &Participant) -> impl IntoView + use<> {
+    let href = format!("/participants/{}", participant.id());
+    let number = participant
+        .study_number()
+        .map(|number| number.as_str().to_owned())
+        .or_else(|| participant.screening_number().map(str::to_owned))
+        .unwrap_or_default();
+    let status = participant.status(now);
+    let status_class = match status {
+        Status::Eligible => "status eligible",
+        Status::NotEligible => "status not-eligible",
+        Status::Randomised { .. } => "status randomised",
+        _ => "status",
+    };
+    let on_ecmo = participant
+        .ecmo_started_at()
+        .map(|started| format_duration(lang, now.ms_since(started)));
+    let next_sample = participant.next_sample(now).map(|next| {
+        (
+            next.due == SampleDue::Overdue,
+            sample_due_label(lang, &next),
+        )
+    });
+    view! {
+        <li>
+            <a href=href data-testid="participant-row">
+                <span class="number">{number}</span>
+                <span class=status_class>{status_label(lang, status)}</span>
+                <span class="on-ecmo">{on_ecmo.map(|text| format!("{} {text}", t(lang, Text::OnEcmo)))}</span>
+                {next_sample.map(|(overdue, text)| view! {
+                    <span class="next-sample" class:overdue=overdue>{text}</span>
+                })}
+            </a>
+        </li>
+    }
+}
+
+/// The home screen's words for a status.
+pub fn status_label(lang: Lang, status: Status) -> String {
+    match status {
+        Status::ScreeningIncomplete => t(lang, Text::StatusIncomplete).into(),
+        Status::NotEligible => t(lang, Text::StatusNotEligible).into(),
+        Status::Eligible => t(lang, Text::StatusEligible).into(),
+        Status::Randomised { arm } => format!(
+            "{}: {}",
+            t(lang, Text::StatusRandomised),
+            arm_label(lang, arm)
+        ),
+        Status::Withdrawn => t(lang, Text::StatusWithdrawn).into(),
+        Status::Completed => t(lang, Text::StatusCompleted).into(),
+        Status::LostToFollowUp => t(lang, Text::StatusLost).into(),
+    }
+}
+
+/// "5 h 12 min" / "5 小时 12 分钟"; negative durations read as zero.
+pub fn format_duration(lang: Lang, ms: i64) -> String {
+    let minutes = ms.max(0) / 60_000;
+    let (hours, minutes) = (minutes / 60, minutes % 60);
+    match lang {
+        Lang::En => format!("{hours} h {minutes} min"),
+        Lang::Zh => format!("{hours} 小时 {minutes} 分钟"),
+    }
+}
+
+/// The current time, re-read every [`TICK_MS`] so durations and deadlines move.
+pub fn ticking_clock() -> ReadSignal<Moment> {
+    let (now, set_now) = signal(clock::now());
+    let handle = set_interval_with_handle(
+        move || set_now.set(clock::now()),
+        std::time::Duration::from_millis(u64::from(TICK_MS)),
+    );
+    on_cleanup(move || {
+        if let Ok(handle) = handle {
+            handle.clear();
+        }
+    });
+    now
+}

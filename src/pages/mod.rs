@@ -1,0 +1,27 @@
+//! One component per route, and the sign-in screen that stands in front of them.
+
+mod home;
+mod participant;
+mod screening;
+mod sign_in;
+
+pub use home::Home;
+pub use participant::ParticipantPage;
+pub use screening::NewScreening;
+pub use sign_in::SignIn;
+
+use leptos::prelude::*;
+
+use crate::i18n::{Text, t, use_lang};
+
+/// Shown for a path the app does not know.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <section>
+            <h1>{move || t(lang.get(), Text::NotFound)}</h1>
+            <a class="button" href="/">{move || t(lang.get(), Text::Participants)}</a>
+        </section>
+    }
+}

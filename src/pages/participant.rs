@@ -1,0 +1,283 @@
+//! One participant: where they stand, their screening, consent, and the randomise
+//! step (enabled only when eligible, consented and inside the ECMO window, and
+//! checked again at the tap). The allocation is shown once, large, then recorded.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_params_map;
+use trial::crf::consent::{ConsentForm, ConsentGivenBy};
+use trial::field::Field;
+use trial::payload::{Payload, Randomised};
+use trial::projection::{Participant, Status};
+use uuid::Uuid;
+
+use crate::actions::{self, ActionError, Refusal};
+use crate::clock;
+use crate::components::{ChoiceField, DateTimeField, TextField};
+use crate::i18n::{Lang, Text, arm_label, field_error, t, use_lang};
+use crate::pages::home::{status_label, ticking_clock};
+use crate::pages::screening::ScreeningEditor;
+use crate::state::{use_session, use_tablet};
+
+/// `/participants/:id`
+#[component]
+pub fn ParticipantPage() -> impl IntoView {
+    let lang = use_lang();
+    let tablet = use_tablet();
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").and_then(|id| id.parse::<Uuid>().ok()));
+    let participant = Memo::new(move |_| {
+        let id = id()?;
+        tablet.participants().into_iter().find(|p| p.id() == id)
+    });
+    view! {
+        <Show
+            when=move || participant.with(Option::is_some)
+            fallback=move || view! { <p>{move || t(lang.get(), Text::NotFound)}</p> }
+        >
+            <ParticipantView participant=Signal::derive(move || participant.get().expect("shown only when found"))/>
+        </Show>
+    }
+}
+
+#[component]
+fn ParticipantView(participant: Signal<Participant>) -> impl IntoView {
+    let lang = use_lang();
+    let now = ticking_clock();
+    let editing = RwSignal::new(false);
+    let revealed = RwSignal::new(None::<Randomised>);
+    let title = move || {
+        participant.with(|p| {
+            let screening = p.screening_number().unwrap_or_default().to_owned();
+            match p.study_number() {
+                Some(study) => format!("{} · {screening}", study.as_str()),
+                None => screening,
+            }
+        })
+    };
+    view! {
+        <section>
+            <div class="heading-row">
+                <h1 data-testid="participant-title">{title}</h1>
+                <span class="status" data-testid="participant-status">
+                    {move || status_label(lang.get(), participant.with(|p| p.status(now.get())))}
+                </span>
+            </div>
+            {move || revealed.get().map(|randomised| view! { <Reveal randomised/> })}
+            <Show when=move || participant.with(|p| p.randomisation().is_none())>
+                <Show
+                    when=move || editing.get()
+                    fallback=move || view! {
+                        <button class="secondary" on:click=move |_| editing.set(true) data-testid="edit-screening">
+                            {move || t(lang.get(), Text::EditScreening)}
+                        </button>
+                    }
+                >
+                    {move || participant.with_untracked(|p| {
+                        let initial = p.screening().map(|s| s.value.form().clone());
+                        let number = p.screening_number().unwrap_or_default().to_owned();
+                        initial.map(|initial| view! { <ScreeningEditor initial participant=Some((p.id(), number))/> })
+                    })}
+                </Show>
+                <ConsentSection participant/>
+                <RandomiseSection participant now revealed/>
+            </Show>
+        </section>
+    }
+}
+
+/// Consent (CRF.md §2), recorded once eligibility is established.
+#[component]
+fn ConsentSection(participant: Signal<Participant>) -> impl IntoView {
+    let lang = use_lang();
+    let tablet = use_tablet();
+    let session = use_session();
+    let given_by = RwSignal::new(None::<&'static str>);
+    let consented_at = RwSignal::new(clock::to_local_input(clock::now()));
+    let form_version = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+    let version_error = RwSignal::new(None::<String>);
+    let consented = move || participant.with(|p| !p.consents().is_empty());
+    let save = move |_| {
+        let lang = lang.get_untracked();
+        let given_by = match given_by.get_untracked() {
+            Some("patient") => ConsentGivenBy::Patient,
+            Some(_) => ConsentGivenBy::LegallyAuthorisedRepresentative,
+            None => return problem.set(Some(t(lang, Text::ChooseConsentGivenBy).into())),
+        };
+        let Some(at) = clock::from_local_input(&consented_at.get_untracked()) else {
+            return problem.set(Some(t(lang, Text::EnterDateTime).into()));
+        };
+        let form = ConsentForm {
+            given_by,
+            consented_at: at,
+            form_version: form_version.get_untracked().trim().to_owned(),
+        };
+        if let Err(errors) = form.validate() {
+            version_error.set(errors.first().map(|e| field_error(lang, e)));
+            return;
+        }
+        version_error.set(None);
+        let (Some(user), participant_id) = (
+            session.user.get_untracked(),
+            participant.with_untracked(Participant::id),
+        ) else {
+            return;
+        };
+        spawn_local(async move {
+            match actions::record(participant_id, user.id, &Payload::ConsentRecorded(form)).await {
+                Ok(()) => {
+                    problem.set(None);
+                    tablet.refresh();
+                }
+                Err(error) => problem.set(Some(format!("{} {error}", t(lang, Text::SaveFailed)))),
+            }
+        });
+    };
+    let options = vec![
+        ("patient", Text::ConsentPatient),
+        ("representative", Text::ConsentRepresentative),
+    ];
+    view! {
+        <section class="card" data-testid="consent">
+            <h2>{move || t(lang.get(), Text::Consent)}</h2>
+            <Show
+                when=move || !consented()
+                fallback=move || view! { <p class="done" data-testid="consent-recorded">{move || t(lang.get(), Text::ConsentRecorded)}</p> }
+            >
+                <ChoiceField field=Field::ConsentGivenBy options=options.clone() value=given_by/>
+                <DateTimeField field=Field::ConsentedAt value=consented_at error=Signal::derive(|| None::<String>)/>
+                <TextField field=Field::ConsentFormVersion value=form_version error=version_error/>
+                <p class="field-error" role="alert">{move || problem.get()}</p>
+                <button on:click=save data-testid="save-consent">{move || t(lang.get(), Text::RecordConsent)}</button>
+            </Show>
+        </section>
+    }
+}
+
+/// The randomise button, its confirmation, and why it is disabled when it is.
+#[component]
+fn RandomiseSection(
+    participant: Signal<Participant>,
+    now: ReadSignal<trial::time::Moment>,
+    revealed: RwSignal<Option<Randomised>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let tablet = use_tablet();
+    let session = use_session();
+    let confirming = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let problem = RwSignal::new(None::<String>);
+    let blocker = move || -> Option<Text> {
+        let now = now.get();
+        participant.with(|p| {
+            if p.status(now) != Status::Eligible {
+                Some(Text::BlockedNotEligible)
+            } else if p.consents().is_empty() {
+                Some(Text::BlockedNoConsent)
+            } else if tablet.lease.with(Option::is_none) {
+                Some(Text::BlockedNoSlot)
+            } else {
+                None
+            }
+        })
+    };
+    let randomise = move |_| {
+        let lang = lang.get_untracked();
+        let (Some(user), participant_id) = (
+            session.user.get_untracked(),
+            participant.with_untracked(Participant::id),
+        ) else {
+            return;
+        };
+        busy.set(true);
+        spawn_local(async move {
+            let result = actions::randomise(participant_id, user.id).await;
+            busy.set(false);
+            confirming.set(false);
+            match result {
+                Ok(randomised) => {
+                    problem.set(None);
+                    revealed.set(Some(randomised));
+                    tablet.refresh();
+                }
+                Err(error) => {
+                    problem.set(Some(refusal_text(lang, &error)));
+                    tablet.refresh();
+                }
+            }
+        });
+    };
+    let start_training = move |_| {
+        spawn_local(async move {
+            if let Err(error) = actions::start_training().await {
+                problem.set(Some(error.to_string()));
+            }
+            tablet.refresh();
+        });
+    };
+    view! {
+        <section class="card" data-testid="randomise">
+            <h2>{move || t(lang.get(), Text::Randomise)}</h2>
+            {move || blocker().map(|text| view! { <p class="blocked" data-testid="randomise-blocked">{t(lang.get(), text)}</p> })}
+            <Show when=move || tablet.lease.with(Option::is_none)>
+                <p>{move || t(lang.get(), Text::TrainingExplained)}</p>
+                <button class="secondary" on:click=start_training data-testid="start-training">
+                    {move || t(lang.get(), Text::StartTraining)}
+                </button>
+            </Show>
+            <Show
+                when=move || confirming.get()
+                fallback=move || view! {
+                    <button
+                        class="primary big"
+                        prop:disabled=move || blocker().is_some()
+                        on:click=move |_| confirming.set(true)
+                        data-testid="randomise-button"
+                    >
+                        {move || t(lang.get(), Text::Randomise)}
+                    </button>
+                }
+            >
+                <div class="confirm" role="alertdialog" aria-labelledby="confirm-title">
+                    <p id="confirm-title"><strong>{move || t(lang.get(), Text::RandomiseIrreversible)}</strong></p>
+                    <button class="secondary" on:click=move |_| confirming.set(false)>{move || t(lang.get(), Text::Cancel)}</button>
+                    <button class="primary" prop:disabled=move || busy.get() on:click=randomise data-testid="confirm-randomise">
+                        {move || t(lang.get(), Text::ConfirmRandomise)}
+                    </button>
+                </div>
+            </Show>
+            <p class="field-error" role="alert" data-testid="randomise-problem">{move || problem.get()}</p>
+        </section>
+    }
+}
+
+/// The allocation, shown once, large and unmistakable.
+#[component]
+fn Reveal(randomised: Randomised) -> impl IntoView {
+    let lang = use_lang();
+    let arm = randomised.arm;
+    view! {
+        <div class="reveal" role="status" data-testid="allocation">
+            <p class="reveal-label">{move || t(lang.get(), Text::AllocatedArm)}</p>
+            <p class="reveal-arm" data-testid="allocated-arm">{move || arm_label(lang.get(), arm)}</p>
+            <p class="reveal-number">
+                {move || t(lang.get(), Text::StudyNumber)} " " <strong data-testid="study-number">{randomised.study_number.as_str().to_owned()}</strong>
+            </p>
+        </div>
+    }
+}
+
+fn refusal_text(lang: Lang, error: &ActionError) -> String {
+    let text = match error {
+        ActionError::NotRandomisable(Refusal::NotEligible(_)) => Text::BlockedNotEligible,
+        ActionError::NotRandomisable(Refusal::NoConsent) => Text::BlockedNoConsent,
+        ActionError::NotRandomisable(Refusal::NoSlotLeft) => Text::BlockedNoSlot,
+        ActionError::NotRandomisable(Refusal::AlreadyRandomised)
+        | ActionError::Randomise(crate::store::RandomiseError::AlreadyRandomised { .. }) => {
+            Text::AlreadyRandomised
+        }
+        other => return format!("{} {other}", t(lang, Text::SaveFailed)),
+    };
+    t(lang, text).into()
+}

@@ -1,0 +1,423 @@
+//! The screening form (CRF.md §1): every change re-evaluates eligibility with the
+//! trial core, which the panel beside the form shows criterion by criterion. Age,
+//! BMI and time on ECMO are computed, never typed; the 24-hour window counts down.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_navigate;
+use trial::eligibility::{Assessment, ECMO_WINDOW_MS, Outcome, Status, assess};
+use trial::field::{Field, FieldError};
+use trial::payload::{Payload, ScreeningRecorded};
+use trial::screening::{Answer, EcmoMode, Screening, ScreeningForm, Sex};
+use trial::time::Moment;
+use uuid::Uuid;
+
+use crate::actions;
+use crate::clock;
+use crate::components::{AnswerField, ChoiceField, DateField, DateTimeField, NumberField};
+use crate::i18n::{Lang, Text, criterion_label, field_error, field_label, t, use_lang};
+use crate::pages::home::{format_duration, ticking_clock};
+use crate::state::{DATABASE, use_session, use_tablet};
+use crate::store::Store;
+
+/// A new screening: a new participant on this tablet.
+#[component]
+pub fn NewScreening() -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <section>
+            <h1>{move || t(lang.get(), Text::NewScreening)}</h1>
+            <ScreeningEditor initial=ScreeningForm::blank(clock::now()) participant=None/>
+        </section>
+    }
+}
+
+/// Every input of the form, as typed.
+#[derive(Clone, Copy)]
+struct Inputs {
+    screened_at: RwSignal<String>,
+    date_of_birth: RwSignal<String>,
+    sex: RwSignal<Option<&'static str>>,
+    height: RwSignal<String>,
+    weight: RwSignal<String>,
+    admitted_to_icu: RwSignal<Answer>,
+    icu_admitted_at: RwSignal<String>,
+    sbp: RwSignal<Answer>,
+    map: RwSignal<Answer>,
+    vasopressors: RwSignal<Answer>,
+    congestion: RwSignal<Answer>,
+    lv_pressure: RwSignal<Answer>,
+    mental_status: RwSignal<Answer>,
+    cold_skin: RwSignal<Answer>,
+    oliguria: RwSignal<Answer>,
+    lactate: RwSignal<String>,
+    ecmo_mode: RwSignal<Option<&'static str>>,
+    ecmo_support: RwSignal<Answer>,
+    ecmo_started_at: RwSignal<String>,
+    consent_refused: RwSignal<Answer>,
+    haemorrhage: RwSignal<Answer>,
+    purpura: RwSignal<Answer>,
+    bridge: RwSignal<Answer>,
+    infection: RwSignal<Answer>,
+}
+
+const SEXES: [(&str, Sex, Text); 2] = [
+    ("female", Sex::Female, Text::Female),
+    ("male", Sex::Male, Text::Male),
+];
+const MODES: [(&str, EcmoMode, Text); 3] = [
+    ("va", EcmoMode::Va, Text::EcmoVa),
+    ("vv", EcmoMode::Vv, Text::EcmoVv),
+    ("other", EcmoMode::Other, Text::Other),
+];
+
+impl Inputs {
+    fn from_form(form: &ScreeningForm) -> Self {
+        let number =
+            |value: Option<f64>| RwSignal::new(value.map(|v| v.to_string()).unwrap_or_default());
+        let moment = |value: Option<Moment>| {
+            RwSignal::new(value.map(clock::to_local_input).unwrap_or_default())
+        };
+        Self {
+            screened_at: moment(Some(form.screened_at)),
+            date_of_birth: RwSignal::new(
+                form.date_of_birth
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+            ),
+            sex: RwSignal::new(
+                SEXES
+                    .iter()
+                    .find(|(_, sex, _)| Some(*sex) == form.sex)
+                    .map(|(key, ..)| *key),
+            ),
+            height: number(form.height_cm),
+            weight: number(form.weight_kg),
+            admitted_to_icu: RwSignal::new(form.admitted_to_icu),
+            icu_admitted_at: moment(form.icu_admitted_at),
+            sbp: RwSignal::new(form.sbp_below90_for30_min),
+            map: RwSignal::new(form.map_below65_for30_min),
+            vasopressors: RwSignal::new(form.vasopressors_to_keep_sbp90),
+            congestion: RwSignal::new(form.pulmonary_congestion),
+            lv_pressure: RwSignal::new(form.elevated_lv_filling_pressure),
+            mental_status: RwSignal::new(form.altered_mental_status),
+            cold_skin: RwSignal::new(form.cold_clammy_skin),
+            oliguria: RwSignal::new(form.oliguria),
+            lactate: number(form.lactate_mmol_per_l),
+            ecmo_mode: RwSignal::new(
+                MODES
+                    .iter()
+                    .find(|(_, mode, _)| Some(*mode) == form.ecmo_mode)
+                    .map(|(key, ..)| *key),
+            ),
+            ecmo_support: RwSignal::new(form.ecmo_cardiopulmonary_support),
+            ecmo_started_at: moment(form.ecmo_started_at),
+            consent_refused: RwSignal::new(form.consent_refused),
+            haemorrhage: RwSignal::new(form.active_haemorrhage),
+            purpura: RwSignal::new(form.thrombocytopenic_purpura),
+            bridge: RwSignal::new(form.bridge_to_vad_or_transplant),
+            infection: RwSignal::new(form.infection),
+        }
+    }
+
+    /// The form the inputs describe, or every input that is not even a value (a
+    /// number that is not a number); plausibility is the trial core's to judge.
+    fn to_form(self) -> Result<ScreeningForm, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut number = |field, text: RwSignal<String>| {
+            let text = text.get();
+            let text = text.trim();
+            if text.is_empty() {
+                return None;
+            }
+            text.replace(['，', ','], ".")
+                .parse::<f64>()
+                .map_err(|_| errors.push(FieldError::NotANumber { field }))
+                .ok()
+        };
+        let height_cm = number(Field::HeightCm, self.height);
+        let weight_kg = number(Field::WeightKg, self.weight);
+        let lactate_mmol_per_l = number(Field::LactateMmolPerL, self.lactate);
+        let moment = |text: RwSignal<String>| clock::from_local_input(&text.get());
+        let screened_at = moment(self.screened_at).unwrap_or_else(clock::now);
+        let form = ScreeningForm {
+            screened_at,
+            date_of_birth: self.date_of_birth.get().parse().ok(),
+            sex: SEXES
+                .iter()
+                .find(|(key, ..)| Some(*key) == self.sex.get())
+                .map(|(_, sex, _)| *sex),
+            height_cm,
+            weight_kg,
+            admitted_to_icu: self.admitted_to_icu.get(),
+            icu_admitted_at: moment(self.icu_admitted_at),
+            sbp_below90_for30_min: self.sbp.get(),
+            map_below65_for30_min: self.map.get(),
+            vasopressors_to_keep_sbp90: self.vasopressors.get(),
+            pulmonary_congestion: self.congestion.get(),
+            elevated_lv_filling_pressure: self.lv_pressure.get(),
+            altered_mental_status: self.mental_status.get(),
+            cold_clammy_skin: self.cold_skin.get(),
+            oliguria: self.oliguria.get(),
+            lactate_mmol_per_l,
+            ecmo_mode: MODES
+                .iter()
+                .find(|(key, ..)| Some(*key) == self.ecmo_mode.get())
+                .map(|(_, mode, _)| *mode),
+            ecmo_cardiopulmonary_support: self.ecmo_support.get(),
+            ecmo_started_at: moment(self.ecmo_started_at),
+            consent_refused: self.consent_refused.get(),
+            active_haemorrhage: self.haemorrhage.get(),
+            thrombocytopenic_purpura: self.purpura.get(),
+            bridge_to_vad_or_transplant: self.bridge.get(),
+            infection: self.infection.get(),
+        };
+        if errors.is_empty() {
+            Ok(form)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The outcome of the form as it stands: the problems, or the assessment at `now`.
+type Verdict = Result<(ScreeningForm, Assessment), Vec<FieldError>>;
+
+fn judge(inputs: Inputs, now: Moment) -> Verdict {
+    let form = inputs.to_form()?;
+    let screening = Screening::parse(&form)?;
+    let at = now.max(form.screened_at);
+    let assessment = assess(&screening, at).map_err(|error| vec![error])?;
+    Ok((form, assessment))
+}
+
+/// The screening form for a new participant (`participant` is `None`) or to
+/// re-screen an existing one; saving records a screening event either way.
+#[component]
+pub fn ScreeningEditor(
+    /// The form to start from.
+    initial: ScreeningForm,
+    /// The participant's id and screening number, when editing.
+    participant: Option<(Uuid, String)>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let tablet = use_tablet();
+    let session = use_session();
+    let navigate = use_navigate();
+    let inputs = Inputs::from_form(&initial);
+    let now = ticking_clock();
+    let verdict = Memo::new(move |_| judge(inputs, now.get()));
+    let error_of = move |field: Field| {
+        Signal::derive(move || {
+            verdict.with(|verdict| match verdict {
+                Err(errors) => errors
+                    .iter()
+                    .find(|e| e.field() == field)
+                    .map(|e| field_error(lang.get(), e)),
+                Ok(_) => None,
+            })
+        })
+    };
+    let save_error = RwSignal::new(None::<String>);
+    let saved = RwSignal::new(false);
+    let save = move |_| {
+        let lang = lang.get_untracked();
+        let Ok((form, _)) = verdict.get_untracked() else {
+            save_error.set(Some(t(lang, Text::FixErrorsFirst).into()));
+            return;
+        };
+        let Some(user) = session.user.get_untracked() else {
+            return;
+        };
+        let participant = participant.clone();
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            let result = async {
+                let (participant_id, screening_number) = match participant {
+                    Some(known) => known,
+                    None => (
+                        Uuid::now_v7(),
+                        next_screening_number(tablet.participants().len()).await?,
+                    ),
+                };
+                let payload = Payload::ScreeningRecorded(ScreeningRecorded {
+                    screening_number,
+                    form,
+                });
+                actions::record(participant_id, user.id, &payload).await?;
+                Ok::<_, actions::ActionError>(participant_id)
+            }
+            .await;
+            match result {
+                Ok(participant_id) => {
+                    save_error.set(None);
+                    saved.set(true);
+                    tablet.refresh();
+                    navigate(
+                        &format!("/participants/{participant_id}"),
+                        Default::default(),
+                    );
+                }
+                Err(error) => {
+                    save_error.set(Some(format!("{} {error}", t(lang, Text::SaveFailed))))
+                }
+            }
+        });
+    };
+    let sex_options = SEXES
+        .iter()
+        .map(|(key, _, text)| (*key, *text))
+        .collect::<Vec<_>>();
+    let mode_options = MODES
+        .iter()
+        .map(|(key, _, text)| (*key, *text))
+        .collect::<Vec<_>>();
+    view! {
+        <div class="screening-layout">
+            <form class="screening-form" on:submit=|event| event.prevent_default()>
+                <h2>{move || t(lang.get(), Text::SectionPatient)}</h2>
+                <DateTimeField field=Field::ScreenedAt value=inputs.screened_at error=error_of(Field::ScreenedAt)/>
+                <DateField field=Field::DateOfBirth value=inputs.date_of_birth error=error_of(Field::DateOfBirth)/>
+                <ChoiceField field=Field::Sex options=sex_options value=inputs.sex/>
+                <div class="pair">
+                    <NumberField field=Field::HeightCm value=inputs.height error=error_of(Field::HeightCm)/>
+                    <NumberField field=Field::WeightKg value=inputs.weight error=error_of(Field::WeightKg)/>
+                </div>
+                <AnswerField field=Field::AdmittedToIcu value=inputs.admitted_to_icu/>
+                <DateTimeField field=Field::IcuAdmittedAt value=inputs.icu_admitted_at error=error_of(Field::IcuAdmittedAt)/>
+                <h2>{move || t(lang.get(), Text::SectionShock)}</h2>
+                <AnswerField field=Field::SbpBelow90For30Min value=inputs.sbp/>
+                <AnswerField field=Field::MapBelow65For30Min value=inputs.map/>
+                <AnswerField field=Field::VasopressorsToKeepSbp90 value=inputs.vasopressors/>
+                <AnswerField field=Field::PulmonaryCongestion value=inputs.congestion/>
+                <AnswerField field=Field::ElevatedLvFillingPressure value=inputs.lv_pressure/>
+                <AnswerField field=Field::AlteredMentalStatus value=inputs.mental_status/>
+                <AnswerField field=Field::ColdClammySkin value=inputs.cold_skin/>
+                <AnswerField field=Field::Oliguria value=inputs.oliguria/>
+                <NumberField field=Field::LactateMmolPerL value=inputs.lactate error=error_of(Field::LactateMmolPerL)/>
+                <h2>{move || t(lang.get(), Text::SectionEcmo)}</h2>
+                <ChoiceField field=Field::EcmoMode options=mode_options value=inputs.ecmo_mode/>
+                <AnswerField field=Field::EcmoCardiopulmonarySupport value=inputs.ecmo_support/>
+                <p class="field-error">{error_of(Field::EcmoCardiopulmonarySupport)}</p>
+                <DateTimeField field=Field::EcmoStartedAt value=inputs.ecmo_started_at error=error_of(Field::EcmoStartedAt)/>
+                <h2>{move || t(lang.get(), Text::SectionExclusions)}</h2>
+                <AnswerField field=Field::ConsentRefused value=inputs.consent_refused/>
+                <AnswerField field=Field::ActiveHaemorrhage value=inputs.haemorrhage/>
+                <AnswerField field=Field::ThrombocytopenicPurpura value=inputs.purpura/>
+                <AnswerField field=Field::BridgeToVadOrTransplant value=inputs.bridge/>
+                <AnswerField field=Field::Infection value=inputs.infection/>
+                <p class="field-error" role="alert">{move || save_error.get()}</p>
+                <button type="button" on:click=save data-testid="save-screening">
+                    {move || t(lang.get(), Text::SaveScreening)}
+                </button>
+            </form>
+            <EligibilityPanel verdict now/>
+        </div>
+    }
+}
+
+/// The verdict beside the form: computed values, each criterion, the outcome.
+#[component]
+fn EligibilityPanel(verdict: Memo<Verdict>, now: ReadSignal<Moment>) -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <aside class="eligibility-panel" role="status" aria-live="polite" data-testid="eligibility">
+            {move || {
+                let lang = lang.get();
+                verdict.with(|verdict| match verdict {
+                    Err(errors) => view! {
+                        <h2 class="outcome problem">{t(lang, Text::FixErrorsFirst)}</h2>
+                        <ul class="problems">
+                            {errors.iter().map(|e| view! { <li>{field_error(lang, e)}</li> }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Ok((form, assessment)) => assessment_view(lang, form, assessment, now.get()).into_any(),
+                })
+            }}
+        </aside>
+    }
+}
+
+fn assessment_view(
+    lang: Lang,
+    form: &ScreeningForm,
+    assessment: &Assessment,
+    now: Moment,
+) -> impl IntoView + use<> {
+    let (outcome_class, outcome_text, details): (&str, &str, Vec<String>) =
+        match assessment.outcome() {
+            Outcome::Eligible => (
+                "outcome eligible",
+                t(lang, Text::OutcomeEligible),
+                Vec::new(),
+            ),
+            Outcome::Ineligible { failed } => (
+                "outcome not-eligible",
+                t(lang, Text::OutcomeIneligible),
+                failed.iter().map(|c| criterion_label(lang, *c)).collect(),
+            ),
+            Outcome::Incomplete { missing } => (
+                "outcome incomplete",
+                t(lang, Text::OutcomeIncomplete),
+                missing
+                    .iter()
+                    .map(|f| field_label(lang, *f).to_owned())
+                    .collect(),
+            ),
+        };
+    let age = assessment.age_years().map(|age| format!("{age}"));
+    let bmi = assessment
+        .bmi()
+        .map(|bmi| format!("{:.1} kg/m²", bmi.value()));
+    let window = form.ecmo_started_at.map(|started| {
+        let left = ECMO_WINDOW_MS - now.ms_since(started);
+        if left > 0 {
+            format!(
+                "{} {}",
+                t(lang, Text::WindowClosesIn),
+                format_duration(lang, left)
+            )
+        } else {
+            t(lang, Text::WindowClosed).to_owned()
+        }
+    });
+    let on_ecmo = assessment.ms_on_ecmo().map(|ms| format_duration(lang, ms));
+    let statuses = assessment.statuses().to_vec();
+    view! {
+        <h2 class=outcome_class data-testid="outcome">{outcome_text}</h2>
+        <ul class="outcome-details">{details.into_iter().map(|d| view! { <li>{d}</li> }).collect_view()}</ul>
+        <dl class="computed">
+            <dt>{t(lang, Text::ComputedAge)}</dt><dd data-testid="computed-age">{age.unwrap_or_else(|| "—".into())}</dd>
+            <dt>"BMI"</dt><dd data-testid="computed-bmi">{bmi.unwrap_or_else(|| "—".into())}</dd>
+            <dt>{t(lang, Text::OnEcmo)}</dt><dd>{on_ecmo.unwrap_or_else(|| "—".into())}</dd>
+        </dl>
+        {window.map(|text| view! { <p class="window" data-testid="window">{text}</p> })}
+        <ul class="criteria">
+            {statuses.into_iter().map(|(criterion, status)| {
+                // An exclusion "passes" when the finding is absent: say so in
+                // those words, so "consent refused: met" can never be misread.
+                let (class, text) = match (status, criterion.is_exclusion()) {
+                    (Status::Pass, false) => ("pass", t(lang, Text::CriterionMet)),
+                    (Status::Fail, false) => ("fail", t(lang, Text::CriterionNotMet)),
+                    (Status::Pass, true) => ("pass", t(lang, Text::ExclusionAbsent)),
+                    (Status::Fail, true) => ("fail", t(lang, Text::ExclusionPresent)),
+                    (Status::Unknown { .. }, _) => ("unknown", t(lang, Text::CriterionUnknown)),
+                };
+                view! {
+                    <li class=class>
+                        <span class="criterion">{criterion_label(lang, criterion)}</span>
+                        <span class="badge">{text}</span>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+}
+
+/// The next screening number on this tablet: its label and a running count.
+async fn next_screening_number(n_participants: usize) -> Result<String, actions::ActionError> {
+    let store = Store::open(DATABASE).await?;
+    let label = actions::device_label(&store).await;
+    store.close();
+    Ok(format!("{}-{:04}", label?, n_participants + 1))
+}

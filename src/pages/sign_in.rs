@@ -1,0 +1,169 @@
+//! Sign-in with a name and a PIN, offline; on a tablet with no user yet, the
+//! first-run set-up that creates one.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use trial::pin::{ITERATIONS, Pin, PinHash, PinSalt, SALT_LEN};
+use uuid::Uuid;
+
+use crate::crypto;
+use crate::i18n::{Text, t, use_lang};
+use crate::state::{DATABASE, use_session, use_tablet};
+use crate::store::{Store, UserRecord};
+
+/// Sign-in, or the first-run set-up when no user exists yet.
+#[component]
+pub fn SignIn() -> impl IntoView {
+    let tablet = use_tablet();
+    let no_users = move || tablet.loaded.get() && tablet.users.with(Vec::is_empty);
+    view! {
+        <Show when=move || tablet.loaded.get()>
+            <Show when=no_users fallback=ChooseUser>
+                <FirstUser/>
+            </Show>
+        </Show>
+    }
+}
+
+/// Creates the tablet's first user (until enrolment brings the site's users).
+#[component]
+fn FirstUser() -> impl IntoView {
+    let lang = use_lang();
+    let tablet = use_tablet();
+    let session = use_session();
+    let name = RwSignal::new(String::new());
+    let pin = RwSignal::new(String::new());
+    let pin_again = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let create = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let lang = lang.get_untracked();
+        let name = name.get_untracked().trim().to_owned();
+        if name.is_empty() {
+            error.set(Some(t(lang, Text::NameRequired).into()));
+            return;
+        }
+        let pin_text = pin.get_untracked();
+        let parsed = match Pin::parse(&pin_text) {
+            Ok(parsed) => parsed,
+            Err(_) => return error.set(Some(t(lang, Text::PinRule).into())),
+        };
+        if pin_again.get_untracked() != pin_text {
+            return error.set(Some(t(lang, Text::PinsDiffer).into()));
+        }
+        spawn_local(async move {
+            let result = async {
+                let mut salt = [0u8; SALT_LEN];
+                crypto::fill_random(&mut salt).map_err(|e| e.to_string())?;
+                let hash = PinHash::new(&parsed, PinSalt::from_bytes(salt), ITERATIONS)
+                    .map_err(|e| e.to_string())?;
+                let user = UserRecord {
+                    id: Uuid::now_v7(),
+                    name,
+                    pin: hash,
+                };
+                let store = Store::open(DATABASE).await.map_err(|e| e.to_string())?;
+                let stored = store.put_user(&user).await.map_err(|e| e.to_string());
+                store.close();
+                stored.map(|()| user)
+            }
+            .await;
+            match result {
+                Ok(user) => {
+                    session.user.set(Some(user));
+                    tablet.refresh();
+                }
+                Err(message) => error.set(Some(message)),
+            }
+        });
+    };
+    view! {
+        <section class="card narrow">
+            <h1>{move || t(lang.get(), Text::FirstUserTitle)}</h1>
+            <p>{move || t(lang.get(), Text::FirstUserHelp)}</p>
+            <form on:submit=create>
+                <div class="field">
+                    <label for="user-name">{move || t(lang.get(), Text::UserName)}</label>
+                    <input id="user-name" type="text" autocomplete="name"
+                        prop:value=move || name.get()
+                        on:input=move |e| name.set(event_target_value(&e))/>
+                </div>
+                <div class="field">
+                    <label for="new-pin">{move || t(lang.get(), Text::Pin)}</label>
+                    <input id="new-pin" type="password" inputmode="numeric" autocomplete="new-password"
+                        prop:value=move || pin.get()
+                        on:input=move |e| pin.set(event_target_value(&e))/>
+                </div>
+                <div class="field">
+                    <label for="new-pin-again">{move || t(lang.get(), Text::PinAgain)}</label>
+                    <input id="new-pin-again" type="password" inputmode="numeric" autocomplete="new-password"
+                        prop:value=move || pin_again.get()
+                        on:input=move |e| pin_again.set(event_target_value(&e))/>
+                </div>
+                <p class="field-error" role="alert">{move || error.get()}</p>
+                <button type="submit" data-testid="create-user">{move || t(lang.get(), Text::CreateUser)}</button>
+            </form>
+        </section>
+    }
+}
+
+/// Choose your name, type your PIN.
+#[component]
+fn ChooseUser() -> impl IntoView {
+    let lang = use_lang();
+    let tablet = use_tablet();
+    let session = use_session();
+    let chosen = RwSignal::new(None::<Uuid>);
+    let pin = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let sign_in = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let lang = lang.get_untracked();
+        let user = chosen.get_untracked().and_then(|id| {
+            tablet
+                .users
+                .with_untracked(|users| users.iter().find(|u| u.id == id).cloned())
+        });
+        let Some(user) = user else {
+            return error.set(Some(t(lang, Text::ChooseYourName).into()));
+        };
+        let verified = Pin::parse(&pin.get_untracked()).is_ok_and(|typed| user.pin.verify(&typed));
+        pin.set(String::new());
+        if verified {
+            error.set(None);
+            session.user.set(Some(user));
+        } else {
+            error.set(Some(t(lang, Text::WrongPin).into()));
+        }
+    };
+    view! {
+        <section class="card narrow">
+            <h1>{move || t(lang.get(), Text::SignIn)}</h1>
+            <form on:submit=sign_in>
+                <fieldset class="answer users">
+                    <legend>{move || t(lang.get(), Text::ChooseYourName)}</legend>
+                    <For each=move || tablet.users.get() key=|user| user.id let:user>
+                        {
+                            let id = format!("user-{}", user.id);
+                            let user_id = user.id;
+                            view! {
+                                <input type="radio" name="user" id=id.clone()
+                                    prop:checked=move || chosen.get() == Some(user_id)
+                                    on:change=move |_| chosen.set(Some(user_id))/>
+                                <label for=id>{user.name.clone()}</label>
+                            }
+                        }
+                    </For>
+                </fieldset>
+                <div class="field">
+                    <label for="pin">{move || t(lang.get(), Text::Pin)}</label>
+                    <input id="pin" type="password" inputmode="numeric" autocomplete="current-password"
+                        prop:value=move || pin.get()
+                        on:input=move |e| pin.set(event_target_value(&e))/>
+                </div>
+                <p class="field-error" role="alert">{move || error.get()}</p>
+                <button type="submit" data-testid="sign-in">{move || t(lang.get(), Text::SignIn)}</button>
+            </form>
+        </section>
+    }
+}

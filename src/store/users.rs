@@ -1,0 +1,51 @@
+//! The people who may sign in on this tablet, with their PIN hashes.
+//!
+//! PINs are verified offline against the stored PBKDF2 hash (`trial::pin`); the PIN
+//! itself is never stored. Until the tablet is enrolled, the first-run set-up
+//! creates the first user here; enrolment will bring the site's users.
+
+use rexie::TransactionMode;
+use serde::{Deserialize, Serialize};
+use trial::pin::PinHash;
+use uuid::Uuid;
+
+use super::{Store, StoreError, USERS, database, decode, encode};
+
+/// A person who may sign in and whose name every event they record carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// The id events name in `user_id`.
+    pub id: Uuid,
+    /// The name shown at sign-in and in the timeline.
+    pub name: String,
+    /// The PIN's salted hash.
+    pub pin: PinHash,
+}
+
+impl Store {
+    /// Everyone who may sign in on this tablet, by name.
+    pub async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[USERS], TransactionMode::ReadOnly)
+            .map_err(database)?;
+        let users = tx.store(USERS).map_err(database)?;
+        let values = users.get_all(None, None).await.map_err(database)?;
+        let mut users: Vec<UserRecord> =
+            values.into_iter().map(decode).collect::<Result<_, _>>()?;
+        users.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(users)
+    }
+
+    /// Adds or replaces a user.
+    pub async fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(&[USERS], TransactionMode::ReadWrite)
+            .map_err(database)?;
+        let users = tx.store(USERS).map_err(database)?;
+        users.put(&encode(user)?, None).await.map_err(database)?;
+        tx.done().await.map_err(database)?;
+        Ok(())
+    }
+}
