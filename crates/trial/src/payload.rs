@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crf::consent::ConsentForm;
 use crate::crf::end::{EndOfParticipation, Withdrawal};
-use crate::crf::{Form, FormKind, FormRef};
+use crate::crf::{Form, FormContext, FormKind, FormRef};
 use crate::event::EventKind;
 use crate::field::{Field, FieldError};
 use crate::randomisation::{Arm, LeaseId};
@@ -262,7 +262,10 @@ impl Payload {
         match self {
             Self::ScreeningRecorded(body) => body.validate().map_err(invalid),
             Self::ConsentRecorded(body) => body.validate().map_err(invalid),
-            Self::FormSaved(body) => body.form.validate(&body.confirmed, None).map_err(invalid),
+            Self::FormSaved(body) => body
+                .form
+                .validate(&body.confirmed, FormContext::NONE)
+                .map_err(invalid),
             Self::ValueCorrected(body) => body.validate(),
             Self::Withdrawn(body) => body.validate().map_err(invalid),
             // Every value of these is valid once it has deserialised: the study
@@ -334,7 +337,7 @@ impl ValueCorrected {
         // Every other field of the blank form is missing; only this field's
         // problems concern the correction.
         let mut errors: Vec<_> = corrected
-            .validate(&[self.field], None)
+            .validate(&[self.field], FormContext::NONE)
             .err()
             .unwrap_or_default()
             .into_iter()

@@ -40,7 +40,7 @@ use uuid::Uuid;
 use crate::crf::consent::ConsentForm;
 use crate::crf::cytokine::{Il6Change, SampleDue, SampleWindow, TimePoint, il6_change};
 use crate::crf::end::{EndOfParticipation, EndStatus, Withdrawal};
-use crate::crf::{Form, FormRef};
+use crate::crf::{Form, FormContext, FormRef};
 use crate::eligibility::{Assessment, Outcome, assess};
 use crate::event::Event;
 use crate::field::{Field, FieldError};
@@ -476,13 +476,13 @@ impl Participant {
         if !matches!(self.status(now), Status::Randomised { .. }) {
             return None;
         }
-        let ecmo_started_at = self.ecmo_started_at()?;
+        let t0 = self.randomisation()?.value.randomised_at;
         let time_point = TimePoint::ALL.into_iter().find(|time_point| {
             !self.forms.contains_key(&FormRef::CytokineSample {
                 time_point: *time_point,
             })
         })?;
-        let window = time_point.window(ecmo_started_at).ok()?;
+        let window = time_point.window(t0).ok()?;
         Some(NextSample {
             time_point,
             window,
@@ -672,15 +672,20 @@ impl Participant {
         self.check_in_context(body.form, by);
     }
 
-    /// Re-validates a form after a change, with what the participant's screening
-    /// adds (the ECMO start).
+    /// Re-validates a form after a change, with the participant's anchors (the
+    /// ECMO start from the screening, T0 from the randomisation).
     fn check_in_context(&mut self, form: FormRef, by: Provenance) {
-        let ecmo_started_at = self.ecmo_started_at();
+        let context = FormContext {
+            ecmo_started_at: self.ecmo_started_at(),
+            randomised_at: self
+                .randomisation()
+                .map(|randomised| randomised.value.randomised_at),
+        };
         let record = self
             .forms
             .get(&form)
             .expect("invariant: called just after the form was saved or corrected");
-        if let Err(errors) = record.form.validate(&record.confirmed, ecmo_started_at) {
+        if let Err(errors) = record.form.validate(&record.confirmed, context) {
             self.anomalies.push(Anomaly::InvalidInContext {
                 event_id: by.event_id,
                 form,

@@ -14,7 +14,7 @@ use trial::crf::end::{EndOfParticipation, EndStatus, Withdrawal, WithdrawnBy};
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
 use trial::crf::outcomes::{Day28Status, OutcomesForm};
 use trial::crf::vasoactive::VasoactiveDoses;
-use trial::crf::{Entry, Form, FormKind, FormRef, MAX_TEXT_CHARS};
+use trial::crf::{Entry, Form, FormContext, FormKind, FormRef, MAX_TEXT_CHARS};
 use trial::event::EventKind;
 use trial::field::{Field, FieldError, TimeLimit};
 use trial::payload::{
@@ -171,7 +171,15 @@ fn with(form: &Form, field: Field, entry: Value) -> Form {
 }
 
 fn validate(form: &Form, confirmed: &[Field]) -> Result<(), Vec<FieldError>> {
-    form.validate(confirmed, Some(ecmo_start()))
+    // In these tests the participant is randomised at ECMO start, so T0 and the
+    // ECMO start coincide.
+    form.validate(
+        confirmed,
+        FormContext {
+            ecmo_started_at: Some(ecmo_start()),
+            randomised_at: Some(ecmo_start()),
+        },
+    )
 }
 
 #[test]
@@ -471,7 +479,7 @@ fn every_field_may_be_not_done_with_a_reason() {
 fn blank_fields_are_named_all_at_once() {
     let errors = FormRef::Baseline
         .blank_form()
-        .validate(&[], None)
+        .validate(&[], FormContext::NONE)
         .unwrap_err();
     let fields: Vec<_> = errors.iter().map(FieldError::field).collect();
     // ECPR is asked only after a cardiac arrest, which is blank too.
@@ -872,7 +880,7 @@ fn sample_windows_include_their_exact_edges() {
         "sample date-time: the 12 h sample was taken 95 min after its target time, \
          outside its window of ± 60 min; confirm it to save"
     );
-    // Without the ECMO start the window cannot be checked; the projection does it.
+    // Without T0 the window cannot be checked; the projection does it.
     let mut late = sample(TimePoint::H6);
     late.sampled_at = value(at(ECMO_UTC_MS + 9 * MS_PER_HOUR));
     assert_eq!(late.validate(&[], None), Ok(()));

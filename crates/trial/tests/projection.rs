@@ -30,6 +30,9 @@ const BEIJING: i16 = 480;
 /// 2026-03-01 08:00 in Beijing: ECMO starts.
 const ECMO: i64 = 1_772_323_200_000;
 const HOUR: i64 = MS_PER_HOUR;
+/// The randomisation in these tests: 5 h after ECMO start. The cytokine time
+/// points count from it.
+const T0: i64 = 5 * HOUR;
 const DAY: i64 = 24 * HOUR;
 const PARTICIPANT: Uuid = Uuid::from_u128(0x0000_00aa);
 const TABLET_1: Uuid = Uuid::from_u128(0x0000_00d1);
@@ -172,7 +175,7 @@ fn saved(form: Form) -> Payload {
 fn sample(time_point: TimePoint, il6: f64) -> Form {
     Form::CytokineSample(CytokineSampleForm {
         time_point,
-        sampled_at: value(at(time_point.hours() * HOUR)),
+        sampled_at: value(at(T0 + time_point.hours() * HOUR)),
         il6_pg_per_ml: value(il6),
         il8_pg_per_ml: None,
         il10_pg_per_ml: None,
@@ -294,14 +297,16 @@ fn a_participants_life_from_screening_to_end() {
         Some("BJ-T1-007")
     );
     assert_eq!(participant.consents()[0].by.user_id, NURSE);
-    // The T0 sample's window (ECMO start ± 1 h) has passed unrecorded.
-    let next = participant.next_sample(at(5 * HOUR)).unwrap();
+    // The 0 h sample is due at randomisation (T0 ± 1 h), overdue after.
+    let next = participant.next_sample(at(T0)).unwrap();
+    assert_eq!((next.time_point, next.due), (TimePoint::H0, SampleDue::Due));
+    let next = participant.next_sample(at(T0 + HOUR + 1)).unwrap();
     assert_eq!(
         (next.time_point, next.due),
         (TimePoint::H0, SampleDue::Overdue)
     );
 
-    // Drawn at ECMO start, entered after randomisation.
+    // Drawn at randomisation, entered just after.
     log.record(
         TABLET_1,
         NURSE,
@@ -312,10 +317,10 @@ fn a_participants_life_from_screening_to_end() {
     log.record(TABLET_1, NURSE, 9 * HOUR, &saved(session()));
     let participant = log.participant();
     for (now, due) in [
-        (5 * HOUR - 1, SampleDue::NotYet),
-        (5 * HOUR, SampleDue::Due),
-        (7 * HOUR, SampleDue::Due),
-        (7 * HOUR + 1, SampleDue::Overdue),
+        (T0 + 5 * HOUR - 1, SampleDue::NotYet),
+        (T0 + 5 * HOUR, SampleDue::Due),
+        (T0 + 7 * HOUR, SampleDue::Due),
+        (T0 + 7 * HOUR + 1, SampleDue::Overdue),
     ] {
         let next = participant.next_sample(at(now)).unwrap();
         assert_eq!(
@@ -345,7 +350,7 @@ fn a_participants_life_from_screening_to_end() {
         );
     }
     let participant = log.participant();
-    let next = participant.next_sample(at(70 * HOUR)).unwrap();
+    let next = participant.next_sample(at(T0 + 70 * HOUR)).unwrap();
     assert_eq!(
         (next.time_point, next.due),
         (TimePoint::H72, SampleDue::Due)
@@ -679,7 +684,7 @@ fn anomalies_are_listed_never_hidden() {
     // know, the projection does.
     let mut late = sample(TimePoint::H6, 700.0);
     if let Form::CytokineSample(form) = &mut late {
-        form.sampled_at = value(at(9 * HOUR));
+        form.sampled_at = value(at(T0 + 9 * HOUR));
     }
     let late_id = log.record(TABLET_1, NURSE, 9 * HOUR, &saved(late));
     // A payload that does not match its kind.

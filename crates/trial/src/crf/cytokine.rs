@@ -1,6 +1,11 @@
 //! Cytokine samples, the primary outcome (CRF.md §5): the time points, their
-//! sampling windows measured from ECMO start, the sample form, and the change in
-//! IL-6 from T0.
+//! sampling windows measured from T0, the sample form, and the change in IL-6 from
+//! T0.
+//!
+//! T0 is the randomisation (CRF.md: "T0 = randomisation"; PROTOCOL.md: the IL-6
+//! baseline is taken at randomisation). Counting the time points from ECMO start
+//! instead would make an on-time 0 h sample impossible for anyone randomised hours
+//! after ECMO began, which the 24-hour window allows.
 //!
 //! A sample taken outside its window is not refused: it is a warning the user
 //! confirms, because a late sample is still data, and the analysis decides what to
@@ -17,8 +22,8 @@ use crate::time::{MS_PER_HOUR, Moment, MomentError};
 /// Milliseconds in one minute, for window messages.
 const MS_PER_MINUTE: i64 = 60_000;
 
-/// A sampling time point, in hours after ECMO start (PROTOCOL.md, assumed 0, 6, 12,
-/// 24, 48 and 72 h). Stored as `"h0"`, `"h6"`, …
+/// A sampling time point, in hours after T0, the randomisation (PROTOCOL.md,
+/// assumed 0, 6, 12, 24, 48 and 72 h). Stored as `"h0"`, `"h6"`, …
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimePoint {
@@ -102,7 +107,7 @@ impl TimePoint {
         Self::H72,
     ];
 
-    /// Hours after ECMO start.
+    /// Hours after T0.
     pub fn hours(self) -> i64 {
         match self {
             Self::H0 => 0,
@@ -123,22 +128,17 @@ impl TimePoint {
         }
     }
 
-    /// Milliseconds from this time point's target (ECMO start + its hours) to
-    /// `sampled_at`; negative when the sample is early.
-    pub fn ms_from_target(self, ecmo_started_at: Moment, sampled_at: Moment) -> i64 {
-        sampled_at.ms_since(ecmo_started_at) - self.hours() * MS_PER_HOUR
+    /// Milliseconds from this time point's target (T0 + its hours) to `sampled_at`;
+    /// negative when the sample is early.
+    pub fn ms_from_target(self, t0: Moment, sampled_at: Moment) -> i64 {
+        sampled_at.ms_since(t0) - self.hours() * MS_PER_HOUR
     }
 
-    /// The window measured from ECMO start, shown in the ECMO start's UTC offset.
+    /// The window measured from T0, shown in T0's UTC offset.
     /// Fails only when the window would end after 2200, which [`Moment`] does not
     /// represent.
-    pub fn window(self, ecmo_started_at: Moment) -> Result<SampleWindow, MomentError> {
-        let shifted = |ms: i64| {
-            Moment::new(
-                ecmo_started_at.utc_ms() + ms,
-                ecmo_started_at.offset_minutes(),
-            )
-        };
+    pub fn window(self, t0: Moment) -> Result<SampleWindow, MomentError> {
+        let shifted = |ms: i64| Moment::new(t0.utc_ms() + ms, t0.offset_minutes());
         let target_ms = self.hours() * MS_PER_HOUR;
         Ok(SampleWindow {
             target: shifted(target_ms)?,
@@ -201,17 +201,13 @@ impl CytokineSampleForm {
     }
 
     /// Checks every field and returns every problem at once. IL-6 above its warning
-    /// level passes only when confirmed; with `ecmo_started_at` known, so does a
-    /// sample taken outside its window (confirm [`Field::SampledAt`]).
-    pub fn validate(
-        &self,
-        confirmed: &[Field],
-        ecmo_started_at: Option<Moment>,
-    ) -> Result<(), Vec<FieldError>> {
+    /// level passes only when confirmed; with `t0` (the randomisation) known, so
+    /// does a sample taken outside its window (confirm [`Field::SampledAt`]).
+    pub fn validate(&self, confirmed: &[Field], t0: Option<Moment>) -> Result<(), Vec<FieldError>> {
         let mut checker = Checker::new(confirmed);
         let sampled_at = checker.required(Field::SampledAt, &self.sampled_at);
-        if let (Some(sampled_at), Some(ecmo_started_at)) = (sampled_at, ecmo_started_at) {
-            let from_target = self.time_point.ms_from_target(ecmo_started_at, *sampled_at);
+        if let (Some(sampled_at), Some(t0)) = (sampled_at, t0) {
+            let from_target = self.time_point.ms_from_target(t0, *sampled_at);
             let half_window = self.time_point.half_window_ms();
             if from_target.abs() > half_window && !confirmed.contains(&Field::SampledAt) {
                 // Rounded away from zero, so 60 min 30 s late reads "61 min", not

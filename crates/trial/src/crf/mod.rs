@@ -330,6 +330,27 @@ impl fmt::Display for FormRef {
     }
 }
 
+/// The participant's anchors that some checks are measured from. Two moments with
+/// different meanings, named apart so they cannot be swapped: CRF.md counts the
+/// cytokine time points from T0, the randomisation, while outcome dates must not
+/// precede the ECMO start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FormContext {
+    /// ECMO start, from the screening.
+    pub ecmo_started_at: Option<Moment>,
+    /// T0: the moment of randomisation.
+    pub randomised_at: Option<Moment>,
+}
+
+impl FormContext {
+    /// No anchor known: only what a form shows on its own is checked (the server's
+    /// check of a single payload; the projection re-checks in context).
+    pub const NONE: FormContext = FormContext {
+        ecmo_started_at: None,
+        randomised_at: None,
+    };
+}
+
 impl Form {
     /// The kind of this form.
     pub fn kind(&self) -> FormKind {
@@ -357,21 +378,21 @@ impl Form {
     }
 
     /// Checks the whole form and returns every problem at once. `confirmed` lists
-    /// the fields whose unusual values the user confirmed; `ecmo_started_at`, when
-    /// known, adds the checks measured from ECMO start (sample window, outcome
-    /// dates).
+    /// the fields whose unusual values the user confirmed; `context` adds the
+    /// checks measured from the participant's anchors when they are known (sample
+    /// windows from T0, outcome dates from ECMO start).
     pub fn validate(
         &self,
         confirmed: &[Field],
-        ecmo_started_at: Option<Moment>,
+        context: FormContext,
     ) -> Result<(), Vec<FieldError>> {
         match self {
             Self::Baseline(form) => form.validate(confirmed),
-            Self::CytokineSample(form) => form.validate(confirmed, ecmo_started_at),
+            Self::CytokineSample(form) => form.validate(confirmed, context.randomised_at),
             Self::HemoperfusionSession(form) => form.validate(confirmed),
             Self::DailyAssessment(form) => form.validate(confirmed),
             Self::AdverseEvent(form) => form.validate(confirmed),
-            Self::Outcomes(form) => form.validate(confirmed, ecmo_started_at),
+            Self::Outcomes(form) => form.validate(confirmed, context.ecmo_started_at),
         }
     }
 
