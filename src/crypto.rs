@@ -60,7 +60,7 @@ pub async fn seal(store: &Store, seed: &Seed) -> Result<SealedSeed, CryptoError>
     let key = device_key(store).await?;
     let mut iv = vec![0u8; 12];
     fill_random(&mut iv)?;
-    let params = AesGcmParams::new_with_u8_slice(AES_GCM, &mut iv.clone());
+    let params = gcm_params(&iv);
     let promise = subtle()?
         .encrypt_with_object_and_u8_array(&params, &key, seed.as_bytes())
         .map_err(refused)?;
@@ -71,7 +71,7 @@ pub async fn seal(store: &Store, seed: &Seed) -> Result<SealedSeed, CryptoError>
 /// Opens a sealed seed, at the randomise step only.
 pub async fn open(store: &Store, sealed: &SealedSeed) -> Result<Seed, CryptoError> {
     let key = device_key(store).await?;
-    let params = AesGcmParams::new_with_u8_slice(AES_GCM, &mut sealed.iv.clone());
+    let params = gcm_params(&sealed.iv);
     let promise = subtle()?
         .decrypt_with_object_and_u8_array(&params, &key, &sealed.ciphertext)
         .map_err(refused)?;
@@ -99,6 +99,13 @@ async fn device_key(store: &Store) -> Result<CryptoKey, CryptoError> {
     let kept = store.keep_first_device_key(key).await?;
     kept.dyn_into()
         .map_err(|_| CryptoError::Refused("stored device key is not a CryptoKey".into()))
+}
+
+/// AES-GCM parameters holding a JavaScript copy of the nonce. A view into wasm
+/// memory (`new_with_u8_slice`) would be read only when WebCrypto runs, by which
+/// time the memory may have been reused or grown, silently changing the nonce.
+fn gcm_params(iv: &[u8]) -> AesGcmParams {
+    AesGcmParams::new_with_u8_array(AES_GCM, &Uint8Array::from(iv))
 }
 
 fn subtle() -> Result<SubtleCrypto, CryptoError> {

@@ -13,6 +13,7 @@ pub mod components;
 pub mod crypto;
 pub mod i18n;
 pub mod pages;
+pub mod pwa;
 pub mod state;
 pub mod store;
 
@@ -37,11 +38,20 @@ pub fn App() -> impl IntoView {
         }
     });
     let (tablet, session) = state::provide();
+    let update_ready = RwSignal::new(false);
+    pwa::register(update_ready);
     let signed_in = move || session.user.with(Option::is_some);
     view! {
         <Router>
             <AppBar/>
             <main>
+                <Show when=move || update_ready.get()>
+                    <p class="banner update" role="status" data-testid="update-ready">
+                        {move || t(lang.get(), Text::UpdateReady)}
+                        " "
+                        <button on:click=move |_| pwa::update_now()>{move || t(lang.get(), Text::ReloadNow)}</button>
+                    </p>
+                </Show>
                 <Show when=move || tablet.error.with(Option::is_some)>
                     <p class="banner error" role="alert">
                         {move || format!("{} {}", t(lang.get(), Text::StorageFailed), tablet.error.get().unwrap_or_default())}

@@ -233,3 +233,26 @@ async fn seeds_are_stored_sealed_under_a_key_that_cannot_be_exported() {
     assert!(crypto::open(&store, &tampered).await.is_err());
     finish(name, store).await;
 }
+
+#[wasm_bindgen_test]
+async fn sealed_seeds_open_after_the_memory_has_moved() {
+    // A nonce passed to WebCrypto as a view into wasm memory changed when the
+    // memory was reused or grown before the call; the seed then never opened.
+    let (name, store) = fresh_store().await;
+    let mut sealed = Vec::new();
+    for round in 0..8 {
+        let seed = crypto::random_seed().unwrap();
+        let ballast = vec![round as u8; 4 << 20];
+        sealed.push((
+            seed.as_bytes().to_vec(),
+            crypto::seal(&store, &seed).await.unwrap(),
+        ));
+        drop(ballast);
+    }
+    for (seed, sealed) in &sealed {
+        let _ballast = vec![0u8; 8 << 20];
+        let opened = crypto::open(&store, sealed).await.unwrap();
+        assert_eq!(opened.as_bytes().as_slice(), seed.as_slice());
+    }
+    finish(name, store).await;
+}

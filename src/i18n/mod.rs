@@ -7,8 +7,10 @@
 mod strings;
 
 use leptos::prelude::*;
+use trial::crf::FormRef;
 use trial::crf::cytokine::SampleDue;
 use trial::eligibility::Criterion;
+use trial::event::EventKind;
 use trial::field::{Field, FieldError, TimeLimit};
 use trial::projection::NextSample;
 use trial::randomisation::Arm;
@@ -70,6 +72,11 @@ impl Lang {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[allow(missing_docs)] // Each variant is the text of the same name; see `strings.rs`.
 pub enum Text {
+    UpdateReady,
+    ReloadNow,
+    StorageKept,
+    StorageNotKept,
+    StorageUsed,
     AppTitle,
     SwitchLanguage,
     Participants,
@@ -151,6 +158,46 @@ pub enum Text {
     SampleDueNow,
     SampleOverdue,
     SampleNotYet,
+    CytokineSamples,
+    SamplesHelp,
+    NoWindow,
+    NotDone,
+    NotDoneReason,
+    Optional,
+    ConfirmValue,
+    SaveSample,
+    Close,
+    SampleSavedMeanwhile,
+    Correct,
+    CorrectionHelp,
+    SaveCorrection,
+    CorrectionUnchanged,
+    Il6ChangeTitle,
+    Il6ChangeEmpty,
+    TimePoint,
+    ChangeAbsolute,
+    ChangePercent,
+    ChangeLog10,
+    Timeline,
+    Tablet,
+    Reason,
+    ConfirmedFields,
+    CheckMarkedFields,
+    ConfirmMarkedValues,
+    CurrentEntry,
+    EventScreeningRecorded,
+    EventConsentRecorded,
+    EventRandomised,
+    EventFormSaved,
+    EventValueCorrected,
+    EventWithdrawn,
+    EventEndOfParticipation,
+    FormBaseline,
+    FormCytokineSample,
+    FormHemoperfusionSession,
+    FormDailyAssessment,
+    FormAdverseEvent,
+    FormOutcomes,
 }
 
 /// Translates a text.
@@ -188,6 +235,70 @@ pub fn sample_due_label(lang: Lang, next: &NextSample) -> String {
         SampleDue::Overdue => Text::SampleOverdue,
     };
     format!("IL-6 {} h: {}", next.time_point.hours(), t(lang, due))
+}
+
+/// An event kind in words, for the timeline.
+pub fn event_kind_label(lang: Lang, kind: EventKind) -> &'static str {
+    t(
+        lang,
+        match kind {
+            EventKind::ScreeningRecorded => Text::EventScreeningRecorded,
+            EventKind::ConsentRecorded => Text::EventConsentRecorded,
+            EventKind::Randomised => Text::EventRandomised,
+            EventKind::FormSaved => Text::EventFormSaved,
+            EventKind::ValueCorrected => Text::EventValueCorrected,
+            EventKind::Withdrawn => Text::EventWithdrawn,
+            EventKind::EndOfParticipation => Text::EventEndOfParticipation,
+        },
+    )
+}
+
+/// A form instance in words: "Cytokine sample 6 h", "Daily assessment, day 3".
+pub fn form_label(lang: Lang, form: FormRef) -> String {
+    let zh = lang == Lang::Zh;
+    match form {
+        FormRef::Baseline => t(lang, Text::FormBaseline).into(),
+        FormRef::CytokineSample { time_point } => {
+            format!(
+                "{} {} h",
+                t(lang, Text::FormCytokineSample),
+                time_point.hours()
+            )
+        }
+        FormRef::HemoperfusionSession { .. } => t(lang, Text::FormHemoperfusionSession).into(),
+        FormRef::DailyAssessment { study_day } if zh => {
+            format!(
+                "{}（第 {} 天）",
+                t(lang, Text::FormDailyAssessment),
+                study_day.get()
+            )
+        }
+        FormRef::DailyAssessment { study_day } => {
+            format!(
+                "{}, day {}",
+                t(lang, Text::FormDailyAssessment),
+                study_day.get()
+            )
+        }
+        FormRef::AdverseEvent { .. } => t(lang, Text::FormAdverseEvent).into(),
+        FormRef::Outcomes => t(lang, Text::FormOutcomes).into(),
+    }
+}
+
+/// "label: value", with the colon of `lang`.
+pub fn labelled(lang: Lang, label: &str, value: &str) -> String {
+    match lang {
+        Lang::En => format!("{label}: {value}"),
+        Lang::Zh => format!("{label}：{value}"),
+    }
+}
+
+/// "not done: the reason" in `lang`.
+pub fn not_done_label(lang: Lang, reason: &str) -> String {
+    match lang {
+        Lang::En => format!("not done: {reason}"),
+        Lang::Zh => format!("未做：{reason}"),
+    }
 }
 
 /// Chooses from an `[English, Chinese]` pair.
@@ -287,16 +398,28 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
             minutes_from_target,
             allowed_minutes,
         } if zh => format!(
-            "{field}：{} h 样本距目标时间 {minutes_from_target} 分钟，超出 ±{allowed_minutes} 分钟窗口，请确认",
-            time_point.hours()
+            "{field}：{} h 样本比目标时间{} {} 分钟，超出 ±{allowed_minutes} 分钟窗口，请确认",
+            time_point.hours(),
+            if *minutes_from_target < 0 {
+                "早"
+            } else {
+                "晚"
+            },
+            minutes_from_target.unsigned_abs()
         ),
         FieldError::UnconfirmedSampleWindow {
             time_point,
             minutes_from_target,
             allowed_minutes,
         } => format!(
-            "{field}: the {} h sample is {minutes_from_target} min from its target, outside the ±{allowed_minutes} min window; confirm it",
-            time_point.hours()
+            "{field}: the {} h sample is {} min {} its target time, outside the ±{allowed_minutes} min window; confirm it",
+            time_point.hours(),
+            minutes_from_target.unsigned_abs(),
+            if *minutes_from_target < 0 {
+                "before"
+            } else {
+                "after"
+            }
         ),
     }
 }

@@ -8,6 +8,20 @@ use super::Text;
 
 pub(super) fn text(text: Text) -> [&'static str; 2] {
     match text {
+        Text::UpdateReady => [
+            "A new version of the app is ready. Save what you are entering, then reload.",
+            "应用新版本已就绪。请先保存正在录入的内容，再重新加载。",
+        ],
+        Text::ReloadNow => ["Reload now", "立即重新加载"],
+        Text::StorageKept => [
+            "Storage on this tablet: kept (persistent)",
+            "本平板存储：已设为持久保存",
+        ],
+        Text::StorageNotKept => [
+            "Storage on this tablet: NOT guaranteed; the browser may clear it when space runs low. Sync often.",
+            "本平板存储：未获持久保存保证，空间不足时浏览器可能清除。请经常同步。",
+        ],
+        Text::StorageUsed => ["used", "已用"],
         Text::AppTitle => ["HP-ECMO", "HP-ECMO"],
         Text::SwitchLanguage => ["中文", "English"],
         Text::Participants => ["Participants", "受试者"],
@@ -119,6 +133,67 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         Text::SampleDueNow => ["due now", "现在采样"],
         Text::SampleOverdue => ["overdue", "已超时"],
         Text::SampleNotYet => ["not yet", "未到时间"],
+        Text::CytokineSamples => ["Cytokine samples", "细胞因子采样"],
+        Text::SamplesHelp => [
+            "Time points count from T0, the randomisation; windows are on this tablet's clock. Tap a time point to record its sample or see what was recorded.",
+            "各时间点自 T0（随机分组时刻）起计算，采样窗口按本平板时间显示。点击时间点录入样本或查看已记录内容。",
+        ],
+        Text::NoWindow => ["no window", "无采样窗口"],
+        Text::NotDone => ["Not done", "未做"],
+        Text::NotDoneReason => ["Reason not done", "未做原因"],
+        Text::Optional => ["optional", "选填"],
+        Text::ConfirmValue => ["Confirm this value", "确认此数值"],
+        Text::SaveSample => ["Save sample", "保存样本"],
+        Text::Close => ["Close", "关闭"],
+        Text::SampleSavedMeanwhile => [
+            "This sample was recorded meanwhile; use “Correct” to change a value.",
+            "该样本已被记录；如需修改请使用“更正”。",
+        ],
+        Text::Correct => ["Correct", "更正"],
+        Text::CorrectionHelp => [
+            "The current entry stays in the history; say why it changes.",
+            "原值将保留在修改记录中；请说明更正原因。",
+        ],
+        Text::SaveCorrection => ["Save correction", "保存更正"],
+        Text::CorrectionUnchanged => [
+            "The new entry is the same as the current one.",
+            "新值与当前值相同。",
+        ],
+        Text::Il6ChangeTitle => ["IL-6 change from T0", "IL-6 较 T0 的变化"],
+        Text::Il6ChangeEmpty => [
+            "Shown once IL-6 has a value at 0 h and at a later time point.",
+            "0 h 及之后时间点均有 IL-6 数值后显示。",
+        ],
+        Text::TimePoint => ["Time point", "时间点"],
+        Text::ChangeAbsolute => ["Change", "变化量"],
+        Text::ChangePercent => ["Change (%)", "变化率（%）"],
+        Text::ChangeLog10 => ["Δ log10 IL-6", "Δ log10 IL-6"],
+        Text::Timeline => ["Timeline", "记录时间线"],
+        Text::Tablet => ["Tablet", "平板"],
+        Text::Reason => ["Reason", "原因"],
+        Text::ConfirmedFields => ["Unusual values confirmed", "已确认的少见值"],
+        Text::CheckMarkedFields => [
+            "Not saved: correct the fields marked above.",
+            "未保存：请更正上方标出的项目。",
+        ],
+        Text::ConfirmMarkedValues => [
+            "Not saved: confirm the unusual values marked above, or correct them.",
+            "未保存：请确认或更正上方标出的少见值。",
+        ],
+        Text::CurrentEntry => ["Current entry", "当前值"],
+        Text::EventScreeningRecorded => ["Screening recorded", "记录筛选"],
+        Text::EventConsentRecorded => ["Consent recorded", "记录知情同意"],
+        Text::EventRandomised => ["Randomised", "随机分组"],
+        Text::EventFormSaved => ["Form saved", "保存表单"],
+        Text::EventValueCorrected => ["Value corrected", "更正数值"],
+        Text::EventWithdrawn => ["Withdrawn", "退出研究"],
+        Text::EventEndOfParticipation => ["End of participation", "结束参与"],
+        Text::FormBaseline => ["Baseline (T0)", "基线（T0）"],
+        Text::FormCytokineSample => ["Cytokine sample", "细胞因子样本"],
+        Text::FormHemoperfusionSession => ["Hemoperfusion session", "血液灌流治疗"],
+        Text::FormDailyAssessment => ["Daily assessment", "每日评估"],
+        Text::FormAdverseEvent => ["Adverse event", "不良事件"],
+        Text::FormOutcomes => ["Outcomes", "结局"],
     }
 }
 

@@ -8,6 +8,7 @@ use trial::time::Moment;
 
 use crate::clock;
 use crate::i18n::{Lang, Text, arm_label, sample_due_label, t, use_lang};
+use crate::pwa;
 use crate::state::use_tablet;
 
 /// How often the list re-reads the clock (time on ECMO, samples due).
@@ -20,6 +21,24 @@ pub fn Home() -> impl IntoView {
     let tablet = use_tablet();
     let now = ticking_clock();
     let participants = Memo::new(move |_| tablet.participants());
+    // Asked on the home screen, where a user has already interacted with the app
+    // (browsers grant persistence more readily then); re-read after each write.
+    let storage = LocalResource::new(move || {
+        tablet.pending.track();
+        pwa::storage()
+    });
+    let storage_line = move || {
+        let lang = lang.get();
+        storage.get().flatten().map(|status| {
+            let kept = if status.persisted { Text::StorageKept } else { Text::StorageNotKept };
+            let megabytes = status.usage / 1_000_000.0;
+            view! {
+                <p class="storage" class:warning=!status.persisted data-testid="storage-status">
+                    {format!("{} · {megabytes:.1} MB {}", t(lang, kept), t(lang, Text::StorageUsed))}
+                </p>
+            }
+        })
+    };
     view! {
         <section>
             <div class="heading-row">
@@ -41,6 +60,7 @@ pub fn Home() -> impl IntoView {
                     }}
                 </ul>
             </Show>
+            {storage_line}
         </section>
     }
 }

@@ -1,5 +1,6 @@
 //! One component per route, and the sign-in screen that stands in front of them.
 
+mod follow_up;
 mod home;
 mod participant;
 mod screening;

@@ -15,6 +15,7 @@ use crate::actions::{self, ActionError, Refusal};
 use crate::clock;
 use crate::components::{ChoiceField, DateTimeField, TextField};
 use crate::i18n::{Lang, Text, arm_label, field_error, t, use_lang};
+use crate::pages::follow_up::FollowUp;
 use crate::pages::home::{status_label, ticking_clock};
 use crate::pages::screening::ScreeningEditor;
 use crate::state::{use_session, use_tablet};
@@ -81,6 +82,9 @@ fn ParticipantView(participant: Signal<Participant>) -> impl IntoView {
                 </Show>
                 <ConsentSection participant/>
                 <RandomiseSection participant now revealed/>
+            </Show>
+            <Show when=move || participant.with(|p| p.randomisation().is_some())>
+                <FollowUp participant/>
             </Show>
         </section>
     }
@@ -183,6 +187,11 @@ fn RandomiseSection(
         })
     };
     let randomise = move |_| {
+        // A second tap while the first is under way does nothing here; were it to
+        // get through, the store would still refuse it (`Store::randomise`).
+        if busy.get_untracked() {
+            return;
+        }
         let lang = lang.get_untracked();
         let (Some(user), participant_id) = (
             session.user.get_untracked(),
@@ -193,19 +202,20 @@ fn RandomiseSection(
         busy.set(true);
         spawn_local(async move {
             let result = actions::randomise(participant_id, user.id).await;
-            busy.set(false);
-            confirming.set(false);
+            // Once randomised, this section is gone from the page: its own signals
+            // may be disposed by now, so they are only tried.
+            busy.try_set(false);
+            confirming.try_set(false);
             match result {
                 Ok(randomised) => {
-                    problem.set(None);
+                    problem.try_set(None);
                     revealed.set(Some(randomised));
-                    tablet.refresh();
                 }
                 Err(error) => {
-                    problem.set(Some(refusal_text(lang, &error)));
-                    tablet.refresh();
+                    problem.try_set(Some(refusal_text(lang, &error)));
                 }
             }
+            tablet.refresh();
         });
     };
     let start_training = move |_| {

@@ -120,9 +120,10 @@ impl Inputs {
         }
     }
 
-    /// The form the inputs describe, or every input that is not even a value (a
-    /// number that is not a number); plausibility is the trial core's to judge.
-    fn to_form(self) -> Result<ScreeningForm, Vec<FieldError>> {
+    /// The form the inputs describe, and every input that is not even a value (a
+    /// number that is not a number, left out of the form); plausibility is the
+    /// trial core's to judge.
+    fn to_form(self) -> (ScreeningForm, Vec<FieldError>) {
         let mut errors = Vec::new();
         let mut number = |field, text: RwSignal<String>| {
             let text = text.get();
@@ -172,20 +173,27 @@ impl Inputs {
             bridge_to_vad_or_transplant: self.bridge.get(),
             infection: self.infection.get(),
         };
-        if errors.is_empty() {
-            Ok(form)
-        } else {
-            Err(errors)
-        }
+        (form, errors)
     }
 }
 
 /// The outcome of the form as it stands: the problems, or the assessment at `now`.
 type Verdict = Result<(ScreeningForm, Assessment), Vec<FieldError>>;
 
+/// Every problem at once: what is not a number, and what the trial core finds
+/// implausible in the rest.
 fn judge(inputs: Inputs, now: Moment) -> Verdict {
-    let form = inputs.to_form()?;
-    let screening = Screening::parse(&form)?;
+    let (form, mut errors) = inputs.to_form();
+    let screening = match Screening::parse(&form) {
+        Ok(screening) => screening,
+        Err(found) => {
+            errors.extend(found);
+            return Err(errors);
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let at = now.max(form.screened_at);
     let assessment = assess(&screening, at).map_err(|error| vec![error])?;
     Ok((form, assessment))

@@ -35,7 +35,7 @@ pub fn build_tools(sh: &Shell) -> Result {
     wasm_target(sh)?;
     trunk(sh)?;
     wasm_bindgen_cli(sh)?;
-    wasm_opt(sh)
+    npm_tools(sh)
 }
 
 /// Everything: the build tools and the browser the tests drive.
@@ -95,29 +95,43 @@ fn wasm_bindgen_cli(sh: &Shell) -> Result {
     Ok(())
 }
 
-fn wasm_opt(sh: &Shell) -> Result {
-    if sh.path_exists("node_modules/.bin/wasm-opt") {
+/// What `npm ci` puts in place; a missing one means the npm tools must be
+/// (re)installed, for example after package.json gained a tool.
+const NPM_TOOLS: [&str; 2] = [
+    "node_modules/.bin/wasm-opt",
+    "node_modules/playwright-core/package.json",
+];
+
+fn npm_tools(sh: &Shell) -> Result {
+    if NPM_TOOLS.iter().all(|tool| sh.path_exists(tool)) {
         return Ok(());
     }
     if cmd!(sh, "npm --version").quiet().read().is_err() {
         step("installing Node.js and npm from Debian");
         apt_get_install(sh, &["nodejs", "npm"])?;
     }
-    step("installing npm tools (wasm-opt from binaryen)");
+    step("installing npm tools (wasm-opt from binaryen, playwright-core)");
     cmd!(sh, "npm ci --no-audit --no-fund").run()?;
     Ok(())
 }
 
+/// Debian's Noto CJK fonts: without them Chinese renders as boxes in the headless
+/// browser's screenshots (tablets have their own fonts).
+const CJK_FONT: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
+
 fn chromium(sh: &Shell) -> Result {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+    if [CHROMIUM, CHROMEDRIVER, CJK_FONT]
+        .iter()
+        .all(|path| Path::new(path).exists())
+    {
         return Ok(());
     }
-    step("installing Chromium and ChromeDriver from Debian");
-    apt_get_install(sh, &["chromium", "chromium-driver"])
+    step("installing Chromium, ChromeDriver and CJK fonts from Debian");
+    apt_get_install(sh, &["chromium", "chromium-driver", "fonts-noto-cjk"])
 }
 
 /// Installs Debian packages, through sudo unless already root.
-fn apt_get_install(sh: &Shell, packages: &[&str]) -> Result {
+pub fn apt_get_install(sh: &Shell, packages: &[&str]) -> Result {
     let is_root = cmd!(sh, "id -u").read()? == "0";
     let apt_get = |args: &[&str]| {
         let command = if is_root {

@@ -6,7 +6,9 @@
 mod app;
 mod bench;
 mod install;
+mod postgres;
 mod run;
+mod service_worker;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -25,7 +27,8 @@ usage: cargo xtask <task>
                    on http://127.0.0.1:N (default 8080)
   test             install what is missing, run every check and test
   bench            print benchmark figures (release bundle size)
-  install          install the build and test tools only";
+  install          install the build and test tools only
+  service-worker   (run by Trunk after a build) write sw.js with the build's files";
 
 fn main() {
     if let Err(error) = dispatch() {
@@ -44,6 +47,7 @@ fn dispatch() -> Result {
         Some("test") => test::test(&sh),
         Some("bench") => bench::bench(&sh),
         Some("install") => install::everything(&sh),
+        Some("service-worker") => service_worker::write_from_trunk_env(&project_root()),
         _ => {
             println!("{USAGE}");
             Ok(())

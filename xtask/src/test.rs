@@ -2,13 +2,13 @@
 //!
 //! Order: cheap checks first (formatting, lints), then the release build (it must
 //! build, and its size is printed), then the native tests (the trial core, the
-//! server, the tidy checks), then the browser tests in headless Chromium, so the
-//! run ends on the test runners' summaries.
+//! server, the tidy checks), then the browser tests in headless Chromium, then the
+//! end-to-end journeys, so the run ends on the test runners' summaries.
 
 use xshell::{Shell, cmd};
 
-use crate::install::{CHROMEDRIVER, everything};
-use crate::{Result, app, bench, step};
+use crate::install::{CHROMEDRIVER, CHROMIUM, everything};
+use crate::{Result, app, bench, postgres, step};
 
 /// Runs everything; the first failure stops the run with a non-zero exit.
 pub fn test(sh: &Shell) -> Result {
@@ -28,8 +28,14 @@ pub fn test(sh: &Shell) -> Result {
     app::build_release(sh)?;
     bench::print_bundle_size(sh)?;
 
-    step("native tests: trial core, server, xtask checks");
-    cmd!(sh, "cargo test").run()?;
+    // The server's suite runs on SQLite and, through this variable, on PostgreSQL;
+    // the cluster stops when `postgres` is dropped, also when a test fails.
+    let postgres = postgres::Postgres::start(sh)?;
+    step("native tests: trial core, server (SQLite and PostgreSQL), xtask checks");
+    cmd!(sh, "cargo test")
+        .env("HP_ECMO_TEST_POSTGRES_URL", postgres.url())
+        .run()?;
+    drop(postgres);
 
     step("browser tests: wasm-bindgen-test in headless Chromium");
     cmd!(
@@ -39,5 +45,30 @@ pub fn test(sh: &Shell) -> Result {
     .env("CHROMEDRIVER", CHROMEDRIVER)
     .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
     .run()?;
+
+    end_to_end(sh)
+}
+
+/// Playwright (playwright-core from npm) drives Debian's Chromium through the
+/// user journeys against the real server and the release build; screenshots land
+/// in `target/e2e-screenshots` to be looked at.
+fn end_to_end(sh: &Shell) -> Result {
+    step("end-to-end tests: Playwright, Chromium, the real server");
+    cmd!(sh, "cargo build --quiet --package server").run()?;
+    let root = sh.current_dir();
+    let specs: Vec<_> = sh
+        .read_dir("tests/e2e")?
+        .into_iter()
+        .filter(|path| path.to_string_lossy().ends_with(".test.mjs"))
+        .collect();
+    cmd!(sh, "node --test --test-concurrency=1 {specs...}")
+        .env(
+            "HP_ECMO_SERVER_BIN",
+            root.join("target/debug/hp-ecmo-server"),
+        )
+        .env("HP_ECMO_DIST", root.join(app::DIST))
+        .env("HP_ECMO_SCREENSHOTS", root.join("target/e2e-screenshots"))
+        .env("CHROMIUM", CHROMIUM)
+        .run()?;
     Ok(())
 }

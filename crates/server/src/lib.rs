@@ -1,38 +1,90 @@
-//! The HP-ECMO server: one process that serves the bedside app to tablets and, in
-//! later work, the sync API every tablet shares (DESIGN.md, "Sync").
+//! The HP-ECMO server: one process that serves the bedside app to tablets and the
+//! sync API every tablet of every site shares (DESIGN.md, "Sync").
+//!
+//! A tablet enrols once with a one-time code and gets a device token; then it
+//! pushes its hash-chained events and pulls the other tablets' events. The
+//! decisions (is this chain intact, is this payload valid) are `crates/trial`'s;
+//! this crate moves data, stores it (`store`, the only code that knows SQL) and
+//! answers in the JSON of `trial::wire`.
 //!
 //! `main.rs` is a thin shell over [`router`], so tests drive the whole HTTP surface
 //! in-process with `tower::ServiceExt::oneshot`, without a socket.
 
-use std::path::{Path, PathBuf};
+pub mod admin;
+mod api;
+mod auth;
+mod error;
+mod secrets;
+pub mod store;
+mod sync;
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json};
-use axum::routing::get;
-use axum::{Router, extract::State};
-use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::http::Request;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
+pub use api::MAX_BODY_BYTES;
+pub use store::Store;
+
 /// What every handler may read. Cheap to clone: axum clones it per request.
 #[derive(Clone, Debug)]
 pub struct AppState {
+    store: Store,
+    clock: Clock,
     version: &'static str,
 }
 
+/// The server's clock, in UTC milliseconds. A value, so tests can stop time.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
 impl AppState {
-    /// The state of a server of this build.
-    pub fn new() -> Self {
+    /// The state of a server of this build over `store`.
+    pub fn new(store: Store, clock: Clock) -> Self {
         Self {
+            store,
+            clock,
             version: env!("CARGO_PKG_VERSION"),
         }
     }
+
+    /// The store the server uses.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
 }
 
-impl Default for AppState {
-    fn default() -> Self {
-        Self::new()
+impl Clock {
+    /// The operating system's clock.
+    pub fn system() -> Self {
+        Self(Arc::new(|| {
+            let since_epoch = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .expect("the system clock is after 1970");
+            i64::try_from(since_epoch.as_millis()).expect("milliseconds since 1970 fit in i64")
+        }))
+    }
+
+    /// A clock that always reads `utc_ms`.
+    pub fn fixed(utc_ms: i64) -> Self {
+        Self(Arc::new(move || utc_ms))
+    }
+
+    /// Now, in UTC milliseconds since 1970.
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Clock({} ms)", self.now_ms())
     }
 }
 
@@ -42,42 +94,29 @@ impl Default for AppState {
 /// Any path outside `/api` that is not a file answers with `index.html`, so a deep
 /// link or a reload on a client-side route opens the app. Unknown API paths answer
 /// 404 in JSON instead, so a client never mistakes the app shell for data.
+///
+/// Each request gets a span with its method, path and (once authenticated) device
+/// id: never a body or a query value, which could hold patient data.
 pub fn router(state: AppState, dist: &Path) -> Router {
-    let api = Router::new()
-        .route("/health", get(health))
-        .fallback(api_not_found)
-        .with_state(state);
     let app_shell = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
     Router::new()
-        .nest("/api", api)
+        .nest("/api", api::router(state))
         .fallback_service(app_shell)
+        .layer(axum::middleware::from_fn(error::log_internal_errors))
         .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    device_id = tracing::field::Empty,
+                )
+            }),
+        )
 }
 
 /// Where the built app is expected when no other folder is given.
 pub fn default_dist() -> PathBuf {
     PathBuf::from("dist")
-}
-
-/// The answer of `GET /api/health`: lets a tablet tell "server reachable" from
-/// "network up", and shows which build is running.
-#[derive(Debug, Serialize)]
-struct Health {
-    status: &'static str,
-    version: &'static str,
-}
-
-async fn health(State(state): State<AppState>) -> Json<Health> {
-    Json(Health {
-        status: "ok",
-        version: state.version,
-    })
-}
-
-async fn api_not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        Json(serde_json::json!({ "error": "not_found", "message": "no such API endpoint" })),
-    )
 }

@@ -320,30 +320,36 @@ mod tests {
         );
     }
 
+    /// Hashing takes about a second in a debug build, so the tests share one hash.
+    fn hash_of_2468() -> &'static PinHash {
+        static HASH: std::sync::OnceLock<PinHash> = std::sync::OnceLock::new();
+        HASH.get_or_init(|| {
+            let pin = Pin::parse("2468").unwrap();
+            PinHash::new(&pin, PinSalt::from_bytes([9; SALT_LEN]), ITERATIONS).unwrap()
+        })
+    }
+
     #[test]
     fn debug_output_conceals_the_pin_and_the_hash() {
-        let pin = Pin::parse("4321").unwrap();
-        assert_eq!(format!("{pin:?}"), "Pin(<concealed>)");
-        let hash = PinHash::new(&pin, PinSalt::from_bytes([1; SALT_LEN]), ITERATIONS).unwrap();
-        let debug = format!("{hash:?}");
+        assert_eq!(
+            format!("{:?}", Pin::parse("4321").unwrap()),
+            "Pin(<concealed>)"
+        );
+        let debug = format!("{:?}", hash_of_2468());
         assert_eq!(debug, "PinHash { iterations: 100000, .. }");
     }
 
     #[test]
     fn verifies_the_right_pin_only() {
-        let pin = Pin::parse("2468").unwrap();
-        let hash = PinHash::new(&pin, PinSalt::from_bytes([9; SALT_LEN]), ITERATIONS).unwrap();
-        assert!(hash.verify(&pin));
-        assert!(!hash.verify(&Pin::parse("2469").unwrap()));
-        assert!(!hash.verify(&Pin::parse("24680").unwrap()));
+        assert!(hash_of_2468().verify(&Pin::parse("2468").unwrap()));
+        assert!(!hash_of_2468().verify(&Pin::parse("2469").unwrap()));
     }
 
     #[test]
     fn the_salt_changes_the_hash() {
         let pin = Pin::parse("2468").unwrap();
-        let one = PinHash::new(&pin, PinSalt::from_bytes([1; SALT_LEN]), ITERATIONS).unwrap();
-        let two = PinHash::new(&pin, PinSalt::from_bytes([2; SALT_LEN]), ITERATIONS).unwrap();
-        assert_ne!(one.hash(), two.hash());
+        let other = PinHash::new(&pin, PinSalt::from_bytes([2; SALT_LEN]), ITERATIONS).unwrap();
+        assert_ne!(other.hash(), hash_of_2468().hash());
     }
 
     /// Pins the construction: computed independently with Python's

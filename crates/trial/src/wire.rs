@@ -248,6 +248,8 @@ pub enum ErrorCode {
     Unauthenticated,
     /// 404: no such thing.
     NotFound,
+    /// 405: the endpoint exists but not with this method.
+    MethodNotAllowed,
     /// 409: the request contradicts what is stored (a used enrolment code, a device
     /// enrolled twice).
     Conflict,

@@ -1,0 +1,321 @@
+//! The events devices pushed: stored once per `(device_id, device_seq)`, numbered in
+//! the server's order, never updated or deleted.
+
+use std::ops::RangeInclusive;
+
+use anyhow::{Context, Result};
+use sqlx::any::AnyRow;
+use sqlx::{Any, FromRow, Row, Transaction};
+use trial::event::{ChainHead, Event};
+use trial::wire::{PulledEvent, Rejection, RejectionCode};
+use uuid::Uuid;
+
+use super::{Device, Store, from_db, to_db};
+
+/// One device's push in progress: a transaction that holds the lock on the
+/// device's chain head from [`Store::begin_push`] until [`PushTransaction::commit`]
+/// (or until it is dropped, which rolls back).
+pub struct PushTransaction {
+    tx: Transaction<'static, Any>,
+    head: ChainHead,
+    now_ms: i64,
+}
+
+/// An event already stored, with the verdict it was stored with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The event.
+    pub event: Event,
+    /// Why it was refused as data, if it was.
+    pub rejection: Option<Rejection>,
+}
+
+/// What a committed push stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PushOutcome {
+    /// The device's chain head now.
+    pub head: ChainHead,
+    /// How many of the events given were stored: all of them, unless the event at
+    /// this index has an id another stored event already has (nothing from it on
+    /// was stored).
+    pub stored: usize,
+}
+
+/// The columns of an event row, in [`EventRow`]'s order.
+const EVENT_COLUMNS: &str = "server_seq, id, device_id, device_seq, recorded_at_ms, \
+     recorded_offset_minutes, user_id, participant_id, kind, payload, app_version, \
+     schema_version, prev_hash, hash, received_at_ms, rejection_code, rejection_message";
+
+impl Store {
+    /// Starts a push for a device, locking its chain so that two pushes of the same
+    /// device (a retry racing the original) run one after the other. `None` when
+    /// the device was revoked in the meantime.
+    pub async fn begin_push(
+        &self,
+        device_id: Uuid,
+        now_ms: i64,
+    ) -> Result<Option<PushTransaction>> {
+        let mut tx = self.pool.begin().await.context("cannot start a push")?;
+        let head: Option<(i64, String)> = sqlx::query_as(
+            "UPDATE devices SET last_push_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL
+             RETURNING last_seq, last_hash",
+        )
+        .bind(now_ms)
+        .bind(device_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .with_context(|| format!("cannot lock the chain of device {device_id}"))?;
+        let Some((last_seq, last_hash)) = head else {
+            return Ok(None);
+        };
+        let last_hash = last_hash.parse().with_context(|| {
+            format!("the stored chain head of device {device_id} is not a hash")
+        })?;
+        let head = ChainHead::resume(device_id, from_db(last_seq)?, last_hash)
+            .with_context(|| format!("the stored chain head of device {device_id} is invalid"))?;
+        Ok(Some(PushTransaction { tx, head, now_ms }))
+    }
+
+    /// Up to `limit` accepted events of the other devices of `device`'s site, after
+    /// `after`, in the server's order. Events refused as data are not served.
+    pub async fn pull(&self, device: &Device, after: u64, limit: u32) -> Result<Vec<PulledEvent>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE server_seq > $1 AND device_id <> $2 AND rejection_code IS NULL
+               AND device_id IN (SELECT id FROM devices WHERE site_code = $3)
+             ORDER BY server_seq LIMIT $4"
+        );
+        let rows: Vec<EventRow> = sqlx::query_as(&sql)
+            .bind(to_db(after)?)
+            .bind(device.id.to_string())
+            .bind(&device.site_code)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .with_context(|| format!("cannot read events for device {}", device.id))?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(PulledEvent {
+                    cursor: from_db(row.server_seq)?,
+                    received_at_ms: row.received_at_ms,
+                    event: row.event()?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many events of a device are stored, accepted or not.
+    pub async fn count_events(&self, device_id: Uuid) -> Result<u64> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM events WHERE device_id = $1")
+            .bind(device_id.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .with_context(|| format!("cannot count the events of device {device_id}"))?;
+        from_db(count)
+    }
+}
+
+impl PushTransaction {
+    /// The device's chain head as stored: its last stored event.
+    pub fn head(&self) -> ChainHead {
+        self.head
+    }
+
+    /// The device's stored events with sequence numbers in `seqs`, in order.
+    pub async fn stored(&mut self, seqs: RangeInclusive<u64>) -> Result<Vec<StoredEvent>> {
+        let device_id = self.head.device_id();
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE device_id = $1 AND device_seq BETWEEN $2 AND $3 ORDER BY device_seq"
+        );
+        let rows: Vec<EventRow> = sqlx::query_as(&sql)
+            .bind(device_id.to_string())
+            .bind(to_db(*seqs.start())?)
+            .bind(to_db(*seqs.end())?)
+            .fetch_all(&mut *self.tx)
+            .await
+            .with_context(|| format!("cannot read the stored events of device {device_id}"))?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(StoredEvent {
+                    rejection: row.rejection()?,
+                    event: row.event()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Appends events that continue the device's chain (the caller has verified
+    /// that they do), each with its verdict, and commits. Stops before an event
+    /// whose id is already taken, keeping what came before it.
+    pub async fn commit(mut self, events: &[(Event, Option<Rejection>)]) -> Result<PushOutcome> {
+        let device_id = self.head.device_id();
+        let mut head = self.head;
+        let mut stored = 0;
+        if !events.is_empty() {
+            let first_seq = self.reserve_server_seqs(events.len()).await?;
+            for ((event, rejection), server_seq) in events.iter().zip(first_seq..) {
+                if !self.insert(event, rejection.as_ref(), server_seq).await? {
+                    break;
+                }
+                head = ChainHead::after(event);
+                stored += 1;
+            }
+        }
+        if stored > 0 {
+            sqlx::query("UPDATE devices SET last_seq = $1, last_hash = $2 WHERE id = $3")
+                .bind(to_db(head.last_seq())?)
+                .bind(head.last_hash().to_string())
+                .bind(device_id.to_string())
+                .execute(&mut *self.tx)
+                .await
+                .with_context(|| format!("cannot move the chain head of device {device_id}"))?;
+        }
+        self.tx
+            .commit()
+            .await
+            .with_context(|| format!("cannot commit a push of device {device_id}"))?;
+        Ok(PushOutcome { head, stored })
+    }
+
+    /// Reserves `count` consecutive server sequence numbers and returns the first.
+    ///
+    /// The counter row stays locked until this push commits, so pushes commit in
+    /// the order of their numbers and a pull can never see number 11 before 10 has
+    /// committed (with a plain sequence it could, on PostgreSQL, and skip 10 for
+    /// good). Numbers of events not stored after all (an id clash) stay unused.
+    async fn reserve_server_seqs(&mut self, count: usize) -> Result<i64> {
+        let count = to_db(count as u64)?;
+        let (last,): (i64,) = sqlx::query_as(
+            "UPDATE counters SET value = value + $1 WHERE name = 'event_server_seq' RETURNING value",
+        )
+        .bind(count)
+        .fetch_one(&mut *self.tx)
+        .await
+        .context("cannot reserve server sequence numbers")?;
+        Ok(last - count + 1)
+    }
+
+    /// Inserts one event; `false` when its id is already taken.
+    async fn insert(
+        &mut self,
+        event: &Event,
+        rejection: Option<&Rejection>,
+        server_seq: i64,
+    ) -> Result<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO events (server_seq, id, device_id, device_seq, recorded_at_ms,
+                 recorded_offset_minutes, user_id, participant_id, kind, payload, app_version,
+                 schema_version, prev_hash, hash, received_at_ms, rejection_code, rejection_message)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(server_seq)
+        .bind(event.id().to_string())
+        .bind(event.device_id().to_string())
+        .bind(to_db(event.device_seq())?)
+        .bind(event.recorded_at().utc_ms())
+        .bind(i64::from(event.recorded_at().offset_minutes()))
+        .bind(event.user_id().to_string())
+        .bind(event.participant_id().to_string())
+        .bind(event.kind().as_str())
+        .bind(event.payload())
+        .bind(event.app_version())
+        .bind(i64::from(event.schema_version()))
+        .bind(event.prev_hash().to_string())
+        .bind(event.hash().to_string())
+        .bind(self.now_ms)
+        .bind(rejection.map(|rejection| rejection.code.as_str()))
+        .bind(rejection.map(|rejection| rejection.message.as_str()))
+        .execute(&mut *self.tx)
+        .await
+        .with_context(|| format!("cannot store event {}", event.id()))?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+}
+
+/// An event as stored.
+struct EventRow {
+    server_seq: i64,
+    id: String,
+    device_id: String,
+    device_seq: i64,
+    recorded_at_ms: i64,
+    recorded_offset_minutes: i64,
+    user_id: String,
+    participant_id: String,
+    kind: String,
+    payload: String,
+    app_version: String,
+    schema_version: i64,
+    prev_hash: String,
+    hash: String,
+    received_at_ms: i64,
+    rejection_code: Option<String>,
+    rejection_message: Option<String>,
+}
+
+impl<'r> FromRow<'r, AnyRow> for EventRow {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        Ok(Self {
+            server_seq: row.try_get("server_seq")?,
+            id: row.try_get("id")?,
+            device_id: row.try_get("device_id")?,
+            device_seq: row.try_get("device_seq")?,
+            recorded_at_ms: row.try_get("recorded_at_ms")?,
+            recorded_offset_minutes: row.try_get("recorded_offset_minutes")?,
+            user_id: row.try_get("user_id")?,
+            participant_id: row.try_get("participant_id")?,
+            kind: row.try_get("kind")?,
+            payload: row.try_get("payload")?,
+            app_version: row.try_get("app_version")?,
+            schema_version: row.try_get("schema_version")?,
+            prev_hash: row.try_get("prev_hash")?,
+            hash: row.try_get("hash")?,
+            received_at_ms: row.try_get("received_at_ms")?,
+            rejection_code: row.try_get("rejection_code")?,
+            rejection_message: row.try_get("rejection_message")?,
+        })
+    }
+}
+
+impl EventRow {
+    /// The event, read back through its wire form: `Event` has no other way in,
+    /// by design, and the caller verifies chains, not this.
+    fn event(&self) -> Result<Event> {
+        let json = serde_json::json!({
+            "id": self.id,
+            "device_id": self.device_id,
+            "device_seq": self.device_seq,
+            "recorded_at": {
+                "utc_ms": self.recorded_at_ms,
+                "offset_minutes": self.recorded_offset_minutes,
+            },
+            "user_id": self.user_id,
+            "participant_id": self.participant_id,
+            "kind": self.kind,
+            "payload": self.payload,
+            "app_version": self.app_version,
+            "schema_version": self.schema_version,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        });
+        serde_json::from_value(json)
+            .with_context(|| format!("stored event {} does not read back", self.id))
+    }
+
+    fn rejection(&self) -> Result<Option<Rejection>> {
+        let Some(code) = &self.rejection_code else {
+            return Ok(None);
+        };
+        let code: RejectionCode = serde_json::from_value(code.as_str().into())
+            .with_context(|| format!("stored event {} has an unreadable rejection", self.id))?;
+        Ok(Some(Rejection {
+            device_seq: from_db(self.device_seq)?,
+            event_id: self.id.parse().context("a stored event id is not a uuid")?,
+            code,
+            message: self.rejection_message.clone().unwrap_or_default(),
+        }))
+    }
+}

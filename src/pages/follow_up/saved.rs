@@ -1,0 +1,304 @@
+//! A saved sample: each field's current entry, who set it and when, its earlier
+//! entries, and "Correct", which records a `ValueCorrected` event with the entry
+//! the user saw, the new one and a reason. Nothing is overwritten: the projection
+//! keeps the old entry in the field's history.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::Value;
+use trial::crf::cytokine::TimePoint;
+use trial::crf::{FormKind, FormRef};
+use trial::field::{Field, FieldError};
+use trial::payload::{Payload, PayloadError, ValueCorrected};
+use trial::projection::{Change, Participant};
+
+use super::entry::{EntryField, EntryInput};
+use super::{describe_entry, user_name, wall_clock};
+use crate::actions;
+use crate::i18n::{Text, field_error, field_label, labelled, t, use_lang};
+use crate::state::{use_session, use_tablet};
+
+/// The fields of a saved sample, each with its "Correct" button. One correction
+/// is open at a time.
+#[component]
+pub(super) fn SavedSample(
+    participant: Signal<Participant>,
+    time_point: TimePoint,
+    close: Callback<()>,
+) -> impl IntoView {
+    let lang = use_lang();
+    // The field being corrected and the entry the user saw when they tapped
+    // "Correct": that entry is what the correction says it replaces.
+    let correcting = RwSignal::new(None::<(Field, Value)>);
+    view! {
+        <h3>{move || format!("{} {} h", t(lang.get(), Text::FormCytokineSample), time_point.hours())}</h3>
+        <ul class="saved-fields" data-testid="saved-sample">
+            {FormKind::CytokineSample
+                .fields()
+                .iter()
+                .map(|&field| view! { <SavedField participant time_point field correcting/> })
+                .collect_view()}
+        </ul>
+        <div class="actions">
+            <button type="button" class="secondary" on:click=move |_| close.run(())>
+                {move || t(lang.get(), Text::Close)}
+            </button>
+        </div>
+    }
+}
+
+/// One saved field: its entry, provenance, history, and correction.
+#[component]
+fn SavedField(
+    participant: Signal<Participant>,
+    time_point: TimePoint,
+    field: Field,
+    correcting: RwSignal<Option<(Field, Value)>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let tablet = use_tablet();
+    let key = field.key();
+    let form_ref = FormRef::CytokineSample { time_point };
+    let current = Memo::new(move |_| {
+        participant
+            .with(|p| {
+                p.form(form_ref)
+                    .and_then(|record| record.form().value(field))
+            })
+            .unwrap_or(Value::Null)
+    });
+    let history = Memo::new(move |_| {
+        participant.with(|p| {
+            p.form(form_ref)
+                .map(|record| {
+                    record
+                        .field_history(field)
+                        .cloned()
+                        .collect::<Vec<Change>>()
+                })
+                .unwrap_or_default()
+        })
+    });
+    let set_by = move || {
+        history.with(|history| {
+            history.last().map(|change| {
+                let name = tablet
+                    .users
+                    .with(|users| user_name(users, change.by.user_id));
+                format!("{name} · {}", wall_clock(change.by.recorded_at))
+            })
+        })
+    };
+    let earlier = move || {
+        let lang = lang.get();
+        history.with(|history| {
+            history
+                .iter()
+                .filter_map(|change| {
+                    let old = change.old.as_ref()?;
+                    let name = tablet
+                        .users
+                        .with(|users| user_name(users, change.by.user_id));
+                    let reason = change
+                        .reason
+                        .as_ref()
+                        .map(|reason| {
+                            format!(" · {}", labelled(lang, t(lang, Text::Reason), reason))
+                        })
+                        .unwrap_or_default();
+                    let text = format!(
+                        "{} → {}{reason} · {name} · {}",
+                        describe_entry(lang, field, old),
+                        describe_entry(lang, field, &change.new),
+                        wall_clock(change.by.recorded_at),
+                    );
+                    Some(view! { <li>{text}</li> })
+                })
+                .collect_view()
+        })
+    };
+    let is_correcting =
+        move || correcting.with(|open| open.as_ref().is_some_and(|(open, _)| *open == field));
+    let correction = move || {
+        correcting.with(|open| {
+            open.as_ref()
+                .filter(|(open, _)| *open == field)
+                .map(|(_, old)| {
+                    let close = Callback::new(move |()| correcting.set(None));
+                    view! { <CorrectionForm participant form_ref field old=old.clone() close/> }
+                })
+        })
+    };
+    view! {
+        <li data-testid=format!("saved-{key}")>
+            <span class="saved-label">{move || field_label(lang.get(), field)}</span>
+            <span class="saved-value" data-testid=format!("value-{key}")>
+                {move || describe_entry(lang.get(), field, &current.get())}
+            </span>
+            <span class="saved-by">{set_by}</span>
+            <button
+                type="button"
+                class="secondary"
+                data-testid=format!("correct-{key}")
+                prop:disabled=is_correcting
+                on:click=move |_| correcting.set(Some((field, current.get_untracked())))
+            >
+                {move || t(lang.get(), Text::Correct)}
+            </button>
+            <ul class="field-history" data-testid=format!("history-{key}")>{earlier}</ul>
+            {correction}
+        </li>
+    }
+}
+
+/// Why a correction cannot be saved yet.
+#[derive(Clone, Debug, PartialEq)]
+enum Refusal {
+    /// Problems to show beside the value or the reason.
+    Fields(Vec<FieldError>),
+    /// Anything else the core refused, which no input here should produce.
+    Other(String),
+}
+
+/// The new entry and the reason for a correction of one field.
+#[component]
+fn CorrectionForm(
+    participant: Signal<Participant>,
+    form_ref: FormRef,
+    field: Field,
+    /// The entry the user saw when they tapped "Correct".
+    old: Value,
+    close: Callback<()>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let tablet = use_tablet();
+    let session = use_session();
+    let input = EntryInput::from_json(field, &old);
+    let reason = RwSignal::new(String::new());
+    let attempted = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let problem = RwSignal::new(None::<String>);
+    let seen = old.clone();
+    let verdict = Memo::new(move |_| judge(form_ref, field, &old, input, &reason.get()));
+    let error_of = move |field: Field| {
+        Signal::derive(move || {
+            if !attempted.get() {
+                return None;
+            }
+            verdict.with(|verdict| match verdict {
+                Err(Refusal::Fields(errors)) => {
+                    errors.iter().find(|error| error.field() == field).cloned()
+                }
+                _ => None,
+            })
+        })
+    };
+    let reason_error = error_of(Field::CorrectionReason);
+    let save = move |_| {
+        let lang = lang.get_untracked();
+        attempted.set(true);
+        let body = match verdict.get_untracked() {
+            Ok(body) => body,
+            Err(Refusal::Other(message)) => {
+                problem.set(Some(format!("{} {message}", t(lang, Text::SaveFailed))));
+                return;
+            }
+            Err(Refusal::Fields(_)) => {
+                problem.set(None);
+                return;
+            }
+        };
+        if body.new == body.old {
+            problem.set(Some(t(lang, Text::CorrectionUnchanged).to_owned()));
+            return;
+        }
+        let (Some(user), participant_id) = (
+            session.user.get_untracked(),
+            participant.with_untracked(Participant::id),
+        ) else {
+            return;
+        };
+        problem.set(None);
+        busy.set(true);
+        spawn_local(async move {
+            let result =
+                actions::record(participant_id, user.id, &Payload::ValueCorrected(body)).await;
+            busy.set(false);
+            match result {
+                Ok(()) => {
+                    tablet.refresh();
+                    close.run(());
+                }
+                Err(error) => problem.set(Some(format!("{} {error}", t(lang, Text::SaveFailed)))),
+            }
+        });
+    };
+    view! {
+        <div class="correction" role="group" data-testid="correction">
+            <p class="hint">
+                {move || {
+                    let lang = lang.get();
+                    let current = labelled(lang, t(lang, Text::CurrentEntry), &describe_entry(lang, field, &seen));
+                    format!("{current}. {}", t(lang, Text::CorrectionHelp))
+                }}
+            </p>
+            <EntryField input error=error_of(field)/>
+            <div class="field" class:invalid=move || reason_error.with(Option::is_some)>
+                <label for="correction-reason">{move || field_label(lang.get(), Field::CorrectionReason)}</label>
+                <input
+                    id="correction-reason"
+                    data-testid="correction-reason"
+                    type="text"
+                    autocomplete="off"
+                    aria-describedby="correction_reason-error"
+                    prop:value=move || reason.get()
+                    on:input=move |event| reason.set(event_target_value(&event))
+                />
+                <p class="field-error" id="correction_reason-error" data-testid="correction_reason-error" role="alert">
+                    {move || reason_error.with(|error| error.as_ref().map(|e| field_error(lang.get(), e)))}
+                </p>
+            </div>
+            <p class="field-error" role="alert" data-testid="correction-problem">{move || problem.get()}</p>
+            <div class="actions">
+                <button type="button" on:click=save prop:disabled=move || busy.get() data-testid="save-correction">
+                    {move || t(lang.get(), Text::SaveCorrection)}
+                </button>
+                <button type="button" class="secondary" on:click=move |_| close.run(())>
+                    {move || t(lang.get(), Text::Cancel)}
+                </button>
+            </div>
+        </div>
+    }
+}
+
+/// Builds the correction and asks the trial core whether it may be recorded: the
+/// new entry must pass the field's own rules and the reason must not be blank.
+fn judge(
+    form: FormRef,
+    field: Field,
+    old: &Value,
+    input: EntryInput,
+    reason: &str,
+) -> Result<ValueCorrected, Refusal> {
+    let mut errors = Vec::new();
+    let new = input.to_json().unwrap_or_else(|error| {
+        errors.push(error);
+        Value::Null
+    });
+    let body = ValueCorrected {
+        form,
+        field,
+        old: old.clone(),
+        new,
+        reason: reason.trim().to_owned(),
+    };
+    match Payload::ValueCorrected(body.clone()).validate() {
+        Ok(()) if errors.is_empty() => Ok(body),
+        Ok(()) => Err(Refusal::Fields(errors)),
+        Err(PayloadError::Invalid { errors: more, .. }) => {
+            errors.extend(more);
+            Err(Refusal::Fields(errors))
+        }
+        Err(other) => Err(Refusal::Other(other.to_string())),
+    }
+}

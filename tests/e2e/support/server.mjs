@@ -1,0 +1,68 @@
+// Starts the real HP-ECMO server on a free port with a throw-away SQLite database,
+// serving the release build, and stops it (also to simulate the network going away).
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const BIN = process.env.HP_ECMO_SERVER_BIN;
+const DIST = process.env.HP_ECMO_DIST;
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export class TestServer {
+  static async start() {
+    if (!BIN || !DIST) throw new Error("HP_ECMO_SERVER_BIN and HP_ECMO_DIST must be set (cargo xtask test sets them)");
+    const server = new TestServer(await freePort(), join(mkdtempSync(join(tmpdir(), "hp-ecmo-e2e-")), "server.sqlite"));
+    await server.resume();
+    return server;
+  }
+
+  constructor(port, database) {
+    this.port = port;
+    this.database = database;
+    this.url = `http://127.0.0.1:${port}`;
+    this.output = "";
+  }
+
+  /** Starts (or restarts) the server on the same port and database. */
+  async resume() {
+    this.process = spawn(BIN, ["--database", this.database, "--dist", DIST, "--port", String(this.port)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    for (const stream of [this.process.stdout, this.process.stderr]) {
+      stream.on("data", (chunk) => { this.output += chunk; });
+    }
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      try {
+        const response = await fetch(`${this.url}/api/health`);
+        if (response.ok) return;
+      } catch { /* not up yet */ }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`the server did not start:\n${this.output}`);
+  }
+
+  /** The enrolment code the server printed. */
+  enrolmentCode() {
+    return this.output.match(/Enrolment code[^:]*:\s*(\S+)/)?.[1];
+  }
+
+  /** Stops the server, as when the ward's network goes away. */
+  async stop() {
+    if (!this.process || this.process.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.process.once("exit", resolve));
+    this.process.kill("SIGTERM");
+    await exited;
+  }
+}
