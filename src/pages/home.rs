@@ -108,11 +108,14 @@ pub fn status_label(lang: Lang, status: Status) -> String {
         Status::ScreeningIncomplete => t(lang, Text::StatusIncomplete).into(),
         Status::NotEligible => t(lang, Text::StatusNotEligible).into(),
         Status::Eligible => t(lang, Text::StatusEligible).into(),
-        Status::Randomised { arm } => format!(
-            "{}: {}",
-            t(lang, Text::StatusRandomised),
-            arm_label(lang, arm)
-        ),
+        Status::Randomised { arm } => {
+            let separator = if lang == Lang::Zh { "：" } else { ": " };
+            format!(
+                "{}{separator}{}",
+                t(lang, Text::StatusRandomised),
+                arm_label(lang, arm)
+            )
+        }
         Status::Withdrawn => t(lang, Text::StatusWithdrawn).into(),
         Status::Completed => t(lang, Text::StatusCompleted).into(),
         Status::LostToFollowUp => t(lang, Text::StatusLost).into(),

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_navigate;
 use trial::eligibility::{Assessment, ECMO_WINDOW_MS, Outcome, Status, assess};
 use trial::field::{Field, FieldError};
 use trial::payload::{Payload, ScreeningRecorded};
+use trial::projection::project;
 use trial::screening::{Answer, EcmoMode, Screening, ScreeningForm, Sex};
 use trial::time::Moment;
 use uuid::Uuid;
@@ -239,14 +240,13 @@ pub fn ScreeningEditor(
         };
         let participant = participant.clone();
         let navigate = navigate.clone();
+        // Read now, in the handler: inside the task below nothing tracks it.
+        let n_participants = tablet.events.with_untracked(|events| project(events).len());
         spawn_local(async move {
             let result = async {
                 let (participant_id, screening_number) = match participant {
                     Some(known) => known,
-                    None => (
-                        Uuid::now_v7(),
-                        next_screening_number(tablet.participants().len()).await?,
-                    ),
+                    None => (Uuid::now_v7(), next_screening_number(n_participants).await?),
                 };
                 let payload = Payload::ScreeningRecorded(ScreeningRecorded {
                     screening_number,
