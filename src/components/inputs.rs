@@ -54,6 +54,30 @@ pub fn NumberField(
     }
 }
 
+/// A labelled input of the browser's `kind` ("text", "date", "datetime-local"):
+/// the shared body of the field components below.
+fn labelled_input(
+    field: Field,
+    kind: &'static str,
+    value: RwSignal<String>,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <div class="field" class:invalid=move || error.with(Option::is_some)>
+            <label for=field.key()>{move || field_label(lang.get(), field)}</label>
+            <input
+                id=field.key()
+                type=kind
+                autocomplete="off"
+                prop:value=move || value.get()
+                on:input=move |event| value.set(event_target_value(&event))
+            />
+            <FieldMessage field error/>
+        </div>
+    }
+}
+
 /// A free-text field.
 #[component]
 pub fn TextField(
@@ -65,20 +89,7 @@ pub fn TextField(
     #[prop(into)]
     error: Signal<Option<String>>,
 ) -> impl IntoView {
-    let lang = use_lang();
-    view! {
-        <div class="field" class:invalid=move || error.with(Option::is_some)>
-            <label for=field.key()>{move || field_label(lang.get(), field)}</label>
-            <input
-                id=field.key()
-                type="text"
-                autocomplete="off"
-                prop:value=move || value.get()
-                on:input=move |event| value.set(event_target_value(&event))
-            />
-            <FieldMessage field error/>
-        </div>
-    }
+    labelled_input(field, "text", value, error)
 }
 
 /// A date and time on the tablet's wall clock (`datetime-local`).
@@ -92,19 +103,7 @@ pub fn DateTimeField(
     #[prop(into)]
     error: Signal<Option<String>>,
 ) -> impl IntoView {
-    let lang = use_lang();
-    view! {
-        <div class="field" class:invalid=move || error.with(Option::is_some)>
-            <label for=field.key()>{move || field_label(lang.get(), field)}</label>
-            <input
-                id=field.key()
-                type="datetime-local"
-                prop:value=move || value.get()
-                on:input=move |event| value.set(event_target_value(&event))
-            />
-            <FieldMessage field error/>
-        </div>
-    }
+    labelled_input(field, "datetime-local", value, error)
 }
 
 /// A calendar date (`date`).
@@ -118,19 +117,7 @@ pub fn DateField(
     #[prop(into)]
     error: Signal<Option<String>>,
 ) -> impl IntoView {
-    let lang = use_lang();
-    view! {
-        <div class="field" class:invalid=move || error.with(Option::is_some)>
-            <label for=field.key()>{move || field_label(lang.get(), field)}</label>
-            <input
-                id=field.key()
-                type="date"
-                prop:value=move || value.get()
-                on:input=move |event| value.set(event_target_value(&event))
-            />
-            <FieldMessage field error/>
-        </div>
-    }
+    labelled_input(field, "date", value, error)
 }
 
 /// Yes / no / unknown, as three large buttons; unknown until someone answers.
