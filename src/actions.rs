@@ -4,10 +4,9 @@
 
 use std::fmt;
 
-use trial::eligibility::Outcome;
 use trial::event::EventDraft;
 use trial::payload::{Payload, Randomised, SCHEMA_VERSION, StudyNumber};
-use trial::projection::project;
+use trial::projection::{RandomiseRefusal, project};
 use trial::randomisation::{Lease, LeaseId, RandomisationConfig, Stratum};
 use uuid::Uuid;
 
@@ -44,13 +43,8 @@ pub enum ActionError {
 pub enum Refusal {
     /// Occurs when no such participant is on this tablet.
     UnknownParticipant,
-    /// Occurs when the screening is not (or no longer) eligible, for example once
-    /// ECMO has run for 24 hours.
-    NotEligible(Outcome),
-    /// Occurs when no consent is recorded.
-    NoConsent,
-    /// Occurs when the participant was randomised already.
-    AlreadyRandomised,
+    /// Occurs when the trial's rule refuses (`Participant::may_randomise`).
+    Rule(RandomiseRefusal),
     /// Occurs when the tablet holds no lease with a slot left.
     NoSlotLeft,
 }
@@ -203,27 +197,14 @@ async fn check_randomisable(
     participant_id: Uuid,
     now: trial::time::Moment,
 ) -> Result<(), ActionError> {
-    let refuse = |refusal| Err(ActionError::NotRandomisable(refusal));
     let participants = project(&store.events().await?);
-    let Some(participant) = participants.iter().find(|p| p.id() == participant_id) else {
-        return refuse(Refusal::UnknownParticipant);
-    };
-    if participant.randomisation().is_some() {
-        return refuse(Refusal::AlreadyRandomised);
-    }
-    match participant.assessment(now) {
-        Some(Ok(assessment)) if assessment.is_eligible() => {}
-        Some(Ok(assessment)) => return refuse(Refusal::NotEligible(assessment.outcome().clone())),
-        _ => {
-            return refuse(Refusal::NotEligible(Outcome::Incomplete {
-                missing: Vec::new(),
-            }));
-        }
-    }
-    if participant.consents().is_empty() {
-        return refuse(Refusal::NoConsent);
-    }
-    Ok(())
+    let participant = participants
+        .iter()
+        .find(|p| p.id() == participant_id)
+        .ok_or(ActionError::NotRandomisable(Refusal::UnknownParticipant))?;
+    participant
+        .may_randomise(now)
+        .map_err(|refusal| ActionError::NotRandomisable(Refusal::Rule(refusal)))
 }
 
 fn draft(participant_id: Uuid, user_id: Uuid, payload: &Payload) -> EventDraft {

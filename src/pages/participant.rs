@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::field::Field;
 use trial::payload::{Payload, Randomised};
-use trial::projection::{Participant, Status};
+use trial::projection::{Participant, RandomiseRefusal};
 use uuid::Uuid;
 
 use crate::actions::{self, ActionError, Refusal};
@@ -174,17 +174,11 @@ fn RandomiseSection(
     let problem = RwSignal::new(None::<String>);
     let blocker = move || -> Option<Text> {
         let now = now.get();
-        participant.with(|p| {
-            if p.status(now) != Status::Eligible {
-                Some(Text::BlockedNotEligible)
-            } else if p.consents().is_empty() {
-                Some(Text::BlockedNoConsent)
-            } else if tablet.lease.with(Option::is_none) {
-                Some(Text::BlockedNoSlot)
-            } else {
-                None
-            }
-        })
+        match participant.with(|p| p.may_randomise(now)) {
+            Err(refusal) => Some(rule_text(&refusal)),
+            Ok(()) if tablet.lease.with(Option::is_none) => Some(Text::BlockedNoSlot),
+            Ok(()) => None,
+        }
     };
     let randomise = move |_| {
         // A second tap while the first is under way does nothing here; were it to
@@ -278,13 +272,20 @@ fn Reveal(randomised: Randomised) -> impl IntoView {
     }
 }
 
+/// The words for the trial's reason not to randomise.
+fn rule_text(refusal: &RandomiseRefusal) -> Text {
+    match refusal {
+        RandomiseRefusal::NotEligible(_) => Text::BlockedNotEligible,
+        RandomiseRefusal::NoConsent => Text::BlockedNoConsent,
+        RandomiseRefusal::AlreadyRandomised => Text::AlreadyRandomised,
+    }
+}
+
 fn refusal_text(lang: Lang, error: &ActionError) -> String {
     let text = match error {
-        ActionError::NotRandomisable(Refusal::NotEligible(_)) => Text::BlockedNotEligible,
-        ActionError::NotRandomisable(Refusal::NoConsent) => Text::BlockedNoConsent,
+        ActionError::NotRandomisable(Refusal::Rule(refusal)) => rule_text(refusal),
         ActionError::NotRandomisable(Refusal::NoSlotLeft) => Text::BlockedNoSlot,
-        ActionError::NotRandomisable(Refusal::AlreadyRandomised)
-        | ActionError::Randomise(crate::store::RandomiseError::AlreadyRandomised { .. }) => {
+        ActionError::Randomise(crate::store::RandomiseError::AlreadyRandomised { .. }) => {
             Text::AlreadyRandomised
         }
         other => return format!("{} {other}", t(lang, Text::SaveFailed)),

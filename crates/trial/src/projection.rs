@@ -217,6 +217,19 @@ pub enum Status {
     LostToFollowUp,
 }
 
+/// Why a participant may not be randomised at a given moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RandomiseRefusal {
+    /// Occurs when the participant was randomised already: the first allocation
+    /// stands.
+    AlreadyRandomised,
+    /// Occurs when the screening is not (or no longer) eligible, for example once
+    /// ECMO has run for 24 hours; carries the outcome that says why.
+    NotEligible(Outcome),
+    /// Occurs when no consent is recorded.
+    NoConsent,
+}
+
 /// The next cytokine sample a participant needs, for the home screen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NextSample {
@@ -439,6 +452,31 @@ impl Participant {
     pub fn assessment(&self, now: Moment) -> Option<Result<Assessment, FieldError>> {
         let screening = &self.screening.as_ref()?.value;
         Some(assess(screening, now.max(screening.form().screened_at)))
+    }
+
+    /// Whether the participant may be randomised at `now`: not randomised yet,
+    /// eligible at that very moment (the 24-hour ECMO window included), consented.
+    /// The tablet asks before enabling the button and again at the tap.
+    pub fn may_randomise(&self, now: Moment) -> Result<(), RandomiseRefusal> {
+        if self.randomisation.is_some() {
+            return Err(RandomiseRefusal::AlreadyRandomised);
+        }
+        match self.assessment(now) {
+            Some(Ok(assessment)) if assessment.is_eligible() => {}
+            Some(Ok(assessment)) => {
+                return Err(RandomiseRefusal::NotEligible(assessment.outcome().clone()));
+            }
+            // No screening yet, or times that cannot be right: nothing is known.
+            Some(Err(_)) | None => {
+                return Err(RandomiseRefusal::NotEligible(Outcome::Incomplete {
+                    missing: Vec::new(),
+                }));
+            }
+        }
+        if self.consents.is_empty() {
+            return Err(RandomiseRefusal::NoConsent);
+        }
+        Ok(())
     }
 
     /// Where the participant stands at `now`. Withdrawal, then the end of

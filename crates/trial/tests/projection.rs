@@ -20,7 +20,7 @@ use trial::payload::{
     FormSaved, Payload, PayloadError, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber,
     ValueCorrected,
 };
-use trial::projection::{Anomaly, Deviation, Participant, Status, project};
+use trial::projection::{Anomaly, Deviation, Participant, RandomiseRefusal, Status, project};
 use trial::randomisation::{Arm, LeaseId};
 use trial::screening::{Answer, EcmoMode, ScreeningForm};
 use trial::time::{MS_PER_HOUR, Moment};
@@ -266,6 +266,30 @@ fn randomised_log(arm: Arm) -> Log {
     log.record(TABLET_1, NURSE, 4 * HOUR + 1, &consent());
     log.record(TABLET_1, NURSE, 5 * HOUR, &randomised(6, arm, 5 * HOUR));
     log
+}
+
+#[test]
+fn randomisation_needs_eligibility_now_consent_and_no_earlier_allocation() {
+    let mut log = Log::new();
+    log.record(TABLET_1, NURSE, 4 * HOUR, &screened(screening_form()));
+    let screened_only = log.participant();
+    assert_eq!(
+        screened_only.may_randomise(at(4 * HOUR)),
+        Err(RandomiseRefusal::NoConsent)
+    );
+    log.record(TABLET_1, NURSE, 4 * HOUR + 1, &consent());
+    let consented = log.participant();
+    assert_eq!(consented.may_randomise(at(4 * HOUR + 1)), Ok(()));
+    // ECMO started at 0: at 24 h the window has closed.
+    assert!(matches!(
+        consented.may_randomise(at(24 * HOUR)),
+        Err(RandomiseRefusal::NotEligible(_))
+    ));
+    let randomised = randomised_log(Arm::Hemoperfusion).participant();
+    assert_eq!(
+        randomised.may_randomise(at(5 * HOUR + 1)),
+        Err(RandomiseRefusal::AlreadyRandomised)
+    );
 }
 
 #[test]
