@@ -197,13 +197,14 @@ async fn check_randomisable(
     participant_id: Uuid,
     now: trial::time::Moment,
 ) -> Result<(), ActionError> {
+    let device = store.chain_head().await?.device_id();
     let participants = project(&store.events().await?);
     let participant = participants
         .iter()
         .find(|p| p.id() == participant_id)
         .ok_or(ActionError::NotRandomisable(Refusal::UnknownParticipant))?;
     participant
-        .may_randomise(now)
+        .may_randomise(now, device)
         .map_err(|refusal| ActionError::NotRandomisable(Refusal::Rule(refusal)))
 }
 

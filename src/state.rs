@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use trial::event::Event;
 use trial::projection::{Participant, project};
+use uuid::Uuid;
 
 use crate::store::{LeaseRecord, Store, StoreError, UserRecord};
 
@@ -26,6 +27,8 @@ pub struct Tablet {
     pub lease: RwSignal<Option<LeaseRecord>>,
     /// Who may sign in.
     pub users: RwSignal<Vec<UserRecord>>,
+    /// This tablet's device id, once read.
+    pub device: RwSignal<Option<Uuid>>,
     /// Whether the first read has finished (so "no users" means none, not "not yet").
     pub loaded: RwSignal<bool>,
     /// The last storage failure, shown until the next successful read.
@@ -39,6 +42,7 @@ impl Tablet {
             pending: RwSignal::new(0),
             lease: RwSignal::new(None),
             users: RwSignal::new(Vec::new()),
+            device: RwSignal::new(None),
             loaded: RwSignal::new(false),
             error: RwSignal::new(None),
         }
@@ -48,11 +52,18 @@ impl Tablet {
     pub fn refresh(self) {
         spawn_local(async move {
             match read_all().await {
-                Ok((events, pending, lease, users)) => {
+                Ok(Read {
+                    events,
+                    pending,
+                    lease,
+                    users,
+                    device,
+                }) => {
                     self.events.set(events);
                     self.pending.set(pending);
                     self.lease.set(lease);
                     self.users.set(users);
+                    self.device.set(Some(device));
                     self.error.set(None);
                 }
                 Err(error) => self.error.set(Some(error.to_string())),
@@ -67,14 +78,24 @@ impl Tablet {
     }
 }
 
-async fn read_all() -> Result<(Vec<Event>, u32, Option<LeaseRecord>, Vec<UserRecord>), StoreError> {
+/// Everything the screens read from storage, in one go.
+struct Read {
+    events: Vec<Event>,
+    pending: u32,
+    lease: Option<LeaseRecord>,
+    users: Vec<UserRecord>,
+    device: Uuid,
+}
+
+async fn read_all() -> Result<Read, StoreError> {
     let store = Store::open(DATABASE).await?;
-    let read = (
-        store.events().await?,
-        store.pending().await?,
-        store.active_lease().await?,
-        store.users().await?,
-    );
+    let read = Read {
+        events: store.events().await?,
+        pending: store.pending().await?,
+        lease: store.active_lease().await?,
+        users: store.users().await?,
+        device: store.chain_head().await?.device_id(),
+    };
     store.close();
     Ok(read)
 }

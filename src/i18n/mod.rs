@@ -145,6 +145,8 @@ pub enum Text {
     Randomise,
     BlockedNotEligible,
     BlockedNoConsent,
+    /// Randomise is blocked: another tablet screened this participant.
+    BlockedOtherDevice,
     BlockedNoSlot,
     TrainingExplained,
     StartTraining,

@@ -108,6 +108,10 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "当前不符合条件：只有在满足全部标准且 ECMO 运行不足 24 小时时才能随机。",
         ],
         Text::BlockedNoConsent => ["Record consent first.", "请先记录知情同意。"],
+        Text::BlockedOtherDevice => [
+            "Another tablet screened this patient; only that tablet can randomise them.",
+            "该患者由另一台平板筛选，只能在那台平板上随机分组。",
+        ],
         Text::BlockedNoSlot => [
             "No allocation slot left on this tablet: connect to the server to get more.",
             "本平板已无可用随机号：请连接服务器获取。",

@@ -174,7 +174,10 @@ fn RandomiseSection(
     let problem = RwSignal::new(None::<String>);
     let blocker = move || -> Option<Text> {
         let now = now.get();
-        match participant.with(|p| p.may_randomise(now)) {
+        let Some(device) = tablet.device.get() else {
+            return Some(Text::BlockedNoSlot);
+        };
+        match participant.with(|p| p.may_randomise(now, device)) {
             Err(refusal) => Some(rule_text(&refusal)),
             Ok(()) if tablet.lease.with(Option::is_none) => Some(Text::BlockedNoSlot),
             Ok(()) => None,
@@ -278,6 +281,7 @@ fn rule_text(refusal: &RandomiseRefusal) -> Text {
         RandomiseRefusal::NotEligible(_) => Text::BlockedNotEligible,
         RandomiseRefusal::NoConsent => Text::BlockedNoConsent,
         RandomiseRefusal::AlreadyRandomised => Text::AlreadyRandomised,
+        RandomiseRefusal::ScreenedOnAnotherDevice => Text::BlockedOtherDevice,
     }
 }
 

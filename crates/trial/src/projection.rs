@@ -228,6 +228,10 @@ pub enum RandomiseRefusal {
     NotEligible(Outcome),
     /// Occurs when no consent is recorded.
     NoConsent,
+    /// Occurs when another tablet screened the participant: only that tablet
+    /// randomises them (DESIGN.md, "Randomisation"), so two tablets holding the
+    /// same pulled screening can never both allocate.
+    ScreenedOnAnotherDevice,
 }
 
 /// The next cytokine sample a participant needs, for the home screen.
@@ -455,9 +459,11 @@ impl Participant {
     }
 
     /// Whether the participant may be randomised at `now`: not randomised yet,
-    /// eligible at that very moment (the 24-hour ECMO window included), consented.
-    /// The tablet asks before enabling the button and again at the tap.
-    pub fn may_randomise(&self, now: Moment) -> Result<(), RandomiseRefusal> {
+    /// eligible at that very moment (the 24-hour ECMO window included), screened on
+    /// `device_id` (the tablet asking), consented. The tablet asks before enabling
+    /// the button and again at the tap; the server asks of every pushed
+    /// randomisation.
+    pub fn may_randomise(&self, now: Moment, device_id: Uuid) -> Result<(), RandomiseRefusal> {
         if self.randomisation.is_some() {
             return Err(RandomiseRefusal::AlreadyRandomised);
         }
@@ -472,6 +478,13 @@ impl Participant {
                     missing: Vec::new(),
                 }));
             }
+        }
+        if self
+            .screening
+            .as_ref()
+            .is_some_and(|screening| screening.by.device_id != device_id)
+        {
+            return Err(RandomiseRefusal::ScreenedOnAnotherDevice);
         }
         if self.consents.is_empty() {
             return Err(RandomiseRefusal::NoConsent);

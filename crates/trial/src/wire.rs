@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::event::Event;
 use crate::pin::PinHash;
+use crate::randomisation::LeaseId;
 
 /// The version of the API these types describe.
 pub const API_VERSION: u32 = 1;
@@ -51,6 +52,11 @@ pub struct EnrolRequest {
     pub device_id: Uuid,
     /// The version of the app asking.
     pub app_version: String,
+    /// The tablet's ECDH P-256 public key: lowercase hex of the 65-byte uncompressed
+    /// point, as WebCrypto's `exportKey("raw")` gives it. The private half was
+    /// generated non-extractable and never leaves the tablet; the server seals every
+    /// lease seed to this key (see [`SealedSeed`]).
+    pub public_key: String,
 }
 
 /// The answer to a successful enrolment: everything a tablet needs to work offline.
@@ -68,9 +74,85 @@ pub struct EnrolResponse {
     /// Everyone who may sign in at that site, with their PIN hashes for offline
     /// sign-in.
     pub users: Vec<User>,
+    /// The tablet's first allocation lease, so it can randomise before it is ever
+    /// online again.
+    pub lease: SealedLease,
     /// The server's clock when it answered, so the tablet can tell its own offset.
     pub server_time_ms: i64,
 }
+
+/// `POST /api/leases`: a tablet asks for its allocation leases, after pushing its
+/// events, so the server counts the slots it has used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseRequest {}
+
+/// The answer to [`LeaseRequest`]: every lease of the device with a slot the server
+/// has not seen used, newly issued ones included. The server issues a new lease
+/// when fewer than [`LEASE_LOW_WATER`] such slots are left; otherwise it issues
+/// nothing, so asking again is harmless and a lost answer loses no lease. The
+/// tablet keeps the leases it does not hold yet, by id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseResponse {
+    /// The leases, oldest first; a tablet consumes them in that order.
+    pub leases: Vec<SealedLease>,
+    /// The server's clock when it answered.
+    pub server_time_ms: i64,
+}
+
+/// When a device has fewer unused slots than this (as the server counts them from
+/// its pushed randomisations), asking for leases issues a new one.
+pub const LEASE_LOW_WATER: u32 = 8;
+
+/// How many blocks a lease the server issues holds.
+pub const LEASE_BLOCKS: u32 = 8;
+
+/// An allocation lease as the server hands it to its device: everything in the
+/// clear but the seed, which is sealed to the tablet's public key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedLease {
+    /// The lease's id.
+    pub lease_id: LeaseId,
+    /// The site of the stratum.
+    pub site: String,
+    /// The device of the stratum: the tablet it was issued to.
+    pub device_id: Uuid,
+    /// The randomisation configuration's block sizes, to regenerate the list.
+    pub block_sizes: Vec<u32>,
+    /// How many slots the lease holds (whole blocks).
+    pub n_slots: u32,
+    /// The seed, sealed.
+    pub seed: SealedSeed,
+}
+
+/// A lease's 32-byte seed, sealed to one tablet's ECDH P-256 public key so that
+/// only that tablet can open it, and only through WebCrypto, whose private key it
+/// cannot export (DESIGN.md, "Randomisation"). All three fields are lowercase hex.
+///
+/// The construction, which both ends implement (the server with the RustCrypto
+/// crates, the tablet with WebCrypto):
+///
+/// 1. The server makes a fresh ephemeral P-256 key pair for each sealing.
+/// 2. `shared` = the x-coordinate (32 bytes) of ECDH(ephemeral secret, tablet
+///    public key): WebCrypto's `deriveBits({name: "ECDH"}, 256)`.
+/// 3. `key` = HKDF-SHA-256 with salt = the lease id's 16 bytes, info =
+///    [`SEAL_INFO`], 32 bytes of output.
+/// 4. `ciphertext` = AES-256-GCM(`key`, `nonce`, the seed), with the lease id's 16
+///    bytes as additional data, so a sealed seed cannot be moved to another lease;
+///    48 bytes: the encrypted seed, then the 16-byte tag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedSeed {
+    /// The ephemeral public key, 65 bytes uncompressed.
+    pub ephemeral_public_key: String,
+    /// The 12-byte AES-GCM nonce, random per sealing.
+    pub nonce: String,
+    /// The sealed seed and its tag, 48 bytes.
+    pub ciphertext: String,
+}
+
+/// The HKDF `info` of [`SealedSeed`]: names the purpose and version, so a key
+/// derived for anything else can never open a seed.
+pub const SEAL_INFO: &[u8] = b"hp-ecmo lease seed v1";
 
 /// A trial site, as a tablet needs to know it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

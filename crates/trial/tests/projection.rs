@@ -274,20 +274,24 @@ fn randomisation_needs_eligibility_now_consent_and_no_earlier_allocation() {
     log.record(TABLET_1, NURSE, 4 * HOUR, &screened(screening_form()));
     let screened_only = log.participant();
     assert_eq!(
-        screened_only.may_randomise(at(4 * HOUR)),
+        screened_only.may_randomise(at(4 * HOUR), TABLET_1),
         Err(RandomiseRefusal::NoConsent)
     );
     log.record(TABLET_1, NURSE, 4 * HOUR + 1, &consent());
     let consented = log.participant();
-    assert_eq!(consented.may_randomise(at(4 * HOUR + 1)), Ok(()));
+    assert_eq!(consented.may_randomise(at(4 * HOUR + 1), TABLET_1), Ok(()));
+    assert_eq!(
+        consented.may_randomise(at(4 * HOUR + 1), TABLET_2),
+        Err(RandomiseRefusal::ScreenedOnAnotherDevice)
+    );
     // ECMO started at 0: at 24 h the window has closed.
     assert!(matches!(
-        consented.may_randomise(at(24 * HOUR)),
+        consented.may_randomise(at(24 * HOUR), TABLET_1),
         Err(RandomiseRefusal::NotEligible(_))
     ));
     let randomised = randomised_log(Arm::Hemoperfusion).participant();
     assert_eq!(
-        randomised.may_randomise(at(5 * HOUR + 1)),
+        randomised.may_randomise(at(5 * HOUR + 1), TABLET_1),
         Err(RandomiseRefusal::AlreadyRandomised)
     );
 }
