@@ -329,6 +329,8 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
         }
         FieldError::NotANumber { .. } if zh => format!("{field}：请输入数字"),
         FieldError::NotANumber { .. } => format!("{field}: enter a number"),
+        FieldError::NotAWholeNumber { .. } if zh => format!("{field}：请输入整数"),
+        FieldError::NotAWholeNumber { .. } => format!("{field}: enter a whole number"),
         FieldError::DateOfBirthOutOfRange {
             value,
             earliest,

@@ -135,6 +135,30 @@ pub struct Limits {
     pub warn_above: Option<f64>,
 }
 
+/// How a field's value is entered, which is also the type its form stores: the
+/// screen picks its input from this, so one generic editor serves every form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A measured number that may have decimals, within [`Field::limits`].
+    Decimal,
+    /// A whole number (a score, a count), within [`Field::limits`]; stored as an
+    /// integer, so "12.5" is refused rather than rounded.
+    Integer,
+    /// A date and time, stored as a [`crate::time::Moment`].
+    DateTime,
+    /// A calendar date ("2026-03-01").
+    Date,
+    /// Yes or no, stored as a boolean.
+    YesNo,
+    /// Yes, no or not known yet (the screening's criteria).
+    Answer,
+    /// One of a fixed list of answers, each named by its serialised key (the
+    /// translations and the stored value use the same key).
+    Choice(&'static [&'static str]),
+    /// Free text, at most [`crate::crf::MAX_TEXT_CHARS`] characters.
+    Text,
+}
+
 impl Field {
     /// The screening form's fields (CRF.md §1), in the order the form shows them.
     pub const SCREENING: [Field; 24] = [
@@ -443,6 +467,127 @@ impl Field {
         }
     }
 
+    /// How this field's value is entered and stored. Choice keys are the serialised
+    /// names of the form's enum (`crf::baseline::ShockCause` and the like); a test
+    /// checks that each one reads back as its field's type.
+    pub fn input(self) -> Input {
+        match self {
+            Self::ScreenedAt
+            | Self::IcuAdmittedAt
+            | Self::EcmoStartedAt
+            | Self::ConsentedAt
+            | Self::SampledAt
+            | Self::SessionStartedAt
+            | Self::SessionStoppedAt
+            | Self::AeOnsetAt
+            | Self::EcmoWeanedAt
+            | Self::DiedAt => Input::DateTime,
+            Self::DateOfBirth | Self::IcuDischargedOn | Self::HospitalDischargedOn => Input::Date,
+            Self::Sex => Input::Choice(&["female", "male"]),
+            Self::EcmoMode => Input::Choice(&["va", "vv", "other"]),
+            Self::ConsentGivenBy => {
+                Input::Choice(&["patient", "legally_authorised_representative"])
+            }
+            Self::ShockCause => Input::Choice(&[
+                "acute_myocardial_infarction",
+                "fulminant_myocarditis",
+                "post_cardiotomy",
+                "cardiomyopathy_decompensation",
+                "other",
+            ]),
+            Self::Cartridge => Input::Choice(&["ha330", "ha380", "cytosorb", "other"]),
+            Self::CircuitPosition => {
+                Input::Choice(&["ecmo_circuit", "crrt_circuit", "separate_access"])
+            }
+            Self::SessionStopReason => {
+                Input::Choice(&["completed", "clotting", "bleeding", "haemodynamic", "other"])
+            }
+            Self::AeSeverity => Input::Choice(&["mild", "moderate", "severe"]),
+            Self::AeRelatedness => Input::Choice(&[
+                "not_related",
+                "unlikely",
+                "possible",
+                "probable",
+                "definite",
+            ]),
+            Self::AeOutcome => Input::Choice(&[
+                "recovered",
+                "recovering",
+                "not_recovered",
+                "recovered_with_sequelae",
+                "fatal",
+            ]),
+            Self::Day28Status => Input::Choice(&["alive_in_hospital", "alive_discharged", "dead"]),
+            Self::WithdrawnBy => Input::Choice(&[
+                "participant",
+                "legally_authorised_representative",
+                "investigator",
+            ]),
+            Self::AdmittedToIcu
+            | Self::SbpBelow90For30Min
+            | Self::MapBelow65For30Min
+            | Self::VasopressorsToKeepSbp90
+            | Self::PulmonaryCongestion
+            | Self::ElevatedLvFillingPressure
+            | Self::AlteredMentalStatus
+            | Self::ColdClammySkin
+            | Self::Oliguria
+            | Self::EcmoCardiopulmonarySupport
+            | Self::ConsentRefused
+            | Self::ActiveHaemorrhage
+            | Self::ThrombocytopenicPurpura
+            | Self::BridgeToVadOrTransplant
+            | Self::Infection => Input::Answer,
+            Self::CardiacArrest
+            | Self::Ecpr
+            | Self::BleedingEvent
+            | Self::RenalReplacementTherapy
+            | Self::AeSerious
+            | Self::EcmoWeaned
+            | Self::Died
+            | Self::BridgedToVadOrTransplant => Input::YesNo,
+            Self::SofaScore
+            | Self::ApacheIiScore
+            | Self::SaveScore
+            | Self::StudyDay
+            | Self::RbcUnits
+            | Self::PlateletUnits
+            | Self::PlasmaUnits
+            | Self::RrtDays => Input::Integer,
+            Self::HeightCm
+            | Self::WeightKg
+            | Self::LactateMmolPerL
+            | Self::MeanArterialPressureMmhg
+            | Self::HeartRatePerMin
+            | Self::EcmoFlowLPerMin
+            | Self::SweepGasLPerMin
+            | Self::PlateletsE9PerL
+            | Self::HaemoglobinGPerL
+            | Self::CreatinineUmolPerL
+            | Self::BilirubinUmolPerL
+            | Self::DopamineUgPerKgMin
+            | Self::DobutamineUgPerKgMin
+            | Self::AdrenalineUgPerKgMin
+            | Self::NoradrenalineUgPerKgMin
+            | Self::MilrinoneUgPerKgMin
+            | Self::VasopressinUPerKgMin
+            | Self::Il6PgPerMl
+            | Self::Il8PgPerMl
+            | Self::Il10PgPerMl
+            | Self::TnfAlphaPgPerMl
+            | Self::HpBloodFlowMlPerMin => Input::Decimal,
+            Self::ScreeningNumber
+            | Self::StudyNumber
+            | Self::ConsentFormVersion
+            | Self::CartridgeLot
+            | Self::Anticoagulation
+            | Self::AeTerm
+            | Self::AeAction
+            | Self::WithdrawalReason
+            | Self::CorrectionReason => Input::Text,
+        }
+    }
+
     /// The plausibility limits of a measured field (CRF.md); `None` for fields that
     /// are not numbers.
     ///
@@ -548,6 +693,12 @@ pub enum FieldError {
         /// The field the value was entered in.
         field: Field,
     },
+    /// Occurs when a field that counts or scores ([`Input::Integer`]) is given a
+    /// number with a fraction, which would otherwise have to be rounded silently.
+    NotAWholeNumber {
+        /// The field the value was entered in.
+        field: Field,
+    },
     /// Occurs when the date of birth is after the screening date or more than
     /// [`crate::screening::MAX_AGE_YEARS`] years before it.
     DateOfBirthOutOfRange {
@@ -643,6 +794,7 @@ impl FieldError {
         match self {
             Self::OutOfRange { field, .. }
             | Self::NotANumber { field }
+            | Self::NotAWholeNumber { field }
             | Self::LaterThan { field, .. }
             | Self::Contradiction { field, .. }
             | Self::Required { field }
@@ -696,6 +848,7 @@ impl fmt::Display for FieldError {
                 )
             }
             Self::NotANumber { field } => write!(f, "{field}: not a number"),
+            Self::NotAWholeNumber { field } => write!(f, "{field}: not a whole number"),
             Self::DateOfBirthOutOfRange {
                 value,
                 earliest,
@@ -761,8 +914,13 @@ impl fmt::Display for FieldError {
 impl std::error::Error for FieldError {}
 
 /// Checks a measured value against its field's limits. Used by every form, so each
-/// refuses out-of-range values with the same message shape.
-pub(crate) fn check_limits(field: Field, value: f64) -> Result<f64, FieldError> {
+/// refuses out-of-range values with the same message shape; public so a screen can
+/// name a whole number outside its range before it is stored as a type (a count is
+/// unsigned) that could not even hold it.
+///
+/// # Panics
+/// When `field` has no [`Field::limits`].
+pub fn check_limits(field: Field, value: f64) -> Result<f64, FieldError> {
     if !value.is_finite() {
         return Err(FieldError::NotANumber { field });
     }

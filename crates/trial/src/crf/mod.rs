@@ -312,6 +312,32 @@ impl FormRef {
     }
 }
 
+impl FormRef {
+    /// The form with this identity holding `entries`: each field's entry as JSON
+    /// (`null` for blank), the shape [`Form::value`] gives. This is how a screen
+    /// that keeps every input apart builds the whole form to validate. Fails when a
+    /// field is not on the form (the identity among them, which is never typed) or
+    /// an entry is not of its field's type ([`Field::input`]).
+    pub fn form_with(
+        self,
+        entries: impl IntoIterator<Item = (Field, serde_json::Value)>,
+    ) -> Result<Form, serde_json::Error> {
+        let fields = self.kind().fields();
+        let mut json = self.blank_form().to_json_value();
+        for (field, value) in entries {
+            if !fields.contains(&field) {
+                return Err(serde::de::Error::custom(format!(
+                    "{} is not a field of the {} form",
+                    field.key(),
+                    self.kind()
+                )));
+            }
+            json[field.key()] = value;
+        }
+        serde_json::from_value(json)
+    }
+}
+
 impl fmt::Display for FormRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -548,5 +574,103 @@ impl<'c> Checker<'c> {
                 max: MAX_TEXT_CHARS,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::de::DeserializeOwned;
+    use serde_json::{Value, json};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::crf::end::WithdrawnBy;
+    use crate::field::Input;
+    use crate::screening::{EcmoMode, Sex};
+
+    /// One instance of every kind of form.
+    fn every_form() -> [FormRef; 6] {
+        [
+            FormRef::Baseline,
+            FormRef::CytokineSample {
+                time_point: TimePoint::H6,
+            },
+            FormRef::HemoperfusionSession {
+                session_id: Uuid::nil(),
+            },
+            FormRef::DailyAssessment {
+                study_day: StudyDay::new(2).unwrap(),
+            },
+            FormRef::AdverseEvent {
+                adverse_event_id: Uuid::nil(),
+            },
+            FormRef::Outcomes,
+        ]
+    }
+
+    /// The JSON a screen makes for a value of this input kind.
+    fn samples(input: Input) -> Vec<Value> {
+        match input {
+            Input::Decimal => vec![json!(1.5)],
+            Input::Integer => vec![json!(3)],
+            Input::DateTime => {
+                vec![json!({"utc_ms": 1_772_366_400_000_i64, "offset_minutes": 480})]
+            }
+            Input::Date => vec![json!("2026-03-01")],
+            Input::YesNo => vec![json!(true), json!(false)],
+            Input::Answer => vec![json!("yes"), json!("no"), json!("unknown")],
+            Input::Choice(keys) => keys.iter().map(|key| json!(key)).collect(),
+            Input::Text => vec![json!("lot 12")],
+        }
+    }
+
+    #[test]
+    fn every_form_field_takes_the_values_its_input_kind_makes() {
+        for form in every_form() {
+            for &field in form.kind().fields() {
+                for value in samples(field.input()) {
+                    let entry = json!({ "value": value });
+                    let built = form.form_with([(field, entry.clone())]);
+                    let built = built.unwrap_or_else(|error| panic!("{field:?} {entry}: {error}"));
+                    assert_eq!(built.value(field), Some(entry), "{field:?}");
+                    assert_eq!(built.form_ref(), form);
+                }
+                let not_done = json!({ "not_done": { "reason": "no sample" } });
+                assert!(form.form_with([(field, not_done)]).is_ok(), "{field:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_that_is_no_choice_and_a_field_off_the_form_are_refused() {
+        let baseline = FormRef::Baseline;
+        let wrong_key = json!({ "value": "influenza" });
+        assert!(
+            baseline
+                .form_with([(Field::ShockCause, wrong_key)])
+                .is_err()
+        );
+        let sample = json!({ "value": 12.0 });
+        assert!(baseline.form_with([(Field::Il6PgPerMl, sample)]).is_err());
+    }
+
+    fn reads_back<T: DeserializeOwned>(field: Field) {
+        let Input::Choice(keys) = field.input() else {
+            panic!("{field:?} is a choice");
+        };
+        for key in keys {
+            assert!(
+                serde_json::from_value::<T>(json!(key)).is_ok(),
+                "{field:?} {key}"
+            );
+        }
+    }
+
+    #[test]
+    fn choices_outside_the_forms_read_back_as_their_types() {
+        reads_back::<Sex>(Field::Sex);
+        reads_back::<EcmoMode>(Field::EcmoMode);
+        reads_back::<consent::ConsentGivenBy>(Field::ConsentGivenBy);
+        reads_back::<WithdrawnBy>(Field::WithdrawnBy);
     }
 }
