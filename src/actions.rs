@@ -84,9 +84,12 @@ pub async fn record(
     result.map(drop).map_err(ActionError::from)
 }
 
-/// The tablet's short label until enrolment gives it one: the first four hex
-/// digits of its device id.
+/// The tablet's short label in study numbers: the one enrolment gave it ("T1"),
+/// or before enrolment the first four hex digits of its device id.
 pub async fn device_label(store: &Store) -> Result<String, StoreError> {
+    if let Some(enrolment) = store.enrolment().await? {
+        return Ok(enrolment.device_label);
+    }
     let device = store.chain_head().await?.device_id();
     Ok(device.simple().to_string()[..4].to_ascii_uppercase())
 }
@@ -100,6 +103,10 @@ pub async fn start_training() -> Result<(), ActionError> {
 }
 
 async fn start_training_in(store: &Store) -> Result<(), ActionError> {
+    if store.enrolment().await?.is_some() {
+        // An enrolled tablet randomises only from the server's leases.
+        return Err(ActionError::NotRandomisable(Refusal::NoSlotLeft));
+    }
     let device = store.chain_head().await?.device_id();
     let config = RandomisationConfig::standard();
     let seed = crypto::random_seed()?;
@@ -151,7 +158,7 @@ async fn randomise_in(
             .active_lease()
             .await?
             .ok_or(ActionError::NotRandomisable(Refusal::NoSlotLeft))?;
-        let seed = crypto::open(store, &lease.sealed_seed).await?;
+        let seed = crypto::open(store, lease.lease_id, &lease.sealed_seed).await?;
         let config = RandomisationConfig::new(lease.block_sizes.clone())
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
         let stratum = Stratum::new(lease.site.clone(), lease.device)

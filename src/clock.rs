@@ -17,6 +17,11 @@ pub fn from_local_input(value: &str) -> Option<Moment> {
     from_js_date(&js_sys::Date::new(&value.into()))
 }
 
+/// The moment `utc_ms`, with the tablet's UTC offset at that moment.
+pub fn at_utc_ms(utc_ms: i64) -> Option<Moment> {
+    from_js_date(&js_sys::Date::new(&(utc_ms as f64).into()))
+}
+
 /// The `datetime-local` value that shows `moment` on the tablet's wall clock.
 pub fn to_local_input(moment: Moment) -> String {
     let date = js_sys::Date::new(&(moment.utc_ms() as f64).into());

@@ -1,21 +1,30 @@
 //! Keeping allocation seeds concealed on the tablet, with WebCrypto.
 //!
-//! The tablet holds one AES-GCM key that WebCrypto generated as non-extractable:
-//! stored in IndexedDB as a `CryptoKey`, usable by this origin's code, but its bytes
-//! can never be read out. Seeds are stored only sealed under it and opened at the
-//! randomise step, so a look at IndexedDB or the network never reveals a future arm.
-//! The limit, stated honestly (DESIGN.md): this stops a curious user, not someone
-//! who scripts the app's own origin.
+//! The tablet holds two keys that WebCrypto generated as non-extractable: stored in
+//! IndexedDB as `CryptoKey`s, usable by this origin's code, but their bytes can
+//! never be read out. Training seeds, generated here, are sealed under an AES-GCM
+//! device key; live seeds arrive sealed by the server to the tablet's ECDH P-256
+//! key pair (the construction `trial::wire::SealedSeed` describes) and are stored
+//! as they came. Either is opened only at the randomise step, so a look at
+//! IndexedDB or the network never reveals a future arm. The limit, stated honestly
+//! (DESIGN.md): this stops a curious user, not someone who scripts the app's own
+//! origin.
 
-use js_sys::{Array, Uint8Array};
-use trial::randomisation::Seed;
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use trial::randomisation::{LeaseId, Seed};
+use trial::wire::{SEAL_INFO, SealedSeed};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AesGcmParams, AesKeyGenParams, CryptoKey, SubtleCrypto};
+use web_sys::{
+    AesGcmParams, AesKeyGenParams, CryptoKey, EcKeyGenParams, EcKeyImportParams,
+    EcdhKeyDeriveParams, HkdfParams, SubtleCrypto,
+};
 
-use crate::store::{SealedSeed, Store, StoreError};
+use crate::store::{KeySlot, LeaseSeal, LocallySealed, Store, StoreError};
 
 const AES_GCM: &str = "AES-GCM";
+const ECDH: &str = "ECDH";
+const P256: &str = "P-256";
 
 /// Why a seed could not be sealed or opened.
 #[derive(Clone, Debug)]
@@ -56,7 +65,7 @@ pub fn random_seed() -> Result<Seed, CryptoError> {
 }
 
 /// Seals `seed` under the tablet's device key (creating the key the first time).
-pub async fn seal(store: &Store, seed: &Seed) -> Result<SealedSeed, CryptoError> {
+pub async fn seal(store: &Store, seed: &Seed) -> Result<LeaseSeal, CryptoError> {
     let key = device_key(store).await?;
     let mut iv = vec![0u8; 12];
     fill_random(&mut iv)?;
@@ -65,27 +74,164 @@ pub async fn seal(store: &Store, seed: &Seed) -> Result<SealedSeed, CryptoError>
         .encrypt_with_object_and_u8_array(&params, &key, seed.as_bytes())
         .map_err(refused)?;
     let ciphertext = bytes_of(JsFuture::from(promise).await.map_err(refused)?);
-    Ok(SealedSeed { iv, ciphertext })
+    Ok(LeaseSeal::Device(LocallySealed { iv, ciphertext }))
 }
 
-/// Opens a sealed seed, at the randomise step only.
-pub async fn open(store: &Store, sealed: &SealedSeed) -> Result<Seed, CryptoError> {
-    let key = device_key(store).await?;
-    let params = gcm_params(&sealed.iv);
-    let promise = subtle()?
-        .decrypt_with_object_and_u8_array(&params, &key, &sealed.ciphertext)
-        .map_err(refused)?;
-    let plain = bytes_of(JsFuture::from(promise).await.map_err(refused)?);
+/// Opens the seed of lease `lease_id`, at the randomise step only.
+pub async fn open(store: &Store, lease_id: LeaseId, seal: &LeaseSeal) -> Result<Seed, CryptoError> {
+    let plain = match seal {
+        LeaseSeal::Device(sealed) => {
+            let key = device_key(store).await?;
+            decrypt(&key, &sealed.iv, None, &sealed.ciphertext).await?
+        }
+        LeaseSeal::Server(sealed) => open_from_server(store, lease_id, sealed).await?,
+    };
     let bytes: [u8; 32] = plain
         .try_into()
         .map_err(|_| CryptoError::Refused("a sealed seed opened to the wrong length".into()))?;
     Ok(Seed::from_bytes(bytes))
 }
 
+/// The public half of the tablet's lease key pair, as enrolment sends it: hex of
+/// the 65-byte uncompressed point. Creates the pair the first time.
+pub async fn lease_public_key(store: &Store) -> Result<String, CryptoError> {
+    let public = key_of(&lease_key_pair(store).await?, "publicKey")?;
+    let promise = subtle()?.export_key("raw", &public).map_err(refused)?;
+    let raw = bytes_of(JsFuture::from(promise).await.map_err(refused)?);
+    Ok(hex::encode(raw))
+}
+
+/// Opens a seed the server sealed to this tablet (`trial::wire::SealedSeed`):
+/// ECDH with the ephemeral key, HKDF-SHA-256 salted with the lease id, AES-GCM
+/// with the lease id as additional data.
+async fn open_from_server(
+    store: &Store,
+    lease_id: LeaseId,
+    sealed: &SealedSeed,
+) -> Result<Vec<u8>, CryptoError> {
+    let subtle = subtle()?;
+    let lease_bytes = lease_id.as_uuid().as_bytes().to_vec();
+    let private = key_of(&lease_key_pair(store).await?, "privateKey")?;
+    let ephemeral = JsFuture::from(
+        subtle
+            .import_key_with_object(
+                "raw",
+                &Uint8Array::from(parse_hex(&sealed.ephemeral_public_key)?.as_slice()),
+                &p256_import_params(),
+                true,
+                &Array::new(),
+            )
+            .map_err(refused)?,
+    )
+    .await
+    .map_err(refused)?
+    .unchecked_into::<CryptoKey>();
+    let shared = JsFuture::from(
+        subtle
+            .derive_bits_with_object(&EcdhKeyDeriveParams::new(ECDH, &ephemeral), &private, 256)
+            .map_err(refused)?,
+    )
+    .await
+    .map_err(refused)?;
+    let hkdf_key = JsFuture::from(
+        subtle
+            .import_key_with_str(
+                "raw",
+                &Uint8Array::new(&shared),
+                "HKDF",
+                false,
+                &Array::of1(&JsValue::from_str("deriveBits")),
+            )
+            .map_err(refused)?,
+    )
+    .await
+    .map_err(refused)?
+    .unchecked_into::<CryptoKey>();
+    let hkdf = HkdfParams::new_with_str(
+        "HKDF",
+        "SHA-256",
+        &Uint8Array::from(SEAL_INFO),
+        &Uint8Array::from(lease_bytes.as_slice()),
+    );
+    let key_bytes = JsFuture::from(
+        subtle
+            .derive_bits_with_object(&hkdf, &hkdf_key, 256)
+            .map_err(refused)?,
+    )
+    .await
+    .map_err(refused)?;
+    let aes_key = JsFuture::from(
+        subtle
+            .import_key_with_str(
+                "raw",
+                &Uint8Array::new(&key_bytes),
+                AES_GCM,
+                false,
+                &Array::of1(&JsValue::from_str("decrypt")),
+            )
+            .map_err(refused)?,
+    )
+    .await
+    .map_err(refused)?
+    .unchecked_into::<CryptoKey>();
+    decrypt(
+        &aes_key,
+        &parse_hex(&sealed.nonce)?,
+        Some(&lease_bytes),
+        &parse_hex(&sealed.ciphertext)?,
+    )
+    .await
+}
+
+/// AES-GCM decryption; a wrong key, nonce, additional data or an altered
+/// ciphertext fails the tag check and is refused.
+async fn decrypt(
+    key: &CryptoKey,
+    iv: &[u8],
+    additional_data: Option<&[u8]>,
+    ciphertext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let params = gcm_params(iv);
+    if let Some(data) = additional_data {
+        params.set_additional_data_u8_array(&Uint8Array::from(data));
+    }
+    let promise = subtle()?
+        .decrypt_with_object_and_u8_array(&params, key, ciphertext)
+        .map_err(refused)?;
+    Ok(bytes_of(JsFuture::from(promise).await.map_err(refused)?))
+}
+
+/// The tablet's lease key pair: the stored one, or a new pair stored now, its
+/// private key non-extractable.
+async fn lease_key_pair(store: &Store) -> Result<JsValue, CryptoError> {
+    if let Some(pair) = store.crypto_key(KeySlot::Lease).await? {
+        return Ok(pair);
+    }
+    let params = EcKeyGenParams::new(ECDH, P256);
+    let promise = subtle()?
+        .generate_key_with_object(&params, false, &Array::of1(&JsValue::from_str("deriveBits")))
+        .map_err(refused)?;
+    let pair = JsFuture::from(promise).await.map_err(refused)?;
+    // Stored as a plain object: IndexedDB clones the two `CryptoKey`s inside.
+    let record = Object::new();
+    for half in ["privateKey", "publicKey"] {
+        let key = Reflect::get(&pair, &JsValue::from_str(half)).map_err(refused)?;
+        Reflect::set(&record, &JsValue::from_str(half), &key).map_err(refused)?;
+    }
+    Ok(store.keep_first_crypto_key(KeySlot::Lease, record.into()).await?)
+}
+
+fn key_of(pair: &JsValue, half: &str) -> Result<CryptoKey, CryptoError> {
+    Reflect::get(pair, &JsValue::from_str(half))
+        .map_err(refused)?
+        .dyn_into()
+        .map_err(|_| CryptoError::Refused(format!("the stored lease key has no {half}")))
+}
+
 /// The tablet's device key: the stored one, or a new non-extractable key stored now.
 /// If two tabs create one at once, the store keeps the first and both use it.
 async fn device_key(store: &Store) -> Result<CryptoKey, CryptoError> {
-    if let Some(key) = store.device_key().await? {
+    if let Some(key) = store.crypto_key(KeySlot::Device).await? {
         return key
             .dyn_into()
             .map_err(|_| CryptoError::Refused("stored device key is not a CryptoKey".into()));
@@ -96,9 +242,20 @@ async fn device_key(store: &Store) -> Result<CryptoKey, CryptoError> {
         .generate_key_with_object(&params, false, &usages)
         .map_err(refused)?;
     let key = JsFuture::from(promise).await.map_err(refused)?;
-    let kept = store.keep_first_device_key(key).await?;
+    let kept = store.keep_first_crypto_key(KeySlot::Device, key).await?;
     kept.dyn_into()
         .map_err(|_| CryptoError::Refused("stored device key is not a CryptoKey".into()))
+}
+
+/// Import parameters for an ECDH P-256 public key.
+fn p256_import_params() -> EcKeyImportParams {
+    let params = EcKeyImportParams::new(ECDH);
+    params.set_named_curve(P256);
+    params
+}
+
+fn parse_hex(text: &str) -> Result<Vec<u8>, CryptoError> {
+    hex::decode(text).map_err(|_| CryptoError::Refused("a sealed seed is not hex".into()))
 }
 
 /// AES-GCM parameters holding a JavaScript copy of the nonce. A view into wasm

@@ -16,6 +16,7 @@ pub mod pages;
 pub mod pwa;
 pub mod state;
 pub mod store;
+pub mod sync;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
@@ -23,6 +24,10 @@ use leptos_router::path;
 
 use crate::components::AppBar;
 use crate::i18n::{Lang, Text, t};
+use crate::state::Session;
+
+/// How long a signed-in tablet may sit untouched before it locks.
+const IDLE_LOCK_MS: f64 = 5.0 * 60_000.0;
 
 /// The root component: shared state, the language, and the routes. Every page but
 /// sign-in requires a signed-in user.
@@ -38,6 +43,8 @@ pub fn App() -> impl IntoView {
         }
     });
     let (tablet, session) = state::provide();
+    sync::start(tablet);
+    lock_when_idle(session);
     let update_ready = RwSignal::new(false);
     pwa::register(update_ready);
     let signed_in = move || session.user.with(Option::is_some);
@@ -58,13 +65,42 @@ pub fn App() -> impl IntoView {
                     </p>
                 </Show>
                 <Show when=signed_in fallback=pages::SignIn>
-                    <Routes fallback=pages::NotFound>
-                        <Route path=path!("/") view=pages::Home/>
-                        <Route path=path!("/screening/new") view=pages::NewScreening/>
-                        <Route path=path!("/participants/:id") view=pages::ParticipantPage/>
-                    </Routes>
+                    // Hidden, not unmounted, while locked: an open form keeps
+                    // everything typed into it.
+                    <div class="page" class:hidden=move || session.locked.get()>
+                        <Routes fallback=pages::NotFound>
+                            <Route path=path!("/") view=pages::Home/>
+                            <Route path=path!("/enrol") view=pages::Enrol/>
+                            <Route path=path!("/screening/new") view=pages::NewScreening/>
+                            <Route path=path!("/participants/:id") view=pages::ParticipantPage/>
+                        </Routes>
+                    </div>
+                    <Show when=move || session.locked.get()>
+                        <pages::Unlock/>
+                    </Show>
                 </Show>
             </main>
         </Router>
     }
+}
+
+/// Locks the screen after [`IDLE_LOCK_MS`] without a touch or a key press, so a
+/// tablet left on the ward does not let the next person record as someone else.
+fn lock_when_idle(session: Session) {
+    let last_activity = StoredValue::new(js_sys::Date::now());
+    let touched = move || last_activity.set_value(js_sys::Date::now());
+    let _ = window_event_listener(leptos::ev::pointerdown, move |_| touched());
+    let _ = window_event_listener(leptos::ev::keydown, move |_| touched());
+    let _ = set_interval_with_handle(
+        move || {
+            let idle = js_sys::Date::now() - last_activity.get_value();
+            if idle >= IDLE_LOCK_MS
+                && session.user.with_untracked(Option::is_some)
+                && !session.locked.get_untracked()
+            {
+                session.locked.set(true);
+            }
+        },
+        std::time::Duration::from_secs(5),
+    );
 }

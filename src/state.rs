@@ -11,7 +11,7 @@ use trial::event::Event;
 use trial::projection::{Participant, project};
 use uuid::Uuid;
 
-use crate::store::{LeaseRecord, Store, StoreError, UserRecord};
+use crate::store::{Enrolment, LeaseRecord, Store, StoreError, SyncState, UserRecord};
 
 /// The name of the tablet's IndexedDB database.
 pub const DATABASE: &str = "hp-ecmo";
@@ -29,6 +29,10 @@ pub struct Tablet {
     pub users: RwSignal<Vec<UserRecord>>,
     /// This tablet's device id, once read.
     pub device: RwSignal<Option<Uuid>>,
+    /// The enrolment with the server; `None` in training mode.
+    pub enrolment: RwSignal<Option<Enrolment>>,
+    /// Where sync stands.
+    pub sync: RwSignal<SyncState>,
     /// Whether the first read has finished (so "no users" means none, not "not yet").
     pub loaded: RwSignal<bool>,
     /// The last storage failure, shown until the next successful read.
@@ -43,6 +47,8 @@ impl Tablet {
             lease: RwSignal::new(None),
             users: RwSignal::new(Vec::new()),
             device: RwSignal::new(None),
+            enrolment: RwSignal::new(None),
+            sync: RwSignal::new(SyncState::default()),
             loaded: RwSignal::new(false),
             error: RwSignal::new(None),
         }
@@ -58,12 +64,16 @@ impl Tablet {
                     lease,
                     users,
                     device,
+                    enrolment,
+                    sync,
                 }) => {
                     self.events.set(events);
                     self.pending.set(pending);
                     self.lease.set(lease);
                     self.users.set(users);
                     self.device.set(Some(device));
+                    self.enrolment.set(enrolment);
+                    self.sync.set(sync);
                     self.error.set(None);
                 }
                 Err(error) => self.error.set(Some(error.to_string())),
@@ -85,6 +95,8 @@ struct Read {
     lease: Option<LeaseRecord>,
     users: Vec<UserRecord>,
     device: Uuid,
+    enrolment: Option<Enrolment>,
+    sync: SyncState,
 }
 
 async fn read_all() -> Result<Read, StoreError> {
@@ -95,6 +107,8 @@ async fn read_all() -> Result<Read, StoreError> {
         lease: store.active_lease().await?,
         users: store.users().await?,
         device: store.chain_head().await?.device_id(),
+        enrolment: store.enrolment().await?,
+        sync: store.sync_state().await?,
     };
     store.close();
     Ok(read)
@@ -105,6 +119,10 @@ async fn read_all() -> Result<Read, StoreError> {
 pub struct Session {
     /// The signed-in user, if any.
     pub user: RwSignal<Option<UserRecord>>,
+    /// Whether the screen is locked after idling: the user stays signed in and
+    /// the open page (with any unsaved form) stays as it was, hidden until the
+    /// same user's PIN unlocks it.
+    pub locked: RwSignal<bool>,
 }
 
 /// Provides the shared state and starts the first read; called once by the root.
@@ -112,6 +130,7 @@ pub fn provide() -> (Tablet, Session) {
     let tablet = Tablet::new();
     let session = Session {
         user: RwSignal::new(None),
+        locked: RwSignal::new(false),
     };
     provide_context(tablet);
     provide_context(session);

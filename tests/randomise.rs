@@ -5,7 +5,7 @@
 
 use futures::future::join;
 use hp_ecmo::crypto;
-use hp_ecmo::store::{LeaseMode, LeaseRecord, RandomiseError, Store};
+use hp_ecmo::store::{KeySlot, LeaseMode, LeaseRecord, LeaseSeal, RandomiseError, Store};
 use trial::event::{EventDraft, EventKind};
 use trial::randomisation::{Lease, LeaseId, RandomisationConfig, Stratum};
 use trial::time::Moment;
@@ -210,7 +210,11 @@ async fn an_exhausted_lease_refuses_and_writes_nothing() {
 async fn seeds_are_stored_sealed_under_a_key_that_cannot_be_exported() {
     let (name, store) = fresh_store().await;
     let seed = crypto::random_seed().unwrap();
-    let sealed = crypto::seal(&store, &seed).await.unwrap();
+    let lease_id = LeaseId::new(Uuid::now_v7());
+    let seal = crypto::seal(&store, &seed).await.unwrap();
+    let LeaseSeal::Device(sealed) = &seal else {
+        panic!("a training seed is sealed under the device key");
+    };
     assert_eq!(sealed.iv.len(), 12);
     assert_eq!(sealed.ciphertext.len(), 32 + 16, "seed plus the GCM tag");
     assert!(
@@ -221,16 +225,22 @@ async fn seeds_are_stored_sealed_under_a_key_that_cannot_be_exported() {
         "the seed must not appear in the clear"
     );
     assert_eq!(
-        crypto::open(&store, &sealed).await.unwrap().as_bytes(),
+        crypto::open(&store, lease_id, &seal).await.unwrap().as_bytes(),
         seed.as_bytes()
     );
 
-    let key: web_sys::CryptoKey = store.device_key().await.unwrap().unwrap().unchecked_into();
+    let key: web_sys::CryptoKey = store
+        .crypto_key(KeySlot::Device)
+        .await
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
     assert!(!key.extractable(), "the device key must be non-extractable");
 
     let mut tampered = sealed.clone();
     tampered.ciphertext[0] ^= 1;
-    assert!(crypto::open(&store, &tampered).await.is_err());
+    let tampered = LeaseSeal::Device(tampered);
+    assert!(crypto::open(&store, lease_id, &tampered).await.is_err());
     finish(name, store).await;
 }
 
@@ -251,7 +261,8 @@ async fn sealed_seeds_open_after_the_memory_has_moved() {
     }
     for (seed, sealed) in &sealed {
         let _ballast = vec![0u8; 8 << 20];
-        let opened = crypto::open(&store, sealed).await.unwrap();
+        let lease_id = LeaseId::new(Uuid::now_v7());
+        let opened = crypto::open(&store, lease_id, sealed).await.unwrap();
         assert_eq!(opened.as_bytes().as_slice(), seed.as_slice());
     }
     finish(name, store).await;

@@ -5,7 +5,6 @@ use leptos::prelude::*;
 
 use crate::i18n::{Text, t, use_lang};
 use crate::state::{use_session, use_tablet};
-use crate::store::LeaseMode;
 
 /// The top bar, on every screen.
 #[component]
@@ -13,13 +12,9 @@ pub fn AppBar() -> impl IntoView {
     let lang = use_lang();
     let tablet = use_tablet();
     let session = use_session();
-    let training = move || {
-        tablet.lease.with(|lease| {
-            lease
-                .as_ref()
-                .is_some_and(|lease| lease.mode == LeaseMode::Training)
-        })
-    };
+    // Everything recorded before enrolment is training: it is deleted at
+    // enrolment and never syncs.
+    let training = move || tablet.loaded.get() && tablet.enrolment.with(Option::is_none);
     let pending = move || {
         let n = tablet.pending.get();
         format!("{n} {}", t(lang.get(), Text::NotSynced))

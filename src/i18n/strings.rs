@@ -36,6 +36,142 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         Text::Cancel => ["Cancel", "取消"],
         Text::NotFound => ["Not found.", "未找到。"],
         Text::StorageFailed => ["Storage problem on this tablet:", "本平板存储出错："],
+        Text::EnrolTitle => [
+            "Connect this tablet to the trial server",
+            "将本平板连接到试验服务器",
+        ],
+        Text::EnrolHelp => [
+            "Type the enrolment code the trial coordinator gave you. The tablet then gets its site, its users and its allocation list, and syncs whenever a network is available.",
+            "请输入试验协调员提供的注册码。平板随后会获得所属中心、用户和随机分配列表，并在有网络时自动同步。",
+        ],
+        Text::EnrolCode => [
+            "Enrolment code (8 characters)",
+            "注册码（8 位字符）",
+        ],
+        Text::EnrolButton => [
+            "Enrol this tablet",
+            "注册本平板",
+        ],
+        Text::Enrolling => [
+            "Enrolling…",
+            "正在注册……",
+        ],
+        Text::EnrolTrainingWarning => [
+            "The training records on this tablet will be deleted: they are not trial data.",
+            "本平板上的培训记录将被删除：它们不是试验数据。",
+        ],
+        Text::EnrolConfirmDelete => [
+            "I understand: delete the training records",
+            "我已知晓：删除培训记录",
+        ],
+        Text::EnrolConfirmRequired => [
+            "Tick the box to confirm that the training records may be deleted.",
+            "请勾选确认可以删除培训记录。",
+        ],
+        Text::EnrolCodeRequired => [
+            "Enter the enrolment code: 8 letters and digits, for example ABCD-2345.",
+            "请输入注册码：8 位字母和数字，例如 ABCD-2345。",
+        ],
+        Text::EnrolOffline => [
+            "The server cannot be reached. Connect the tablet to the network and try again.",
+            "无法连接服务器。请将平板连接到网络后重试。",
+        ],
+        Text::EnrolRefused => [
+            "The server refused the enrolment:",
+            "服务器拒绝了注册：",
+        ],
+        Text::EnrolCodeUnknown => [
+            "This enrolment code is not known or has expired. Check it, or ask the coordinator for a new code.",
+            "该注册码无效或已过期。请核对，或向协调员索取新的注册码。",
+        ],
+        Text::EnrolCodeUsed => [
+            "This enrolment code has already been used: each code enrols one tablet. Ask the coordinator for a new code.",
+            "该注册码已被使用：每个注册码只能注册一台平板。请向协调员索取新的注册码。",
+        ],
+        Text::EnrolLink => [
+            "Enrol this tablet with the trial server",
+            "将本平板注册到试验服务器",
+        ],
+        Text::SyncTablet => [
+            "Tablet",
+            "平板",
+        ],
+        Text::SyncNever => [
+            "Not synced yet",
+            "尚未同步",
+        ],
+        Text::SyncLast => [
+            "Last sync",
+            "上次同步",
+        ],
+        Text::SyncRunning => [
+            "Syncing…",
+            "正在同步……",
+        ],
+        Text::SyncOffline => [
+            "Offline: records stay safe on this tablet and sync when the network returns.",
+            "离线：记录安全保存在本平板，网络恢复后自动同步。",
+        ],
+        Text::SyncFailed => [
+            "Sync failed:",
+            "同步失败：",
+        ],
+        Text::SyncRevoked => [
+            "This tablet's access was withdrawn by the coordinator. Its records stay on the tablet; contact the coordinator.",
+            "协调员已撤销本平板的访问权限。记录仍保存在平板上；请联系协调员。",
+        ],
+        Text::SyncWaiting => [
+            "waiting to sync",
+            "条待同步",
+        ],
+        Text::SyncAllSent => [
+            "All records are on the server.",
+            "所有记录均已上传服务器。",
+        ],
+        Text::SyncNow => [
+            "Sync now",
+            "立即同步",
+        ],
+        Text::SyncRefusedEvent => [
+            "The server refused record",
+            "服务器拒绝了记录",
+        ],
+        Text::RejectedInvalid => [
+            "its data failed the server's checks; it is kept and the coordinator will query it.",
+            "其数据未通过服务器校验；记录已保留，协调员将发起数据质疑。",
+        ],
+        Text::RejectedFuture => [
+            "it is dated later than the server's clock. Correct this tablet's date, time and time zone, then contact the coordinator.",
+            "其时间晚于服务器时钟。请校正本平板的日期、时间和时区，然后联系协调员。",
+        ],
+        Text::RejectedChain => [
+            "the tablet's record sequence does not match the server's. Do not reset the tablet; contact the coordinator.",
+            "平板的记录序列与服务器不符。请勿重置平板；请联系协调员。",
+        ],
+        Text::RejectedOther => [
+            "the server flagged it for the coordinator to review.",
+            "服务器已将其标记，待协调员审核。",
+        ],
+        Text::ClockOff => [
+            "This tablet's clock differs from the server's by more than 5 minutes. Correct its date, time and time zone before randomising.",
+            "本平板时钟与服务器相差超过 5 分钟。随机分组前请校正日期、时间和时区。",
+        ],
+        Text::SlotsLeft => [
+            "allocation slots left",
+            "个随机分配名额剩余",
+        ],
+        Text::Locked => [
+            "Locked after 5 minutes without use. Enter your PIN to continue where you left off.",
+            "闲置 5 分钟后已锁定。输入 PIN 码即可从中断处继续。",
+        ],
+        Text::Unlock => [
+            "Unlock",
+            "解锁",
+        ],
+        Text::SwitchUser => [
+            "Sign in as someone else (unsaved input is discarded)",
+            "以其他用户登录（未保存的内容将被丢弃）",
+        ],
         Text::NotSynced => ["not synced", "条未同步"],
         Text::TrainingMode => [
             "TRAINING MODE — not real trial data",

@@ -7,6 +7,7 @@ use trial::projection::{Participant, Status};
 use trial::time::Moment;
 
 use crate::clock;
+use crate::components::SyncStatusPanel;
 use crate::i18n::{Lang, Text, arm_label, sample_due_label, t, use_lang};
 use crate::pwa;
 use crate::state::use_tablet;
@@ -59,6 +60,10 @@ pub fn Home() -> impl IntoView {
                         })
                     }}
                 </ul>
+            </Show>
+            <SyncStatusPanel/>
+            <Show when=move || tablet.loaded.get() && tablet.enrolment.with(Option::is_none)>
+                <p><a class="button secondary" href="/enrol" data-testid="enrol-link">{move || t(lang.get(), Text::EnrolLink)}</a></p>
             </Show>
             {storage_line}
         </section>

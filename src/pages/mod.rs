@@ -1,15 +1,17 @@
 //! One component per route, and the sign-in screen that stands in front of them.
 
+mod enrol;
 mod follow_up;
 mod home;
 mod participant;
 mod screening;
 mod sign_in;
 
+pub use enrol::Enrol;
 pub use home::Home;
 pub use participant::ParticipantPage;
 pub use screening::NewScreening;
-pub use sign_in::SignIn;
+pub use sign_in::{SignIn, Unlock};
 
 use leptos::prelude::*;
 

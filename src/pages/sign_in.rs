@@ -7,6 +7,7 @@ use trial::pin::{ITERATIONS, Pin, PinHash, PinSalt, SALT_LEN};
 use uuid::Uuid;
 
 use crate::crypto;
+use crate::pages::Enrol;
 use crate::i18n::{Text, t, use_lang};
 use crate::state::{DATABASE, use_session, use_tablet};
 use crate::store::{Store, UserRecord};
@@ -16,12 +17,65 @@ use crate::store::{Store, UserRecord};
 pub fn SignIn() -> impl IntoView {
     let tablet = use_tablet();
     let no_users = move || tablet.loaded.get() && tablet.users.with(Vec::is_empty);
+    let not_enrolled = move || tablet.loaded.get() && tablet.enrolment.with(Option::is_none);
     view! {
         <Show when=move || tablet.loaded.get()>
             <Show when=no_users fallback=ChooseUser>
                 <FirstUser/>
             </Show>
         </Show>
+        <Show when=not_enrolled>
+            <Enrol/>
+        </Show>
+    }
+}
+
+/// The lock screen after idling: the same user's PIN continues where they left
+/// off; anyone else signs in afresh, and the open page is discarded.
+#[component]
+pub fn Unlock() -> impl IntoView {
+    let lang = use_lang();
+    let session = use_session();
+    let pin = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let unlock = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let lang = lang.get_untracked();
+        let verified = session.user.with_untracked(|user| {
+            user.as_ref().is_some_and(|user| {
+                Pin::parse(&pin.get_untracked()).is_ok_and(|typed| user.pin.verify(&typed))
+            })
+        });
+        pin.set(String::new());
+        if verified {
+            error.set(None);
+            session.locked.set(false);
+        } else {
+            error.set(Some(t(lang, Text::WrongPin).into()));
+        }
+    };
+    let switch_user = move |_| {
+        session.user.set(None);
+        session.locked.set(false);
+    };
+    view! {
+        <section class="card narrow" data-testid="lock-screen">
+            <h1>{move || session.user.with(|user| user.as_ref().map(|user| user.name.clone()))}</h1>
+            <p>{move || t(lang.get(), Text::Locked)}</p>
+            <form on:submit=unlock>
+                <div class="field">
+                    <label for="unlock-pin">{move || t(lang.get(), Text::Pin)}</label>
+                    <input id="unlock-pin" type="password" inputmode="numeric" autocomplete="current-password"
+                        prop:value=move || pin.get()
+                        on:input=move |e| pin.set(event_target_value(&e))/>
+                </div>
+                <p class="field-error" role="alert">{move || error.get()}</p>
+                <button type="submit" data-testid="unlock">{move || t(lang.get(), Text::Unlock)}</button>
+            </form>
+            <button type="button" class="secondary" data-testid="switch-user" on:click=switch_user>
+                {move || t(lang.get(), Text::SwitchUser)}
+            </button>
+        </section>
     }
 }
 

@@ -13,6 +13,7 @@ use rexie::TransactionMode;
 use serde::{Deserialize, Serialize};
 use trial::event::{Event, EventDraft};
 use trial::randomisation::LeaseId;
+use trial::wire::SealedSeed;
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
 
@@ -21,9 +22,20 @@ use super::{
     finish,
 };
 
+/// A lease's seed as stored: never in the clear.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseSeal {
+    /// A training seed, generated on the tablet and sealed under its device key.
+    Device(LocallySealed),
+    /// A live seed, sealed by the server to the tablet's lease key pair
+    /// (`trial::wire::SealedSeed`) and stored exactly as it arrived.
+    Server(SealedSeed),
+}
+
 /// A seed sealed with AES-GCM under the tablet's device key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SealedSeed {
+pub struct LocallySealed {
     /// The 12-byte nonce.
     pub iv: Vec<u8>,
     /// The 32-byte seed, encrypted, with its 16-byte tag.
@@ -59,7 +71,7 @@ pub struct LeaseRecord {
     /// The next slot to hand out.
     pub next_slot: u32,
     /// The seed, sealed.
-    pub sealed_seed: SealedSeed,
+    pub sealed_seed: LeaseSeal,
 }
 
 impl LeaseRecord {

@@ -10,9 +10,12 @@
 //! tabs, which is what makes the compare-and-set in [`Store::randomise`] safe.
 
 mod lease;
+mod sync;
 mod users;
 
-pub use lease::{LeaseMode, LeaseRecord, RandomiseError, SealedSeed};
+pub use lease::{LeaseMode, LeaseRecord, LeaseSeal, LocallySealed, RandomiseError};
+pub use sync::{Enrolment, NewEnrolment, SyncState};
+
 pub use users::UserRecord;
 
 use std::fmt;
@@ -42,9 +45,27 @@ const BY_DEVICE_SEQ: &str = "by_device_seq";
 /// The meta record holding this tablet's chain head (its device id, last sequence
 /// number and last hash).
 const CHAIN_HEAD: &str = "chain_head";
-/// The meta record holding the tablet's non-extractable WebCrypto key, stored as
-/// the `CryptoKey` object itself (IndexedDB clones it without exposing its bytes).
-const DEVICE_KEY: &str = "device_key";
+
+/// The tablet's WebCrypto keys, kept in the meta store as the key objects
+/// themselves: IndexedDB clones a `CryptoKey` without exposing its bytes, so a
+/// non-extractable key stays non-extractable at rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySlot {
+    /// The AES-GCM key that seals training seeds generated on the tablet.
+    Device,
+    /// The ECDH P-256 key pair (`{privateKey, publicKey}`) the server seals live
+    /// lease seeds to; its public half is sent at enrolment.
+    Lease,
+}
+
+impl KeySlot {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Device => "device_key",
+            Self::Lease => "lease_key_pair",
+        }
+    }
+}
 
 /// The tablet's IndexedDB database.
 pub struct Store {
@@ -143,27 +164,31 @@ impl Store {
         outbox.count(None).await.map_err(database)
     }
 
-    /// The tablet's device key (a `CryptoKey`), if one was stored.
-    pub async fn device_key(&self) -> Result<Option<JsValue>, StoreError> {
+    /// The WebCrypto key object stored under `slot`, if any.
+    pub async fn crypto_key(&self, slot: KeySlot) -> Result<Option<JsValue>, StoreError> {
         let tx = self
             .db
             .transaction(&[META], TransactionMode::ReadOnly)
             .map_err(database)?;
         let meta = tx.store(META).map_err(database)?;
-        meta.get(JsValue::from_str(DEVICE_KEY))
+        meta.get(JsValue::from_str(slot.name()))
             .await
             .map_err(database)
     }
 
-    /// Stores `key` as the device key unless one is stored already, and returns the
-    /// one that is kept, so concurrent first uses agree on one key.
-    pub async fn keep_first_device_key(&self, key: JsValue) -> Result<JsValue, StoreError> {
+    /// Stores `key` under `slot` unless one is stored already, and returns the one
+    /// that is kept, so concurrent first uses (two tabs) agree on one key.
+    pub async fn keep_first_crypto_key(
+        &self,
+        slot: KeySlot,
+        key: JsValue,
+    ) -> Result<JsValue, StoreError> {
         let tx = self
             .db
             .transaction(&[META], TransactionMode::ReadWrite)
             .map_err(database)?;
         let meta = tx.store(META).map_err(database)?;
-        let name = JsValue::from_str(DEVICE_KEY);
+        let name = JsValue::from_str(slot.name());
         let kept = match meta.get(name.clone()).await.map_err(database)? {
             Some(existing) => existing,
             None => {

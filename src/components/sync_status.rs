@@ -1,0 +1,121 @@
+//! Where sync stands, in words: the last successful sync, what waits to be sent,
+//! whether the tablet is offline (normal, not an error), what the server refused
+//! and whether the tablet's clock disagrees with the server's.
+
+use leptos::prelude::*;
+
+use trial::wire::RejectionCode;
+
+use crate::clock;
+use crate::i18n::{Text, labelled, t, use_lang};
+use crate::state::use_tablet;
+use crate::sync::{Phase, use_sync};
+
+/// How far the tablet's clock may differ from the server's before the tablet says
+/// so: beyond it, times recorded here (a randomisation, a sample) would be wrong,
+/// and the server refuses events from its future.
+pub const MAX_CLOCK_OFFSET_MS: i64 = 5 * 60 * 1000;
+
+/// The status line of an enrolled tablet; nothing in training mode.
+#[component]
+pub fn SyncStatusPanel() -> impl IntoView {
+    let lang = use_lang();
+    let tablet = use_tablet();
+    let sync = use_sync();
+    let enrolled = move || tablet.enrolment.with(Option::is_some);
+    let identity = move || {
+        tablet.enrolment.with(|enrolment| {
+            enrolment.as_ref().map(|enrolment| {
+                labelled(
+                    lang.get(),
+                    t(lang.get(), Text::SyncTablet),
+                    &format!("{} · {}", enrolment.device_label, enrolment.site.name),
+                )
+            })
+        })
+    };
+    let last = move || {
+        let lang = lang.get();
+        let last = tablet.sync.with(|state| state.last_success_ms);
+        match last.and_then(clock::at_utc_ms) {
+            Some(moment) => labelled(
+                lang,
+                t(lang, Text::SyncLast),
+                &clock::to_local_input(moment).replacen('T', " ", 1),
+            ),
+            None => t(lang, Text::SyncNever).into(),
+        }
+    };
+    let pending = move || {
+        let lang = lang.get();
+        match tablet.pending.get() {
+            0 => t(lang, Text::SyncAllSent).to_owned(),
+            n => format!("{n} {}", t(lang, Text::SyncWaiting)),
+        }
+    };
+    let phase = move || {
+        let lang = lang.get();
+        match sync.phase.get() {
+            Phase::Idle => None,
+            Phase::Running => Some(("info", t(lang, Text::SyncRunning).to_owned())),
+            Phase::Offline => Some(("info", t(lang, Text::SyncOffline).to_owned())),
+            Phase::Failed(message) => {
+                Some(("error", format!("{} {message}", t(lang, Text::SyncFailed))))
+            }
+        }
+    };
+    let clock_off = move || {
+        tablet
+            .sync
+            .with(|state| state.clock_offset_ms)
+            .is_some_and(|offset| offset.abs() > MAX_CLOCK_OFFSET_MS)
+    };
+    view! {
+        <Show when=enrolled>
+            <div class="sync-status" role="status" data-testid="sync-status">
+                <p>
+                    <span>{identity}</span>
+                    " · "
+                    <span data-testid="sync-last">{last}</span>
+                    " · "
+                    <span data-testid="sync-pending">{pending}</span>
+                </p>
+                {move || phase().map(|(class, text)| view! {
+                    <p class=format!("sync-phase {class}") data-testid="sync-phase">{text}</p>
+                })}
+                <Show when=clock_off>
+                    <p class="sync-phase error" data-testid="clock-off">{move || t(lang.get(), Text::ClockOff)}</p>
+                </Show>
+                <ul class="rejections">
+                    <For
+                        each=move || tablet.sync.with(|state| state.rejections.clone())
+                        key=|rejection| (rejection.device_seq, rejection.code)
+                        let:rejection
+                    >
+                        <li class="error">
+                            {move || format!("{} {}: {}", t(lang.get(), Text::SyncRefusedEvent), rejection.device_seq, t(lang.get(), rejection_text(rejection.code)))}
+                        </li>
+                    </For>
+                </ul>
+                <button type="button" class="secondary" data-testid="sync-now"
+                    prop:disabled=move || sync.phase.get() == Phase::Running
+                    on:click=move |_| sync.run_now()>
+                    {move || t(lang.get(), Text::SyncNow)}
+                </button>
+            </div>
+        </Show>
+    }
+}
+
+/// Why the server refused an event, in the user's words.
+fn rejection_text(code: RejectionCode) -> Text {
+    match code {
+        RejectionCode::InvalidPayload => Text::RejectedInvalid,
+        RejectionCode::FromTheFuture => Text::RejectedFuture,
+        RejectionCode::ChainBroken
+        | RejectionCode::SeqConflict
+        | RejectionCode::DuplicateEventId
+        | RejectionCode::WrongDevice => Text::RejectedChain,
+        _ => Text::RejectedOther,
+    }
+}

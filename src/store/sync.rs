@@ -1,0 +1,279 @@
+//! What sync reads and writes: the enrolment, the outbox in order, the server's
+//! acknowledgements, other devices' events and the pull cursor, new leases.
+//!
+//! Each write is one transaction, so an answer half-applied cannot exist: the
+//! outbox entries an acknowledgement removes go with the state that records it,
+//! and pulled events go with the cursor that says they were pulled. A lost answer
+//! only means the next sync asks again, which the server answers the same.
+
+use rexie::{KeyRange, TransactionMode};
+use serde::{Deserialize, Serialize};
+use trial::event::{ChainHead, Event};
+use trial::wire::{Rejection, Site};
+use uuid::Uuid;
+use wasm_bindgen::JsValue;
+
+use super::{
+    ALLOCATIONS, CHAIN_HEAD, EVENTS, LEASES, LeaseRecord, META, OUTBOX, OutboxEntry, Store,
+    StoreError, USERS, UserRecord, database, decode, encode,
+};
+
+/// The meta record holding the [`Enrolment`].
+const ENROLMENT: &str = "enrolment";
+/// The meta record holding the [`SyncState`].
+const SYNC_STATE: &str = "sync_state";
+
+/// What enrolment gave this tablet: its token and who it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolment {
+    /// The device token, sent as `Authorization: Bearer`; the server keeps only
+    /// its hash, so this is the only copy.
+    pub device_token: String,
+    /// The tablet's short name at its site ("T1"), used in study numbers.
+    pub device_label: String,
+    /// The site the tablet belongs to.
+    pub site: Site,
+    /// When the server enrolled it, on the server's clock.
+    pub enrolled_at_ms: i64,
+}
+
+/// Where sync stands, for the status line and the next run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The server cursor of the last event pulled.
+    pub pull_cursor: u64,
+    /// When the last sync completed, on the tablet's clock.
+    pub last_success_ms: Option<i64>,
+    /// The server's clock minus the tablet's, measured at the last answer.
+    pub clock_offset_ms: Option<i64>,
+    /// What the server refused at the last push, in its words; empty when all
+    /// was accepted.
+    pub rejections: Vec<Rejection>,
+}
+
+/// Everything an enrolment stores, in one transaction.
+pub struct NewEnrolment {
+    /// The device id the server registered; becomes the chain's device.
+    pub device_id: Uuid,
+    /// The token, label and site.
+    pub enrolment: Enrolment,
+    /// The site's users, replacing any first-run user.
+    pub users: Vec<UserRecord>,
+    /// The first live lease.
+    pub lease: LeaseRecord,
+}
+
+impl Store {
+    /// The tablet's enrolment, if it has one.
+    pub async fn enrolment(&self) -> Result<Option<Enrolment>, StoreError> {
+        self.meta_record(ENROLMENT).await
+    }
+
+    /// Where sync stands.
+    pub async fn sync_state(&self) -> Result<SyncState, StoreError> {
+        Ok(self.meta_record(SYNC_STATE).await?.unwrap_or_default())
+    }
+
+    /// Whether this tablet holds anything recorded in training mode: events, or a
+    /// training lease.
+    pub async fn has_training_records(&self) -> Result<bool, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[EVENTS, LEASES], TransactionMode::ReadOnly)
+            .map_err(database)?;
+        let events = tx.store(EVENTS).map_err(database)?.count(None).await;
+        let leases = tx.store(LEASES).map_err(database)?.count(None).await;
+        Ok(events.map_err(database)? + leases.map_err(database)? > 0)
+    }
+
+    /// Makes this tablet the enrolled device `new.device_id`: training records
+    /// (events, leases, allocations, outbox, the first-run users) are removed, the
+    /// chain starts afresh under the new id, and the enrolment, the site's users
+    /// and the first lease are stored. All or nothing.
+    pub async fn enrol(&self, new: NewEnrolment) -> Result<(), StoreError> {
+        let stores = [EVENTS, LEASES, ALLOCATIONS, OUTBOX, USERS, META];
+        let tx = self
+            .db
+            .transaction(&stores, TransactionMode::ReadWrite)
+            .map_err(database)?;
+        let result = async {
+            for name in [EVENTS, LEASES, ALLOCATIONS, OUTBOX, USERS] {
+                tx.store(name).map_err(database)?.clear().await.map_err(database)?;
+            }
+            let meta = tx.store(META).map_err(database)?;
+            let head = ChainHead::genesis(new.device_id);
+            meta.put(&encode(&head)?, Some(&JsValue::from_str(CHAIN_HEAD)))
+                .await
+                .map_err(database)?;
+            meta.put(&encode(&new.enrolment)?, Some(&JsValue::from_str(ENROLMENT)))
+                .await
+                .map_err(database)?;
+            meta.put(
+                &encode(&SyncState::default())?,
+                Some(&JsValue::from_str(SYNC_STATE)),
+            )
+            .await
+            .map_err(database)?;
+            let users = tx.store(USERS).map_err(database)?;
+            for user in &new.users {
+                users.put(&encode(user)?, None).await.map_err(database)?;
+            }
+            let leases = tx.store(LEASES).map_err(database)?;
+            leases
+                .add(&encode(&new.lease)?, None)
+                .await
+                .map_err(database)?;
+            Ok(())
+        }
+        .await;
+        super::finish(tx, result).await
+    }
+
+    /// This tablet's oldest events still waiting for the server, at most `limit`,
+    /// in sequence order.
+    pub async fn outbox_batch(&self, limit: u32) -> Result<Vec<Event>, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[OUTBOX, EVENTS], TransactionMode::ReadOnly)
+            .map_err(database)?;
+        let entries = tx
+            .store(OUTBOX)
+            .map_err(database)?
+            .get_all(None, Some(limit))
+            .await
+            .map_err(database)?;
+        let events = tx.store(EVENTS).map_err(database)?;
+        let mut batch = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let entry: OutboxEntry = decode(entry)?;
+            let event = events
+                .get(JsValue::from_str(&entry.event_id.to_string()))
+                .await
+                .map_err(database)?
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("outbox event {} is missing", entry.device_seq))
+                })?;
+            batch.push(decode(event)?);
+        }
+        Ok(batch)
+    }
+
+    /// Records a push answer: forgets the outbox entries up to `acked_seq` and
+    /// keeps the server's refusals for the status line.
+    pub async fn acknowledge(
+        &self,
+        acked_seq: u64,
+        rejections: Vec<Rejection>,
+        clock_offset_ms: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(&[OUTBOX, META], TransactionMode::ReadWrite)
+            .map_err(database)?;
+        let result = async {
+            let outbox = tx.store(OUTBOX).map_err(database)?;
+            let range = KeyRange::upper_bound(&JsValue::from_f64(acked_seq as f64), Some(false))
+                .map_err(|error| StoreError::Database(format!("{error:?}")))?;
+            for key in outbox
+                .get_all_keys(Some(range), None)
+                .await
+                .map_err(database)?
+            {
+                outbox.delete(key).await.map_err(database)?;
+            }
+            update_sync_state(&tx, |state| {
+                state.rejections = rejections;
+                state.clock_offset_ms = Some(clock_offset_ms);
+            })
+            .await
+        }
+        .await;
+        super::finish(tx, result).await
+    }
+
+    /// Stores a page of other devices' events (skipping any already held) with
+    /// the cursor after them.
+    pub async fn store_pulled(&self, pulled: &[Event], next_cursor: u64) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(&[EVENTS, META], TransactionMode::ReadWrite)
+            .map_err(database)?;
+        let result = async {
+            let events = tx.store(EVENTS).map_err(database)?;
+            for event in pulled {
+                let id = JsValue::from_str(&event.id().to_string());
+                if !events.key_exists(id).await.map_err(database)? {
+                    events.add(&encode(event)?, None).await.map_err(database)?;
+                }
+            }
+            update_sync_state(&tx, |state| state.pull_cursor = next_cursor).await
+        }
+        .await;
+        super::finish(tx, result).await
+    }
+
+    /// Notes a completed sync at `now_ms` on the tablet's clock.
+    pub async fn sync_succeeded(&self, now_ms: i64) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(&[META], TransactionMode::ReadWrite)
+            .map_err(database)?;
+        let result = update_sync_state(&tx, |state| state.last_success_ms = Some(now_ms)).await;
+        super::finish(tx, result).await
+    }
+
+    /// Stores the leases this tablet does not hold yet. A lease already held is
+    /// left as it is: its `next_slot` is this tablet's own progress.
+    pub async fn add_new_leases(&self, leases: &[LeaseRecord]) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(&[LEASES], TransactionMode::ReadWrite)
+            .map_err(database)?;
+        let result = async {
+            let store = tx.store(LEASES).map_err(database)?;
+            for lease in leases {
+                let id = JsValue::from_str(&lease.lease_id.to_string());
+                if !store.key_exists(id).await.map_err(database)? {
+                    store.add(&encode(lease)?, None).await.map_err(database)?;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        super::finish(tx, result).await
+    }
+
+    async fn meta_record<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[META], TransactionMode::ReadOnly)
+            .map_err(database)?;
+        let meta = tx.store(META).map_err(database)?;
+        meta.get(JsValue::from_str(name))
+            .await
+            .map_err(database)?
+            .map(decode)
+            .transpose()
+    }
+}
+
+/// Reads, changes and writes the sync state inside `tx` (which covers meta).
+async fn update_sync_state(
+    tx: &rexie::Transaction,
+    change: impl FnOnce(&mut SyncState),
+) -> Result<(), StoreError> {
+    let meta = tx.store(META).map_err(database)?;
+    let key = JsValue::from_str(SYNC_STATE);
+    let mut state: SyncState = match meta.get(key.clone()).await.map_err(database)? {
+        Some(value) => decode(value)?,
+        None => SyncState::default(),
+    };
+    change(&mut state);
+    meta.put(&encode(&state)?, Some(&key))
+        .await
+        .map_err(database)?;
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! The sync client: enrolment with the server, then push, lease top-up and pull.
+//!
+//! The order of one run matters. The outbox goes first, so the server counts the
+//! slots this tablet used before it decides whether to issue a lease; pulls come
+//! last, page by page, each page stored with its cursor. Every step's answer is
+//! stored in one transaction (`crate::store`), so a run cut off anywhere (the
+//! network gone, the tab closed, the server killed) leaves nothing half-done, and
+//! the next run simply asks again: push and pull are idempotent on the server.
+//!
+//! The server serves the app, so it is always this page's own origin.
+
+mod http;
+mod schedule;
+
+use trial::wire::{
+    EnrolRequest, EnrolResponse, LeaseRequest, LeaseResponse, MAX_PULL_EVENTS, MAX_PUSH_EVENTS,
+    PullResponse, PushRequest, PushResponse, SealedLease,
+};
+use uuid::Uuid;
+
+pub use http::SyncError;
+pub use schedule::{Phase, SyncStatus, start, use_sync};
+
+use crate::actions::APP_VERSION;
+use crate::crypto;
+use crate::state::DATABASE;
+use crate::store::{
+    Enrolment, LeaseMode, LeaseRecord, LeaseSeal, NewEnrolment, Store, UserRecord,
+};
+
+/// Enrols this tablet with the one-time `code` the coordinator gave. Training
+/// records on the tablet are removed (they never count for the trial); the chain
+/// restarts under a new device id; the site's users and the first lease arrive.
+pub async fn enrol(code: &str) -> Result<(), SyncError> {
+    let store = Store::open(DATABASE).await?;
+    let result = enrol_in(&store, code).await;
+    store.close();
+    result
+}
+
+async fn enrol_in(store: &Store, code: &str) -> Result<(), SyncError> {
+    if store.enrolment().await?.is_some() {
+        return Err(SyncError::AlreadyEnrolled);
+    }
+    let request = EnrolRequest {
+        code: code.to_owned(),
+        device_id: Uuid::now_v7(),
+        app_version: APP_VERSION.to_owned(),
+        public_key: crypto::lease_public_key(store).await?,
+    };
+    let answer: EnrolResponse = http::post("/api/enrol", None, &request).await?;
+    if answer.device_id != request.device_id || answer.lease.device_id != request.device_id {
+        return Err(SyncError::Unexpected(
+            "the server answered for another device".into(),
+        ));
+    }
+    let users = answer
+        .users
+        .into_iter()
+        .map(|user| UserRecord {
+            id: user.id,
+            name: user.name,
+            pin: user.pin,
+        })
+        .collect();
+    store
+        .enrol(NewEnrolment {
+            device_id: answer.device_id,
+            enrolment: Enrolment {
+                device_token: answer.device_token,
+                device_label: answer.device_label,
+                site: answer.site,
+                enrolled_at_ms: answer.server_time_ms,
+            },
+            users,
+            lease: lease_record(answer.lease),
+        })
+        .await?;
+    Ok(())
+}
+
+/// What one run did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The tablet is not enrolled: there is nothing to sync with.
+    NotEnrolled,
+    /// Everything was exchanged; `refused` when the server refused part of the
+    /// outbox (the status line says what).
+    Synced {
+        /// Whether events remain that the server refused.
+        refused: bool,
+    },
+}
+
+/// One sync run: push the outbox, top up the leases, pull the other devices'
+/// events.
+pub async fn sync_once() -> Result<Outcome, SyncError> {
+    let store = Store::open(DATABASE).await?;
+    let result = sync_in(&store).await;
+    store.close();
+    result
+}
+
+async fn sync_in(store: &Store) -> Result<Outcome, SyncError> {
+    let Some(enrolment) = store.enrolment().await? else {
+        return Ok(Outcome::NotEnrolled);
+    };
+    let token = Some(enrolment.device_token.as_str());
+    let refused = push(store, token).await?;
+    let leases: LeaseResponse = http::post("/api/leases", token, &LeaseRequest {}).await?;
+    let leases: Vec<LeaseRecord> = leases.leases.into_iter().map(lease_record).collect();
+    store.add_new_leases(&leases).await?;
+    loop {
+        let cursor = store.sync_state().await?.pull_cursor;
+        let path = format!("/api/pull?after={cursor}&limit={MAX_PULL_EVENTS}");
+        let page: PullResponse = http::get(&path, token).await?;
+        let events: Vec<_> = page.events.into_iter().map(|pulled| pulled.event).collect();
+        store.store_pulled(&events, page.next_cursor).await?;
+        if !page.more {
+            break;
+        }
+    }
+    store.sync_succeeded(now_ms()).await?;
+    Ok(Outcome::Synced { refused })
+}
+
+/// Pushes the outbox in batches until it is empty or the server stops accepting.
+/// Returns whether the server refused part of it.
+async fn push(store: &Store, token: Option<&str>) -> Result<bool, SyncError> {
+    loop {
+        let batch = store.outbox_batch(MAX_PUSH_EVENTS as u32).await?;
+        let Some(last_seq) = batch.last().map(|event| event.device_seq()) else {
+            return Ok(false);
+        };
+        let answer: PushResponse =
+            http::post("/api/push", token, &PushRequest { events: batch }).await?;
+        let offset = answer.server_time_ms - now_ms();
+        store
+            .acknowledge(answer.acked_seq, answer.rejected, offset)
+            .await?;
+        if answer.acked_seq < last_seq {
+            // The rest of the batch was refused (a chain break, a clock far ahead):
+            // sending it again would be refused again. It waits for a person.
+            return Ok(true);
+        }
+    }
+}
+
+/// A lease as the server sent it, stored with its seed still sealed.
+fn lease_record(lease: SealedLease) -> LeaseRecord {
+    LeaseRecord {
+        lease_id: lease.lease_id,
+        mode: LeaseMode::Live,
+        site: lease.site,
+        device: lease.device_id,
+        block_sizes: lease.block_sizes,
+        n_slots: lease.n_slots,
+        next_slot: 0,
+        sealed_seed: LeaseSeal::Server(lease.seed),
+    }
+}
+
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}

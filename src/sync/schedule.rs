@@ -1,0 +1,178 @@
+//! When sync runs: on start, when the network returns, after each save and on a
+//! timer, with backoff after failures, from one tab at a time (DESIGN.md, "Sync").
+//! Nobody has to press anything, and a queue never waits for a reload.
+//!
+//! One tab syncs at a time through a Web Lock: the others skip their turn and
+//! re-read what it stored. Two tabs syncing at once would still be safe (push and
+//! pull are idempotent), only wasteful.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
+
+use super::{Outcome, SyncError, sync_once};
+use crate::state::Tablet;
+
+/// How often an idle tablet looks for the others' news.
+const TICK: Duration = Duration::from_secs(30);
+/// The first wait after a failure; it doubles with each failure in a row.
+const FIRST_BACKOFF_MS: f64 = 5_000.0;
+/// The longest wait after failures.
+const MAX_BACKOFF_MS: f64 = 5.0 * 60_000.0;
+
+#[wasm_bindgen(inline_js = r#"
+export function with_sync_lock(run) {
+  if (!navigator.locks) return run();
+  return navigator.locks.request("hp-ecmo-sync", { ifAvailable: true }, (lock) => (lock ? run() : null));
+}
+"#)]
+extern "C" {
+    /// Calls `run` (which returns a promise) while holding the tab-wide sync lock,
+    /// or not at all when another tab holds it.
+    fn with_sync_lock(run: &js_sys::Function) -> js_sys::Promise;
+}
+
+/// What sync is doing, for the status line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Phase {
+    /// Not enrolled, or waiting for the next run.
+    Idle,
+    /// A run is under way.
+    Running,
+    /// The server could not be reached at the last run: normal on the ward.
+    Offline,
+    /// The last run failed for a reason a person may need to read.
+    Failed(String),
+}
+
+/// The sync scheduler, shared as a context.
+#[derive(Clone, Copy)]
+pub struct SyncStatus {
+    /// What sync is doing.
+    pub phase: RwSignal<Phase>,
+    tablet: Tablet,
+    runner: StoredValue<Runner>,
+}
+
+#[derive(Default)]
+struct Runner {
+    running: bool,
+    again: bool,
+    failures: u32,
+    /// The timer does not start a run before this moment (backoff).
+    not_before_ms: f64,
+}
+
+/// Starts syncing in the background for the life of the app.
+pub fn start(tablet: Tablet) -> SyncStatus {
+    let status = SyncStatus {
+        phase: RwSignal::new(Phase::Idle),
+        tablet,
+        runner: StoredValue::new(Runner::default()),
+    };
+    provide_context(status);
+    status.run_now();
+    let _ = window_event_listener(leptos::ev::online, move |_| status.run_now());
+    let _ = set_interval_with_handle(move || status.tick(), TICK);
+    // After each save: the outbox grew.
+    Effect::new(move |previous: Option<u32>| {
+        let pending = tablet.pending.get();
+        if previous.is_some_and(|previous| pending > previous) {
+            status.run_now();
+        }
+        pending
+    });
+    status
+}
+
+/// The sync scheduler.
+pub fn use_sync() -> SyncStatus {
+    expect_context()
+}
+
+impl SyncStatus {
+    /// Runs now, or right after the run under way.
+    pub fn run_now(self) {
+        // A disposed scheduler (the app is going away) counts as busy.
+        let busy = self
+            .runner
+            .try_update_value(|runner| {
+                if runner.running {
+                    runner.again = true;
+                }
+                std::mem::replace(&mut runner.running, true)
+            })
+            .unwrap_or(true);
+        if busy {
+            return;
+        }
+        self.phase.set(Phase::Running);
+        spawn_local(async move {
+            let result = run_locked().await;
+            self.finish(result);
+        });
+    }
+
+    fn tick(self) {
+        let due = self
+            .runner
+            .try_with_value(|runner| js_sys::Date::now() >= runner.not_before_ms)
+            .unwrap_or(false);
+        if due {
+            self.run_now();
+        }
+    }
+
+    fn finish(self, result: Option<Result<Outcome, SyncError>>) {
+        let now = js_sys::Date::now();
+        let phase = match &result {
+            // Another tab holds the lock and syncs for this one.
+            None => Phase::Idle,
+            Some(Ok(_)) => Phase::Idle,
+            Some(Err(SyncError::Offline)) => Phase::Offline,
+            Some(Err(error)) => Phase::Failed(error.to_string()),
+        };
+        let again = self.runner.try_update_value(|runner| {
+            match &result {
+                Some(Err(error)) if error.is_transient() => {
+                    runner.failures += 1;
+                    let exponent = runner.failures.saturating_sub(1).min(16) as i32;
+                    let wait = (FIRST_BACKOFF_MS * 2f64.powi(exponent)).min(MAX_BACKOFF_MS);
+                    runner.not_before_ms = now + wait;
+                }
+                _ => {
+                    runner.failures = 0;
+                    runner.not_before_ms = now;
+                }
+            }
+            runner.running = false;
+            std::mem::take(&mut runner.again)
+        });
+        let again = again.unwrap_or(false);
+        self.phase.set(phase);
+        self.tablet.refresh();
+        if again {
+            self.run_now();
+        }
+    }
+}
+
+/// One run under the tab-wide lock; `None` when another tab holds it.
+async fn run_locked() -> Option<Result<Outcome, SyncError>> {
+    let slot: Rc<RefCell<Option<Result<Outcome, SyncError>>>> = Rc::default();
+    let filled = Rc::clone(&slot);
+    let run = Closure::once_into_js(move || {
+        future_to_promise(async move {
+            *filled.borrow_mut() = Some(sync_once().await);
+            Ok(JsValue::UNDEFINED)
+        })
+    });
+    // The lock's promise settles once the run has; its value carries nothing.
+    let _ = JsFuture::from(with_sync_lock(run.unchecked_ref())).await;
+    slot.take()
+}
