@@ -21,6 +21,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod allocation;
 pub mod crf;
 pub mod eligibility;
 pub mod event;

@@ -234,9 +234,10 @@ pub struct Rejection {
 
 /// What went wrong with one pushed event. Appended, never renamed.
 ///
-/// Only [`RejectionCode::InvalidPayload`] leaves the event stored (and acknowledged:
-/// the audit trail stays gapless and the tablet is never stuck); every other code
-/// means the event and the rest of its batch were not stored.
+/// Only [`RejectionCode::InvalidPayload`] and [`RejectionCode::AllocationFlagged`]
+/// leave the event stored (and acknowledged: the audit trail stays gapless and the
+/// tablet is never stuck); every other code means the event and the rest of its
+/// batch were not stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectionCode {
@@ -253,6 +254,13 @@ pub enum RejectionCode {
     DuplicateEventId,
     /// The event is timestamped more than five minutes after the server's clock.
     FromTheFuture,
+    /// A randomisation the server could not verify (an unknown or foreign lease, a
+    /// skipped or reused slot, an arm not on the list, a participant randomised
+    /// twice or not eligible): stored and acknowledged like
+    /// [`RejectionCode::InvalidPayload`], since the allocation already happened,
+    /// flagged for the coordinator and never served to other tablets. The message
+    /// names every problem.
+    AllocationFlagged,
     /// A code added by a newer server.
     #[serde(other)]
     Other,
@@ -370,6 +378,7 @@ impl RejectionCode {
             Self::SeqConflict => "seq_conflict",
             Self::DuplicateEventId => "duplicate_event_id",
             Self::FromTheFuture => "from_the_future",
+            Self::AllocationFlagged => "allocation_flagged",
             Self::Other => "other",
         }
     }
@@ -653,6 +662,17 @@ mod tests {
                 code
             );
         }
+    }
+
+    #[test]
+    fn a_flagged_allocation_is_named_as_serde_names_it() {
+        let code = RejectionCode::AllocationFlagged;
+        assert_eq!(serde_json::to_value(code).unwrap(), "allocation_flagged");
+        assert_eq!(code.as_str(), "allocation_flagged");
+        assert_eq!(
+            serde_json::from_value::<RejectionCode>("allocation_flagged".into()).unwrap(),
+            code
+        );
     }
 
     #[test]
