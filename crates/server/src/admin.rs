@@ -1,6 +1,8 @@
 //! What a coordinator does from the command line until the console exists: set up
 //! the site at start, issue enrolment codes, create users, change PINs, revoke
-//! tablets.
+//! tablets, list open data queries and allocation flags.
+
+use std::fmt::Write as _;
 
 use anyhow::Result;
 use trial::pin::Pin;
@@ -145,6 +147,55 @@ pub async fn set_pin(store: &Store, site_code: &str, name: &str, pin: &Pin) -> R
     store
         .set_pin(site_code, name.trim(), &secrets::hash_pin(pin)?)
         .await
+}
+
+/// The site's open data queries and allocation flags, as text for the terminal.
+/// Participants appear by id and study number only: no other patient data.
+pub async fn queries_report(store: &Store, site_code: &str) -> Result<String> {
+    let queries = store.open_query_reports(site_code).await?;
+    let flags = store.allocation_flag_reports(site_code).await?;
+    let mut report = format!("Open data queries at site {site_code}: {}\n", queries.len());
+    for query in &queries {
+        let (shown, shown_by) = &query.shown;
+        let (overridden, overridden_by) = &query.overridden;
+        writeln!(
+            report,
+            "- participant {} ({}): {}, {}: the value from {shown_by} (event {shown}) replaced \
+             the one from {overridden_by} (event {overridden}) unseen; opened {}",
+            query.participant_id,
+            query.study_number.as_deref().unwrap_or("not randomised"),
+            query.form,
+            query.field,
+            utc(query.opened_at_ms),
+        )?;
+    }
+    writeln!(
+        report,
+        "Allocation flags at site {site_code}: {}",
+        flags.len()
+    )?;
+    for flag in &flags {
+        writeln!(
+            report,
+            "- participant {} ({}), randomised on {} (event {}): {}: {}; raised {}",
+            flag.participant_id,
+            flag.study_number,
+            flag.device_label,
+            flag.event_id,
+            flag.code,
+            flag.message,
+            utc(flag.created_at_ms),
+        )?;
+    }
+    Ok(report)
+}
+
+/// An instant as people read it in a log: UTC, to the second.
+fn utc(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(
+        |_| format!("{ms} ms"),
+        |instant| instant.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
 }
 
 /// Checks a name a person typed: not blank, not too long.

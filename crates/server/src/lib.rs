@@ -1,11 +1,14 @@
 //! The HP-ECMO server: one process that serves the bedside app to tablets and the
 //! sync API every tablet of every site shares (DESIGN.md, "Sync").
 //!
-//! A tablet enrols once with a one-time code and gets a device token; then it
-//! pushes its hash-chained events and pulls the other tablets' events. The
-//! decisions (is this chain intact, is this payload valid) are `crates/trial`'s;
-//! this crate moves data, stores it (`store`, the only code that knows SQL) and
-//! answers in the JSON of `trial::wire`.
+//! A tablet enrols once with a one-time code and its public key, and gets a device
+//! token and its first allocation lease, sealed to that key (`leases`, `seal`);
+//! then it pushes its hash-chained events, pulls the other tablets' events and
+//! asks for more leases as it uses them up. The decisions (is this chain intact,
+//! is this payload valid, does this allocation verify, which edits conflict) are
+//! `crates/trial`'s; this crate moves data, stores it (`store`, the only code that
+//! knows SQL), records the allocation flags and data queries those decisions raise
+//! (`sync`, `queries`) and answers in the JSON of `trial::wire`.
 //!
 //! `main.rs` is a thin shell over [`router`], so tests drive the whole HTTP surface
 //! in-process with `tower::ServiceExt::oneshot`, without a socket.
@@ -14,6 +17,9 @@ pub mod admin;
 mod api;
 mod auth;
 mod error;
+mod leases;
+mod queries;
+mod seal;
 mod secrets;
 pub mod store;
 mod sync;

@@ -1,6 +1,9 @@
 //! `hp-ecmo-server`: parses the command line, opens the database, and either serves
 //! [`server::router`] on 127.0.0.1 until interrupted or does one coordinator task
-//! (`add-user`, `set-pin`, `revoke-device`, `enrolment-code`) and exits.
+//! (`add-user`, `set-pin`, `revoke-device`, `enrolment-code`, `queries`) and exits.
+//! A task may run beside a serving server on the same SQLite file (write-ahead
+//! log, and a busy connection waits up to 5 s). Logs go to stderr, so stdout holds
+//! only what the task prints.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -14,9 +17,12 @@ use tracing_subscriber::EnvFilter;
 use trial::pin::Pin;
 use trial::wire::Role;
 
+// `--database` and `--site-code` go before or after a task's name, the serving
+// options only without a task: checked in `run`, since clap's
+// `args_conflicts_with_subcommands` would refuse `--database` before a task too.
 /// The HP-ECMO server: serves the bedside app and the sync API the tablets share.
 #[derive(Debug, Parser)]
-#[command(version, args_conflicts_with_subcommands = true)]
+#[command(version)]
 struct Args {
     /// Where the data lives: a SQLite file (created when missing) or a
     /// postgres:// URL.
@@ -33,12 +39,12 @@ struct Args {
 
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
-    /// Folder holding the built app (Trunk's output).
-    #[arg(long, default_value_os_t = server::default_dist())]
-    dist: PathBuf,
-    /// Port to listen on, on 127.0.0.1 only.
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
+    /// Folder holding the built app (Trunk's output) [default: dist].
+    #[arg(long)]
+    dist: Option<PathBuf>,
+    /// Port to listen on, on 127.0.0.1 only [default: 8080].
+    #[arg(long)]
+    port: Option<u16>,
     /// The site's name, as people read it [default: as stored, or "Beijing Anzhen
     /// Hospital" for a new site].
     #[arg(long)]
@@ -78,8 +84,11 @@ enum Task {
         #[arg(long)]
         label: String,
     },
-    /// Prints a new one-time enrolment code for the site.
+    /// Prints a new one-time enrolment code for the site, and nothing else, on
+    /// stdout (what it is for goes to stderr), so a script can read it.
     EnrolmentCode,
+    /// Lists the site's open data queries and allocation flags.
+    Queries,
 }
 
 #[tokio::main]
@@ -88,6 +97,7 @@ async fn main() -> ExitCode {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
     match run(args).await {
@@ -99,7 +109,22 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The port served when none is given.
+const DEFAULT_PORT: u16 = 8080;
+
 async fn run(args: Args) -> Result<(), String> {
+    let serve_options = [
+        args.serve.dist.is_some(),
+        args.serve.port.is_some(),
+        args.serve.site_name.is_some(),
+        args.serve.time_zone.is_some(),
+    ];
+    if args.task.is_some() && serve_options.contains(&true) {
+        return Err(
+            "--dist, --port, --site-name and --time-zone are for serving; a task takes none of them"
+                .to_owned(),
+        );
+    }
     let store = Store::connect(&args.database)
         .await
         .map_err(|error| format!("{error:#}"))?;
@@ -118,7 +143,8 @@ async fn serve(
     site_code: &str,
     args: ServeArgs,
 ) -> Result<(), String> {
-    let index = args.dist.join("index.html");
+    let dist = args.dist.unwrap_or_else(server::default_dist);
+    let index = dist.join("index.html");
     if !index.is_file() {
         return Err(format!(
             "{} not found: build the app first (cargo xtask run does both)",
@@ -138,7 +164,7 @@ async fn serve(
     let startup = admin::start(store, &site, &clock)
         .await
         .map_err(|error| format!("{error:#}"))?;
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port.unwrap_or(DEFAULT_PORT)));
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|error| format!("cannot listen on {address}: {error} (try --port)"))?;
@@ -156,7 +182,7 @@ async fn serve(
             admin::FIRST_USER_NAME
         );
     }
-    let app = server::router(AppState::new(store.clone(), clock), &args.dist);
+    let app = server::router(AppState::new(store.clone(), clock), &dist);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_requested())
         .await
@@ -219,9 +245,14 @@ async fn run_task(store: &Store, clock: &Clock, site_code: &str, task: Task) -> 
             let code = admin::issue_enrolment_code(store, site_code, clock)
                 .await
                 .map_err(failed)?;
-            println!(
-                "Enrolment code for a new tablet: {code}  (site {site_code}, one tablet, valid 24 hours)"
+            eprintln!(
+                "Enrolment code for a new tablet of site {site_code} (one tablet, valid 24 hours):"
             );
+            println!("{code}");
+        }
+        Task::Queries => {
+            let report = admin::queries_report(store, site_code).await;
+            print!("{}", report.map_err(failed)?);
         }
     }
     Ok(())

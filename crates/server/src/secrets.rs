@@ -1,5 +1,6 @@
 //! The server's secrets: device tokens, enrolment codes, first PINs and PIN salts,
-//! drawn from the operating system's generator, and the hashes that stand in for
+//! drawn from the operating system's generator (as are site secrets and sealing
+//! keys, in `leases` and `seal`), and the hashes that stand in for
 //! them in the database.
 
 use anyhow::{Context, Result};
@@ -47,7 +48,9 @@ pub fn hash_pin(pin: &Pin) -> Result<PinHash> {
     PinHash::new(pin, salt, pin::ITERATIONS).context("cannot hash a PIN")
 }
 
-fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+/// `N` bytes from the operating system's generator: the entropy behind every
+/// secret, site secret, ephemeral key and nonce of the server.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut bytes = [0; N];
     getrandom::fill(&mut bytes)
         .map_err(|error| anyhow::anyhow!("{error}"))

@@ -1,34 +1,64 @@
 //! HTTP tests of the whole server, in-process through `router` with no socket: the
-//! app shell, enrolment, push, pull and the error answers.
+//! app shell, enrolment, leases, push (with the verification of randomisations and
+//! data queries), pull, the error answers, and the admin command beside a running
+//! server. Also the golden vector of a sealed seed, opened here as a tablet opens
+//! it, with an implementation independent of the server's.
 //!
 //! Every test runs twice: on SQLite (a fresh file each) and on PostgreSQL (a fresh
 //! database each) when `HP_ECMO_TEST_POSTGRES_URL` names a server that may create
 //! databases, as `cargo xtask test` arranges. Without it the PostgreSQL runs say so
 //! on stderr and pass.
 
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
+use aes_gcm::aead::Nonce;
+use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use hkdf::Hkdf;
 use http_body_util::BodyExt;
+use jiff::civil::date;
+use p256::elliptic_curve::sec1::ToSec1Point;
+use p256::pkcs8::DecodePrivateKey;
+use p256::{PublicKey, SecretKey};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::json;
 use server::store::{DatabaseUrl, NewUser, Store};
 use server::{AppState, Clock, admin};
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
 use tower::ServiceExt;
+use trial::crf::FormRef;
+use trial::crf::consent::{ConsentForm, ConsentGivenBy};
+use trial::crf::cytokine::TimePoint;
 use trial::event::{ChainHead, Event, EventDraft, EventKind};
+use trial::field::Field;
+use trial::payload::{
+    FormSaved, Payload, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber, ValueCorrected,
+};
 use trial::pin::{ITERATIONS, Pin, PinHash, PinSalt};
-use trial::time::Moment;
+use trial::randomisation::{Arm, Lease, LeaseId, RandomisationConfig, Seed, Stratum};
+use trial::screening::{Answer, EcmoMode, ScreeningForm};
+use trial::time::{MS_PER_HOUR, Moment};
 use trial::wire::{
-    ApiErrorBody, EnrolRequest, EnrolResponse, ErrorCode, PullResponse, PushRequest, PushResponse,
-    RejectionCode, Role, Site,
+    ApiErrorBody, EnrolRequest, EnrolResponse, ErrorCode, LEASE_BLOCKS, LEASE_LOW_WATER,
+    LeaseRequest, LeaseResponse, PullResponse, PushRequest, PushResponse, RejectionCode, Role,
+    SEAL_INFO, SealedLease, SealedSeed, Site,
 };
 use uuid::Uuid;
 
 /// The server's clock in every test: stopped, so timestamps are exact.
 const NOW_MS: i64 = 1_750_000_000_000;
+/// A patient's day on the ward, before `NOW_MS`: ECMO starts 6 h ago, the screening
+/// 5 h ago, consent 4 h ago, the randomisation 3 h ago.
+const ECMO_STARTED_MS: i64 = NOW_MS - 6 * MS_PER_HOUR;
+const SCREENED_MS: i64 = NOW_MS - 5 * MS_PER_HOUR;
+const CONSENTED_MS: i64 = NOW_MS - 4 * MS_PER_HOUR;
+const RANDOMISED_MS: i64 = NOW_MS - 3 * MS_PER_HOUR;
+/// Beijing's UTC offset, in minutes.
+const BEIJING: i16 = 480;
 const FIVE_MINUTES_MS: i64 = 5 * 60 * 1000;
 const VALID_PAYLOAD: &str = r#"{"status":"completed"}"#;
 /// Valid JSON, a valid chain, but not a status the trial knows.
@@ -48,30 +78,42 @@ struct TestApp {
     site: Site,
     /// The enrolment code the server printed at start.
     enrolment_code: String,
+    /// What `--database` names for the command line: the SQLite file, or the URL.
+    database_arg: String,
     _dist: tempfile::TempDir,
     _sqlite: Option<tempfile::TempDir>,
 }
 
-/// An enrolled tablet: its identity, token and the head of its own chain.
+/// An enrolled tablet: its identity, token, key pair, the head of its own chain
+/// and the leases it holds, opened, as the app holds them.
 #[derive(Clone, Debug)]
-struct Tablet {
+struct TestTablet {
     id: Uuid,
     token: String,
     label: String,
     user_id: Uuid,
     head: ChainHead,
+    key: SecretKey,
+    leases: Vec<Lease>,
+    /// How many participants it randomised, for their study numbers.
+    randomised: u32,
 }
 
 /// Starts a server on `engine`; `None` when PostgreSQL is asked for but not
 /// configured.
 async fn spawn_app(engine: Engine) -> Option<TestApp> {
-    let (database, sqlite) = match engine {
+    let (database, database_arg, sqlite) = match engine {
         Engine::Sqlite => {
             let folder = tempfile::tempdir().unwrap();
-            let url = DatabaseUrl::sqlite_file(&folder.path().join("server.sqlite"));
-            (url, Some(folder))
+            let file = folder.path().join("server.sqlite");
+            let url = DatabaseUrl::sqlite_file(&file);
+            (url, file.to_str().unwrap().to_owned(), Some(folder))
         }
-        Engine::Postgres => (fresh_postgres_database().await?, None),
+        Engine::Postgres => {
+            let url = fresh_postgres_database().await?;
+            let arg = url.as_url().to_owned();
+            (url, arg, None)
+        }
     };
     let store = Store::connect(&database).await.unwrap();
     let site = admin::site("BJ", "Beijing Anzhen Hospital", "Asia/Shanghai").unwrap();
@@ -101,6 +143,7 @@ async fn spawn_app(engine: Engine) -> Option<TestApp> {
         database,
         site,
         enrolment_code: startup.enrolment_code.to_string(),
+        database_arg,
         _dist: dist,
         _sqlite: sqlite,
     })
@@ -188,29 +231,107 @@ impl TestApp {
             .to_string()
     }
 
+    /// Enrols with a key pair made for the occasion.
     async fn try_enrol(&self, code: &str, device_id: Uuid) -> (StatusCode, Vec<u8>) {
+        self.try_enrol_with_key(code, device_id, &public_hex(&new_tablet_key()))
+            .await
+    }
+
+    async fn try_enrol_with_key(
+        &self,
+        code: &str,
+        device_id: Uuid,
+        public_key: &str,
+    ) -> (StatusCode, Vec<u8>) {
         let request = EnrolRequest {
             code: code.to_owned(),
             device_id,
             app_version: "0.1.0".to_owned(),
+            public_key: public_key.to_owned(),
         };
         self.send_json(Method::POST, "/api/enrol", None, to_json(&request))
             .await
     }
 
-    /// Enrols a new tablet with a new code.
-    async fn enrol(&self) -> Tablet {
+    /// Enrols a new tablet with a new code; it holds its first lease, opened.
+    async fn enrol(&self) -> TestTablet {
         let device_id = Uuid::now_v7();
-        let (status, body) = self.try_enrol(&self.new_code().await, device_id).await;
+        let key = new_tablet_key();
+        let code = self.new_code().await;
+        let (status, body) = self
+            .try_enrol_with_key(&code, device_id, &public_hex(&key))
+            .await;
         assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
         let response: EnrolResponse = from_json(&body);
-        Tablet {
+        let mut tablet = TestTablet {
             id: device_id,
             token: response.device_token,
             label: response.device_label,
             user_id: response.users[0].id,
             head: ChainHead::genesis(device_id),
+            key,
+            leases: Vec::new(),
+            randomised: 0,
+        };
+        tablet.hold(&response.lease);
+        tablet
+    }
+
+    async fn try_leases(&self, token: Option<&str>) -> (StatusCode, Vec<u8>) {
+        self.send_json(
+            Method::POST,
+            "/api/leases",
+            token,
+            to_json(&LeaseRequest {}),
+        )
+        .await
+    }
+
+    /// Asks for `tablet`'s leases, expecting 200, and holds the new ones.
+    async fn leases(&self, tablet: &mut TestTablet) -> LeaseResponse {
+        let (status, body) = self.try_leases(Some(&tablet.token)).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        let response: LeaseResponse = from_json(&body);
+        for lease in &response.leases {
+            tablet.hold(lease);
         }
+        response
+    }
+
+    /// The ids of the events `reader` can pull.
+    async fn pulled_ids(&self, reader: &TestTablet) -> BTreeSet<Uuid> {
+        pull_all(self, reader, 0, 500)
+            .await
+            .iter()
+            .map(|pulled| pulled.event.id())
+            .collect()
+    }
+
+    /// The codes of every allocation flag of the site, by event.
+    async fn flags(&self) -> Vec<(Uuid, String)> {
+        let flags = self
+            .store
+            .allocation_flag_reports(&self.site.code)
+            .await
+            .unwrap();
+        flags
+            .into_iter()
+            .map(|flag| (flag.event_id, flag.code))
+            .collect()
+    }
+
+    /// How many rows a table holds, read past the server.
+    async fn count_rows(&self, table: &str) -> i64 {
+        sqlx::any::install_default_drivers();
+        let mut connection = sqlx::AnyConnection::connect(self.database.as_url())
+            .await
+            .unwrap();
+        let (count,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+        count
     }
 
     async fn try_push(&self, token: Option<&str>, events: &[Event]) -> (StatusCode, Vec<u8>) {
@@ -222,14 +343,14 @@ impl TestApp {
     }
 
     /// Pushes as `tablet`, expecting 200.
-    async fn push(&self, tablet: &Tablet, events: &[Event]) -> PushResponse {
+    async fn push(&self, tablet: &TestTablet, events: &[Event]) -> PushResponse {
         let (status, body) = self.try_push(Some(&tablet.token), events).await;
         assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
         from_json(&body)
     }
 
     /// Pulls as `tablet` after `cursor`, expecting 200.
-    async fn pull(&self, tablet: &Tablet, cursor: u64, limit: Option<u32>) -> PullResponse {
+    async fn pull(&self, tablet: &TestTablet, cursor: u64, limit: Option<u32>) -> PullResponse {
         let limit = limit.map_or(String::new(), |limit| format!("&limit={limit}"));
         let (status, body) = self
             .get(
@@ -241,12 +362,104 @@ impl TestApp {
         from_json(&body)
     }
 
-    async fn stored(&self, tablet: &Tablet) -> u64 {
+    async fn stored(&self, tablet: &TestTablet) -> u64 {
         self.store.count_events(tablet.id).await.unwrap()
     }
 }
 
-impl Tablet {
+impl TestTablet {
+    /// Opens a lease the server sealed to this tablet and holds it, unless it
+    /// holds it already (by id), as the app does.
+    fn hold(&mut self, sealed: &SealedLease) {
+        assert_eq!((sealed.device_id, sealed.site.as_str()), (self.id, "BJ"));
+        if self
+            .leases
+            .iter()
+            .any(|lease| lease.id() == sealed.lease_id)
+        {
+            return;
+        }
+        let seed = open_seed(&self.key, sealed.lease_id, &sealed.seed)
+            .expect("the seed opens with the tablet's key");
+        let lease = Lease::resume(
+            sealed.lease_id,
+            Stratum::new(sealed.site.as_str(), sealed.device_id).unwrap(),
+            seed,
+            RandomisationConfig::new(sealed.block_sizes.clone()).unwrap(),
+            sealed.n_slots,
+            0,
+        )
+        .expect("the lease ends on a block boundary of its seed's list");
+        self.leases.push(lease);
+    }
+
+    /// Records an event about `participant` at `utc_ms`.
+    fn event(&mut self, participant: Uuid, payload: &Payload, utc_ms: i64) -> Event {
+        self.head
+            .append(EventDraft {
+                id: Uuid::now_v7(),
+                participant_id: participant,
+                user_id: self.user_id,
+                recorded_at: Moment::new(utc_ms, BEIJING).unwrap(),
+                kind: payload.kind(),
+                payload: payload.to_json(),
+                app_version: "0.1.0".to_owned(),
+                schema_version: SCHEMA_VERSION,
+            })
+            .unwrap()
+    }
+
+    /// Screens an eligible patient and records consent.
+    fn screen(&mut self, participant: Uuid) -> Vec<Event> {
+        vec![
+            self.event(participant, &screening(EcmoMode::Va), SCREENED_MS),
+            self.event(participant, &consent(), CONSENTED_MS),
+        ]
+    }
+
+    /// Randomises from the next slot of its oldest lease with one left, as the
+    /// app does.
+    fn randomise(&mut self, participant: Uuid) -> Event {
+        let allocation = self
+            .leases
+            .iter_mut()
+            .find(|lease| lease.slots_left() > 0)
+            .expect("the tablet holds a slot")
+            .allocate()
+            .unwrap();
+        self.randomised_as(
+            participant,
+            allocation.lease(),
+            allocation.slot(),
+            allocation.arm(),
+        )
+    }
+
+    /// A randomisation with whatever lease, slot and arm it is told.
+    fn randomised_as(
+        &mut self,
+        participant: Uuid,
+        lease_id: LeaseId,
+        slot: u32,
+        arm: Arm,
+    ) -> Event {
+        self.randomised += 1;
+        let body = Randomised {
+            lease_id,
+            slot,
+            arm,
+            study_number: StudyNumber::new("BJ", &self.label, self.randomised).unwrap(),
+            randomised_at: Moment::new(RANDOMISED_MS, BEIJING).unwrap(),
+        };
+        self.event(participant, &Payload::Randomised(body), RANDOMISED_MS)
+    }
+
+    /// The arm its first lease has at `slot`.
+    fn arm_at(&self, slot: u32) -> Arm {
+        let lease = &self.leases[0];
+        trial::randomisation::arm_at(lease.seed(), lease.config(), slot)
+    }
+
     /// Records `n` events with a valid payload, at the server's time.
     fn record(&mut self, n: usize) -> Vec<Event> {
         (0..n)
@@ -267,6 +480,118 @@ impl Tablet {
                 schema_version: trial::payload::SCHEMA_VERSION,
             })
             .unwrap()
+    }
+}
+
+/// A tablet's key pair, as WebCrypto would make it.
+fn new_tablet_key() -> SecretKey {
+    loop {
+        let mut bytes = [0; 32];
+        getrandom::fill(&mut bytes).unwrap();
+        if let Ok(key) = SecretKey::from_slice(&bytes) {
+            return key;
+        }
+    }
+}
+
+/// The public half as the tablet sends it: WebCrypto's raw export, in hex.
+fn public_hex(key: &SecretKey) -> String {
+    hex::encode(key.public_key().to_uncompressed_point())
+}
+
+/// Opens a sealed seed as the tablet does with WebCrypto, written from the
+/// contract in `trial::wire::SealedSeed` rather than from the server's code.
+fn open_seed(key: &SecretKey, lease_id: LeaseId, sealed: &SealedSeed) -> Option<Seed> {
+    let ephemeral = hex::decode(&sealed.ephemeral_public_key).ok()?;
+    let shared = key.diffie_hellman(&PublicKey::from_sec1_bytes(&ephemeral).ok()?);
+    let salt = lease_id.as_uuid().into_bytes();
+    let mut aes_key = [0; 32];
+    Hkdf::<Sha256>::new(Some(&salt), shared.raw_secret_bytes())
+        .expand(SEAL_INFO, &mut aes_key)
+        .ok()?;
+    let nonce: [u8; 12] = hex::decode(&sealed.nonce).ok()?.try_into().ok()?;
+    let ciphertext = hex::decode(&sealed.ciphertext).ok()?;
+    let (text, tag) = ciphertext.split_at_checked(32)?;
+    let mut seed: [u8; 32] = text.try_into().ok()?;
+    Aes256Gcm::new(&aes_key.into())
+        .decrypt_inout_detached(
+            &Nonce::<Aes256Gcm>::from(nonce),
+            &salt,
+            (&mut seed[..]).into(),
+            tag.try_into().ok()?,
+        )
+        .ok()?;
+    Some(Seed::from_bytes(seed))
+}
+
+/// An eligible patient in `ecmo_mode`: VA-ECMO for cardiogenic shock is eligible,
+/// VV-ECMO is not.
+fn screening(ecmo_mode: EcmoMode) -> Payload {
+    let mut form = ScreeningForm::blank(Moment::new(SCREENED_MS, BEIJING).unwrap());
+    form.date_of_birth = Some(date(1970, 6, 15));
+    form.height_cm = Some(170.0);
+    form.weight_kg = Some(70.0);
+    form.admitted_to_icu = Answer::Yes;
+    form.sbp_below90_for30_min = Answer::Yes;
+    form.pulmonary_congestion = Answer::Yes;
+    form.altered_mental_status = Answer::Yes;
+    form.lactate_mmol_per_l = Some(4.5);
+    form.ecmo_mode = Some(ecmo_mode);
+    form.ecmo_cardiopulmonary_support = Answer::Yes;
+    form.ecmo_started_at = Some(Moment::new(ECMO_STARTED_MS, BEIJING).unwrap());
+    form.consent_refused = Answer::No;
+    form.active_haemorrhage = Answer::No;
+    form.thrombocytopenic_purpura = Answer::No;
+    form.bridge_to_vad_or_transplant = Answer::No;
+    form.infection = Answer::No;
+    Payload::ScreeningRecorded(ScreeningRecorded {
+        screening_number: "T1-0001".to_owned(),
+        form,
+    })
+}
+
+fn consent() -> Payload {
+    Payload::ConsentRecorded(ConsentForm {
+        given_by: ConsentGivenBy::LegallyAuthorisedRepresentative,
+        consented_at: Moment::new(CONSENTED_MS, BEIJING).unwrap(),
+        form_version: "2.1".to_owned(),
+    })
+}
+
+/// The sample drawn at randomisation (T0).
+const SAMPLE_T0: FormRef = FormRef::CytokineSample {
+    time_point: TimePoint::H0,
+};
+
+/// The T0 sample with this IL-6 value.
+fn il6_saved(il6: f64) -> Payload {
+    let sampled_at = json!({ "value": { "utc_ms": RANDOMISED_MS, "offset_minutes": BEIJING } });
+    let form = SAMPLE_T0
+        .form_with([
+            (Field::SampledAt, sampled_at),
+            (Field::Il6PgPerMl, json!({ "value": il6 })),
+        ])
+        .unwrap();
+    Payload::FormSaved(FormSaved {
+        form,
+        confirmed: vec![],
+    })
+}
+
+fn il6_corrected(old: f64, new: f64) -> Payload {
+    Payload::ValueCorrected(ValueCorrected {
+        form: SAMPLE_T0,
+        field: Field::Il6PgPerMl,
+        old: json!({ "value": old }),
+        new: json!({ "value": new }),
+        reason: "lab report re-read".to_owned(),
+    })
+}
+
+fn other_arm(arm: Arm) -> Arm {
+    match arm {
+        Arm::Hemoperfusion => Arm::StandardCare,
+        Arm::StandardCare => Arm::Hemoperfusion,
     }
 }
 
@@ -345,6 +670,23 @@ on_both_engines!(
     limits_on_size_and_count,
     an_internal_failure_says_nothing,
     stored_events_cannot_be_changed_or_deleted,
+    enrolment_gives_a_lease_that_opens_with_the_tablet_key,
+    a_public_key_that_is_not_a_p256_point_is_refused,
+    leases_are_topped_up_once_then_not_again,
+    leases_need_a_valid_token_and_change_nothing_without_one,
+    a_correct_randomisation_is_accepted_and_served,
+    a_forged_arm_is_flagged,
+    a_skipped_slot_is_flagged,
+    a_reused_slot_is_flagged,
+    another_devices_lease_is_flagged,
+    a_training_lease_is_flagged,
+    a_participant_randomised_twice_is_flagged,
+    a_randomisation_without_an_eligible_screening_is_flagged,
+    a_flagging_push_three_times_stores_and_flags_once,
+    a_randomising_batch_cut_off_stores_nothing,
+    two_devices_randomise_at_once,
+    a_conflict_opens_one_query_and_a_correction_closes_it,
+    the_admin_command_prints_an_enrolment_code_beside_the_running_server,
 );
 
 async fn serves_the_app_shell_and_deep_links(app: TestApp) {
@@ -651,7 +993,7 @@ async fn a_different_event_under_a_stored_seq_is_refused(app: TestApp) {
     let events = tablet.record(3);
     app.push(&tablet, &events).await;
     // Another history of the same device: same numbers, other events.
-    let mut other = Tablet {
+    let mut other = TestTablet {
         head: ChainHead::genesis(tablet.id),
         ..tablet.clone()
     };
@@ -801,7 +1143,7 @@ async fn two_devices_push_at_once(app: TestApp) {
 /// Every page from `cursor` on.
 async fn pull_all(
     app: &TestApp,
-    tablet: &Tablet,
+    tablet: &TestTablet,
     mut cursor: u64,
     limit: u32,
 ) -> Vec<trial::wire::PulledEvent> {
@@ -1037,4 +1379,577 @@ async fn stored_events_cannot_be_changed_or_deleted(app: TestApp) {
     }
     connection.close().await.unwrap();
     assert_eq!(app.stored(&tablet).await, 1);
+}
+
+#[test]
+fn the_golden_sealed_seed_opens_with_the_tablets_pkcs8_key() {
+    let golden = golden();
+    let field = |name: &str| golden[name].as_str().unwrap().to_owned();
+    // The key as WebCrypto imports it: PKCS#8 DER.
+    let key =
+        SecretKey::from_pkcs8_der(&hex::decode(field("tablet_private_key_pkcs8_hex")).unwrap())
+            .unwrap();
+    assert_eq!(public_hex(&key), field("tablet_public_key_hex"));
+    let lease_id: LeaseId = serde_json::from_value(golden["lease_id"].clone()).unwrap();
+    let sealed: SealedSeed = serde_json::from_value(golden["sealed_seed"].clone()).unwrap();
+    let seed = open_seed(&key, lease_id, &sealed).expect("the golden seed opens");
+    assert_eq!(hex::encode(seed.as_bytes()), field("seed_hex"));
+    // The intermediate values, for whoever debugs another implementation.
+    let ephemeral =
+        PublicKey::from_sec1_bytes(&hex::decode(&sealed.ephemeral_public_key).unwrap()).unwrap();
+    let shared = key.diffie_hellman(&ephemeral);
+    assert_eq!(hex::encode(shared.raw_secret_bytes()), field("ecdh_x_hex"));
+    let mut aes_key = [0; 32];
+    Hkdf::<Sha256>::new(
+        Some(lease_id.as_uuid().as_bytes()),
+        shared.raw_secret_bytes(),
+    )
+    .expand(SEAL_INFO, &mut aes_key)
+    .unwrap();
+    assert_eq!(hex::encode(aes_key), field("aes_key_hex"));
+}
+
+#[test]
+fn a_sealed_seed_opens_only_for_its_lease_and_its_tablet() {
+    let golden = golden();
+    let key_hex = golden["tablet_private_key_pkcs8_hex"].as_str().unwrap();
+    let key = SecretKey::from_pkcs8_der(&hex::decode(key_hex).unwrap()).unwrap();
+    let lease_id: LeaseId = serde_json::from_value(golden["lease_id"].clone()).unwrap();
+    let sealed: SealedSeed = serde_json::from_value(golden["sealed_seed"].clone()).unwrap();
+    assert!(open_seed(&key, lease_id, &sealed).is_some());
+    // Moved to another lease: the lease id is the HKDF salt and the GCM data.
+    assert!(open_seed(&key, LeaseId::new(Uuid::now_v7()), &sealed).is_none());
+    assert!(open_seed(&new_tablet_key(), lease_id, &sealed).is_none());
+    let mut tampered = sealed.clone();
+    let flipped = if tampered.ciphertext.starts_with('0') {
+        "1"
+    } else {
+        "0"
+    };
+    tampered.ciphertext.replace_range(..1, flipped);
+    assert!(open_seed(&key, lease_id, &tampered).is_none());
+}
+
+fn golden() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sealed_seed.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+async fn enrolment_gives_a_lease_that_opens_with_the_tablet_key(app: TestApp) {
+    let device_id = Uuid::now_v7();
+    let key = new_tablet_key();
+    let (status, body) = app
+        .try_enrol_with_key(&app.enrolment_code, device_id, &public_hex(&key))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let response: EnrolResponse = from_json(&body);
+    let lease = &response.lease;
+    assert_eq!(
+        (
+            lease.site.as_str(),
+            lease.device_id,
+            lease.block_sizes.as_slice()
+        ),
+        ("BJ", device_id, &[2, 4, 6][..])
+    );
+    assert!(
+        (2 * LEASE_BLOCKS..=6 * LEASE_BLOCKS).contains(&lease.n_slots),
+        "{lease:?}"
+    );
+    assert_eq!(lease.lease_id.as_uuid().get_version_num(), 7);
+    let seed = open_seed(&key, lease.lease_id, &lease.seed).expect("it opens with the key");
+    // Only with that key.
+    assert!(open_seed(&new_tablet_key(), lease.lease_id, &lease.seed).is_none());
+    // The list the server keeps is the list the seed gives: its first slot
+    // verifies, the other arm does not.
+    let mut tablet = TestTablet {
+        id: device_id,
+        token: response.device_token,
+        label: response.device_label,
+        user_id: response.users[0].id,
+        head: ChainHead::genesis(device_id),
+        key,
+        leases: Vec::new(),
+        randomised: 0,
+    };
+    tablet.hold(lease);
+    assert_eq!(tablet.leases[0].seed(), &seed);
+    let participant = Uuid::now_v7();
+    let mut events = tablet.screen(participant);
+    events.push(tablet.randomise(participant));
+    let response = app.push(&tablet, &events).await;
+    assert_eq!((response.acked_seq, response.rejected), (3, vec![]));
+}
+
+async fn a_public_key_that_is_not_a_p256_point_is_refused(app: TestApp) {
+    let good = public_hex(&new_tablet_key());
+    let compressed = format!("02{}", &good[2..66]);
+    let off_curve = format!("04{}", "1".repeat(128));
+    for key in ["", "not hex", compressed.as_str(), off_curve.as_str()] {
+        let (status, body) = app
+            .try_enrol_with_key(&app.enrolment_code, Uuid::now_v7(), key)
+            .await;
+        let error = error_body(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidRequest,
+        );
+        assert_eq!(error.problems[0].field, "public_key", "{key:?}: {error:?}");
+    }
+    // None of them spent the code or issued a lease.
+    assert_eq!(app.count_rows("leases").await, 0);
+    let (status, _) = app
+        .try_enrol_with_key(&app.enrolment_code, Uuid::now_v7(), &good)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.count_rows("leases").await, 1);
+}
+
+async fn leases_are_topped_up_once_then_not_again(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    let first = tablet.leases[0].clone();
+    // Plenty left: the same lease, sealed afresh.
+    let answer = app.leases(&mut tablet).await;
+    assert_eq!(answer.server_time_ms, NOW_MS);
+    assert_eq!(answer.leases.len(), 1);
+    assert_eq!(answer.leases[0].lease_id, first.id());
+    let again = app.leases(&mut tablet).await;
+    assert_ne!(answer.leases[0].seed, again.leases[0].seed);
+    assert_eq!(
+        open_seed(&tablet.key, first.id(), &again.leases[0].seed).as_ref(),
+        Some(first.seed())
+    );
+
+    // Use all but LEASE_LOW_WATER - 1 slots: the server counts them from the push.
+    let mut events = Vec::new();
+    for _ in 0..first.n_slots() - (LEASE_LOW_WATER - 1) {
+        let participant = Uuid::now_v7();
+        events.extend(tablet.screen(participant));
+        events.push(tablet.randomise(participant));
+    }
+    let pushed = app.push(&tablet, &events).await;
+    assert_eq!(pushed.rejected, []);
+    // Two requests at once (two tabs, a retry) issue one lease between them.
+    let token = Some(tablet.token.as_str());
+    let (one, other) = tokio::join!(app.try_leases(token), app.try_leases(token));
+    let ids = |(status, body): (StatusCode, Vec<u8>)| {
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        let answer: LeaseResponse = from_json(&body);
+        answer
+            .leases
+            .iter()
+            .map(|lease| lease.lease_id)
+            .collect::<Vec<_>>()
+    };
+    let ids = (ids(one), ids(other));
+    assert_eq!(ids.0, ids.1);
+    let ids = ids.0;
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], first.id(), "the older lease comes first");
+    app.leases(&mut tablet).await;
+    assert_eq!(tablet.leases.len(), 2);
+    // Asking again issues nothing more.
+    for _ in 0..2 {
+        let answer = app.leases(&mut tablet).await;
+        let again: Vec<_> = answer.leases.iter().map(|lease| lease.lease_id).collect();
+        assert_eq!(again, ids);
+    }
+    assert_eq!(app.count_rows("leases").await, 2);
+
+    // Once the first lease is used up, it is no longer listed.
+    let mut events = Vec::new();
+    for _ in 0..LEASE_LOW_WATER - 1 {
+        let participant = Uuid::now_v7();
+        events.extend(tablet.screen(participant));
+        events.push(tablet.randomise(participant));
+    }
+    assert_eq!(app.push(&tablet, &events).await.rejected, []);
+    let answer = app.leases(&mut tablet).await;
+    let left: Vec<_> = answer.leases.iter().map(|lease| lease.lease_id).collect();
+    assert_eq!(left, [ids[1]]);
+}
+
+async fn leases_need_a_valid_token_and_change_nothing_without_one(app: TestApp) {
+    let tablet = app.enrol().await;
+    let wrong = "0".repeat(64);
+    for token in [None, Some(wrong.as_str()), Some("")] {
+        let (status, body) = app.try_leases(token).await;
+        error_body(
+            status,
+            &body,
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+        );
+    }
+    assert!(
+        app.store
+            .revoke_device(&app.site.code, &tablet.label, NOW_MS)
+            .await
+            .unwrap()
+    );
+    let (status, body) = app.try_leases(Some(&tablet.token)).await;
+    error_body(
+        status,
+        &body,
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthenticated,
+    );
+    assert_eq!(app.count_rows("leases").await, 1);
+    // A body other than `{}` is refused too.
+    let other = app.enrol().await;
+    let (status, body) = app
+        .send_json(
+            Method::POST,
+            "/api/leases",
+            Some(&other.token),
+            r#"{"n": 3}"#,
+        )
+        .await;
+    error_body(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::InvalidRequest,
+    );
+    assert_eq!(app.count_rows("leases").await, 2);
+}
+
+async fn a_correct_randomisation_is_accepted_and_served(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    let reader = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let mut events = tablet.screen(participant);
+    events.push(tablet.randomise(participant));
+    let response = app.push(&tablet, &events).await;
+    assert_eq!((response.acked_seq, response.rejected), (3, vec![]));
+    assert_eq!(app.flags().await, []);
+    let pulled = app.pulled_ids(&reader).await;
+    assert!(pulled.contains(&events[2].id()));
+}
+
+/// Pushes `events` as `tablet`; the last one must be stored, acknowledged, flagged
+/// with exactly `codes`, and never served to another tablet.
+async fn check_flagged(app: &TestApp, tablet: &TestTablet, events: &[Event], codes: &[&str]) {
+    let flagged = events.last().unwrap();
+    let stored_before = app.stored(tablet).await;
+    let response = app.push(tablet, events).await;
+    assert_eq!(response.acked_seq, flagged.device_seq(), "{response:?}");
+    let rejection = response
+        .rejected
+        .iter()
+        .find(|rejection| rejection.event_id == flagged.id())
+        .unwrap_or_else(|| panic!("not flagged: {response:?}"));
+    assert_eq!(rejection.code, RejectionCode::AllocationFlagged);
+    assert!(
+        rejection
+            .message
+            .contains("flagged for the trial coordinator"),
+        "{rejection:?}"
+    );
+    assert_eq!(
+        app.stored(tablet).await,
+        stored_before + events.len() as u64
+    );
+    let flags: Vec<String> = app
+        .flags()
+        .await
+        .into_iter()
+        .filter(|(event_id, _)| *event_id == flagged.id())
+        .map(|(_, code)| code)
+        .collect();
+    assert_eq!(flags, codes);
+    let reader = app.enrol().await;
+    assert!(!app.pulled_ids(&reader).await.contains(&flagged.id()));
+}
+
+async fn a_forged_arm_is_flagged(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let lease = tablet.leases[0].id();
+    let forged = other_arm(tablet.arm_at(0));
+    let mut events = tablet.screen(participant);
+    events.push(tablet.randomised_as(participant, lease, 0, forged));
+    check_flagged(&app, &tablet, &events, &["arm_mismatch"]).await;
+    let report = admin::queries_report(&app.store, &app.site.code)
+        .await
+        .unwrap();
+    assert!(
+        report.contains("Allocation flags at site BJ: 1"),
+        "{report}"
+    );
+    let line = format!(
+        "- participant {participant} (BJ-T1-001), randomised on T1 (event {}): arm_mismatch: \
+         the arm reported for slot 0 of lease {lease} ({forged}) is not the arm of the \
+         allocation list; raised 2025-06-15 15:06:40 UTC",
+        events[2].id()
+    );
+    assert!(report.contains(&line), "{report}");
+}
+
+async fn a_skipped_slot_is_flagged(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let lease = tablet.leases[0].id();
+    let arm = tablet.arm_at(1);
+    let mut events = tablet.screen(participant);
+    events.push(tablet.randomised_as(participant, lease, 1, arm));
+    check_flagged(&app, &tablet, &events, &["slot_skipped"]).await;
+}
+
+async fn a_reused_slot_is_flagged(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    let first = Uuid::now_v7();
+    let mut events = tablet.screen(first);
+    events.push(tablet.randomise(first));
+    assert_eq!(app.push(&tablet, &events).await.rejected, []);
+    let second = Uuid::now_v7();
+    let lease = tablet.leases[0].id();
+    let arm = tablet.arm_at(0);
+    let mut events = tablet.screen(second);
+    events.push(tablet.randomised_as(second, lease, 0, arm));
+    check_flagged(&app, &tablet, &events, &["slot_reused"]).await;
+}
+
+async fn another_devices_lease_is_flagged(app: TestApp) {
+    let owner = app.enrol().await;
+    let mut tablet = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let lease = owner.leases[0].id();
+    let arm = owner.arm_at(0);
+    let mut events = tablet.screen(participant);
+    events.push(tablet.randomised_as(participant, lease, 0, arm));
+    check_flagged(&app, &tablet, &events, &["lease_of_another_device"]).await;
+    // The owner's own use of that slot is not affected.
+    let mut owner = owner;
+    let participant = Uuid::now_v7();
+    let mut events = owner.screen(participant);
+    events.push(owner.randomise(participant));
+    assert_eq!(app.push(&owner, &events).await.rejected, []);
+}
+
+async fn a_training_lease_is_flagged(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    // A lease the tablet made itself before it was enrolled.
+    let mut training = Lease::issue(
+        LeaseId::new(Uuid::now_v7()),
+        Stratum::new("TRAINING", tablet.id).unwrap(),
+        Seed::from_bytes([3; 32]),
+        RandomisationConfig::standard(),
+        1,
+    )
+    .unwrap();
+    let allocation = training.allocate().unwrap();
+    let participant = Uuid::now_v7();
+    let mut events = tablet.screen(participant);
+    events.push(tablet.randomised_as(
+        participant,
+        allocation.lease(),
+        allocation.slot(),
+        allocation.arm(),
+    ));
+    check_flagged(&app, &tablet, &events, &["unknown_lease"]).await;
+}
+
+async fn a_participant_randomised_twice_is_flagged(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let mut events = tablet.screen(participant);
+    events.push(tablet.randomise(participant));
+    assert_eq!(app.push(&tablet, &events).await.rejected, []);
+    // The next slot, correctly, but for the same participant.
+    let twice = tablet.randomise(participant);
+    check_flagged(&app, &tablet, &[twice], &["already_randomised"]).await;
+    // Another tablet randomising them, with its own lease: twice, and not the
+    // tablet that screened them.
+    let mut other = app.enrol().await;
+    let third = other.randomise(participant);
+    check_flagged(&app, &other, &[third], &["already_randomised"]).await;
+}
+
+async fn a_randomisation_without_an_eligible_screening_is_flagged(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    // VV-ECMO: not eligible.
+    let participant = Uuid::now_v7();
+    let events = vec![
+        tablet.event(participant, &screening(EcmoMode::Vv), SCREENED_MS),
+        tablet.event(participant, &consent(), CONSENTED_MS),
+        tablet.randomise(participant),
+    ];
+    check_flagged(&app, &tablet, &events, &["not_eligible"]).await;
+    // No screening at all.
+    let unscreened = Uuid::now_v7();
+    let events = vec![
+        tablet.event(unscreened, &consent(), CONSENTED_MS),
+        tablet.randomise(unscreened),
+    ];
+    check_flagged(&app, &tablet, &events, &["not_eligible"]).await;
+}
+
+async fn a_flagging_push_three_times_stores_and_flags_once(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let lease = tablet.leases[0].id();
+    let forged = other_arm(tablet.arm_at(0));
+    let mut events = tablet.screen(participant);
+    events.push(tablet.randomised_as(participant, lease, 0, forged));
+    // The next participant gets slot 1, in order after the forged one.
+    let next = Uuid::now_v7();
+    events.extend(tablet.screen(next));
+    let arm = tablet.arm_at(1);
+    events.push(tablet.randomised_as(next, lease, 1, arm));
+    let first = app.push(&tablet, &events).await;
+    assert_eq!(first.acked_seq, 6);
+    assert_eq!(first.rejected.len(), 1, "{first:?}");
+    for _ in 0..2 {
+        assert_eq!(app.push(&tablet, &events).await, first);
+    }
+    assert_eq!(app.stored(&tablet).await, 6);
+    assert_eq!(app.count_rows("allocations").await, 2);
+    assert_eq!(app.count_rows("allocation_flags").await, 1);
+}
+
+async fn a_randomising_batch_cut_off_stores_nothing(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let mut events = tablet.screen(participant);
+    events.push(tablet.randomise(participant));
+    let json = to_json(&PushRequest {
+        events: events.clone(),
+    });
+    let cut = json.as_bytes()[..json.len() * 2 / 3].to_vec();
+    let (status, body) = app
+        .send_json(Method::POST, "/api/push", Some(&tablet.token), cut)
+        .await;
+    error_body(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        ErrorCode::MalformedJson,
+    );
+    assert_eq!(app.stored(&tablet).await, 0);
+    assert_eq!(app.count_rows("allocations").await, 0);
+    // Whole, it goes through.
+    assert_eq!(app.push(&tablet, &events).await.rejected, []);
+    assert_eq!(app.count_rows("allocations").await, 1);
+}
+
+async fn two_devices_randomise_at_once(app: TestApp) {
+    let mut first = app.enrol().await;
+    let mut second = app.enrol().await;
+    let batch = |tablet: &mut TestTablet| {
+        let mut events = Vec::new();
+        for _ in 0..5 {
+            let participant = Uuid::now_v7();
+            events.extend(tablet.screen(participant));
+            events.push(tablet.randomise(participant));
+        }
+        events
+    };
+    let (first_events, second_events) = (batch(&mut first), batch(&mut second));
+    let (a, b) = tokio::join!(
+        app.push(&first, &first_events),
+        app.push(&second, &second_events),
+    );
+    assert_eq!((a.acked_seq, b.acked_seq), (15, 15));
+    assert_eq!((a.rejected, b.rejected), (vec![], vec![]));
+    assert_eq!(app.count_rows("allocations").await, 10);
+    assert_eq!(app.flags().await, []);
+}
+
+async fn a_conflict_opens_one_query_and_a_correction_closes_it(app: TestApp) {
+    let mut first = app.enrol().await;
+    let mut second = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let mut events = first.screen(participant);
+    events.push(first.randomise(participant));
+    events.push(first.event(participant, &il6_saved(600.0), RANDOMISED_MS + 60_000));
+    assert_eq!(app.push(&first, &events).await.rejected, []);
+    // The second tablet saves the same sample without having pulled the first's.
+    let blind = second.event(participant, &il6_saved(700.0), RANDOMISED_MS + 120_000);
+    assert_eq!(
+        app.push(&second, std::slice::from_ref(&blind))
+            .await
+            .rejected,
+        []
+    );
+    let open = app.store.open_query_reports(&app.site.code).await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    let query = &open[0];
+    assert_eq!(
+        (query.participant_id, query.form, query.field),
+        (participant, SAMPLE_T0, Field::Il6PgPerMl)
+    );
+    assert_eq!(query.study_number.as_deref(), Some("BJ-T1-001"));
+    assert_eq!(query.shown, (blind.id(), second.label.clone()));
+    assert_eq!(query.overridden, (events[3].id(), first.label.clone()));
+    let report = admin::queries_report(&app.store, &app.site.code)
+        .await
+        .unwrap();
+    assert!(
+        report.contains("Open data queries at site BJ: 1"),
+        "{report}"
+    );
+    assert!(report.contains("(BJ-T1-001): cytokine sample"), "{report}");
+    assert!(
+        report.contains("Allocation flags at site BJ: 0"),
+        "{report}"
+    );
+
+    // The same push again opens nothing more.
+    assert_eq!(
+        app.push(&second, std::slice::from_ref(&blind))
+            .await
+            .rejected,
+        []
+    );
+    assert_eq!(app.count_rows("data_queries").await, 1);
+    // The first tablet confirms its value without having seen 700: its correction
+    // closes the query, and is itself blind, so it opens another.
+    let confirmed = il6_corrected(600.0, 600.0);
+    let more = first.event(participant, &confirmed, RANDOMISED_MS + 180_000);
+    assert_eq!(app.push(&first, &[more]).await.rejected, []);
+    let open = app.store.open_query_reports(&app.site.code).await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].shown.1, first.label);
+    // The second tablet, having pulled everything, corrects what it sees.
+    let correction = second.event(
+        participant,
+        &il6_corrected(600.0, 650.0),
+        RANDOMISED_MS + 240_000,
+    );
+    assert_eq!(app.push(&second, &[correction]).await.rejected, []);
+    assert_eq!(
+        app.store.open_query_reports(&app.site.code).await.unwrap(),
+        []
+    );
+    assert_eq!(app.count_rows("data_queries").await, 2);
+}
+
+async fn the_admin_command_prints_an_enrolment_code_beside_the_running_server(app: TestApp) {
+    // The server's pool is open, and a push is under way while the command runs.
+    let mut tablet = app.enrol().await;
+    let events = tablet.record(50);
+    let database = app.database_arg.clone();
+    let command = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hp-ecmo-server"))
+            .args(["--database", &database, "enrolment-code"])
+            .output()
+    });
+    let (output, pushed) = tokio::join!(command, app.push(&tablet, &events));
+    let output = output.unwrap().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(pushed.acked_seq, 50);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let code = stdout.strip_suffix('\n').unwrap();
+    assert_eq!(code.len(), 9, "only the code on stdout: {stdout:?}");
+    let (status, body) = app.try_enrol(code, Uuid::now_v7()).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
 }

@@ -1,5 +1,6 @@
-//! `POST /api/enrol`: a new tablet presents a one-time enrolment code and gets its
-//! token, label, site and the site's users.
+//! `POST /api/enrol`: a new tablet presents a one-time enrolment code and its
+//! public key, and gets its token, label, site, the site's users and its first
+//! lease, sealed to that key.
 
 use axum::extract::State;
 use axum::response::Json;
@@ -8,14 +9,18 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiJson};
+use crate::leases::FreshLease;
+use crate::seal::{Sealing, TabletKey};
 use crate::secrets;
 use crate::store::{EnrolOutcome, NewEnrolment};
 
 /// The longest app version string accepted.
 const MAX_APP_VERSION_CHARS: usize = 64;
 
-/// Consumes the code and registers the device in one transaction; a used,
-/// expired or unknown code, or a device id already enrolled, changes nothing.
+/// Consumes the code, registers the device and issues its first lease in one
+/// transaction; a used, expired or unknown code, or a device id already enrolled,
+/// changes nothing. Everything random is drawn before, so nothing can fail once
+/// the code is spent.
 pub async fn enrol(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EnrolRequest>,
@@ -23,7 +28,10 @@ pub async fn enrol(
     let code =
         EnrolmentCode::parse(&request.code).map_err(|error| ApiError::invalid("code", error))?;
     check_request(&request)?;
+    let tablet_key = TabletKey::parse(&request.public_key)
+        .map_err(|error| ApiError::invalid("public_key", error))?;
     let device_token = secrets::new_device_token()?;
+    let (first_lease, sealing) = (FreshLease::draw()?, Sealing::draw()?);
     let now_ms = state.clock.now_ms();
     let outcome = state
         .store
@@ -32,19 +40,22 @@ pub async fn enrol(
             device_id: request.device_id,
             app_version: &request.app_version,
             token_hash: &secrets::sha256_hex(&device_token),
+            public_key: &tablet_key.to_hex(),
+            first_lease: &first_lease,
             now_ms,
         })
         .await?;
     let EnrolOutcome::Enrolled(enrolment) = outcome else {
         return Err(refusal(&outcome));
     };
-    tracing::info!(device_id = %request.device_id, label = %enrolment.label, site = %enrolment.site.code, "tablet enrolled");
+    tracing::info!(device_id = %request.device_id, label = %enrolment.label, site = %enrolment.site.code, lease_id = %first_lease.id, "tablet enrolled");
     Ok(Json(EnrolResponse {
         device_id: request.device_id,
         device_token,
         device_label: enrolment.label,
         site: enrolment.site,
         users: enrolment.users,
+        lease: sealing.seal_lease(&enrolment.lease, &tablet_key),
         server_time_ms: now_ms,
     }))
 }

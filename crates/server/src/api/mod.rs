@@ -6,10 +6,12 @@
 //! | `POST /api/enrol` | enrolment code in the body | `EnrolRequest` → `EnrolResponse` |
 //! | `POST /api/push` | device token | `PushRequest` → `PushResponse` |
 //! | `GET /api/pull?after=&limit=` | device token | → `PullResponse` |
+//! | `POST /api/leases` | device token | `LeaseRequest` (`{}`) → `LeaseResponse` |
 //!
 //! Errors answer as `ApiErrorBody` (see `error`).
 
 mod enrol;
+mod leases;
 mod pull;
 mod push;
 
@@ -33,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/enrol", post(enrol::enrol))
         .route("/push", post(push::push))
         .route("/pull", get(pull::pull))
+        .route("/leases", post(leases::leases))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,22 +1,31 @@
 //! `POST /api/push`: a device's events, stored once each and checked with the
-//! shared rules (see `sync` for the rule itself).
+//! shared rules (see `sync` for the rule itself); then the data queries of the
+//! participants they touched are brought up to date.
+
+use std::collections::BTreeSet;
 
 use axum::extract::State;
 use axum::response::Json;
+use trial::projection::project;
 use trial::wire::{MAX_PUSH_EVENTS, PushRequest, PushResponse, Rejection, RejectionCode};
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::AuthenticatedDevice;
 use crate::error::{ApiError, ApiJson};
-use crate::sync;
+use crate::queries;
+use crate::store::PushTransaction;
+use crate::sync::{self, AllocationContext};
 
 /// Stores what continues the device's chain and answers with the new acknowledged
-/// sequence number and every rejection. The whole batch is one transaction that
-/// holds the device's chain: a retry racing the original waits, then repeats.
+/// sequence number and every rejection. The whole batch, with the allocations,
+/// flags and queries it implies, is one transaction that holds the device's chain:
+/// a retry racing the original waits, then repeats.
 ///
 /// Refused outright (with the rest of the batch): a broken chain, another device's
 /// event, an event more than five minutes in the future. Stored but rejected: an
-/// event whose payload does not validate. See `sync` for why.
+/// event whose payload does not validate, a randomisation that does not verify.
+/// See `sync` for why.
 pub async fn push(
     State(state): State<AppState>,
     AuthenticatedDevice(device): AuthenticatedDevice,
@@ -30,8 +39,16 @@ pub async fn push(
         Some(seqs) => push.stored(seqs).await?,
         None => Vec::new(),
     };
-    let plan = sync::plan_push(push.head(), &stored, request.events, now_ms);
-    let outcome = push.commit(&plan.new_events).await?;
+    let mut plan = sync::plan_push(push.head(), &stored, request.events, now_ms);
+    plan.verify_allocations(AllocationContext {
+        leases: push.issued_leases(&plan.randomised_leases()).await?,
+        participant_logs: push
+            .participant_logs(&plan.randomised_participants())
+            .await?,
+    });
+    let outcome = push.append(&plan.new_events).await?;
+    update_queries(&mut push, &plan.changed_participants(&outcome)).await?;
+    push.commit().await?;
     let (acked_seq, rejected) = plan.answer(&outcome);
     log(acked_seq, outcome.stored, &rejected);
     Ok(Json(PushResponse {
@@ -39,6 +56,27 @@ pub async fn push(
         rejected,
         server_time_ms: now_ms,
     }))
+}
+
+/// Re-projects each participant from their stored valid events and records the
+/// queries `queries::reconcile` finds, inside the push's transaction.
+async fn update_queries(
+    push: &mut PushTransaction,
+    participants: &BTreeSet<Uuid>,
+) -> Result<(), ApiError> {
+    let open = push.open_queries(participants).await?;
+    for (participant_id, events) in push.accepted_events(participants).await? {
+        for participant in project(&events) {
+            let open: Vec<_> = open
+                .iter()
+                .filter(|key| key.participant_id == participant_id)
+                .copied()
+                .collect();
+            push.record_queries(&queries::reconcile(&participant, &open))
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 fn check_batch_size(request: &PushRequest) -> Result<(), ApiError> {
@@ -55,11 +93,25 @@ fn revoked_meanwhile() -> ApiError {
 }
 
 /// One line per push; a refusal is a warning, since it means a tablet is stuck or
-/// something tampered with its log. Ids and codes only, never a payload.
+/// something tampered with its log, and so is each flagged randomisation. Ids and
+/// codes only, never a payload or a flag's message (which names a lease and slot).
 fn log(acked_seq: u64, stored: usize, rejected: &[Rejection]) {
-    let refusal = rejected
+    let refusal = rejected.iter().find(|rejection| {
+        !matches!(
+            rejection.code,
+            RejectionCode::InvalidPayload | RejectionCode::AllocationFlagged
+        )
+    });
+    let flagged = rejected
         .iter()
-        .find(|rejection| rejection.code != RejectionCode::InvalidPayload);
+        .filter(|rejection| rejection.code == RejectionCode::AllocationFlagged);
+    for flag in flagged {
+        tracing::warn!(
+            seq = flag.device_seq,
+            event_id = %flag.event_id,
+            "randomisation flagged for the coordinator"
+        );
+    }
     match refusal {
         Some(refusal) => tracing::warn!(
             acked_seq,

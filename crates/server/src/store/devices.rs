@@ -1,15 +1,17 @@
 //! Who may sync: sites, their users, one-time enrolment codes and the devices
-//! enrolled with them.
+//! enrolled with them (each with its first lease).
 
 use anyhow::{Context, Result};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use trial::event::Hash;
 use trial::pin::PinHash;
+use trial::randomisation::Lease;
 use trial::wire::{Role, Site, User};
 use uuid::Uuid;
 
-use super::Store;
+use super::{Store, leases};
+use crate::leases::FreshLease;
 
 /// A device that presented a valid, unrevoked token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +22,9 @@ pub struct Device {
     pub site_code: String,
     /// Its short name ("T1").
     pub label: String,
+    /// Its ECDH public key (lowercase hex), to seal lease seeds to; `None` for a
+    /// device enrolled before the server issued leases.
+    pub public_key: Option<String>,
 }
 
 /// A user to create.
@@ -59,6 +64,10 @@ pub struct NewEnrolment<'a> {
     pub app_version: &'a str,
     /// SHA-256 of the token the device will be given.
     pub token_hash: &'a str,
+    /// The tablet's ECDH public key, validated, as lowercase hex.
+    pub public_key: &'a str,
+    /// The device's first lease, issued in the same transaction.
+    pub first_lease: &'a FreshLease,
     /// The server's clock.
     pub now_ms: i64,
 }
@@ -67,7 +76,7 @@ pub struct NewEnrolment<'a> {
 #[derive(Clone, Debug)]
 pub enum EnrolOutcome {
     /// The code was consumed and the device registered.
-    Enrolled(Enrolment),
+    Enrolled(Box<Enrolment>),
     /// No enrolment code has this hash.
     UnknownCode,
     /// The code was used before.
@@ -87,6 +96,8 @@ pub struct Enrolment {
     pub site: Site,
     /// The site's users, with their PIN hashes.
     pub users: Vec<User>,
+    /// The device's first lease, with its seed, to be sealed to the device.
+    pub lease: Lease,
 }
 
 impl Store {
@@ -208,8 +219,9 @@ impl Store {
         Ok(())
     }
 
-    /// Consumes an enrolment code and registers the device, in one transaction:
-    /// either the code is used and the device exists, or neither.
+    /// Consumes an enrolment code, registers the device and issues its first
+    /// lease, in one transaction: either the code is used and the device exists
+    /// with its lease, or none of it.
     pub async fn enrol(&self, request: &NewEnrolment<'_>) -> Result<EnrolOutcome> {
         let device_id = request.device_id.to_string();
         let mut tx = self
@@ -250,8 +262,9 @@ impl Store {
         .with_context(|| format!("cannot number a new device of site {site_code}"))?;
         let label = format!("T{number}");
         sqlx::query(
-            "INSERT INTO devices (id, site_code, label, token_hash, app_version, enrolled_at_ms, last_seq, last_hash)
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
+            "INSERT INTO devices (id, site_code, label, token_hash, app_version, enrolled_at_ms,
+                 last_seq, last_hash, public_key)
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
         )
         .bind(&device_id)
         .bind(&site_code)
@@ -260,9 +273,20 @@ impl Store {
         .bind(request.app_version)
         .bind(request.now_ms)
         .bind(Hash::GENESIS.to_string())
+        .bind(request.public_key)
         .execute(&mut *tx)
         .await
         .with_context(|| format!("cannot register device {device_id}"))?;
+        let first_lease = request.first_lease;
+        let secret = leases::site_secret(
+            &mut tx,
+            &site_code,
+            &first_lease.candidate_secret,
+            request.now_ms,
+        )
+        .await?;
+        let lease = first_lease.issue(&secret, &site_code, request.device_id)?;
+        leases::insert_lease(&mut tx, &lease, request.now_ms).await?;
         let users = sqlx::query(USERS_OF_SITE)
             .bind(&site_code)
             .fetch_all(&mut *tx)
@@ -270,7 +294,7 @@ impl Store {
             .with_context(|| format!("cannot read the users of site {site_code}"))?;
         let users = users.iter().map(user_from_row).collect::<Result<_>>()?;
         tx.commit().await.context("cannot commit an enrolment")?;
-        Ok(EnrolOutcome::Enrolled(Enrolment {
+        Ok(EnrolOutcome::Enrolled(Box::new(Enrolment {
             label,
             site: Site {
                 code: site_code,
@@ -278,7 +302,8 @@ impl Store {
                 time_zone,
             },
             users,
-        }))
+            lease,
+        })))
     }
 
     /// Why a code could not be consumed: unknown, used or expired.
@@ -298,18 +323,20 @@ impl Store {
 
     /// The enrolled, unrevoked device whose token has this hash.
     pub async fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>> {
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT id, site_code, label FROM devices WHERE token_hash = $1 AND revoked_at_ms IS NULL",
+        let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, site_code, label, public_key FROM devices
+             WHERE token_hash = $1 AND revoked_at_ms IS NULL",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await
         .context("cannot look up a device token")?;
-        row.map(|(id, site_code, label)| {
+        row.map(|(id, site_code, label, public_key)| {
             Ok(Device {
                 id: id.parse().context("a stored device id is not a uuid")?,
                 site_code,
                 label,
+                public_key,
             })
         })
         .transpose()

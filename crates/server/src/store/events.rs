@@ -1,24 +1,45 @@
 //! The events devices pushed: stored once per `(device_id, device_seq)`, numbered in
-//! the server's order, never updated or deleted.
+//! the server's order, never updated or deleted; with them, the allocations their
+//! randomisations report and the flags verification raised.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
 use anyhow::{Context, Result};
 use sqlx::any::AnyRow;
 use sqlx::{Any, FromRow, Row, Transaction};
+use trial::allocation::AllocationFlag;
 use trial::event::{ChainHead, Event};
+use trial::payload::Randomised;
+use trial::randomisation::{Lease, LeaseId};
 use trial::wire::{PulledEvent, Rejection, RejectionCode};
 use uuid::Uuid;
 
+use super::leases::{issued_lease, used_slots};
 use super::{Device, Store, from_db, to_db};
 
 /// One device's push in progress: a transaction that holds the lock on the
 /// device's chain head from [`Store::begin_push`] until [`PushTransaction::commit`]
 /// (or until it is dropped, which rolls back).
 pub struct PushTransaction {
-    tx: Transaction<'static, Any>,
+    pub(super) tx: Transaction<'static, Any>,
     head: ChainHead,
-    now_ms: i64,
+    pub(super) site_code: String,
+    pub(super) now_ms: i64,
+}
+
+/// A new event to store, with everything decided about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    /// The event, which continues the device's chain.
+    pub event: Event,
+    /// Why it is refused as data, if it is (stored all the same).
+    pub rejection: Option<Rejection>,
+    /// Its body when it is a randomisation whose payload is valid: recorded as an
+    /// allocation, flagged or not, so the lease's used slots are known.
+    pub randomised: Option<Randomised>,
+    /// What verification found wrong with the randomisation.
+    pub flags: Vec<AllocationFlag>,
 }
 
 /// An event already stored, with the verdict it was stored with.
@@ -56,16 +77,16 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<PushTransaction>> {
         let mut tx = self.pool.begin().await.context("cannot start a push")?;
-        let head: Option<(i64, String)> = sqlx::query_as(
+        let head: Option<(i64, String, String)> = sqlx::query_as(
             "UPDATE devices SET last_push_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL
-             RETURNING last_seq, last_hash",
+             RETURNING last_seq, last_hash, site_code",
         )
         .bind(now_ms)
         .bind(device_id.to_string())
         .fetch_optional(&mut *tx)
         .await
         .with_context(|| format!("cannot lock the chain of device {device_id}"))?;
-        let Some((last_seq, last_hash)) = head else {
+        let Some((last_seq, last_hash, site_code)) = head else {
             return Ok(None);
         };
         let last_hash = last_hash.parse().with_context(|| {
@@ -73,7 +94,12 @@ impl Store {
         })?;
         let head = ChainHead::resume(device_id, from_db(last_seq)?, last_hash)
             .with_context(|| format!("the stored chain head of device {device_id} is invalid"))?;
-        Ok(Some(PushTransaction { tx, head, now_ms }))
+        Ok(Some(PushTransaction {
+            tx,
+            head,
+            site_code,
+            now_ms,
+        }))
     }
 
     /// Up to `limit` accepted events of the other devices of `device`'s site, after
@@ -145,20 +171,84 @@ impl PushTransaction {
             .collect()
     }
 
+    /// The leases with these ids that the server issued, their lists regenerated,
+    /// each with the slots its own device reported from it so far.
+    pub async fn issued_leases(
+        &mut self,
+        ids: &BTreeSet<LeaseId>,
+    ) -> Result<BTreeMap<LeaseId, (Lease, Vec<u32>)>> {
+        let mut leases = BTreeMap::new();
+        for &id in ids {
+            let Some((record, secret)) = issued_lease(&mut self.tx, id).await? else {
+                continue;
+            };
+            let used = used_slots(&mut self.tx, id, record.device_id).await?;
+            leases.insert(id, (record.regenerate(&secret, None)?, used));
+        }
+        Ok(leases)
+    }
+
+    /// What each of these participants' randomisations is verified against: their
+    /// stored events that are valid data, and every earlier randomisation, flagged
+    /// or not, in the server's order. Every id asked for has an entry.
+    pub async fn participant_logs(
+        &mut self,
+        participants: &BTreeSet<Uuid>,
+    ) -> Result<BTreeMap<Uuid, Vec<Event>>> {
+        let flagged = RejectionCode::AllocationFlagged.as_str();
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE participant_id = $1
+               AND (rejection_code IS NULL OR rejection_code = '{flagged}')
+             ORDER BY server_seq"
+        );
+        self.events_of(&sql, participants).await
+    }
+
+    /// The stored events of these participants that are valid data, in the
+    /// server's order: what the other tablets project them from.
+    pub async fn accepted_events(
+        &mut self,
+        participants: &BTreeSet<Uuid>,
+    ) -> Result<BTreeMap<Uuid, Vec<Event>>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE participant_id = $1 AND rejection_code IS NULL ORDER BY server_seq"
+        );
+        self.events_of(&sql, participants).await
+    }
+
+    async fn events_of(
+        &mut self,
+        sql: &str,
+        participants: &BTreeSet<Uuid>,
+    ) -> Result<BTreeMap<Uuid, Vec<Event>>> {
+        let mut logs = BTreeMap::new();
+        for &participant in participants {
+            let rows: Vec<EventRow> = sqlx::query_as(sql)
+                .bind(participant.to_string())
+                .fetch_all(&mut *self.tx)
+                .await
+                .with_context(|| format!("cannot read the events of participant {participant}"))?;
+            let events = rows.iter().map(EventRow::event).collect::<Result<_>>()?;
+            logs.insert(participant, events);
+        }
+        Ok(logs)
+    }
+
     /// Appends events that continue the device's chain (the caller has verified
-    /// that they do), each with its verdict, and commits. Stops before an event
-    /// whose id is already taken, keeping what came before it.
-    pub async fn commit(mut self, events: &[(Event, Option<Rejection>)]) -> Result<PushOutcome> {
+    /// that they do), each with its verdict, allocation and flags. Stops before an
+    /// event whose id is already taken, keeping what came before it.
+    pub async fn append(&mut self, events: &[NewEvent]) -> Result<PushOutcome> {
         let device_id = self.head.device_id();
         let mut head = self.head;
         let mut stored = 0;
         if !events.is_empty() {
             let first_seq = self.reserve_server_seqs(events.len()).await?;
-            for ((event, rejection), server_seq) in events.iter().zip(first_seq..) {
-                if !self.insert(event, rejection.as_ref(), server_seq).await? {
+            for (new, server_seq) in events.iter().zip(first_seq..) {
+                if !self.insert(new, server_seq).await? {
                     break;
                 }
-                head = ChainHead::after(event);
+                head = ChainHead::after(&new.event);
                 stored += 1;
             }
         }
@@ -171,11 +261,17 @@ impl PushTransaction {
                 .await
                 .with_context(|| format!("cannot move the chain head of device {device_id}"))?;
         }
+        self.head = head;
+        Ok(PushOutcome { head, stored })
+    }
+
+    /// Commits everything the push stored.
+    pub async fn commit(self) -> Result<()> {
+        let device_id = self.head.device_id();
         self.tx
             .commit()
             .await
-            .with_context(|| format!("cannot commit a push of device {device_id}"))?;
-        Ok(PushOutcome { head, stored })
+            .with_context(|| format!("cannot commit a push of device {device_id}"))
     }
 
     /// Reserves `count` consecutive server sequence numbers and returns the first.
@@ -196,13 +292,10 @@ impl PushTransaction {
         Ok(last - count + 1)
     }
 
-    /// Inserts one event; `false` when its id is already taken.
-    async fn insert(
-        &mut self,
-        event: &Event,
-        rejection: Option<&Rejection>,
-        server_seq: i64,
-    ) -> Result<bool> {
+    /// Inserts one event, and its allocation and flags; `false` (and nothing
+    /// inserted) when its id is already taken.
+    async fn insert(&mut self, new: &NewEvent, server_seq: i64) -> Result<bool> {
+        let (event, rejection) = (&new.event, new.rejection.as_ref());
         let inserted = sqlx::query(
             "INSERT INTO events (server_seq, id, device_id, device_seq, recorded_at_ms,
                  recorded_offset_minutes, user_id, participant_id, kind, payload, app_version,
@@ -231,7 +324,45 @@ impl PushTransaction {
         .await
         .with_context(|| format!("cannot store event {}", event.id()))?
         .rows_affected();
-        Ok(inserted == 1)
+        if inserted != 1 {
+            return Ok(false);
+        }
+        if let Some(randomised) = &new.randomised {
+            self.insert_allocation(event, randomised).await?;
+        }
+        for flag in &new.flags {
+            sqlx::query(
+                "INSERT INTO allocation_flags (event_id, device_id, code, message, created_at_ms)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(event.id().to_string())
+            .bind(event.device_id().to_string())
+            .bind(flag.code())
+            .bind(flag.to_string())
+            .bind(self.now_ms)
+            .execute(&mut *self.tx)
+            .await
+            .with_context(|| format!("cannot flag the randomisation of event {}", event.id()))?;
+        }
+        Ok(true)
+    }
+
+    async fn insert_allocation(&mut self, event: &Event, randomised: &Randomised) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO allocations (event_id, device_id, participant_id, lease_id, slot, arm, study_number)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(event.id().to_string())
+        .bind(event.device_id().to_string())
+        .bind(event.participant_id().to_string())
+        .bind(randomised.lease_id.to_string())
+        .bind(i64::from(randomised.slot))
+        .bind(randomised.arm.as_str())
+        .bind(randomised.study_number.as_str())
+        .execute(&mut *self.tx)
+        .await
+        .with_context(|| format!("cannot record the allocation of event {}", event.id()))?;
+        Ok(())
     }
 }
 

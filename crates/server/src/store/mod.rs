@@ -18,6 +18,8 @@
 
 mod devices;
 mod events;
+mod leases;
+mod queries;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -30,7 +32,9 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions};
 
 pub use devices::{Device, EnrolOutcome, Enrolment, NewEnrolment, NewUser, UserOutcome};
-pub use events::{PushOutcome, PushTransaction, StoredEvent};
+pub use events::{NewEvent, PushOutcome, PushTransaction, StoredEvent};
+pub use leases::DeviceLeases;
+pub use queries::{FlagReport, QueryReport};
 
 /// The database a server uses when none is named, relative to its working folder.
 pub const DEFAULT_SQLITE_FILE: &str = ".hp-ecmo/server.sqlite";
@@ -224,16 +228,30 @@ type EmbeddedMigration = (i64, &'static str, &'static str);
 /// The migrations of each engine, compiled into the binary so the server needs no
 /// files beside it. Append; never edit one that has shipped (sqlx refuses a
 /// changed checksum).
-const SQLITE_MIGRATIONS: &[EmbeddedMigration] = &[(
-    1,
-    "sync",
-    include_str!("../../migrations/sqlite/0001_sync.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[(
-    1,
-    "sync",
-    include_str!("../../migrations/postgres/0001_sync.sql"),
-)];
+const SQLITE_MIGRATIONS: &[EmbeddedMigration] = &[
+    (
+        1,
+        "sync",
+        include_str!("../../migrations/sqlite/0001_sync.sql"),
+    ),
+    (
+        2,
+        "leases flags queries",
+        include_str!("../../migrations/sqlite/0002_leases_flags_queries.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
+    (
+        1,
+        "sync",
+        include_str!("../../migrations/postgres/0001_sync.sql"),
+    ),
+    (
+        2,
+        "leases flags queries",
+        include_str!("../../migrations/postgres/0002_leases_flags_queries.sql"),
+    ),
+];
 
 /// What [`MigrationSource::resolve`] answers.
 type MigrationsOrError = std::result::Result<Vec<Migration>, sqlx::error::BoxDynError>;
