@@ -116,6 +116,6 @@ fn rejection_text(code: RejectionCode) -> Text {
         | RejectionCode::SeqConflict
         | RejectionCode::DuplicateEventId
         | RejectionCode::WrongDevice => Text::RejectedChain,
-        _ => Text::RejectedOther,
+        RejectionCode::AllocationFlagged | RejectionCode::Other => Text::RejectedOther,
     }
 }

@@ -1,6 +1,6 @@
 // Starts the real HP-ECMO server on a free port with a throw-away SQLite database,
 // serving the release build, and stops it (also to simulate the network going away).
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -56,6 +56,20 @@ export class TestServer {
   /** The enrolment code the server printed. */
   enrolmentCode() {
     return this.output.match(/Enrolment code[^:]*:\s*(\S+)/)?.[1];
+  }
+
+  /** The PIN of the first user the server created, as it printed it. */
+  firstUserPin() {
+    return this.output.match(/with PIN (\d+)/)?.[1];
+  }
+
+  /** A further one-time code, made as a coordinator makes it: with the admin
+   *  command, while the server runs on the same database. */
+  newEnrolmentCode() {
+    const printed = execFileSync(BIN, ["--database", this.database, "enrolment-code"], { encoding: "utf8" });
+    const code = printed.match(/\b([A-Z2-9]{4}-?[A-Z2-9]{4})\b/)?.[1];
+    if (!code) throw new Error(`no enrolment code in: ${printed}`);
+    return code;
   }
 
   /** Stops the server, as when the ward's network goes away. */

@@ -1,0 +1,46 @@
+// A tablet left alone locks after 5 minutes, and the nurse who comes back finds
+// her half-typed form exactly as she left it; a wrong PIN does not unlock it.
+import { after, before, test } from "node:test";
+import { TestServer } from "./support/server.mjs";
+import { Home, LANDSCAPE, SignIn, assert, launch, screenshot, watchErrors } from "./support/pages.mjs";
+
+let server;
+let browser;
+before(async () => {
+  server = await TestServer.start();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("the screen locks after 5 idle minutes without losing the open form", async () => {
+  const context = await browser.newContext({ viewport: LANDSCAPE, locale: "en-GB", timezoneId: "Asia/Shanghai" });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  // The page's clock is Playwright's, so five minutes pass in an instant.
+  await page.clock.install();
+  await page.goto(server.url);
+  await page.waitForSelector("#user-name");
+  await new SignIn(page).createFirstUser("Wang Fang", "1357");
+  const home = new Home(page);
+  await home.newScreening();
+  await page.fill("#height_cm", "172");
+
+  await page.clock.fastForward("04:00");
+  assert.equal(await page.locator("[data-testid=lock-screen]").count(), 0, "not locked after 4 minutes");
+  await page.clock.fastForward("01:30");
+  await page.waitForSelector("[data-testid=lock-screen]");
+  assert.equal(await page.isVisible("#height_cm"), false, "the form is hidden while locked");
+  await screenshot(page, "30-locked-en-landscape");
+
+  await page.fill("#unlock-pin", "9999");
+  await page.click("[data-testid=unlock]");
+  assert.match(await page.textContent("[data-testid=lock-screen]"), /Wrong PIN|PIN/);
+  await page.fill("#unlock-pin", "1357");
+  await page.click("[data-testid=unlock]");
+  await page.waitForSelector("#height_cm");
+  assert.equal(await page.inputValue("#height_cm"), "172", "the typed value survived the lock");
+  assert.deepEqual(errors, []);
+});

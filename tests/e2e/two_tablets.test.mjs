@@ -1,0 +1,122 @@
+// Two tablets and a server, end to end: both enrol with one-time codes, one works
+// offline while the other randomises from its server-issued (sealed) lease, the
+// server is killed mid-way and restarted, and once both are online they converge:
+// each sees the other's participants, and the second tablet continues the first
+// one's follow-up but may not randomise a patient the first one screened.
+import { after, before, test } from "node:test";
+import { TestServer } from "./support/server.mjs";
+import {
+  Home, LANDSCAPE, PORTRAIT, Participant, Screening, SignIn, assert, launch, screenshot, watchErrors,
+} from "./support/pages.mjs";
+import { Enrol, SyncStatus, waitForRows } from "./support/tablet.mjs";
+
+let server;
+let browser;
+before(async () => {
+  server = await TestServer.start();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function tablet(viewport) {
+  const context = await browser.newContext({ viewport, locale: "en-GB", timezoneId: "Asia/Shanghai" });
+  const page = await context.newPage();
+  return {
+    context,
+    page,
+    errors: watchErrors(page),
+    signIn: new SignIn(page),
+    enrol: new Enrol(page),
+    home: new Home(page),
+    screening: new Screening(page),
+    participant: new Participant(page),
+    sync: new SyncStatus(page),
+  };
+}
+
+test("two tablets work apart, offline, and converge through the server", async () => {
+  const firstCode = server.enrolmentCode();
+  const pin = server.firstUserPin();
+  assert.ok(firstCode && pin, `the server printed a code and a PIN:\n${server.output}`);
+  const a = await tablet(LANDSCAPE);
+  const b = await tablet(PORTRAIT);
+
+  // Tablet A enrols; a malformed code is refused in words first.
+  await a.page.goto(server.url);
+  await a.page.waitForSelector("#enrolment-code");
+  await a.page.fill("#enrolment-code", "ABC");
+  await a.page.click("[data-testid=enrol-button]");
+  assert.match(await a.enrol.error(), /8 letters and digits/);
+  await screenshot(a.page, "20-enrol-en-landscape");
+  await a.enrol.enrol(firstCode);
+  await a.signIn.signIn("Coordinator", pin);
+  await a.page.waitForSelector("[data-testid=sync-status]");
+  assert.equal(await a.page.locator("[data-testid=training-badge]").count(), 0, "an enrolled tablet is not in training");
+
+  // Tablet B cannot reuse A's code, and enrols with a new one.
+  await b.page.goto(server.url);
+  await b.page.waitForSelector("#enrolment-code");
+  await b.page.fill("#enrolment-code", firstCode);
+  await b.page.click("[data-testid=enrol-button]");
+  await b.page.waitForFunction(() => document.querySelector("[data-testid=enrol-error]")?.textContent);
+  assert.match(await b.enrol.error(), /already been used/);
+  await b.enrol.enrol(server.newEnrolmentCode());
+  await b.signIn.signIn("Coordinator", pin);
+  await b.page.waitForSelector("[data-testid=sync-status]");
+
+  // B loses the network; A screens, consents and randomises from its sealed lease.
+  await b.context.setOffline(true);
+  await a.home.newScreening();
+  await a.screening.fillEligible();
+  await a.screening.save();
+  await a.participant.recordConsent();
+  const allocated = await a.participant.randomiseWithDoubleTap();
+  assert.match(allocated.studyNumber, /-T1-001$/);
+  await a.home.open();
+  await a.sync.waitAllSent();
+  await screenshot(a.page, "21-home-synced-en-landscape");
+
+  // B, offline, screens its own patient: it stays on the tablet, and B says so
+  // calmly.
+  await b.home.newScreening();
+  await b.screening.fillEligible({ born: "1961-02-03" });
+  await b.screening.save();
+  await b.home.open();
+  await b.page.waitForSelector("[data-testid=sync-phase]:has-text('Offline')");
+  assert.match(await b.sync.pending(), /^1 waiting to sync/);
+  await screenshot(b.page, "22-home-offline-en-portrait");
+
+  // The server is killed while A works, and comes back.
+  await server.stop();
+  await a.home.newScreening();
+  await a.screening.fillEligible({ born: "1955-09-09" });
+  await a.screening.save();
+  await server.resume();
+  await a.home.open();
+  await a.sync.syncNow();
+  await a.sync.waitAllSent();
+
+  // B is back online: it pushes its patient and pulls A's two, on its own.
+  await b.context.setOffline(false);
+  await b.sync.waitAllSent();
+  const rowsOnB = await waitForRows(b.page, 3);
+  assert.ok(rowsOnB.some((row) => row.includes(allocated.studyNumber)), rowsOnB.join("\n"));
+  await screenshot(b.page, "23-home-converged-en-portrait");
+
+  // A sees B's patient at its next sync.
+  await a.sync.syncNow();
+  await waitForRows(a.page, 3);
+
+  // B opens A's eligible, unrandomised patient: only A may randomise them.
+  const screenedOnA = b.page.locator("[data-testid=participant-row]")
+    .filter({ hasText: "T1-" }).filter({ hasText: "Eligible" });
+  await screenedOnA.click();
+  await b.page.waitForSelector("[data-testid=participant-title]");
+  assert.match(await b.page.textContent("main"), /only that tablet can randomise/);
+
+  assert.deepEqual(a.errors, []);
+  assert.deepEqual(b.errors.filter((error) => !/Failed to fetch|ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_REFUSED/.test(error)), []);
+});
