@@ -3,7 +3,10 @@
 //! beside it.
 
 mod app_bar;
+pub mod dirty;
 mod inputs;
+mod sync_status;
 
 pub use app_bar::AppBar;
 pub use inputs::{AnswerField, ChoiceField, DateField, DateTimeField, NumberField, TextField};
+pub use sync_status::{MAX_CLOCK_OFFSET_MS, SyncStatusPanel};

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::actions::{self, ActionError, Refusal};
 use crate::clock;
+use crate::components::dirty::use_dirty;
 use crate::components::{ChoiceField, DateTimeField, TextField};
 use crate::i18n::{Lang, Text, arm_label, field_error, t, use_lang};
 use crate::pages::follow_up::FollowUp;
@@ -102,6 +103,9 @@ fn ConsentSection(participant: Signal<Participant>) -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let version_error = RwSignal::new(None::<String>);
     let consented = move || participant.with(|p| !p.consents().is_empty());
+    use_dirty().register(Signal::derive(move || {
+        !consented() && (given_by.get().is_some() || !form_version.get().trim().is_empty())
+    }));
     let save = move |_| {
         let lang = lang.get_untracked();
         let given_by = match given_by.get_untracked() {

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::actions;
 use crate::clock;
+use crate::components::dirty::use_dirty;
 use crate::components::{AnswerField, ChoiceField, DateField, DateTimeField, NumberField};
 use crate::i18n::{Lang, Text, criterion_label, field_error, field_label, t, use_lang};
 use crate::pages::home::{format_duration, ticking_clock};
@@ -228,7 +229,14 @@ pub fn ScreeningEditor(
         })
     };
     let save_error = RwSignal::new(None::<String>);
-    let saved = RwSignal::new(false);
+    // What the inputs are compared with to tell unsaved input: the form as opened
+    // (read back through the inputs, which keep date-times to the minute), then
+    // as last saved (re-screening keeps the editor open).
+    let unchanged = StoredValue::new(untrack(|| inputs.to_form().0));
+    use_dirty().register(Signal::derive(move || {
+        let (form, not_values) = inputs.to_form();
+        !not_values.is_empty() || unchanged.with_value(|unchanged| *unchanged != form)
+    }));
     let save = move |_| {
         let lang = lang.get_untracked();
         let Ok((form, _)) = verdict.get_untracked() else {
@@ -250,7 +258,7 @@ pub fn ScreeningEditor(
                 };
                 let payload = Payload::ScreeningRecorded(ScreeningRecorded {
                     screening_number,
-                    form,
+                    form: form.clone(),
                 });
                 actions::record(participant_id, user.id, &payload).await?;
                 Ok::<_, actions::ActionError>(participant_id)
@@ -259,7 +267,7 @@ pub fn ScreeningEditor(
             match result {
                 Ok(participant_id) => {
                     save_error.set(None);
-                    saved.set(true);
+                    unchanged.set_value(form);
                     tablet.refresh();
                     navigate(
                         &format!("/participants/{participant_id}"),

@@ -18,14 +18,15 @@ pub fn SignIn() -> impl IntoView {
     let tablet = use_tablet();
     let no_users = move || tablet.loaded.get() && tablet.users.with(Vec::is_empty);
     let not_enrolled = move || tablet.loaded.get() && tablet.enrolment.with(Option::is_none);
+    // A trial tablet enrols first; the first-run user below it is for training.
     view! {
+        <Show when=move || not_enrolled() && no_users()>
+            <Enrol/>
+        </Show>
         <Show when=move || tablet.loaded.get()>
             <Show when=no_users fallback=ChooseUser>
                 <FirstUser/>
             </Show>
-        </Show>
-        <Show when=not_enrolled>
-            <Enrol/>
         </Show>
     }
 }

@@ -1,13 +1,34 @@
 // The bedside journey, end to end against the real server and the release build:
 // set up the tablet, screen an ineligible and an eligible patient (with bad input on
 // the way), consent, randomise with a double tap, lose the network, reload, sign in
-// again and find everything; screenshots of each screen at both tablet sizes and in
-// both languages.
+// again and find everything; then follow-up offline: IL-6 at 0 h and (six hours
+// later on the browser's clock) at 6 h, an out-of-range value refused, a correction
+// with its reason, a baseline form, and all of it still there after another reload;
+// screenshots of each screen and form at both tablet sizes and in both languages.
 import { after, before, test } from "node:test";
 import { TestServer } from "./support/server.mjs";
 import {
-  Home, LANDSCAPE, PORTRAIT, Participant, Screening, SignIn, assert, launch, screenshot, watchErrors,
+  FollowUp, Home, LANDSCAPE, PORTRAIT, Participant, Screening, SignIn, assert, launch, localInput, screenshot,
+  watchErrors,
 } from "./support/pages.mjs";
+
+/** A plausible baseline (CRF.md §4): choices by their key, numbers as typed. The
+ *  doses give a vasoactive-inotropic score of 5 + 100 × 0.05 + 100 × 0.1 = 20. */
+const BASELINE = {
+  shock_cause: "acute_myocardial_infarction", cardiac_arrest: "no", sofa_score: 11, apache_ii_score: 25,
+  save_score: -5, mean_arterial_pressure_mmhg: 62, heart_rate_per_min: 110, lactate_mmol_per_l: 6.5,
+  ecmo_flow_l_per_min: 3.8, sweep_gas_l_per_min: 4, platelets_e9_per_l: 120, haemoglobin_g_per_l: 95,
+  creatinine_umol_per_l: 140, bilirubin_umol_per_l: 30, dopamine_ug_per_kg_min: 5, dobutamine_ug_per_kg_min: 0,
+  adrenaline_ug_per_kg_min: 0.05, noradrenaline_ug_per_kg_min: 0.1, milrinone_ug_per_kg_min: 0,
+  vasopressin_u_per_kg_min: 0,
+};
+
+/** Each follow-up section, and the row that opens its new (or saved) form. */
+const FORMS = [
+  ["baseline", null], ["samples", "sample-H12"], ["sessions", "add-hemoperfusion_session"],
+  ["daily", "daily-1"], ["adverse-events", "add-adverse_event"], ["outcomes", null], ["end", null],
+  ["timeline", null],
+];
 
 let server;
 let browser;
@@ -89,6 +110,125 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   await page.waitForSelector("[data-testid=participant-row]");
   const offlineRows = await home.rows();
   assert.deepEqual(offlineRows, rows, "the same participants after an offline reload");
+
+  // Follow-up, still offline: IL-6 at 0 h, with an out-of-range value refused first.
+  const followUp = new FollowUp(page);
+  const openRandomised = async () => {
+    await page.click("[data-testid=participant-row]:has-text('Randomised')");
+    await page.waitForSelector("[data-testid=section-samples]");
+  };
+  await openRandomised();
+  await screenshot(page, "11-samples-en-landscape");
+  await followUp.openRow("sample-H0");
+  await screenshot(page, "12-sample-form-en-landscape");
+  await followUp.fill("il6_pg_per_ml", "250000");
+  await followUp.save();
+  assert.equal(await followUp.fieldError("il6_pg_per_ml"),
+    "IL-6: 250000 pg/mL is outside the allowed range 0–100000 pg/mL");
+  assert.match(await followUp.problem(), /Not saved/);
+  await screenshot(page, "13-sample-out-of-range-en-landscape");
+  assert.equal(await home.pending(), "4 not synced", "a refused form writes nothing");
+  await followUp.fill("il6_pg_per_ml", "120");
+  await followUp.save();
+  await followUp.saved();
+  assert.equal(await followUp.rowState("sample-H0"), "IL-6 120 pg/mL");
+
+  // Six hours later on the browser's clock, the 6 h sample is due and is taken now.
+  await page.clock.install();
+  await page.clock.fastForward("06:00:00");
+  await followUp.openRow("sample-H6");
+  await followUp.fill("sampled_at", await localInput(page, 0));
+  await followUp.fill("il6_pg_per_ml", "60");
+  await followUp.save();
+  await followUp.saved();
+  assert.equal(await followUp.rowState("sample-H6"), "IL-6 60 pg/mL");
+  assert.match(await page.textContent("[data-testid=il6-change-H6]"), /-50\.0 %/);
+
+  // A correction keeps the old value and the reason in the field's history.
+  await followUp.openRow("sample-H0");
+  await followUp.correct("il6_pg_per_ml", "125", "transcription error");
+  assert.equal(await followUp.value("il6_pg_per_ml"), "125 pg/mL");
+  assert.match(await followUp.history("il6_pg_per_ml"), /120 pg\/mL → 125 pg\/mL · Reason: transcription error · Li Na/);
+  await screenshot(page, "14-sample-corrected-en-landscape");
+
+  // The baseline form, in Chinese: an out-of-range score is named in Chinese, with
+  // its range and unit; the vasoactive-inotropic score is computed from the doses.
+  await page.click("[data-testid=switch-language]");
+  await followUp.section("baseline");
+  await followUp.fillAll(BASELINE);
+  await followUp.fill("sofa_score", "30");
+  await followUp.save();
+  assert.equal(await followUp.fieldError("sofa_score"), "SOFA 评分：30 分 超出允许范围 0–24 分");
+  await screenshot(page, "15-baseline-out-of-range-zh-landscape");
+  await followUp.fill("sofa_score", BASELINE.sofa_score);
+  assert.equal(await page.textContent("[data-testid=vis]"), "血管活性药物评分（自动计算）：20");
+  await followUp.save();
+  await followUp.saved();
+  assert.equal(await followUp.tileSummary("baseline"), "已保存");
+  await page.click("[data-testid=switch-language]");
+  assert.equal(await followUp.value("shock_cause"), "Acute myocardial infarction");
+  await screenshot(page, "16-baseline-saved-en-landscape");
+
+  // A hemoperfusion session. In a standard-care participant it is a protocol
+  // deviation: the form still saves it, and the core's flag shows.
+  await followUp.section("sessions");
+  await followUp.openRow("add-hemoperfusion_session");
+  await followUp.fillAll({
+    cartridge: "ha330", cartridge_lot: "L2026-11", session_started_at: await localInput(page, 2 * 3600e3),
+    hp_blood_flow_ml_per_min: 150, circuit_position: "ecmo_circuit", anticoagulation: "heparin",
+  });
+  await followUp.save();
+  await followUp.saved();
+  assert.equal(await page.locator("[data-testid=deviation]").count(), allocation.arm === "Standard care" ? 1 : 0);
+  assert.equal(await followUp.tileSummary("sessions"), "Saved: 1");
+  await screenshot(page, "17-session-saved-en-landscape");
+
+  // Every screen and every new form, at both sizes and in both languages; leaving a
+  // form with unsaved input asks first.
+  let shot = 20;
+  for (const lang of ["en", "zh"]) {
+    for (const [orientation, size] of [["landscape", LANDSCAPE], ["portrait", PORTRAIT]]) {
+      await page.setViewportSize(size);
+      for (const [section, row] of FORMS) {
+        await followUp.section(section);
+        if (row) await followUp.openRow(row);
+        await screenshot(page, `${shot++}-${section}-${lang}-${orientation}`);
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        assert.equal(overflow, 0, `no horizontal scrolling: ${section} ${lang} ${orientation}`);
+      }
+      await followUp.section("end");
+      await followUp.choose("end_status", "withdrawn");
+      await screenshot(page, `${shot++}-end-withdrawn-${lang}-${orientation}`);
+      const asked = page.waitForEvent("dialog").then((dialog) => dialog.accept());
+      await page.click("[data-testid=section-samples]");
+      await asked;
+      await page.waitForSelector("[data-testid=section-samples][aria-pressed=true]");
+    }
+    if (lang === "en") await page.click("[data-testid=switch-language]");
+  }
+  await page.click("[data-testid=switch-language]");
+  await page.setViewportSize(LANDSCAPE);
+  await followUp.section("timeline");
+  const timeline = (await followUp.timeline()).join("\n");
+  assert.match(timeline, /Value corrected: Cytokine sample 0 h[^]*IL-6: 120 pg\/mL → 125 pg\/mL[^]*Reason: transcription error/);
+  assert.match(timeline, /Form saved: Baseline \(T0\)[^]*SOFA score: 11 points/);
+  assert.match(timeline, /Form saved: Cytokine sample 6 h[^]*IL-6: 60 pg\/mL/);
+
+  // Another reload (still offline): everything is still there.
+  await page.reload();
+  await page.waitForSelector("[data-testid=sign-in]");
+  await signIn.signIn("Li Na", "2468");
+  // The reload keeps the address: signed in again, the participant is back.
+  await page.waitForSelector("[data-testid=section-samples]");
+  assert.equal(await followUp.rowState("sample-H0"), "IL-6 125 pg/mL");
+  assert.equal(await followUp.rowState("sample-H6"), "IL-6 60 pg/mL");
+  assert.equal(await followUp.tileSummary("baseline"), "Saved");
+  await followUp.section("timeline");
+  assert.deepEqual((await followUp.timeline()).join("\n"), timeline, "the same timeline after a reload");
+  await followUp.section("samples");
+  await followUp.openRow("sample-H0");
+  assert.match(await followUp.history("il6_pg_per_ml"), /Reason: transcription error/);
+  await home.open();
 
   // Chinese, and both orientations.
   await page.click("[data-testid=switch-language]");

@@ -123,4 +123,46 @@ export class Participant {
   }
 }
 
+/** A randomised participant's follow-up: section tiles, one form open at a time,
+ *  inputs named by their field's key. */
+export class FollowUp {
+  constructor(page) { this.page = page; }
+  async section(key) {
+    await this.page.click(`[data-testid=section-${key}]`);
+    await this.page.waitForSelector(`[data-testid=section-${key}][aria-pressed=true]`);
+  }
+  async tileSummary(key) { return this.page.textContent(`[data-testid=section-${key}] .section-summary`); }
+  /** Taps a row (a time point, a day) or "Add", and waits for its form or saved values. */
+  async openRow(testid) {
+    await this.page.click(`[data-testid=${testid}]`);
+    await this.page.waitForSelector("[data-testid=form-editor], [data-testid=saved-form]");
+  }
+  async rowState(testid) { return this.page.textContent(`[data-testid=${testid}] .state`); }
+  async fill(field, value) { await this.page.fill(`#${field}`, String(value)); }
+  async choose(field, option) { await this.page.click(`label[for=${field}-${option}]`); }
+  /** Types each value into its field's input, or taps it among the field's buttons. */
+  async fillAll(values) {
+    for (const [field, value] of Object.entries(values)) {
+      if (await this.page.locator(`#${field}`).count() > 0) await this.fill(field, value);
+      else await this.choose(field, value);
+    }
+  }
+  /** Taps "Save"; the saved values replace the form when the save went through. */
+  async save() { await this.page.click("[data-testid=save-form]"); }
+  async saved() { await this.page.waitForSelector("[data-testid=saved-form]"); }
+  async problem() { return this.page.textContent("[data-testid=form-problem]"); }
+  async fieldError(field) { return this.page.textContent(`[data-testid=${field}-error]`); }
+  async value(field) { return this.page.textContent(`[data-testid=value-${field}]`); }
+  async history(field) { return this.page.textContent(`[data-testid=history-${field}]`); }
+  async correct(field, value, reason) {
+    await this.page.click(`[data-testid=correct-${field}]`);
+    await this.page.waitForSelector("[data-testid=correction]");
+    await this.fill(field, value);
+    await this.page.fill("[data-testid=correction-reason]", reason);
+    await this.page.click("[data-testid=save-correction]");
+    await this.page.waitForSelector("[data-testid=correction]", { state: "detached" });
+  }
+  async timeline() { return this.page.locator("[data-testid=timeline-entry]").allTextContents(); }
+}
+
 export { assert };

@@ -66,7 +66,9 @@ export class TestServer {
   /** A further one-time code, made as a coordinator makes it: with the admin
    *  command, while the server runs on the same database. */
   newEnrolmentCode() {
-    const printed = execFileSync(BIN, ["--database", this.database, "enrolment-code"], { encoding: "utf8" });
+    const printed = execFileSync(BIN, ["--database", this.database, "enrolment-code"], {
+      encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+    });
     const code = printed.match(/\b([A-Z2-9]{4}-?[A-Z2-9]{4})\b/)?.[1];
     if (!code) throw new Error(`no enrolment code in: ${printed}`);
     return code;
