@@ -47,12 +47,16 @@ pub fn App() -> impl IntoView {
     lock_when_idle(session);
     let update_ready = RwSignal::new(false);
     pwa::register(update_ready);
+    // Every form registers here while it holds unsaved input: a waiting update is
+    // offered only when reloading would lose nothing.
+    let forms = components::dirty::provide_dirty();
+    let offer_update = move || update_ready.get() && !forms.any_dirty();
     let signed_in = move || session.user.with(Option::is_some);
     view! {
         <Router>
             <AppBar/>
             <main>
-                <Show when=move || update_ready.get()>
+                <Show when=offer_update>
                     <p class="banner update" role="status" data-testid="update-ready">
                         {move || t(lang.get(), Text::UpdateReady)}
                         " "
