@@ -209,7 +209,11 @@ async fn lease_key_pair(store: &Store) -> Result<JsValue, CryptoError> {
     }
     let params = EcKeyGenParams::new(ECDH, P256);
     let promise = subtle()?
-        .generate_key_with_object(&params, false, &Array::of1(&JsValue::from_str("deriveBits")))
+        .generate_key_with_object(
+            &params,
+            false,
+            &Array::of1(&JsValue::from_str("deriveBits")),
+        )
         .map_err(refused)?;
     let pair = JsFuture::from(promise).await.map_err(refused)?;
     // Stored as a plain object: IndexedDB clones the two `CryptoKey`s inside.
@@ -218,7 +222,9 @@ async fn lease_key_pair(store: &Store) -> Result<JsValue, CryptoError> {
         let key = Reflect::get(&pair, &JsValue::from_str(half)).map_err(refused)?;
         Reflect::set(&record, &JsValue::from_str(half), &key).map_err(refused)?;
     }
-    Ok(store.keep_first_crypto_key(KeySlot::Lease, record.into()).await?)
+    Ok(store
+        .keep_first_crypto_key(KeySlot::Lease, record.into())
+        .await?)
 }
 
 fn key_of(pair: &JsValue, half: &str) -> Result<CryptoKey, CryptoError> {

@@ -225,7 +225,10 @@ async fn seeds_are_stored_sealed_under_a_key_that_cannot_be_exported() {
         "the seed must not appear in the clear"
     );
     assert_eq!(
-        crypto::open(&store, lease_id, &seal).await.unwrap().as_bytes(),
+        crypto::open(&store, lease_id, &seal)
+            .await
+            .unwrap()
+            .as_bytes(),
         seed.as_bytes()
     );
 

@@ -44,7 +44,10 @@ fn screening_draft(participant_id: Uuid, minute: i64) -> EventDraft {
 fn other_device_events(n: i64) -> Vec<Event> {
     let mut head = ChainHead::genesis(Uuid::now_v7());
     (0..n)
-        .map(|minute| head.append(screening_draft(Uuid::now_v7(), minute)).unwrap())
+        .map(|minute| {
+            head.append(screening_draft(Uuid::now_v7(), minute))
+                .unwrap()
+        })
         .collect()
 }
 
@@ -88,7 +91,10 @@ async fn an_acknowledgement_removes_exactly_the_acknowledged_outbox_entries() {
         code: RejectionCode::FromTheFuture,
         message: "dated after the server's clock".into(),
     };
-    store.acknowledge(3, vec![refused.clone()], -1_000).await.unwrap();
+    store
+        .acknowledge(3, vec![refused.clone()], -1_000)
+        .await
+        .unwrap();
     assert_eq!(store.pending().await.unwrap(), 2);
     let rest: Vec<u64> = store
         .outbox_batch(10)
@@ -139,8 +145,12 @@ async fn enrolment_replaces_training_records_at_once() {
     let user = UserRecord {
         id: Uuid::now_v7(),
         name: "Li Na".into(),
-        pin: PinHash::new(&Pin::parse("2468").unwrap(), PinSalt::from_bytes([3; 16]), 1000)
-            .unwrap(),
+        pin: PinHash::new(
+            &Pin::parse("2468").unwrap(),
+            PinSalt::from_bytes([3; 16]),
+            1000,
+        )
+        .unwrap(),
     };
     let lease = live_lease(device_id, dummy_seal());
     let enrolment = Enrolment {
@@ -191,11 +201,16 @@ struct SealedFixture {
 
 #[wasm_bindgen_test]
 async fn a_seed_sealed_by_the_server_opens_with_webcrypto() {
-    let fixture: SealedFixture =
-        serde_json::from_str(include_str!("../crates/server/tests/fixtures/sealed_seed.json"))
-            .unwrap();
+    let fixture: SealedFixture = serde_json::from_str(include_str!(
+        "../crates/server/tests/fixtures/sealed_seed.json"
+    ))
+    .unwrap();
     let store = fresh_store().await;
-    keep_lease_key(&store, &hex::decode(&fixture.tablet_private_key_pkcs8_hex).unwrap()).await;
+    keep_lease_key(
+        &store,
+        &hex::decode(&fixture.tablet_private_key_pkcs8_hex).unwrap(),
+    )
+    .await;
     let lease_id = LeaseId::new(fixture.lease_id);
     let seal = LeaseSeal::Server(fixture.sealed_seed.clone());
     let seed = crypto::open(&store, lease_id, &seal).await.unwrap();
@@ -206,7 +221,11 @@ async fn a_seed_sealed_by_the_server_opens_with_webcrypto() {
     let other_lease = LeaseId::new(Uuid::now_v7());
     assert!(crypto::open(&store, other_lease, &seal).await.is_err());
     let mut altered = fixture.sealed_seed;
-    let flipped = if altered.ciphertext.starts_with("00") { "01" } else { "00" };
+    let flipped = if altered.ciphertext.starts_with("00") {
+        "01"
+    } else {
+        "00"
+    };
     altered.ciphertext.replace_range(0..2, flipped);
     assert!(
         crypto::open(&store, lease_id, &LeaseSeal::Server(altered))
@@ -223,7 +242,13 @@ async fn keep_lease_key(store: &Store, pkcs8: &[u8]) {
     params.set_named_curve("P-256");
     let usages = js_sys::Array::of1(&"deriveBits".into());
     let promise = subtle
-        .import_key_with_object("pkcs8", &js_sys::Uint8Array::from(pkcs8), &params, false, &usages)
+        .import_key_with_object(
+            "pkcs8",
+            &js_sys::Uint8Array::from(pkcs8),
+            &params,
+            false,
+            &usages,
+        )
         .unwrap();
     let private = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
     let pair = js_sys::Object::new();

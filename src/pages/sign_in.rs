@@ -7,8 +7,8 @@ use trial::pin::{ITERATIONS, Pin, PinHash, PinSalt, SALT_LEN};
 use uuid::Uuid;
 
 use crate::crypto;
-use crate::pages::Enrol;
 use crate::i18n::{Text, t, use_lang};
+use crate::pages::Enrol;
 use crate::state::{DATABASE, use_session, use_tablet};
 use crate::store::{Store, UserRecord};
 

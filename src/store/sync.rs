@@ -98,16 +98,23 @@ impl Store {
             .map_err(database)?;
         let result = async {
             for name in [EVENTS, LEASES, ALLOCATIONS, OUTBOX, USERS] {
-                tx.store(name).map_err(database)?.clear().await.map_err(database)?;
+                tx.store(name)
+                    .map_err(database)?
+                    .clear()
+                    .await
+                    .map_err(database)?;
             }
             let meta = tx.store(META).map_err(database)?;
             let head = ChainHead::genesis(new.device_id);
             meta.put(&encode(&head)?, Some(&JsValue::from_str(CHAIN_HEAD)))
                 .await
                 .map_err(database)?;
-            meta.put(&encode(&new.enrolment)?, Some(&JsValue::from_str(ENROLMENT)))
-                .await
-                .map_err(database)?;
+            meta.put(
+                &encode(&new.enrolment)?,
+                Some(&JsValue::from_str(ENROLMENT)),
+            )
+            .await
+            .map_err(database)?;
             meta.put(
                 &encode(&SyncState::default())?,
                 Some(&JsValue::from_str(SYNC_STATE)),

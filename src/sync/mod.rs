@@ -24,9 +24,7 @@ pub use schedule::{Phase, SyncStatus, start, use_sync};
 use crate::actions::APP_VERSION;
 use crate::crypto;
 use crate::state::DATABASE;
-use crate::store::{
-    Enrolment, LeaseMode, LeaseRecord, LeaseSeal, NewEnrolment, Store, UserRecord,
-};
+use crate::store::{Enrolment, LeaseMode, LeaseRecord, LeaseSeal, NewEnrolment, Store, UserRecord};
 
 /// Enrols this tablet with the one-time `code` the coordinator gave. Training
 /// records on the tablet are removed (they never count for the trial); the chain
