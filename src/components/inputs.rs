@@ -168,22 +168,55 @@ pub fn ChoiceField(
     value: RwSignal<Option<&'static str>>,
 ) -> impl IntoView {
     let lang = use_lang();
+    let options = options
+        .into_iter()
+        .map(|(key, text)| (key, Signal::derive(move || t(lang.get(), text).to_owned())))
+        .collect();
     view! {
-        <fieldset class="answer" data-testid=field.key()>
-            <legend>{move || field_label(lang.get(), field)}</legend>
+        <Radios
+            name=field.key()
+            legend=Signal::derive(move || field_label(lang.get(), field).to_owned())
+            options
+            selected=value
+            on_pick=Callback::new(move |key| value.set(Some(key)))
+        />
+    }
+}
+
+/// Radio buttons drawn as large segmented buttons, under a legend: the body of
+/// every choice on every form.
+#[component]
+pub fn Radios(
+    /// The group's name, its test id and the prefix of each option's id
+    /// (`name-key`), so a `<label for>` names each option.
+    name: &'static str,
+    /// What is being chosen, in the user's language.
+    #[prop(into)]
+    legend: Signal<String>,
+    /// Each option's stable key and its label in the user's language.
+    options: Vec<(&'static str, Signal<String>)>,
+    /// The chosen option's key, if any.
+    #[prop(into)]
+    selected: Signal<Option<&'static str>>,
+    /// Called with the key of the option the user picks.
+    on_pick: Callback<&'static str>,
+) -> impl IntoView {
+    view! {
+        <fieldset class="answer" data-testid=name>
+            <legend>{legend}</legend>
             {options
                 .into_iter()
-                .map(|(key, text)| {
-                    let id = format!("{}-{key}", field.key());
+                .map(|(key, label)| {
+                    let id = format!("{name}-{key}");
                     view! {
                         <input
                             type="radio"
                             id=id.clone()
-                            name=field.key()
-                            prop:checked=move || value.get() == Some(key)
-                            on:change=move |_| value.set(Some(key))
+                            name=name
+                            prop:checked=move || selected.get() == Some(key)
+                            on:change=move |_| on_pick.run(key)
                         />
-                        <label for=id>{move || t(lang.get(), text)}</label>
+                        <label for=id>{label}</label>
                     }
                 })
                 .collect_view()}

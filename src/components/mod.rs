@@ -8,5 +8,7 @@ mod inputs;
 mod sync_status;
 
 pub use app_bar::AppBar;
-pub use inputs::{AnswerField, ChoiceField, DateField, DateTimeField, NumberField, TextField};
+pub use inputs::{
+    AnswerField, ChoiceField, DateField, DateTimeField, NumberField, Radios, TextField,
+};
 pub use sync_status::{MAX_CLOCK_OFFSET_MS, SyncStatusPanel};

@@ -201,9 +201,7 @@ pub enum Text {
     NotDoneReason,
     Optional,
     ConfirmValue,
-    SaveSample,
     Close,
-    SampleSavedMeanwhile,
     Correct,
     CorrectionHelp,
     SaveCorrection,
@@ -234,6 +232,70 @@ pub enum Text {
     FormDailyAssessment,
     FormAdverseEvent,
     FormOutcomes,
+    ShockAmi,
+    ShockMyocarditis,
+    ShockPostCardiotomy,
+    ShockCardiomyopathy,
+    CartridgeHa330,
+    CartridgeHa380,
+    CartridgeCytosorb,
+    CircuitEcmo,
+    CircuitCrrt,
+    CircuitSeparate,
+    StopCompleted,
+    StopClotting,
+    StopBleeding,
+    StopHaemodynamic,
+    SeverityMild,
+    SeverityModerate,
+    SeveritySevere,
+    RelatedNot,
+    RelatedUnlikely,
+    RelatedPossible,
+    RelatedProbable,
+    RelatedDefinite,
+    AeRecovered,
+    AeRecovering,
+    AeNotRecovered,
+    AeRecoveredWithSequelae,
+    AeFatal,
+    Day28AliveInHospital,
+    Day28AliveDischarged,
+    Day28Dead,
+    WithdrawnByParticipant,
+    WithdrawnByInvestigator,
+    CaseReportForms,
+    Saved,
+    NotSaved,
+    SectionSessions,
+    SectionDaily,
+    SectionAdverseEvents,
+    SectionEnd,
+    InFollowUp,
+    DeviationHpInStandardCare,
+    SessionsHelp,
+    DailyHelp,
+    BaselineHelp,
+    OutcomesHelp,
+    AddSession,
+    AddAdverseEvent,
+    Vis,
+    VisNeedsDoses,
+    SaveForm,
+    FormSavedMeanwhile,
+    DiscardUnsaved,
+    NeedsReview,
+    EndHow,
+    ChooseEndStatus,
+    RecordEnd,
+    EndIrreversible,
+    ConfirmEnd,
+    ArmStays,
+    UnitPoints,
+    UnitUnits,
+    UnitDays,
+    UnitDay,
+    UnitPerMin,
 }
 
 /// Translates a text.
@@ -337,6 +399,28 @@ pub fn not_done_label(lang: Lang, reason: &str) -> String {
     }
 }
 
+/// "text (note)", with the brackets of `lang`.
+pub fn parenthesised(lang: Lang, text: &str, note: &str) -> String {
+    match lang {
+        Lang::En => format!("{text} ({note})"),
+        Lang::Zh => format!("{text}（{note}）"),
+    }
+}
+
+/// A unit as the trial core writes it (`Limits::unit`) in `lang`: symbols stay as
+/// they are, words are translated.
+pub fn unit_label(lang: Lang, unit: &'static str) -> &'static str {
+    let text = match unit {
+        "points" => Text::UnitPoints,
+        "units" => Text::UnitUnits,
+        "days" => Text::UnitDays,
+        "day" => Text::UnitDay,
+        "/min" => Text::UnitPerMin,
+        _ => return unit,
+    };
+    t(lang, text)
+}
+
 /// Chooses from an `[English, Chinese]` pair.
 fn pick(lang: Lang, [en, zh]: [&'static str; 2]) -> &'static str {
     match lang {
@@ -348,7 +432,10 @@ fn pick(lang: Lang, [en, zh]: [&'static str; 2]) -> &'static str {
 /// A field error as a sentence in `lang`, naming the field and the allowed range.
 pub fn field_error(lang: Lang, error: &FieldError) -> String {
     let field = field_label(lang, error.field());
-    let unit = error.field().limits().map_or("", |limits| limits.unit);
+    let unit = error
+        .field()
+        .limits()
+        .map_or("", |limits| unit_label(lang, limits.unit));
     let zh = lang == Lang::Zh;
     match error {
         FieldError::OutOfRange {

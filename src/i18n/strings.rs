@@ -9,8 +9,8 @@ use super::Text;
 pub(super) fn text(text: Text) -> [&'static str; 2] {
     match text {
         Text::UpdateReady => [
-            "A new version of the app is ready. Save what you are entering, then reload.",
-            "应用新版本已就绪。请先保存正在录入的内容，再重新加载。",
+            "A new version of the app is ready, and nothing unsaved is open: reload to use it.",
+            "应用新版本已就绪，且没有未保存的内容：重新加载即可使用。",
         ],
         Text::ReloadNow => ["Reload now", "立即重新加载"],
         Text::StorageKept => [
@@ -44,18 +44,9 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "Type the enrolment code the trial coordinator gave you. The tablet then gets its site, its users and its allocation list, and syncs whenever a network is available.",
             "请输入试验协调员提供的注册码。平板随后会获得所属中心、用户和随机分配列表，并在有网络时自动同步。",
         ],
-        Text::EnrolCode => [
-            "Enrolment code (8 characters)",
-            "注册码（8 位字符）",
-        ],
-        Text::EnrolButton => [
-            "Enrol this tablet",
-            "注册本平板",
-        ],
-        Text::Enrolling => [
-            "Enrolling…",
-            "正在注册……",
-        ],
+        Text::EnrolCode => ["Enrolment code (8 characters)", "注册码（8 位字符）"],
+        Text::EnrolButton => ["Enrol this tablet", "注册本平板"],
+        Text::Enrolling => ["Enrolling…", "正在注册……"],
         Text::EnrolTrainingWarning => [
             "The training records on this tablet will be deleted: they are not trial data.",
             "本平板上的培训记录将被删除：它们不是试验数据。",
@@ -76,10 +67,7 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "The server cannot be reached. Connect the tablet to the network and try again.",
             "无法连接服务器。请将平板连接到网络后重试。",
         ],
-        Text::EnrolRefused => [
-            "The server refused the enrolment:",
-            "服务器拒绝了注册：",
-        ],
+        Text::EnrolRefused => ["The server refused the enrolment:", "服务器拒绝了注册："],
         Text::EnrolCodeUnknown => [
             "This enrolment code is not known or has expired. Check it, or ask the coordinator for a new code.",
             "该注册码无效或已过期。请核对，或向协调员索取新的注册码。",
@@ -92,50 +80,23 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "Enrol this tablet with the trial server",
             "将本平板注册到试验服务器",
         ],
-        Text::SyncTablet => [
-            "Tablet",
-            "平板",
-        ],
-        Text::SyncNever => [
-            "Not synced yet",
-            "尚未同步",
-        ],
-        Text::SyncLast => [
-            "Last sync",
-            "上次同步",
-        ],
-        Text::SyncRunning => [
-            "Syncing…",
-            "正在同步……",
-        ],
+        Text::SyncTablet => ["Tablet", "平板"],
+        Text::SyncNever => ["Not synced yet", "尚未同步"],
+        Text::SyncLast => ["Last sync", "上次同步"],
+        Text::SyncRunning => ["Syncing…", "正在同步……"],
         Text::SyncOffline => [
             "Offline: records stay safe on this tablet and sync when the network returns.",
             "离线：记录安全保存在本平板，网络恢复后自动同步。",
         ],
-        Text::SyncFailed => [
-            "Sync failed:",
-            "同步失败：",
-        ],
+        Text::SyncFailed => ["Sync failed:", "同步失败："],
         Text::SyncRevoked => [
             "This tablet's access was withdrawn by the coordinator. Its records stay on the tablet; contact the coordinator.",
             "协调员已撤销本平板的访问权限。记录仍保存在平板上；请联系协调员。",
         ],
-        Text::SyncWaiting => [
-            "waiting to sync",
-            "条待同步",
-        ],
-        Text::SyncAllSent => [
-            "All records are on the server.",
-            "所有记录均已上传服务器。",
-        ],
-        Text::SyncNow => [
-            "Sync now",
-            "立即同步",
-        ],
-        Text::SyncRefusedEvent => [
-            "The server refused record",
-            "服务器拒绝了记录",
-        ],
+        Text::SyncWaiting => ["waiting to sync", "条待同步"],
+        Text::SyncAllSent => ["All records are on the server.", "所有记录均已上传服务器。"],
+        Text::SyncNow => ["Sync now", "立即同步"],
+        Text::SyncRefusedEvent => ["The server refused record", "服务器拒绝了记录"],
         Text::RejectedInvalid => [
             "its data failed the server's checks; it is kept and the coordinator will query it.",
             "其数据未通过服务器校验；记录已保留，协调员将发起数据质疑。",
@@ -156,18 +117,12 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "This tablet's clock differs from the server's by more than 5 minutes. Correct its date, time and time zone before randomising.",
             "本平板时钟与服务器相差超过 5 分钟。随机分组前请校正日期、时间和时区。",
         ],
-        Text::SlotsLeft => [
-            "allocation slots left",
-            "个随机分配名额剩余",
-        ],
+        Text::SlotsLeft => ["allocation slots left", "个随机分配名额剩余"],
         Text::Locked => [
             "Locked after 5 minutes without use. Enter your PIN to continue where you left off.",
             "闲置 5 分钟后已锁定。输入 PIN 码即可从中断处继续。",
         ],
-        Text::Unlock => [
-            "Unlock",
-            "解锁",
-        ],
+        Text::Unlock => ["Unlock", "解锁"],
         Text::SwitchUser => [
             "Sign in as someone else (unsaved input is discarded)",
             "以其他用户登录（未保存的内容将被丢弃）",
@@ -283,12 +238,7 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         Text::NotDoneReason => ["Reason not done", "未做原因"],
         Text::Optional => ["optional", "选填"],
         Text::ConfirmValue => ["Confirm this value", "确认此数值"],
-        Text::SaveSample => ["Save sample", "保存样本"],
         Text::Close => ["Close", "关闭"],
-        Text::SampleSavedMeanwhile => [
-            "This sample was recorded meanwhile; use “Correct” to change a value.",
-            "该样本已被记录；如需修改请使用“更正”。",
-        ],
         Text::Correct => ["Correct", "更正"],
         Text::CorrectionHelp => [
             "The current entry stays in the history; say why it changes.",
@@ -334,6 +284,106 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         Text::FormDailyAssessment => ["Daily assessment", "每日评估"],
         Text::FormAdverseEvent => ["Adverse event", "不良事件"],
         Text::FormOutcomes => ["Outcomes", "结局"],
+        Text::ShockAmi => ["Acute myocardial infarction", "急性心肌梗死"],
+        Text::ShockMyocarditis => ["Fulminant myocarditis", "暴发性心肌炎"],
+        Text::ShockPostCardiotomy => ["Post-cardiotomy", "心脏手术后"],
+        Text::ShockCardiomyopathy => [
+            "Dilated or ischaemic cardiomyopathy, decompensated",
+            "扩张型或缺血性心肌病失代偿",
+        ],
+        Text::CartridgeHa330 => ["HA330", "HA330"],
+        Text::CartridgeHa380 => ["HA380", "HA380"],
+        Text::CartridgeCytosorb => ["CytoSorb", "CytoSorb"],
+        Text::CircuitEcmo => ["ECMO circuit", "ECMO 管路"],
+        Text::CircuitCrrt => ["CRRT circuit", "CRRT 管路"],
+        Text::CircuitSeparate => ["Separate vascular access", "独立血管通路"],
+        Text::StopCompleted => ["Completed as planned", "按计划完成"],
+        Text::StopClotting => ["Clotting", "管路凝血"],
+        Text::StopBleeding => ["Bleeding", "出血"],
+        Text::StopHaemodynamic => ["Haemodynamic instability", "血流动力学不稳定"],
+        Text::SeverityMild => ["Mild", "轻度"],
+        Text::SeverityModerate => ["Moderate", "中度"],
+        Text::SeveritySevere => ["Severe", "重度"],
+        Text::RelatedNot => ["Not related", "无关"],
+        Text::RelatedUnlikely => ["Unlikely", "可能无关"],
+        Text::RelatedPossible => ["Possible", "可能有关"],
+        Text::RelatedProbable => ["Probable", "很可能有关"],
+        Text::RelatedDefinite => ["Definite", "肯定有关"],
+        Text::AeRecovered => ["Recovered / resolved", "痊愈"],
+        Text::AeRecovering => ["Recovering / resolving", "好转中"],
+        Text::AeNotRecovered => ["Not recovered / not resolved", "未好转"],
+        Text::AeRecoveredWithSequelae => ["Recovered with sequelae", "痊愈伴后遗症"],
+        Text::AeFatal => ["Fatal", "死亡"],
+        Text::Day28AliveInHospital => ["Alive, in hospital", "存活，仍在院"],
+        Text::Day28AliveDischarged => ["Alive, discharged", "存活，已出院"],
+        Text::Day28Dead => ["Dead", "死亡"],
+        Text::WithdrawnByParticipant => ["The participant", "受试者本人"],
+        Text::WithdrawnByInvestigator => ["The investigator", "研究者"],
+        Text::CaseReportForms => ["Case report forms", "病例报告表"],
+        Text::Saved => ["Saved", "已保存"],
+        Text::NotSaved => ["Not saved", "未保存"],
+        Text::SectionSessions => ["Hemoperfusion sessions", "血液灌流治疗"],
+        Text::SectionDaily => ["Daily assessments", "每日评估"],
+        Text::SectionAdverseEvents => ["Adverse events", "不良事件"],
+        Text::SectionEnd => ["End of participation", "结束参与"],
+        Text::InFollowUp => ["In follow-up", "随访中"],
+        Text::DeviationHpInStandardCare => [
+            "Protocol deviation: a hemoperfusion session is recorded for a participant in the standard-care arm. It stays recorded; tell the trial coordinator.",
+            "方案偏离：标准治疗组受试者记录了血液灌流治疗。该记录将保留，请告知试验协调员。",
+        ],
+        Text::SessionsHelp => [
+            "Record each session. A session still running is saved without its stop time and reason; add them with “Correct” when it stops.",
+            "每次治疗单独记录。治疗仍在进行时可先不填结束时间和停止原因，结束后用“更正”补录。",
+        ],
+        Text::DailyHelp => [
+            "One assessment for each of study days 1 to 7 while on ECMO.",
+            "ECMO 期间研究第 1 至 7 天，每天评估一次。",
+        ],
+        Text::BaselineHelp => [
+            "Recorded once, at T0 (the randomisation). The vasoactive-inotropic score is computed from the doses.",
+            "在 T0（随机分组时）记录一次。血管活性药物评分由各药物剂量自动计算。",
+        ],
+        Text::OutcomesHelp => [
+            "Recorded once, when the outcomes at day 28 are known.",
+            "第 28 天结局明确后记录一次。",
+        ],
+        Text::AddSession => ["Add a session", "新增治疗"],
+        Text::AddAdverseEvent => ["Add an adverse event", "新增不良事件"],
+        Text::Vis => [
+            "Vasoactive-inotropic score (computed)",
+            "血管活性药物评分（自动计算）",
+        ],
+        Text::VisNeedsDoses => [
+            "computed once all six doses are entered",
+            "录入全部六种药物剂量后计算",
+        ],
+        Text::SaveForm => ["Save", "保存"],
+        Text::FormSavedMeanwhile => [
+            "This form was saved meanwhile; use “Correct” to change a value.",
+            "该表单已被保存；如需修改请使用“更正”。",
+        ],
+        Text::DiscardUnsaved => [
+            "The open form has input that is not saved. Discard it?",
+            "当前表单有未保存的内容。确定放弃吗？",
+        ],
+        Text::NeedsReview => [
+            "Checked against the rest of the record, this form needs a correction:",
+            "与其他记录核对后，本表单需要更正：",
+        ],
+        Text::EndHow => ["How did participation end?", "参与结束方式"],
+        Text::ChooseEndStatus => ["Choose how participation ended.", "请选择参与结束方式。"],
+        Text::RecordEnd => ["Record end of participation", "记录结束参与"],
+        Text::EndIrreversible => [
+            "This ends the participant's follow-up and cannot be undone on this tablet. The allocated arm stays (intention to treat). Record it?",
+            "此操作将结束该受试者的随访，无法在本平板上撤销。分配组别保持不变（意向性治疗）。确定记录吗？",
+        ],
+        Text::ConfirmEnd => ["Yes, record it", "确定记录"],
+        Text::ArmStays => ["Allocated arm (never changes)", "分配组别（不会改变）"],
+        Text::UnitPoints => ["points", "分"],
+        Text::UnitUnits => ["units", "单位"],
+        Text::UnitDays => ["days", "天"],
+        Text::UnitDay => ["day", "天"],
+        Text::UnitPerMin => ["/min", "次/分"],
     }
 }
 

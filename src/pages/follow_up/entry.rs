@@ -1,23 +1,28 @@
-//! One field of a follow-up form as typed: a value, or "not done" with a reason
-//! (CRF.md: every field may be recorded so), and the confirmation a warning asks
-//! for. The text stays exactly as typed; turning it into an [`Entry`] is the only
-//! judgement made here, and only whether it is a number or a date-time at all.
+//! One field of a form as typed: a value, or "not done" with a reason (CRF.md:
+//! every field may be recorded so), and the confirmation a warning asks for. The
+//! input shown is the one the trial core names for the field ([`Field::input`]).
+//! The text stays exactly as typed; turning it into an entry's JSON is the only
+//! judgement made here, and only whether it is a value of the field's type at all:
+//! the range and every other rule are the core's.
 
 use leptos::prelude::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 use trial::crf::Entry;
-use trial::field::{Field, FieldError};
+use trial::field::{Field, FieldError, Input, check_limits};
 use trial::time::Moment;
 
+use super::options::{self, NO, YES};
 use crate::clock;
-use crate::i18n::{Text, field_error, field_label, t, use_lang};
+use crate::components::Radios;
+use crate::i18n::{Text, field_error, field_label, parenthesised, t, unit_label, use_lang};
 
 /// The inputs of one field, as typed.
 #[derive(Clone, Copy)]
 pub(super) struct EntryInput {
     /// The field they record.
     pub field: Field,
-    /// The value as typed (a number, or a `datetime-local` value).
+    /// The value as typed: a number, a `datetime-local` or `date` value, a choice's
+    /// key, "yes" or "no", or text.
     pub text: RwSignal<String>,
     /// Whether the field is recorded as not done.
     pub not_done: RwSignal<bool>,
@@ -25,96 +30,122 @@ pub(super) struct EntryInput {
     pub reason: RwSignal<String>,
     /// Whether the user confirmed the field's unusual value.
     pub confirmed: RwSignal<bool>,
+    /// What the inputs held when the form opened, to tell whether anything changed.
+    initial: StoredValue<(String, bool, String)>,
 }
 
 impl EntryInput {
     /// Inputs holding `text` and nothing else.
     pub fn new(field: Field, text: String) -> Self {
-        Self {
-            field,
-            text: RwSignal::new(text),
-            not_done: RwSignal::new(false),
-            reason: RwSignal::new(String::new()),
-            confirmed: RwSignal::new(false),
-        }
+        Self::holding(field, text, None)
     }
 
     /// Inputs showing a saved entry (its JSON, `null` when blank), for corrections.
     pub fn from_json(field: Field, value: &Value) -> Self {
-        let input = Self::new(field, String::new());
-        let reason = if is_date_time(field) {
-            match serde_json::from_value::<Entry<Moment>>(value.clone()) {
-                Ok(Entry::Value(moment)) => {
-                    input.text.set(clock::to_local_input(moment));
-                    None
-                }
-                Ok(Entry::NotDone { reason }) => Some(reason),
-                Err(_) => None,
-            }
-        } else {
-            match serde_json::from_value::<Entry<f64>>(value.clone()) {
-                Ok(Entry::Value(number)) => {
-                    input.text.set(number.to_string());
-                    None
-                }
-                Ok(Entry::NotDone { reason }) => Some(reason),
-                Err(_) => None,
-            }
-        };
-        if let Some(reason) = reason {
-            input.not_done.set(true);
-            input.reason.set(reason);
+        match serde_json::from_value::<Entry<Value>>(value.clone()) {
+            Ok(Entry::Value(value)) => Self::new(field, text_of(field, &value)),
+            Ok(Entry::NotDone { reason }) => Self::holding(field, String::new(), Some(reason)),
+            Err(_) => Self::new(field, String::new()),
         }
-        input
     }
 
-    /// The entry typed for a measured number: `None` when blank, an error naming
-    /// the field when the text is not a number. The range is the core's to judge.
-    pub fn number(self) -> Result<Option<Entry<f64>>, FieldError> {
+    fn holding(field: Field, text: String, not_done: Option<String>) -> Self {
+        let initial = (text, not_done.is_some(), not_done.unwrap_or_default());
+        Self {
+            field,
+            text: RwSignal::new(initial.0.clone()),
+            not_done: RwSignal::new(initial.1),
+            reason: RwSignal::new(initial.2.clone()),
+            confirmed: RwSignal::new(false),
+            initial: StoredValue::new(initial),
+        }
+    }
+
+    /// Whether anything was typed or chosen since the form opened.
+    pub fn changed(self) -> bool {
+        let now = (self.text.get(), self.not_done.get(), self.reason.get());
+        self.initial.with_value(|initial| *initial != now)
+    }
+
+    /// The entry typed, as the JSON forms and corrections carry (`null` when
+    /// blank), or a problem naming the field when the text is not a value of the
+    /// field's type. A date-time the browser has not completed is blank.
+    pub fn to_json(self) -> Result<Value, FieldError> {
+        let field = self.field;
         if self.not_done.get() {
-            return Ok(Some(Entry::not_done(self.reason.get().trim())));
+            return Ok(json!({ "not_done": { "reason": self.reason.get().trim() } }));
         }
         let text = self.text.get();
         let text = text.trim();
         if text.is_empty() {
-            return Ok(None);
+            return Ok(Value::Null);
         }
-        // No thousands separators and no decimal comma: "12,000" could mean twelve
-        // or twelve thousand, and a guess here would be a wrong IL-6 value.
-        text.parse::<f64>()
-            .map(|number| Some(Entry::Value(number)))
-            .map_err(|_| FieldError::NotANumber { field: self.field })
-    }
-
-    /// The entry typed for a date-time: `None` when blank or incomplete (the
-    /// browser's date-time input gives nothing until it holds a whole one).
-    pub fn moment(self) -> Option<Entry<Moment>> {
-        if self.not_done.get() {
-            return Some(Entry::not_done(self.reason.get().trim()));
-        }
-        clock::from_local_input(&self.text.get()).map(Entry::Value)
-    }
-
-    /// The entry typed, as the JSON a correction carries (`null` when blank).
-    pub fn to_json(self) -> Result<Value, FieldError> {
-        let json = if is_date_time(self.field) {
-            serde_json::to_value(self.moment())
-        } else {
-            serde_json::to_value(self.number()?)
+        let value = match field.input() {
+            // No thousands separators and no decimal comma: "12,000" could mean
+            // twelve or twelve thousand, and a guess here would be a wrong value.
+            Input::Decimal => match text.parse::<f64>() {
+                Ok(number) if number.is_finite() => json!(number),
+                _ => return Err(FieldError::NotANumber { field }),
+            },
+            Input::Integer => match text.parse::<i64>() {
+                // Named by its range here: the form stores counts unsigned, and a
+                // value its type cannot hold would never reach the core's check.
+                Ok(number) => {
+                    check_limits(field, number as f64)?;
+                    json!(number)
+                }
+                Err(_) if text.parse::<f64>().is_ok() => {
+                    return Err(FieldError::NotAWholeNumber { field });
+                }
+                Err(_) => return Err(FieldError::NotANumber { field }),
+            },
+            Input::DateTime => match clock::from_local_input(text) {
+                Some(moment) => json!(moment),
+                None => return Ok(Value::Null),
+            },
+            Input::Date => match text.parse::<jiff::civil::Date>() {
+                Ok(date) => json!(date),
+                Err(_) => return Ok(Value::Null),
+            },
+            Input::YesNo => json!(text == YES),
+            Input::Choice(_) | Input::Answer | Input::Text => json!(text),
         };
-        Ok(json.expect("invariant: an entry serialises to JSON"))
+        Ok(json!({ "value": value }))
     }
 }
 
-/// Whether `field` takes a date-time rather than a number. Of the fields these
-/// inputs serve (the cytokine sample's), only the sample date-time does.
-fn is_date_time(field: Field) -> bool {
-    field == Field::SampledAt
+/// A saved value (the inside of an entry) as the input shows it.
+fn text_of(field: Field, value: &Value) -> String {
+    match (field.input(), value) {
+        (Input::DateTime, _) => serde_json::from_value::<Moment>(value.clone())
+            .map(clock::to_local_input)
+            .unwrap_or_default(),
+        (Input::YesNo, Value::Bool(yes)) => if *yes { YES } else { NO }.to_owned(),
+        (_, Value::String(text)) => text.clone(),
+        (_, Value::Number(number)) => number.as_f64().unwrap_or_default().to_string(),
+        _ => String::new(),
+    }
 }
 
-/// A value input with its unit, a "not done" switch that swaps it for a reason,
-/// the field's problem beside it, and "Confirm this value" when the problem is a
-/// warning the user may confirm.
+/// The input a field of `input` kind is typed in: its `type` and, for numbers,
+/// the keyboard a tablet shows.
+fn html_input(field: Field, input: Input) -> (&'static str, Option<&'static str>) {
+    match input {
+        Input::DateTime => ("datetime-local", None),
+        Input::Date => ("date", None),
+        // A numeric keypad may have no minus sign; a score that can be negative
+        // (SAVE) gets the full keyboard.
+        Input::Integer if field.limits().is_some_and(|limits| limits.min < 0.0) => ("text", None),
+        Input::Integer => ("text", Some("numeric")),
+        Input::Decimal => ("text", Some("decimal")),
+        _ => ("text", None),
+    }
+}
+
+/// A field's input (a value with its unit, a date, yes / no or a choice as large
+/// buttons, or text), a "not done" switch that swaps it for a reason, the field's
+/// problem beside it, and "Confirm this value" when the problem is a warning the
+/// user may confirm.
 #[component]
 pub(super) fn EntryField(
     /// The field's inputs.
@@ -133,33 +164,74 @@ pub(super) fn EntryField(
     let toggle_id = format!("{key}-not-done");
     let confirm_id = format!("confirm-{key}");
     let error_id = format!("{key}-error");
-    let unit = field.limits().map_or("", |limits| limits.unit);
-    let input_type = if is_date_time(field) {
-        "datetime-local"
-    } else {
-        "text"
+    let unit = move || {
+        field
+            .limits()
+            .map_or("", |limits| unit_label(lang.get(), limits.unit))
     };
+    let choices = options::keys(field);
+    let is_choice = choices.is_some();
+    let is_text = field.input() == Input::Text;
+    let (input_type, inputmode) = html_input(field, field.input());
     let warning =
         move || error.with(|error| error.as_ref().is_some_and(FieldError::needs_confirmation));
     let invalid =
         move || error.with(|error| error.as_ref().is_some_and(|e| !e.needs_confirmation()));
-    let label_for = {
-        let reason_id = reason_id.clone();
-        move || {
-            if input.not_done.get() {
-                reason_id.clone()
-            } else {
-                key.to_owned()
-            }
+    let label_text = move || {
+        let lang = lang.get();
+        let label = field_label(lang, field);
+        if optional {
+            parenthesised(lang, label, t(lang, Text::Optional))
+        } else {
+            label.to_owned()
         }
     };
-    let value_input = move || {
-        view! {
+    // A choice's buttons carry their own legend; any other input (and a choice
+    // recorded as not done) is named by a label over the input it stands for.
+    let label = {
+        let reason_id = reason_id.clone();
+        move || {
+            let not_done = input.not_done.get();
+            (!is_choice || not_done).then(|| {
+                let target = if not_done {
+                    reason_id.clone()
+                } else {
+                    key.to_owned()
+                };
+                view! { <label for=target>{label_text}</label> }
+            })
+        }
+    };
+    let value_input = move || match choices {
+        Some(keys) => {
+            let options = keys
+                .iter()
+                .map(|&option| {
+                    (
+                        option,
+                        Signal::derive(move || options::label(lang.get(), field, option)),
+                    )
+                })
+                .collect::<Vec<_>>();
+            let selected = Signal::derive(move || {
+                input
+                    .text
+                    .with(|text| keys.iter().copied().find(|option| option == text))
+            });
+            let pick = Callback::new(move |key: &'static str| {
+                input.text.set(key.to_owned());
+                input.confirmed.set(false);
+            });
+            view! { <Radios name=key legend=Signal::derive(label_text) options selected on_pick=pick/> }
+                .into_any()
+        }
+        None => view! {
             <span class="with-unit">
                 <input
                     id=key
                     type=input_type
-                    inputmode=(input_type == "text").then_some("decimal")
+                    class:free-text=is_text
+                    inputmode=inputmode
                     autocomplete="off"
                     aria-describedby=format!("{key}-error")
                     prop:value=move || input.text.get()
@@ -172,6 +244,7 @@ pub(super) fn EntryField(
                 <span class="unit">{unit}</span>
             </span>
         }
+        .into_any(),
     };
     let reason_input = move || {
         view! {
@@ -188,30 +261,44 @@ pub(super) fn EntryField(
             </span>
         }
     };
+    let toggle = view! {
+        <label class="check" for=toggle_id.clone()>
+            <input
+                type="checkbox"
+                id=toggle_id.clone()
+                data-testid=toggle_id.clone()
+                prop:checked=move || input.not_done.get()
+                on:change=move |event| {
+                    input.not_done.set(event_target_checked(&event));
+                    input.confirmed.set(false);
+                }
+            />
+            {move || t(lang.get(), Text::NotDone)}
+        </label>
+    };
+    let value_or_reason = view! {
+        <Show when=move || !input.not_done.get() fallback=reason_input>
+            {value_input}
+        </Show>
+    };
+    // A typed value has its label and "not done" on one line above the input; a
+    // choice has its buttons first and "not done" as the last of them.
+    let body = if is_choice {
+        view! {
+            {label}
+            <div class="entry-row">{value_or_reason}{toggle}</div>
+        }
+        .into_any()
+    } else {
+        view! {
+            <div class="entry-head">{label}{toggle}</div>
+            <div class="entry-row">{value_or_reason}</div>
+        }
+        .into_any()
+    };
     view! {
-        <div class="field entry-field" class:invalid=invalid class:warning=warning>
-            <label for=label_for>
-                {move || field_label(lang.get(), field)}
-                {optional.then(|| view! { <span class="optional">{move || format!(" ({})", t(lang.get(), Text::Optional))}</span> })}
-            </label>
-            <div class="entry-row">
-                <Show when=move || !input.not_done.get() fallback=reason_input.clone()>
-                    {value_input}
-                </Show>
-                <label class="check" for=toggle_id.clone()>
-                    <input
-                        type="checkbox"
-                        id=toggle_id.clone()
-                        data-testid=toggle_id.clone()
-                        prop:checked=move || input.not_done.get()
-                        on:change=move |event| {
-                            input.not_done.set(event_target_checked(&event));
-                            input.confirmed.set(false);
-                        }
-                    />
-                    {move || t(lang.get(), Text::NotDone)}
-                </label>
-            </div>
+        <div class="field entry-field" class:choice=is_choice class:invalid=invalid class:warning=warning>
+            {body}
             <p class="field-error" id=error_id.clone() data-testid=error_id role="alert">
                 {move || error.with(|error| error.as_ref().map(|e| field_error(lang.get(), e)))}
             </p>

@@ -1,33 +1,42 @@
-//! Follow-up of a randomised participant: the cytokine samples of CRF.md §5 with
-//! their windows, corrections of saved values with a reason, the change in IL-6
-//! from T0, and the participant's timeline (who recorded what, when, where).
+//! Follow-up of a randomised participant: the case report forms of CRF.md §4–§10
+//! (baseline, cytokine samples with their windows, hemoperfusion sessions, daily
+//! assessments, adverse events, outcomes, end of participation), corrections of
+//! saved values with a reason, the change in IL-6 from T0, and the participant's
+//! timeline (who recorded what, when, where).
+//!
+//! The page shows one section at a time behind a row of tiles that say what is
+//! saved and what is missing, and one form at a time, so it stays short on a
+//! tablet and every input id is unique. Leaving a form with unsaved input (opening
+//! another, switching section) asks first.
 //!
 //! Everything shown is the trial core's answer: the projection gives the saved
-//! forms, their history and the IL-6 changes; `Form::validate` and
-//! `Payload::validate` judge what is typed before anything is written.
+//! forms, their history, the deviations and the IL-6 changes; `Field::input` names
+//! each field's input; `Form::validate` and `Payload::validate` judge what is typed
+//! before anything is written.
 
+mod editor;
+mod end;
 mod entry;
 mod il6;
+mod options;
+mod rows;
 mod samples;
 mod saved;
 mod timeline;
 
 use leptos::prelude::*;
 use serde_json::Value;
-use trial::crf::cytokine::SampleWindow;
-use trial::crf::{Entry, FormContext};
-use trial::field::Field;
+use trial::crf::cytokine::{SampleWindow, TimePoint};
+use trial::crf::{Entry, Form, FormContext, FormKind, FormRef};
+use trial::field::{Field, Input};
 use trial::projection::Participant;
 use trial::time::Moment;
 use uuid::Uuid;
 
 use crate::clock;
-use crate::i18n::{Lang, not_done_label};
+use crate::components::dirty::{DirtyForms, provide_dirty};
+use crate::i18n::{Lang, Text, form_label, labelled, not_done_label, t, unit_label, use_lang};
 use crate::store::UserRecord;
-
-/// The styles of this folder's components. They sit beside the components while
-/// follow-up is new; `style/main.css` is the place for them once it settles.
-const STYLE: &str = include_str!("follow_up.css");
 
 /// Everything after randomisation, shown on the participant page below the status.
 #[component]
@@ -35,11 +44,207 @@ pub fn FollowUp(
     /// The participant, randomised.
     participant: Signal<Participant>,
 ) -> impl IntoView {
+    let lang = use_lang();
+    let open = OpenForm {
+        form: RwSignal::new(None),
+        dirty: provide_dirty(),
+    };
+    let section = RwSignal::new(Section::Samples);
+    let choose = move |next: Section| {
+        if section.get_untracked() != next && open.may_leave(lang.get_untracked()) {
+            open.form.set(None);
+            section.set(next);
+        }
+    };
+    let tiles = Section::ALL
+        .into_iter()
+        .map(|tile| {
+            let summary = move || participant.with(|p| tile.summary(lang.get(), p));
+            view! {
+                <button
+                    type="button"
+                    class="section-tile"
+                    class:current=move || section.get() == tile
+                    class:flagged=move || participant.with(|p| tile.flagged(p))
+                    aria-pressed=move || (section.get() == tile).to_string()
+                    data-testid=format!("section-{}", tile.key())
+                    on:click=move |_| choose(tile)
+                >
+                    <span class="section-name">{move || t(lang.get(), tile.title())}</span>
+                    <span class="section-summary">{summary}</span>
+                </button>
+            }
+        })
+        .collect_view();
     view! {
-        <style>{STYLE}</style>
-        <samples::Samples participant/>
-        <il6::Il6Changes participant/>
-        <timeline::Timeline participant/>
+        <nav class="section-tiles" aria-label=move || t(lang.get(), Text::CaseReportForms)>{tiles}</nav>
+        {move || match section.get() {
+            Section::Baseline => view! { <rows::SingleForm participant open form_ref=FormRef::Baseline/> }.into_any(),
+            Section::Samples => view! {
+                <samples::Samples participant open/>
+                <il6::Il6Changes participant/>
+            }
+            .into_any(),
+            Section::Sessions => view! { <rows::Sessions participant open/> }.into_any(),
+            Section::Daily => view! { <rows::DailyAssessments participant open/> }.into_any(),
+            Section::AdverseEvents => view! { <rows::AdverseEvents participant open/> }.into_any(),
+            Section::Outcomes => view! { <rows::SingleForm participant open form_ref=FormRef::Outcomes/> }.into_any(),
+            Section::End => view! { <end::EndOfParticipation participant/> }.into_any(),
+            Section::Timeline => view! { <timeline::Timeline participant/> }.into_any(),
+        }}
+    }
+}
+
+/// The parts of follow-up, one shown at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Section {
+    Baseline,
+    Samples,
+    Sessions,
+    Daily,
+    AdverseEvents,
+    Outcomes,
+    End,
+    Timeline,
+}
+
+impl Section {
+    /// In CRF.md order, the timeline last.
+    const ALL: [Section; 8] = [
+        Self::Baseline,
+        Self::Samples,
+        Self::Sessions,
+        Self::Daily,
+        Self::AdverseEvents,
+        Self::Outcomes,
+        Self::End,
+        Self::Timeline,
+    ];
+
+    /// The section's test id.
+    fn key(self) -> &'static str {
+        match self {
+            Self::Baseline => "baseline",
+            Self::Samples => "samples",
+            Self::Sessions => "sessions",
+            Self::Daily => "daily",
+            Self::AdverseEvents => "adverse-events",
+            Self::Outcomes => "outcomes",
+            Self::End => "end",
+            Self::Timeline => "timeline",
+        }
+    }
+
+    fn title(self) -> Text {
+        match self {
+            Self::Baseline => Text::FormBaseline,
+            Self::Samples => Text::CytokineSamples,
+            Self::Sessions => Text::SectionSessions,
+            Self::Daily => Text::SectionDaily,
+            Self::AdverseEvents => Text::SectionAdverseEvents,
+            Self::Outcomes => Text::FormOutcomes,
+            Self::End => Text::SectionEnd,
+            Self::Timeline => Text::Timeline,
+        }
+    }
+
+    /// What is saved and what is missing, in a few words.
+    fn summary(self, lang: Lang, participant: &Participant) -> String {
+        let saved_of = |kind: FormKind| {
+            participant
+                .forms()
+                .filter(|record| record.form().kind() == kind)
+                .count()
+        };
+        let once = |form_ref| {
+            let saved = participant.form(form_ref).is_some();
+            t(lang, if saved { Text::Saved } else { Text::NotSaved }).to_owned()
+        };
+        let counted = |kind, of: Option<usize>| {
+            let saved = saved_of(kind);
+            let count = match of {
+                Some(of) => format!("{saved}/{of}"),
+                None => saved.to_string(),
+            };
+            labelled(lang, t(lang, Text::Saved), &count)
+        };
+        match self {
+            Self::Baseline => once(FormRef::Baseline),
+            Self::Samples => counted(FormKind::CytokineSample, Some(TimePoint::ALL.len())),
+            Self::Sessions => counted(FormKind::HemoperfusionSession, None),
+            Self::Daily => counted(FormKind::DailyAssessment, Some(rows::study_days().len())),
+            Self::AdverseEvents => counted(FormKind::AdverseEvent, None),
+            Self::Outcomes => once(FormRef::Outcomes),
+            Self::End => t(lang, end::state_text(participant)).to_owned(),
+            Self::Timeline => String::new(),
+        }
+    }
+
+    /// Whether the section holds something the core flags (a protocol deviation).
+    fn flagged(self, participant: &Participant) -> bool {
+        self == Self::Sessions && !participant.deviations().is_empty()
+    }
+}
+
+/// Which form is open: one at a time across the page, changed only once the user
+/// agrees to lose any unsaved input of the follow-up forms.
+#[derive(Clone, Copy)]
+struct OpenForm {
+    form: RwSignal<Option<FormRef>>,
+    /// The follow-up's forms (the open one and any correction in it).
+    dirty: DirtyForms,
+}
+
+impl OpenForm {
+    fn is_open(self, form_ref: FormRef) -> bool {
+        self.form.get() == Some(form_ref)
+    }
+
+    /// Opens `form_ref`, or closes it when it is open.
+    fn toggle(self, lang: Lang, form_ref: FormRef) {
+        if self.may_leave(lang) {
+            let open = self.form.get_untracked() == Some(form_ref);
+            self.form.set((!open).then_some(form_ref));
+        }
+    }
+
+    fn close(self, lang: Lang) {
+        if self.may_leave(lang) {
+            self.form.set(None);
+        }
+    }
+
+    /// Whether the open input may go: nothing unsaved, or the user says so.
+    fn may_leave(self, lang: Lang) -> bool {
+        !untrack(|| self.dirty.any_dirty())
+            || window()
+                .confirm_with_message(t(lang, Text::DiscardUnsaved))
+                .unwrap_or(false)
+    }
+}
+
+/// The vasoactive-inotropic score the core computes from the doses of a baseline
+/// or daily assessment; nothing for other forms.
+#[component]
+fn VisLine(
+    /// The form as typed or saved, if it could be built.
+    #[prop(into)]
+    form: Signal<Option<Form>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    move || {
+        let score = form.with(|form| match form.as_ref()? {
+            Form::Baseline(baseline) => Some(baseline.vasoactive_inotropic_score()),
+            Form::DailyAssessment(daily) => Some(daily.vasoactive_inotropic_score()),
+            _ => None,
+        })?;
+        let lang = lang.get();
+        let value = score.map_or_else(
+            || t(lang, Text::VisNeedsDoses).to_owned(),
+            |score| ((score * 100.0).round() / 100.0).to_string(),
+        );
+        let text = labelled(lang, t(lang, Text::Vis), &value);
+        Some(view! { <p class="computed-score" data-testid="vis">{text}</p> })
     }
 }
 
@@ -51,6 +256,37 @@ fn form_context(participant: &Participant) -> FormContext {
             .randomisation()
             .map(|randomised| randomised.value.randomised_at),
     }
+}
+
+/// A form instance's title: "Baseline (T0)", "Cytokine sample 6 h", "Adverse event
+/// 2" (numbered in the order the events were first saved).
+fn title(lang: Lang, participant: &Participant, form_ref: FormRef) -> String {
+    let label = form_label(lang, form_ref);
+    let ordinal = match form_ref {
+        FormRef::HemoperfusionSession { session_id: id }
+        | FormRef::AdverseEvent {
+            adverse_event_id: id,
+        } => ordinal(participant, form_ref.kind(), id),
+        _ => return label,
+    };
+    format!("{label} {ordinal}")
+}
+
+/// The place of the session or adverse event `id` among those of its kind, from 1;
+/// one more than the saved ones for a new one. Ids are UUID v7, so they sort in the
+/// order they were made.
+fn ordinal(participant: &Participant, kind: FormKind, id: Uuid) -> usize {
+    1 + participant
+        .forms()
+        .filter(|record| record.form().kind() == kind)
+        .filter(|record| match record.form().form_ref() {
+            FormRef::HemoperfusionSession { session_id: other }
+            | FormRef::AdverseEvent {
+                adverse_event_id: other,
+            } => other < id,
+            _ => false,
+        })
+        .count()
 }
 
 /// `moment` on the tablet's wall clock: "2026-03-01 12:00".
@@ -78,31 +314,36 @@ fn window_text(window: &SampleWindow) -> String {
 }
 
 /// One field's entry, as its JSON is kept in forms and history, in words: a
-/// date-time on the wall clock, a number with its unit, "not done: why", or "—"
-/// when blank.
+/// date-time on the wall clock, a number with its unit, an answer, "not done: why",
+/// or "—" when blank.
 fn describe_entry(lang: Lang, field: Field, value: &Value) -> String {
-    if value.is_null() {
-        return "—".into();
-    }
-    let not_done = |reason: &str| not_done_label(lang, reason);
-    if let Ok(entry) = serde_json::from_value::<Entry<Moment>>(value.clone()) {
-        return match entry {
-            Entry::Value(moment) => wall_clock(moment),
-            Entry::NotDone { reason } => not_done(&reason),
-        };
-    }
-    if let Ok(entry) = serde_json::from_value::<Entry<f64>>(value.clone()) {
-        let unit = field.limits().map_or("", |limits| limits.unit);
-        return match entry {
-            Entry::Value(number) => format!("{number} {unit}").trim_end().to_owned(),
-            Entry::NotDone { reason } => not_done(&reason),
-        };
-    }
     match serde_json::from_value::<Entry<Value>>(value.clone()) {
-        Ok(Entry::Value(Value::String(text))) => text,
-        Ok(Entry::Value(other)) => other.to_string(),
-        Ok(Entry::NotDone { reason }) => not_done(&reason),
+        _ if value.is_null() => "—".into(),
+        Ok(Entry::Value(value)) => describe_value(lang, field, &value),
+        Ok(Entry::NotDone { reason }) => not_done_label(lang, &reason),
         Err(_) => value.to_string(),
+    }
+}
+
+/// A value (the inside of an entry) in words, as its field's input kind reads it.
+fn describe_value(lang: Lang, field: Field, value: &Value) -> String {
+    match (field.input(), value) {
+        (Input::DateTime, _) => serde_json::from_value::<Moment>(value.clone())
+            .map_or_else(|_| value.to_string(), wall_clock),
+        (Input::Decimal | Input::Integer, Value::Number(number)) => {
+            let unit = field
+                .limits()
+                .map_or("", |limits| unit_label(lang, limits.unit));
+            let number = number.as_f64().unwrap_or_default();
+            format!("{number} {unit}").trim_end().to_owned()
+        }
+        (Input::YesNo, Value::Bool(yes)) => {
+            let key = if *yes { options::YES } else { options::NO };
+            options::label(lang, field, key)
+        }
+        (Input::Choice(_), Value::String(key)) => options::label(lang, field, key),
+        (_, Value::String(text)) => text.clone(),
+        _ => value.to_string(),
     }
 }
 

@@ -1,49 +1,79 @@
-//! A saved sample: each field's current entry, who set it and when, its earlier
-//! entries, and "Correct", which records a `ValueCorrected` event with the entry
-//! the user saw, the new one and a reason. Nothing is overwritten: the projection
-//! keeps the old entry in the field's history.
+//! A saved form of any kind: each field's current entry, who set it and when, its
+//! earlier entries, and "Correct", which records a `ValueCorrected` event with the
+//! entry the user saw, the new one and a reason. Nothing is overwritten: the
+//! projection keeps the old entry in the field's history. A saved form that fails
+//! a check against the rest of the record (a sample outside its window, a date
+//! before ECMO start) says so, in the core's words.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
-use trial::crf::cytokine::TimePoint;
-use trial::crf::{FormKind, FormRef};
+use trial::crf::FormRef;
 use trial::field::{Field, FieldError};
 use trial::payload::{Payload, PayloadError, ValueCorrected};
 use trial::projection::{Change, Participant};
 
 use super::entry::{EntryField, EntryInput};
-use super::{describe_entry, user_name, wall_clock};
+use super::{OpenForm, VisLine, describe_entry, form_context, title, user_name, wall_clock};
 use crate::actions;
+use crate::components::dirty::use_dirty;
 use crate::i18n::{Text, field_error, field_label, labelled, t, use_lang};
 use crate::state::{use_session, use_tablet};
 
-/// The fields of a saved sample, each with its "Correct" button. One correction
-/// is open at a time.
+/// The fields of a saved form, each with its "Correct" button. One correction is
+/// open at a time.
 #[component]
-pub(super) fn SavedSample(
+pub(super) fn SavedForm(
     participant: Signal<Participant>,
-    time_point: TimePoint,
-    close: Callback<()>,
+    open: OpenForm,
+    form_ref: FormRef,
+    /// The section's only form, under the section's heading: no title of its own
+    /// and nothing to close.
+    #[prop(optional)]
+    standalone: bool,
 ) -> impl IntoView {
     let lang = use_lang();
     // The field being corrected and the entry the user saw when they tapped
     // "Correct": that entry is what the correction says it replaces.
     let correcting = RwSignal::new(None::<(Field, Value)>);
+    let review = move || {
+        let lang = lang.get();
+        let errors = participant.with(|p| {
+            let record = p.form(form_ref)?;
+            record
+                .form()
+                .validate(record.confirmed(), form_context(p))
+                .err()
+        })?;
+        Some(view! {
+            <div class="review" role="status" data-testid="review">
+                <p>{t(lang, Text::NeedsReview)}</p>
+                <ul>{errors.iter().map(|error| view! { <li>{field_error(lang, error)}</li> }).collect_view()}</ul>
+            </div>
+        })
+    };
+    let form = Signal::derive(move || {
+        participant.with(|p| p.form(form_ref).map(|record| record.form().clone()))
+    });
     view! {
-        <h3>{move || format!("{} {} h", t(lang.get(), Text::FormCytokineSample), time_point.hours())}</h3>
-        <ul class="saved-fields" data-testid="saved-sample">
-            {FormKind::CytokineSample
+        {(!standalone).then(|| view! { <h3>{move || participant.with(|p| title(lang.get(), p, form_ref))}</h3> })}
+        {review}
+        <ul class="saved-fields" data-testid="saved-form">
+            {form_ref
+                .kind()
                 .fields()
                 .iter()
-                .map(|&field| view! { <SavedField participant time_point field correcting/> })
+                .map(|&field| view! { <SavedField participant open form_ref field correcting/> })
                 .collect_view()}
         </ul>
-        <div class="actions">
-            <button type="button" class="secondary" on:click=move |_| close.run(())>
-                {move || t(lang.get(), Text::Close)}
-            </button>
-        </div>
+        <VisLine form/>
+        {(!standalone).then(|| view! {
+            <div class="actions">
+                <button type="button" class="secondary" on:click=move |_| open.close(lang.get_untracked())>
+                    {move || t(lang.get(), Text::Close)}
+                </button>
+            </div>
+        })}
     }
 }
 
@@ -51,14 +81,14 @@ pub(super) fn SavedSample(
 #[component]
 fn SavedField(
     participant: Signal<Participant>,
-    time_point: TimePoint,
+    open: OpenForm,
+    form_ref: FormRef,
     field: Field,
     correcting: RwSignal<Option<(Field, Value)>>,
 ) -> impl IntoView {
     let lang = use_lang();
     let tablet = use_tablet();
     let key = field.key();
-    let form_ref = FormRef::CytokineSample { time_point };
     let current = Memo::new(move |_| {
         participant
             .with(|p| {
@@ -141,7 +171,12 @@ fn SavedField(
                 class="secondary"
                 data-testid=format!("correct-{key}")
                 prop:disabled=is_correcting
-                on:click=move |_| correcting.set(Some((field, current.get_untracked())))
+                on:click=move |_| {
+                    // Another correction being typed goes only if the user agrees.
+                    if open.may_leave(lang.get_untracked()) {
+                        correcting.set(Some((field, current.get_untracked())));
+                    }
+                }
             >
                 {move || t(lang.get(), Text::Correct)}
             </button>
@@ -175,6 +210,9 @@ fn CorrectionForm(
     let session = use_session();
     let input = EntryInput::from_json(field, &old);
     let reason = RwSignal::new(String::new());
+    use_dirty().register(Signal::derive(move || {
+        input.changed() || !reason.with(|reason| reason.trim().is_empty())
+    }));
     let attempted = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let problem = RwSignal::new(None::<String>);
