@@ -10,7 +10,7 @@ use hp_ecmo::store::{
 };
 use serde::Deserialize;
 use trial::event::{ChainHead, Event, EventDraft, EventKind};
-use trial::pin::{Pin, PinHash, PinSalt};
+use trial::pin::{MIN_ITERATIONS, Pin, PinHash, PinSalt};
 use trial::randomisation::{LeaseId, Seed};
 use trial::screening::ScreeningForm;
 use trial::time::Moment;
@@ -148,7 +148,7 @@ async fn enrolment_replaces_training_records_at_once() {
         pin: PinHash::new(
             &Pin::parse("2468").unwrap(),
             PinSalt::from_bytes([3; 16]),
-            1000,
+            MIN_ITERATIONS,
         )
         .unwrap(),
     };
