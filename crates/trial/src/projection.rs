@@ -250,6 +250,9 @@ pub struct NextSample {
 pub struct Participant {
     id: Uuid,
     screening_number: Option<String>,
+    /// The tablet of the first screening: the only one that may randomise, however
+    /// many tablets edit the screening later.
+    screened_on: Option<Uuid>,
     screening: Option<Recorded<Screening>>,
     consents: Vec<Recorded<ConsentForm>>,
     randomisation: Option<Recorded<Randomised>>,
@@ -346,6 +349,7 @@ impl Participant {
         Self {
             id,
             screening_number: None,
+            screened_on: None,
             screening: None,
             consents: Vec::new(),
             randomisation: None,
@@ -365,6 +369,12 @@ impl Participant {
     /// The screening number the tablet gave at the first screening.
     pub fn screening_number(&self) -> Option<&str> {
         self.screening_number.as_deref()
+    }
+
+    /// The tablet that screened the participant first, and so the only one that
+    /// may randomise them.
+    pub fn screened_on(&self) -> Option<Uuid> {
+        self.screened_on
     }
 
     /// The latest screening, validated.
@@ -479,11 +489,7 @@ impl Participant {
                 }));
             }
         }
-        if self
-            .screening
-            .as_ref()
-            .is_some_and(|screening| screening.by.device_id != device_id)
-        {
+        if self.screened_on.is_some_and(|screener| screener != device_id) {
             return Err(RandomiseRefusal::ScreenedOnAnotherDevice);
         }
         if self.consents.is_empty() {
@@ -590,6 +596,7 @@ impl Participant {
                     }
                     Some(_) => {}
                 }
+                self.screened_on.get_or_insert(by.device_id);
                 let screening = Screening::parse(&body.form)
                     .expect("invariant: Payload::parse validated the screening form");
                 self.screening = Some(Recorded {
@@ -628,9 +635,8 @@ impl Participant {
                 .push(Anomaly::RandomisedWhileNotEligible { event_id });
         }
         if self
-            .screening
-            .as_ref()
-            .is_some_and(|screening| screening.by.device_id != by.device_id)
+            .screened_on
+            .is_some_and(|screener| screener != by.device_id)
         {
             self.anomalies
                 .push(Anomaly::RandomisedOnAnotherDevice { event_id });

@@ -297,6 +297,21 @@ fn randomisation_needs_eligibility_now_consent_and_no_earlier_allocation() {
 }
 
 #[test]
+fn a_screening_edited_on_another_tablet_leaves_randomisation_with_the_first() {
+    let mut log = Log::new();
+    log.record(TABLET_1, NURSE, 4 * HOUR, &screened(screening_form()));
+    log.record(TABLET_2, DOCTOR, 4 * HOUR + 1, &screened(screening_form()));
+    log.record(TABLET_1, NURSE, 4 * HOUR + 2, &consent());
+    let participant = log.participant();
+    assert_eq!(participant.screened_on(), Some(TABLET_1));
+    assert_eq!(participant.may_randomise(at(4 * HOUR + 3), TABLET_1), Ok(()));
+    assert_eq!(
+        participant.may_randomise(at(4 * HOUR + 3), TABLET_2),
+        Err(RandomiseRefusal::ScreenedOnAnotherDevice)
+    );
+}
+
+#[test]
 fn a_participants_life_from_screening_to_end() {
     let mut log = Log::new();
     log.record(TABLET_1, NURSE, 4 * HOUR, &screened(screening_form()));
