@@ -2,8 +2,6 @@
 //! and writes the answer through the store in one transaction. Decisions stay in
 //! `trial`; this module only orders the steps.
 
-use std::fmt;
-
 use trial::event::EventDraft;
 use trial::payload::{Payload, Randomised, SCHEMA_VERSION, StudyNumber};
 use trial::projection::{RandomiseRefusal, project};
@@ -25,7 +23,8 @@ const SLOT_RETRIES: u32 = 3;
 /// The app's version, carried by every event.
 pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Why an action did not complete. Nothing was written unless it says so.
+/// Why an action did not complete. Nothing was written unless it says so; the
+/// user reads it through `i18n::action_error`.
 #[derive(Clone, Debug)]
 pub enum ActionError {
     /// Occurs when storage fails.
@@ -47,17 +46,8 @@ pub enum Refusal {
     Rule(RandomiseRefusal),
     /// Occurs when the tablet holds no lease with a slot left.
     NoSlotLeft,
-}
-
-impl fmt::Display for ActionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Store(error) => error.fmt(f),
-            Self::Crypto(error) => error.fmt(f),
-            Self::Randomise(error) => error.fmt(f),
-            Self::NotRandomisable(refusal) => write!(f, "{refusal:?}"),
-        }
-    }
+    /// Occurs when other tabs took the next slot every time this one tried.
+    SlotsBusy,
 }
 
 impl From<StoreError> for ActionError {
@@ -196,7 +186,7 @@ async fn randomise_in(
             Err(error) => return Err(ActionError::Randomise(error)),
         }
     }
-    Err(ActionError::NotRandomisable(Refusal::NoSlotLeft))
+    Err(ActionError::NotRandomisable(Refusal::SlotsBusy))
 }
 
 async fn check_randomisable(

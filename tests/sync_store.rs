@@ -105,10 +105,26 @@ async fn an_acknowledgement_removes_exactly_the_acknowledged_outbox_entries() {
         .collect();
     assert_eq!(rest, [4, 5]);
     let state = store.sync_state().await.unwrap();
-    assert_eq!(state.rejections, [refused]);
+    assert_eq!(state.rejections, std::slice::from_ref(&refused));
     assert_eq!(state.clock_offset_ms, Some(-1_000));
     // The events themselves stay in the log: only the outbox forgets them.
     assert_eq!(store.events().await.unwrap().len(), 5);
+
+    // The next answer stores 4 but flags it, and stores 5: a refusal of an event
+    // the server stored stays listed through later answers, while the outright
+    // refusal of 4 is gone once 4 is stored.
+    let flagged = Rejection {
+        device_seq: 4,
+        code: RejectionCode::InvalidPayload,
+        ..refused
+    };
+    store
+        .acknowledge(5, vec![flagged.clone()], 0)
+        .await
+        .unwrap();
+    store.acknowledge(5, Vec::new(), 0).await.unwrap();
+    assert_eq!(store.sync_state().await.unwrap().rejections, [flagged]);
+    assert_eq!(store.pending().await.unwrap(), 0);
 }
 
 #[wasm_bindgen_test]

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use trial::wire::RejectionCode;
 
 use crate::clock;
-use crate::i18n::{Text, labelled, t, use_lang};
+use crate::i18n::{Text, labelled, sync_error, t, use_lang};
 use crate::state::use_tablet;
 use crate::sync::{Phase, use_sync};
 
@@ -59,9 +59,7 @@ pub fn SyncStatusPanel() -> impl IntoView {
             Phase::Idle => None,
             Phase::Running => Some(("info", t(lang, Text::SyncRunning).to_owned())),
             Phase::Offline => Some(("info", t(lang, Text::SyncOffline).to_owned())),
-            Phase::Failed(message) => {
-                Some(("error", format!("{} {message}", t(lang, Text::SyncFailed))))
-            }
+            Phase::Failed(error) => Some(("error", sync_error(lang, &error))),
         }
     };
     let clock_off = move || {
@@ -98,7 +96,7 @@ pub fn SyncStatusPanel() -> impl IntoView {
                     </For>
                 </ul>
                 <button type="button" class="secondary" data-testid="sync-now"
-                    prop:disabled=move || sync.phase.get() == Phase::Running
+                    prop:disabled=move || sync.phase.with(|phase| matches!(phase, Phase::Running))
                     on:click=move |_| sync.run_now()>
                     {move || t(lang.get(), Text::SyncNow)}
                 </button>

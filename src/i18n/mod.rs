@@ -4,7 +4,10 @@
 //! translation in both languages does not compile. The language starts from the
 //! browser's and is kept per tablet in `localStorage`.
 
+mod errors;
 mod strings;
+
+pub use errors::{action_error, crypto_error, refusal_text, store_error, sync_error};
 
 use leptos::prelude::*;
 use trial::crf::FormRef;
@@ -296,6 +299,14 @@ pub enum Text {
     UnitDays,
     UnitDay,
     UnitPerMin,
+    SlotsBusy,
+    UnknownParticipant,
+    StorageRefused,
+    StorageCorrupt,
+    ChainRefused,
+    CryptoUnavailable,
+    CryptoRefused,
+    AlreadyEnrolled,
 }
 
 /// Translates a text.
@@ -559,6 +570,9 @@ fn time_limit(lang: Lang, limit: TimeLimit) -> &'static str {
             TimeLimit::EcmoStart => ["the ECMO start", "ECMO 开始时间"],
             TimeLimit::SessionStart => ["the session start", "治疗开始时间"],
             TimeLimit::IcuDischarge => ["the ICU discharge", "ICU 出院日期"],
+            TimeLimit::RecordingTime => {
+                ["now (it cannot have happened yet)", "当前时间（尚未发生）"]
+            }
         },
     )
 }

@@ -67,7 +67,7 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "The server cannot be reached. Connect the tablet to the network and try again.",
             "无法连接服务器。请将平板连接到网络后重试。",
         ],
-        Text::EnrolRefused => ["The server refused the enrolment:", "服务器拒绝了注册："],
+        Text::EnrolRefused => ["The server refused the enrolment", "服务器拒绝了注册"],
         Text::EnrolCodeUnknown => [
             "This enrolment code is not known or has expired. Check it, or ask the coordinator for a new code.",
             "该注册码无效或已过期。请核对，或向协调员索取新的注册码。",
@@ -88,7 +88,10 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "Offline: records stay safe on this tablet and sync when the network returns.",
             "离线：记录安全保存在本平板，网络恢复后自动同步。",
         ],
-        Text::SyncFailed => ["Sync failed:", "同步失败："],
+        Text::SyncFailed => [
+            "Sync did not complete; the tablet tries again on its own",
+            "同步未完成；平板将自动重试",
+        ],
         Text::SyncRevoked => [
             "This tablet's access was withdrawn by the coordinator. Its records stay on the tablet; contact the coordinator.",
             "协调员已撤销本平板的访问权限。记录仍保存在平板上；请联系协调员。",
@@ -384,6 +387,38 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         Text::UnitDays => ["days", "天"],
         Text::UnitDay => ["day", "天"],
         Text::UnitPerMin => ["/min", "次/分"],
+        Text::SlotsBusy => [
+            "Another tab on this tablet was randomising at the same moment. Nothing was allocated here: try again.",
+            "本平板的另一个标签页同时在进行随机。此处未分配任何组别：请重试。",
+        ],
+        Text::UnknownParticipant => [
+            "This participant is not on this tablet.",
+            "本平板上没有该受试者。",
+        ],
+        Text::StorageRefused => [
+            "Not saved: the tablet's storage refused the write, and nothing was changed. Try again; if it happens again, tell the trial coordinator",
+            "未保存：平板存储拒绝写入，未做任何更改。请重试；如再次发生，请告知试验协调员",
+        ],
+        Text::StorageCorrupt => [
+            "Not saved: a record stored on this tablet cannot be read. Nothing was changed; tell the trial coordinator",
+            "未保存：本平板上的一条记录无法读取。未做任何更改；请告知试验协调员",
+        ],
+        Text::ChainRefused => [
+            "Not saved: the record could not be added to this tablet's audit chain. Nothing was changed; tell the trial coordinator",
+            "未保存：该记录无法加入本平板的审计链。未做任何更改；请告知试验协调员",
+        ],
+        Text::CryptoUnavailable => [
+            "This browser offers no secure key store here: open the app at its https:// address (or on localhost).",
+            "此浏览器在此处无法提供安全密钥存储：请通过 https:// 地址（或 localhost）打开应用。",
+        ],
+        Text::AlreadyEnrolled => [
+            "This tablet is already enrolled with the trial server.",
+            "本平板已在试验服务器登记。",
+        ],
+        Text::CryptoRefused => [
+            "Not saved: the tablet's key store refused the operation, and nothing was changed. Tell the trial coordinator",
+            "未保存：平板密钥存储拒绝了该操作，未做任何更改。请告知试验协调员",
+        ],
     }
 }
 

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use trial::wire::{EnrolmentCode, ErrorCode};
 
-use crate::i18n::{Lang, Text, t, use_lang};
+use crate::i18n::{Lang, Text, parenthesised, sync_error, t, use_lang};
 use crate::state::{DATABASE, use_session, use_tablet};
 use crate::store::Store;
 use crate::sync::{self, SyncError, use_sync};
@@ -98,7 +98,10 @@ fn message(lang: Lang, failure: &SyncError) -> String {
         SyncError::Offline => Text::EnrolOffline,
         SyncError::Unauthenticated(_) => Text::EnrolCodeUnknown,
         SyncError::Refused(ErrorCode::Conflict, _) => Text::EnrolCodeUsed,
-        other => return format!("{} {other}", t(lang, Text::EnrolRefused)),
+        SyncError::Refused(_, detail) | SyncError::Unexpected(detail) => {
+            return parenthesised(lang, t(lang, Text::EnrolRefused), detail);
+        }
+        other => return sync_error(lang, other),
     };
     t(lang, text).into()
 }

@@ -8,14 +8,14 @@ use leptos_router::hooks::use_params_map;
 use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::field::Field;
 use trial::payload::{Payload, Randomised};
-use trial::projection::{Participant, RandomiseRefusal};
+use trial::projection::Participant;
 use uuid::Uuid;
 
-use crate::actions::{self, ActionError, Refusal};
+use crate::actions;
 use crate::clock;
 use crate::components::dirty::use_dirty;
 use crate::components::{ChoiceField, DateTimeField, TextField};
-use crate::i18n::{Lang, Text, arm_label, field_error, t, use_lang};
+use crate::i18n::{Text, action_error, arm_label, field_error, refusal_text, t, use_lang};
 use crate::pages::follow_up::FollowUp;
 use crate::pages::home::{status_label, ticking_clock};
 use crate::pages::screening::ScreeningEditor;
@@ -102,6 +102,7 @@ fn ConsentSection(participant: Signal<Participant>) -> impl IntoView {
     let form_version = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
     let version_error = RwSignal::new(None::<String>);
+    let at_error = RwSignal::new(None::<String>);
     let consented = move || participant.with(|p| !p.consents().is_empty());
     use_dirty().register(Signal::derive(move || {
         !consented() && (given_by.get().is_some() || !form_version.get().trim().is_empty())
@@ -121,11 +122,19 @@ fn ConsentSection(participant: Signal<Participant>) -> impl IntoView {
             consented_at: at,
             form_version: form_version.get_untracked().trim().to_owned(),
         };
-        if let Err(errors) = form.validate() {
-            version_error.set(errors.first().map(|e| field_error(lang, e)));
+        let mut errors = form.validate().err().unwrap_or_default();
+        errors.extend(Payload::ConsentRecorded(form.clone()).times_after(clock::now()));
+        let error_of = |field: Field| {
+            errors
+                .iter()
+                .find(|error| error.field() == field)
+                .map(|error| field_error(lang, error))
+        };
+        version_error.set(error_of(Field::ConsentFormVersion));
+        at_error.set(error_of(Field::ConsentedAt));
+        if !errors.is_empty() {
             return;
         }
-        version_error.set(None);
         let (Some(user), participant_id) = (
             session.user.get_untracked(),
             participant.with_untracked(Participant::id),
@@ -138,7 +147,7 @@ fn ConsentSection(participant: Signal<Participant>) -> impl IntoView {
                     problem.set(None);
                     tablet.refresh();
                 }
-                Err(error) => problem.set(Some(format!("{} {error}", t(lang, Text::SaveFailed)))),
+                Err(error) => problem.set(Some(action_error(lang, &error))),
             }
         });
     };
@@ -154,7 +163,7 @@ fn ConsentSection(participant: Signal<Participant>) -> impl IntoView {
                 fallback=move || view! { <p class="done" data-testid="consent-recorded">{move || t(lang.get(), Text::ConsentRecorded)}</p> }
             >
                 <ChoiceField field=Field::ConsentGivenBy options=options.clone() value=given_by/>
-                <DateTimeField field=Field::ConsentedAt value=consented_at error=Signal::derive(|| None::<String>)/>
+                <DateTimeField field=Field::ConsentedAt value=consented_at error=at_error/>
                 <TextField field=Field::ConsentFormVersion value=form_version error=version_error/>
                 <p class="field-error" role="alert">{move || problem.get()}</p>
                 <button on:click=save data-testid="save-consent">{move || t(lang.get(), Text::RecordConsent)}</button>
@@ -182,7 +191,7 @@ fn RandomiseSection(
             return Some(Text::BlockedNoSlot);
         };
         match participant.with(|p| p.may_randomise(now, device)) {
-            Err(refusal) => Some(rule_text(&refusal)),
+            Err(refusal) => Some(refusal_text(&refusal)),
             Ok(()) if tablet.lease.with(Option::is_none) => Some(Text::BlockedNoSlot),
             Ok(()) => None,
         }
@@ -213,25 +222,30 @@ fn RandomiseSection(
                     revealed.set(Some(randomised));
                 }
                 Err(error) => {
-                    problem.try_set(Some(refusal_text(lang, &error)));
+                    problem.try_set(Some(action_error(lang, &error)));
                 }
             }
             tablet.refresh();
         });
     };
     let start_training = move |_| {
+        let lang = lang.get_untracked();
         spawn_local(async move {
             if let Err(error) = actions::start_training().await {
-                problem.set(Some(error.to_string()));
+                problem.set(Some(action_error(lang, &error)));
             }
             tablet.refresh();
         });
     };
+    // Training is for a tablet not yet enrolled: an enrolled one waits for the
+    // server's leases, and the blocker above says so.
+    let may_train =
+        move || tablet.lease.with(Option::is_none) && tablet.enrolment.with(Option::is_none);
     view! {
         <section class="card" data-testid="randomise">
             <h2>{move || t(lang.get(), Text::Randomise)}</h2>
             {move || blocker().map(|text| view! { <p class="blocked" data-testid="randomise-blocked">{t(lang.get(), text)}</p> })}
-            <Show when=move || tablet.lease.with(Option::is_none)>
+            <Show when=may_train>
                 <p>{move || t(lang.get(), Text::TrainingExplained)}</p>
                 <button class="secondary" on:click=start_training data-testid="start-training">
                     {move || t(lang.get(), Text::StartTraining)}
@@ -277,26 +291,4 @@ fn Reveal(randomised: Randomised) -> impl IntoView {
             </p>
         </div>
     }
-}
-
-/// The words for the trial's reason not to randomise.
-fn rule_text(refusal: &RandomiseRefusal) -> Text {
-    match refusal {
-        RandomiseRefusal::NotEligible(_) => Text::BlockedNotEligible,
-        RandomiseRefusal::NoConsent => Text::BlockedNoConsent,
-        RandomiseRefusal::AlreadyRandomised => Text::AlreadyRandomised,
-        RandomiseRefusal::ScreenedOnAnotherDevice => Text::BlockedOtherDevice,
-    }
-}
-
-fn refusal_text(lang: Lang, error: &ActionError) -> String {
-    let text = match error {
-        ActionError::NotRandomisable(Refusal::Rule(refusal)) => rule_text(refusal),
-        ActionError::NotRandomisable(Refusal::NoSlotLeft) => Text::BlockedNoSlot,
-        ActionError::Randomise(crate::store::RandomiseError::AlreadyRandomised { .. }) => {
-            Text::AlreadyRandomised
-        }
-        other => return format!("{} {other}", t(lang, Text::SaveFailed)),
-    };
-    t(lang, text).into()
 }

@@ -17,7 +17,9 @@ use crate::actions;
 use crate::clock;
 use crate::components::dirty::use_dirty;
 use crate::components::{AnswerField, ChoiceField, DateField, DateTimeField, NumberField};
-use crate::i18n::{Lang, Text, criterion_label, field_error, field_label, t, use_lang};
+use crate::i18n::{
+    Lang, Text, action_error, criterion_label, field_error, field_label, t, use_lang,
+};
 use crate::pages::home::{format_duration, ticking_clock};
 use crate::state::{DATABASE, use_session, use_tablet};
 use crate::store::Store;
@@ -193,6 +195,14 @@ fn judge(inputs: Inputs, now: Moment) -> Verdict {
             return Err(errors);
         }
     };
+    // What the form says happened must have happened by now.
+    errors.extend(
+        Payload::ScreeningRecorded(ScreeningRecorded {
+            screening_number: String::new(),
+            form: form.clone(),
+        })
+        .times_after(now),
+    );
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -274,9 +284,7 @@ pub fn ScreeningEditor(
                         Default::default(),
                     );
                 }
-                Err(error) => {
-                    save_error.set(Some(format!("{} {error}", t(lang, Text::SaveFailed))))
-                }
+                Err(error) => save_error.set(Some(action_error(lang, &error))),
             }
         });
     };

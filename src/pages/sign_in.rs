@@ -7,7 +7,7 @@ use trial::pin::{ITERATIONS, Pin, PinHash, PinSalt, SALT_LEN};
 use uuid::Uuid;
 
 use crate::crypto;
-use crate::i18n::{Text, t, use_lang};
+use crate::i18n::{Text, crypto_error, store_error, t, use_lang};
 use crate::pages::Enrol;
 use crate::state::{DATABASE, use_session, use_tablet};
 use crate::store::{Store, UserRecord};
@@ -109,16 +109,21 @@ fn FirstUser() -> impl IntoView {
         spawn_local(async move {
             let result = async {
                 let mut salt = [0u8; SALT_LEN];
-                crypto::fill_random(&mut salt).map_err(|e| e.to_string())?;
+                crypto::fill_random(&mut salt).map_err(|e| crypto_error(lang, &e))?;
                 let hash = PinHash::new(&parsed, PinSalt::from_bytes(salt), ITERATIONS)
-                    .map_err(|e| e.to_string())?;
+                    .expect("ITERATIONS lies within the core's limits");
                 let user = UserRecord {
                     id: Uuid::now_v7(),
                     name,
                     pin: hash,
                 };
-                let store = Store::open(DATABASE).await.map_err(|e| e.to_string())?;
-                let stored = store.put_user(&user).await.map_err(|e| e.to_string());
+                let store = Store::open(DATABASE)
+                    .await
+                    .map_err(|e| store_error(lang, &e))?;
+                let stored = store
+                    .put_user(&user)
+                    .await
+                    .map_err(|e| store_error(lang, &e));
                 store.close();
                 stored.map(|()| user)
             }

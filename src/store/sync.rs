@@ -46,8 +46,8 @@ pub struct SyncState {
     pub last_success_ms: Option<i64>,
     /// The server's clock minus the tablet's, measured at the last answer.
     pub clock_offset_ms: Option<i64>,
-    /// What the server refused at the last push, in its words; empty when all
-    /// was accepted.
+    /// What the server refused, in its words, by sequence number: every event it
+    /// stored but flagged, and what the last push refused outright.
     pub rejections: Vec<Rejection>,
 }
 
@@ -166,7 +166,8 @@ impl Store {
     }
 
     /// Records a push answer: forgets the outbox entries up to `acked_seq` and
-    /// keeps the server's refusals for the status line.
+    /// keeps the server's refusals for the status line (see
+    /// [`SyncState::rejections`]).
     pub async fn acknowledge(
         &self,
         acked_seq: u64,
@@ -189,7 +190,19 @@ impl Store {
                 outbox.delete(key).await.map_err(database)?;
             }
             update_sync_state(&tx, |state| {
-                state.rejections = rejections;
+                // An answer speaks only of its own batch: refusals of events the
+                // server stored anyway stay listed, the rest are as current as
+                // this answer.
+                state.rejections.retain(|kept| {
+                    kept.code.leaves_event_stored()
+                        && !rejections
+                            .iter()
+                            .any(|new| new.device_seq == kept.device_seq)
+                });
+                state.rejections.extend(rejections);
+                state
+                    .rejections
+                    .sort_by_key(|rejection| rejection.device_seq);
                 state.clock_offset_ms = Some(clock_offset_ms);
             })
             .await
@@ -219,13 +232,22 @@ impl Store {
         super::finish(tx, result).await
     }
 
-    /// Notes a completed sync at `now_ms` on the tablet's clock.
-    pub async fn sync_succeeded(&self, now_ms: i64) -> Result<(), StoreError> {
+    /// Notes a completed sync at `now_ms` on the tablet's clock, and the server's clock
+    /// offset as measured during it.
+    pub async fn sync_succeeded(
+        &self,
+        now_ms: i64,
+        clock_offset_ms: i64,
+    ) -> Result<(), StoreError> {
         let tx = self
             .db
             .transaction(&[META], TransactionMode::ReadWrite)
             .map_err(database)?;
-        let result = update_sync_state(&tx, |state| state.last_success_ms = Some(now_ms)).await;
+        let result = update_sync_state(&tx, |state| {
+            state.last_success_ms = Some(now_ms);
+            state.clock_offset_ms = Some(clock_offset_ms);
+        })
+        .await;
         super::finish(tx, result).await
     }
 

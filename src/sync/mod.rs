@@ -106,6 +106,9 @@ async fn sync_in(store: &Store) -> Result<Outcome, SyncError> {
     let token = Some(enrolment.device_token.as_str());
     let refused = push(store, token).await?;
     let leases: LeaseResponse = http::post("/api/leases", token, &LeaseRequest {}).await?;
+    // Measured at every run, not only when something was pushed, so a tablet
+    // whose clock drifts hears of it before its next randomisation.
+    let clock_offset_ms = leases.server_time_ms - now_ms();
     let leases: Vec<LeaseRecord> = leases.leases.into_iter().map(lease_record).collect();
     store.add_new_leases(&leases).await?;
     loop {
@@ -118,7 +121,7 @@ async fn sync_in(store: &Store) -> Result<Outcome, SyncError> {
             break;
         }
     }
-    store.sync_succeeded(now_ms()).await?;
+    store.sync_succeeded(now_ms(), clock_offset_ms).await?;
     Ok(Outcome::Synced { refused })
 }
 

@@ -38,7 +38,7 @@ extern "C" {
 }
 
 /// What sync is doing, for the status line.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Phase {
     /// Not enrolled, or waiting for the next run.
     Idle,
@@ -47,7 +47,7 @@ pub enum Phase {
     /// The server could not be reached at the last run: normal on the ward.
     Offline,
     /// The last run failed for a reason a person may need to read.
-    Failed(String),
+    Failed(SyncError),
 }
 
 /// The sync scheduler, shared as a context.
@@ -135,14 +135,21 @@ impl SyncStatus {
             None => Phase::Idle,
             Some(Ok(_)) => Phase::Idle,
             Some(Err(SyncError::Offline)) => Phase::Offline,
-            Some(Err(error)) => Phase::Failed(error.to_string()),
+            Some(Err(error)) => Phase::Failed(error.clone()),
         };
         let again = self.runner.try_update_value(|runner| {
             match &result {
-                Some(Err(error)) if error.is_transient() => {
+                Some(Err(error)) => {
                     runner.failures += 1;
                     let exponent = runner.failures.saturating_sub(1).min(16) as i32;
-                    let wait = (FIRST_BACKOFF_MS * 2f64.powi(exponent)).min(MAX_BACKOFF_MS);
+                    // A refusal that needs a person (a revoked tablet, a request
+                    // the server calls wrong) would be refused again at once: the
+                    // timer asks only rarely, a save or "Sync now" at any time.
+                    let wait = if error.is_transient() {
+                        (FIRST_BACKOFF_MS * 2f64.powi(exponent)).min(MAX_BACKOFF_MS)
+                    } else {
+                        MAX_BACKOFF_MS
+                    };
                     runner.not_before_ms = now + wait;
                 }
                 _ => {

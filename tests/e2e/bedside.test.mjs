@@ -128,6 +128,11 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   assert.match(await followUp.problem(), /Not saved/);
   await screenshot(page, "13-sample-out-of-range-en-landscape");
   assert.equal(await home.pending(), "4 not synced", "a refused form writes nothing");
+  // A sample cannot be recorded before it is taken.
+  await followUp.fill("sampled_at", await localInput(page, -2 * 3600e3));
+  assert.equal(await followUp.fieldError("sampled_at"),
+    "Sample date-time: must not be later than now (it cannot have happened yet)");
+  await followUp.fill("sampled_at", await localInput(page, 0));
   await followUp.fill("il6_pg_per_ml", "120");
   await followUp.save();
   await followUp.saved();

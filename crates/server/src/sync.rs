@@ -244,11 +244,11 @@ impl PushPlan {
     }
 }
 
-/// The payload of an event if it is valid data for its kind and schema version,
-/// by the same `trial` code the tablet validated it with before saving.
+/// The payload of an event if it is valid data for its kind and schema version and
+/// records nothing after the event itself, by the same `trial` code the tablet
+/// validated it with before saving.
 fn check_payload(event: &Event) -> Result<Payload, String> {
-    Payload::parse(event.kind(), event.schema_version(), event.payload())
-        .map_err(|error| error.to_string())
+    Payload::of_event(event).map_err(|error| error.to_string())
 }
 
 /// The answer to a flagged randomisation: every problem, in plain words.

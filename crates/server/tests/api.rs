@@ -661,6 +661,7 @@ on_both_engines!(
     a_tampered_chain_is_refused_from_the_broken_link,
     a_different_event_under_a_stored_seq_is_refused,
     an_invalid_payload_is_stored_rejected_and_the_chain_continues,
+    a_time_after_its_recording_is_an_invalid_payload,
     events_from_the_future_are_refused,
     another_devices_event_is_refused,
     a_reused_event_id_is_refused,
@@ -1045,6 +1046,26 @@ async fn an_invalid_payload_is_stored_rejected_and_the_chain_continues(app: Test
     assert_eq!(seqs, [1, 3, 4]);
     assert_eq!(pulled.events[0].event, events[0]);
     assert_eq!(pulled.events[0].received_at_ms, NOW_MS);
+}
+
+async fn a_time_after_its_recording_is_an_invalid_payload(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    let participant = Uuid::now_v7();
+    // Recorded at the screening, but saying consent was given an hour later.
+    let early = tablet.event(participant, &consent(), CONSENTED_MS - MS_PER_HOUR);
+    let response = app.push(&tablet, &[early]).await;
+    assert_eq!(response.acked_seq, 1);
+    assert_eq!(response.rejected.len(), 1, "{response:?}");
+    let rejection = &response.rejected[0];
+    assert_eq!(rejection.code, RejectionCode::InvalidPayload);
+    assert!(
+        rejection.message.contains("consent date-time"),
+        "{rejection:?}"
+    );
+    // Recorded when it happened, the same consent is accepted.
+    let on_time = tablet.event(participant, &consent(), CONSENTED_MS);
+    let response = app.push(&tablet, &[on_time]).await;
+    assert_eq!((response.acked_seq, response.rejected.len()), (2, 0));
 }
 
 async fn events_from_the_future_are_refused(app: TestApp) {

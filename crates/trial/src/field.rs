@@ -665,6 +665,8 @@ pub enum TimeLimit {
     SessionStart,
     /// The ICU discharge date of the same outcomes form.
     IcuDischarge,
+    /// The moment the value is recorded: nothing is entered before it happened.
+    RecordingTime,
 }
 
 /// A problem with one field of a form. A whole-form check returns every problem at
@@ -827,6 +829,7 @@ impl fmt::Display for TimeLimit {
             Self::EcmoStart => "the ECMO start date-time",
             Self::SessionStart => "the session start date-time",
             Self::IcuDischarge => "the ICU discharge date",
+            Self::RecordingTime => "the time it was recorded",
         })
     }
 }

@@ -20,15 +20,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::crf::consent::ConsentForm;
 use crate::crf::end::{EndOfParticipation, Withdrawal};
-use crate::crf::{Form, FormContext, FormKind, FormRef};
-use crate::event::EventKind;
-use crate::field::{Field, FieldError};
+use crate::crf::{Entry, Form, FormContext, FormKind, FormRef};
+use crate::event::{Event, EventKind};
+use crate::field::{Field, FieldError, Input, TimeLimit};
 use crate::randomisation::{Arm, LeaseId};
 use crate::screening::{Screening, ScreeningForm};
 use crate::time::Moment;
 
 /// The version of the payload shapes in this module, recorded in every event.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// How far a time in a body may lie after the moment its event is recorded: a
+/// time typed to the next minute, a wall clock read a little ahead. Anything later
+/// has not happened yet, so it cannot have been observed.
+pub const MAX_MS_AFTER_RECORDING: i64 = 5 * 60 * 1000;
 
 /// The longest screening number accepted, in characters.
 pub const MAX_SCREENING_NUMBER_CHARS: usize = 32;
@@ -253,6 +258,79 @@ impl Payload {
         Ok(payload)
     }
 
+    /// Reads the body of `event` as [`Payload::parse`] does, and also refuses
+    /// anything in it that happened after the event was recorded
+    /// ([`Payload::times_after`]): the server's check of every pushed event.
+    pub fn of_event(event: &Event) -> Result<Self, PayloadError> {
+        let payload = Self::parse(event.kind(), event.schema_version(), event.payload())?;
+        let errors = payload.times_after(event.recorded_at());
+        if errors.is_empty() {
+            Ok(payload)
+        } else {
+            Err(PayloadError::Invalid {
+                kind: event.kind(),
+                errors,
+            })
+        }
+    }
+
+    /// Every date-time and date in the body that lies after `recorded_at` (by more
+    /// than [`MAX_MS_AFTER_RECORDING`]), each named as its field: a sample, a
+    /// consent or an ECMO start cannot be recorded before it happened. The app asks
+    /// with its clock before saving; the server with the event's `recorded_at`.
+    pub fn times_after(&self, recorded_at: Moment) -> Vec<FieldError> {
+        let latest_date = Moment::new(
+            recorded_at.utc_ms() + MAX_MS_AFTER_RECORDING,
+            recorded_at.offset_minutes(),
+        )
+        .map_or_else(|_| recorded_at.local_date(), Moment::local_date);
+        let too_late = |field: Field, value: serde_json::Value| -> bool {
+            match field.input() {
+                Input::DateTime => entered::<Moment>(value)
+                    .is_some_and(|moment| moment.ms_since(recorded_at) > MAX_MS_AFTER_RECORDING),
+                Input::Date => {
+                    entered::<jiff::civil::Date>(value).is_some_and(|date| date > latest_date)
+                }
+                _ => false,
+            }
+        };
+        let entries: Vec<(Field, serde_json::Value)> = match self {
+            Self::ScreeningRecorded(body) => {
+                let form = &body.form;
+                [
+                    (Field::ScreenedAt, Some(form.screened_at)),
+                    (Field::IcuAdmittedAt, form.icu_admitted_at),
+                    (Field::EcmoStartedAt, form.ecmo_started_at),
+                ]
+                .into_iter()
+                .filter_map(|(field, moment)| Some((field, entry_json(moment?))))
+                .collect()
+            }
+            Self::ConsentRecorded(form) => {
+                vec![(Field::ConsentedAt, entry_json(form.consented_at))]
+            }
+            Self::FormSaved(body) => body
+                .form
+                .kind()
+                .fields()
+                .iter()
+                .filter_map(|&field| Some((field, body.form.value(field)?)))
+                .collect(),
+            Self::ValueCorrected(body) => vec![(body.field, body.new.clone())],
+            // The randomise tap is the event's own moment, which the server checks
+            // against its clock; the others hold no time.
+            Self::Randomised(_) | Self::Withdrawn(_) | Self::EndOfParticipation(_) => Vec::new(),
+        };
+        entries
+            .into_iter()
+            .filter(|(field, value)| too_late(*field, value.clone()))
+            .map(|(field, _)| FieldError::LaterThan {
+                field,
+                limit: TimeLimit::RecordingTime,
+            })
+            .collect()
+    }
+
     /// The checks a body allows on its own, as [`Payload::parse`] runs them: the
     /// app calls this before saving, so it refuses what the server would. See the
     /// module doc for the checks that need the participant's screening.
@@ -273,6 +351,20 @@ impl Payload {
             // server, which holds the seed.
             Self::Randomised(_) | Self::EndOfParticipation(_) => Ok(()),
         }
+    }
+}
+
+/// A moment as a form's entry records it.
+fn entry_json(moment: Moment) -> serde_json::Value {
+    serde_json::to_value(Entry::Value(moment)).expect("invariant: a moment serialises to JSON")
+}
+
+/// The value of an entry's JSON, if it is a value of type `T` (not blank, not
+/// "not done").
+fn entered<T: DeserializeOwned>(json: serde_json::Value) -> Option<T> {
+    match serde_json::from_value::<Entry<T>>(json) {
+        Ok(Entry::Value(value)) => Some(value),
+        _ => None,
     }
 }
 

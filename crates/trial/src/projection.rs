@@ -489,7 +489,10 @@ impl Participant {
                 }));
             }
         }
-        if self.screened_on.is_some_and(|screener| screener != device_id) {
+        if self
+            .screened_on
+            .is_some_and(|screener| screener != device_id)
+        {
             return Err(RandomiseRefusal::ScreenedOnAnotherDevice);
         }
         if self.consents.is_empty() {

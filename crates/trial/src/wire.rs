@@ -369,6 +369,13 @@ impl fmt::Display for Role {
 }
 
 impl RejectionCode {
+    /// Whether the server stored the event all the same: such a refusal is part of
+    /// the record for good, while any other holds only until a later push of the
+    /// same event is answered.
+    pub fn leaves_event_stored(self) -> bool {
+        matches!(self, Self::InvalidPayload | Self::AllocationFlagged)
+    }
+
     /// The code's name on the wire and in storage.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1270,3 +1270,100 @@ fn corrections_are_checked_against_the_field() {
         Err(PayloadError::Malformed { message, .. }) if message.starts_with("il6_pg_per_ml")
     ));
 }
+
+fn check_times_after(payload: Payload, recorded_at_ms: i64, expected: &[Field]) {
+    let later = |field| FieldError::LaterThan {
+        field,
+        limit: TimeLimit::RecordingTime,
+    };
+    let expected: Vec<FieldError> = expected.iter().map(|&field| later(field)).collect();
+    assert_eq!(
+        payload.times_after(at(recorded_at_ms)),
+        expected,
+        "{payload:?}"
+    );
+}
+
+#[test]
+fn nothing_is_recorded_before_it_happened() {
+    let consent = |utc_ms| {
+        Payload::ConsentRecorded(ConsentForm {
+            given_by: ConsentGivenBy::Patient,
+            consented_at: at(utc_ms),
+            form_version: "2.1".to_owned(),
+        })
+    };
+    // Up to five minutes ahead is a clock read early, not the future.
+    check_times_after(consent(ECMO_UTC_MS), ECMO_UTC_MS, &[]);
+    check_times_after(consent(ECMO_UTC_MS + 5 * MINUTE), ECMO_UTC_MS, &[]);
+    check_times_after(
+        consent(ECMO_UTC_MS + 5 * MINUTE + 1),
+        ECMO_UTC_MS,
+        &[Field::ConsentedAt],
+    );
+
+    let mut form = ScreeningForm::blank(at(ECMO_UTC_MS + MS_PER_HOUR));
+    form.icu_admitted_at = Some(at(ECMO_UTC_MS - MS_PER_HOUR));
+    form.ecmo_started_at = Some(at(ECMO_UTC_MS + 30 * MINUTE));
+    let screening = Payload::ScreeningRecorded(ScreeningRecorded {
+        screening_number: "T1-0001".to_owned(),
+        form,
+    });
+    check_times_after(
+        screening.clone(),
+        ECMO_UTC_MS,
+        &[Field::ScreenedAt, Field::EcmoStartedAt],
+    );
+    check_times_after(screening, ECMO_UTC_MS + MS_PER_HOUR, &[]);
+
+    // Forms: a sample recorded an hour before it was taken; a session still
+    // running is saved without its stop time; a discharge date tomorrow.
+    let saved = |form| {
+        Payload::FormSaved(FormSaved {
+            form,
+            confirmed: Vec::new(),
+        })
+    };
+    let taken = ECMO_UTC_MS + 6 * MS_PER_HOUR;
+    let h6 = saved(Form::CytokineSample(sample(TimePoint::H6)));
+    check_times_after(h6.clone(), taken - MS_PER_HOUR, &[Field::SampledAt]);
+    check_times_after(h6, taken, &[]);
+    let mut running = session();
+    running.session_stopped_at = None;
+    check_times_after(
+        saved(Form::HemoperfusionSession(running)),
+        ECMO_UTC_MS + 2 * MS_PER_HOUR,
+        &[],
+    );
+    check_times_after(
+        saved(Form::HemoperfusionSession(session())),
+        ECMO_UTC_MS + 2 * MS_PER_HOUR,
+        &[Field::SessionStoppedAt],
+    );
+    // 2026-03-09 23:00 in Beijing: the 10 March discharge is tomorrow.
+    let evening_before = ECMO_UTC_MS + 8 * 24 * MS_PER_HOUR + 15 * MS_PER_HOUR;
+    check_times_after(
+        saved(Form::Outcomes(outcomes())),
+        evening_before,
+        &[Field::IcuDischargedOn, Field::HospitalDischargedOn],
+    );
+
+    // A correction to a time not yet come; "not done" holds no time.
+    let sample_h6 = FormRef::CytokineSample {
+        time_point: TimePoint::H6,
+    };
+    let corrected_to = |entry: Entry<Moment>| {
+        correction(
+            sample_h6,
+            Field::SampledAt,
+            serde_json::to_value(entry).unwrap(),
+            "typo",
+        )
+    };
+    check_times_after(
+        corrected_to(Entry::Value(at(taken + MS_PER_HOUR))),
+        taken,
+        &[Field::SampledAt],
+    );
+    check_times_after(corrected_to(Entry::not_done("lost")), taken, &[]);
+}

@@ -304,7 +304,10 @@ fn a_screening_edited_on_another_tablet_leaves_randomisation_with_the_first() {
     log.record(TABLET_1, NURSE, 4 * HOUR + 2, &consent());
     let participant = log.participant();
     assert_eq!(participant.screened_on(), Some(TABLET_1));
-    assert_eq!(participant.may_randomise(at(4 * HOUR + 3), TABLET_1), Ok(()));
+    assert_eq!(
+        participant.may_randomise(at(4 * HOUR + 3), TABLET_1),
+        Ok(())
+    );
     assert_eq!(
         participant.may_randomise(at(4 * HOUR + 3), TABLET_2),
         Err(RandomiseRefusal::ScreenedOnAnotherDevice)

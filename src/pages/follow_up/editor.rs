@@ -17,7 +17,8 @@ use super::{OpenForm, VisLine, form_context, title};
 use crate::actions;
 use crate::clock;
 use crate::components::dirty::use_dirty;
-use crate::i18n::{Text, t, use_lang};
+use crate::i18n::{Text, action_error, t, use_lang};
+use crate::pages::home::ticking_clock;
 use crate::state::{use_session, use_tablet};
 
 /// The fields that start at the current time: a sample is usually recorded as it
@@ -63,6 +64,7 @@ pub(super) fn FormEditor(
     let attempted = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let problem = RwSignal::new(None::<String>);
+    let now = ticking_clock();
     let typed = Memo::new(move |_| inputs.with_value(|inputs| typed(form_ref, inputs)));
     let confirmed = move || {
         inputs.with_value(|inputs| {
@@ -78,6 +80,12 @@ pub(super) fn FormEditor(
         typed.with(|(form, input_errors)| {
             let mut errors = input_errors.clone();
             if let Ok(form) = form {
+                // A time not yet come first: it says more than a window missed.
+                let saved = Payload::FormSaved(FormSaved {
+                    form: form.clone(),
+                    confirmed: Vec::new(),
+                });
+                errors.extend(saved.times_after(now.get()));
                 let context = participant.with(form_context);
                 errors.extend(
                     form.validate(&confirmed(), context)
@@ -138,7 +146,7 @@ pub(super) fn FormEditor(
             busy.set(false);
             match result {
                 Ok(()) => tablet.refresh(),
-                Err(error) => problem.set(Some(format!("{} {error}", t(lang, Text::SaveFailed)))),
+                Err(error) => problem.set(Some(action_error(lang, &error))),
             }
         });
     };

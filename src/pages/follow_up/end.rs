@@ -15,7 +15,7 @@ use crate::actions;
 use crate::clock;
 use crate::components::dirty::use_dirty;
 use crate::components::{Radios, TextField};
-use crate::i18n::{Text, arm_label, field_error, field_label, labelled, t, use_lang};
+use crate::i18n::{Text, action_error, arm_label, field_error, field_label, labelled, t, use_lang};
 use crate::state::{use_session, use_tablet};
 
 /// How participation ended, as the user chooses it: the three answers of CRF.md
@@ -177,7 +177,7 @@ fn EndForm(participant: Signal<Participant>) -> impl IntoView {
             match result {
                 Ok(()) => tablet.refresh(),
                 Err(error) => {
-                    problem.try_set(Some(format!("{} {error}", t(lang, Text::SaveFailed))));
+                    problem.try_set(Some(action_error(lang, &error)));
                 }
             }
         });

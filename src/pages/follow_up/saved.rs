@@ -12,12 +12,14 @@ use trial::crf::FormRef;
 use trial::field::{Field, FieldError};
 use trial::payload::{Payload, PayloadError, ValueCorrected};
 use trial::projection::{Change, Participant};
+use trial::time::Moment;
 
 use super::entry::{EntryField, EntryInput};
 use super::{OpenForm, VisLine, describe_entry, form_context, title, user_name, wall_clock};
 use crate::actions;
 use crate::components::dirty::use_dirty;
-use crate::i18n::{Text, field_error, field_label, labelled, t, use_lang};
+use crate::i18n::{Text, action_error, field_error, field_label, labelled, t, use_lang};
+use crate::pages::home::ticking_clock;
 use crate::state::{use_session, use_tablet};
 
 /// The fields of a saved form, each with its "Correct" button. One correction is
@@ -217,7 +219,8 @@ fn CorrectionForm(
     let busy = RwSignal::new(false);
     let problem = RwSignal::new(None::<String>);
     let seen = old.clone();
-    let verdict = Memo::new(move |_| judge(form_ref, field, &old, input, &reason.get()));
+    let now = ticking_clock();
+    let verdict = Memo::new(move |_| judge(form_ref, field, &old, input, &reason.get(), now.get()));
     let error_of = move |field: Field| {
         Signal::derive(move || {
             if !attempted.get() {
@@ -267,7 +270,7 @@ fn CorrectionForm(
                     tablet.refresh();
                     close.run(());
                 }
-                Err(error) => problem.set(Some(format!("{} {error}", t(lang, Text::SaveFailed)))),
+                Err(error) => problem.set(Some(action_error(lang, &error))),
             }
         });
     };
@@ -310,13 +313,15 @@ fn CorrectionForm(
 }
 
 /// Builds the correction and asks the trial core whether it may be recorded: the
-/// new entry must pass the field's own rules and the reason must not be blank.
+/// new entry must pass the field's own rules, lie no later than `now`, and the
+/// reason must not be blank.
 fn judge(
     form: FormRef,
     field: Field,
     old: &Value,
     input: EntryInput,
     reason: &str,
+    now: Moment,
 ) -> Result<ValueCorrected, Refusal> {
     let mut errors = Vec::new();
     let new = input.to_json().unwrap_or_else(|error| {
@@ -330,7 +335,9 @@ fn judge(
         new,
         reason: reason.trim().to_owned(),
     };
-    match Payload::ValueCorrected(body.clone()).validate() {
+    let payload = Payload::ValueCorrected(body.clone());
+    errors.extend(payload.times_after(now));
+    match payload.validate() {
         Ok(()) if errors.is_empty() => Ok(body),
         Ok(()) => Err(Refusal::Fields(errors)),
         Err(PayloadError::Invalid { errors: more, .. }) => {

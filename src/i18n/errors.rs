@@ -1,0 +1,80 @@
+//! Why an action did not complete, in the user's language. An expected refusal
+//! (no slot left, not eligible any more) is a sentence of its own; an unforeseen
+//! failure (the browser's storage or key store refusing) is a sentence that says
+//! nothing was saved, with the technical detail after it for a support call.
+
+use trial::projection::RandomiseRefusal;
+
+use super::{Lang, Text, t};
+use crate::actions::{ActionError, Refusal};
+use crate::crypto::CryptoError;
+use crate::store::{RandomiseError, StoreError};
+use crate::sync::SyncError;
+
+/// An action's failure as the user reads it.
+pub fn action_error(lang: Lang, error: &ActionError) -> String {
+    let text = match error {
+        ActionError::NotRandomisable(Refusal::Rule(refusal)) => refusal_text(refusal),
+        ActionError::NotRandomisable(Refusal::NoSlotLeft)
+        | ActionError::Randomise(RandomiseError::LeaseExhausted | RandomiseError::NoLease) => {
+            Text::BlockedNoSlot
+        }
+        ActionError::NotRandomisable(Refusal::SlotsBusy)
+        | ActionError::Randomise(RandomiseError::SlotTaken { .. }) => Text::SlotsBusy,
+        ActionError::NotRandomisable(Refusal::UnknownParticipant) => Text::UnknownParticipant,
+        ActionError::Randomise(RandomiseError::AlreadyRandomised { .. }) => Text::AlreadyRandomised,
+        ActionError::Randomise(RandomiseError::Store(error)) | ActionError::Store(error) => {
+            return store_error(lang, error);
+        }
+        ActionError::Crypto(error) => return crypto_error(lang, error),
+    };
+    t(lang, text).to_owned()
+}
+
+/// The words for the trial's reason not to randomise.
+pub fn refusal_text(refusal: &RandomiseRefusal) -> Text {
+    match refusal {
+        RandomiseRefusal::NotEligible(_) => Text::BlockedNotEligible,
+        RandomiseRefusal::NoConsent => Text::BlockedNoConsent,
+        RandomiseRefusal::AlreadyRandomised => Text::AlreadyRandomised,
+        RandomiseRefusal::ScreenedOnAnotherDevice => Text::BlockedOtherDevice,
+    }
+}
+
+/// A storage failure: nothing was saved, and the detail for support.
+pub fn store_error(lang: Lang, error: &StoreError) -> String {
+    let text = match error {
+        StoreError::Database(_) => Text::StorageRefused,
+        StoreError::Corrupt(_) => Text::StorageCorrupt,
+        StoreError::Append(_) => Text::ChainRefused,
+    };
+    with_detail(lang, text, error)
+}
+
+/// A key-store failure: nothing was saved, and the detail for support.
+pub fn crypto_error(lang: Lang, error: &CryptoError) -> String {
+    match error {
+        CryptoError::Store(error) => store_error(lang, error),
+        CryptoError::Unavailable => t(lang, Text::CryptoUnavailable).to_owned(),
+        CryptoError::Refused(_) => with_detail(lang, Text::CryptoRefused, error),
+    }
+}
+
+fn with_detail(lang: Lang, text: Text, detail: &dyn std::fmt::Display) -> String {
+    super::parenthesised(lang, t(lang, text), &detail.to_string())
+}
+
+/// Why a sync step did not complete, for the status line. Offline is no failure
+/// and reads as such.
+pub fn sync_error(lang: Lang, error: &SyncError) -> String {
+    match error {
+        SyncError::Offline => t(lang, Text::SyncOffline).to_owned(),
+        SyncError::Unauthenticated(_) => t(lang, Text::SyncRevoked).to_owned(),
+        SyncError::AlreadyEnrolled => t(lang, Text::AlreadyEnrolled).to_owned(),
+        SyncError::Refused(_, detail) | SyncError::Unexpected(detail) => {
+            with_detail(lang, Text::SyncFailed, detail)
+        }
+        SyncError::Store(error) => store_error(lang, error),
+        SyncError::Crypto(error) => crypto_error(lang, error),
+    }
+}
