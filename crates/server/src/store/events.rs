@@ -191,10 +191,22 @@ impl PushTransaction {
     /// What each of these participants' randomisations is verified against: their
     /// stored events that are valid data, and every earlier randomisation, flagged
     /// or not, in the server's order. Every id asked for has an entry.
+    ///
+    /// Takes the lock every push takes to append first, so two devices' pushes
+    /// randomising one participant are verified one after the other, each seeing
+    /// the other's randomisation once stored (PostgreSQL reads what is committed
+    /// when each statement starts; SQLite holds one writer anyway).
     pub async fn participant_logs(
         &mut self,
         participants: &BTreeSet<Uuid>,
     ) -> Result<BTreeMap<Uuid, Vec<Event>>> {
+        if participants.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        sqlx::query("UPDATE counters SET value = value WHERE name = 'event_server_seq'")
+            .execute(&mut *self.tx)
+            .await
+            .context("cannot take the lock that orders randomisations")?;
         let flagged = RejectionCode::AllocationFlagged.as_str();
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE participant_id = $1
