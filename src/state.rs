@@ -5,6 +5,8 @@
 //! recomputed in memory whenever the log changes: the log is the only thing stored,
 //! so the screens can never show state that disagrees with it.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use trial::event::Event;
@@ -21,8 +23,10 @@ pub const DATABASE: &str = "hp-ecmo";
 pub struct Tablet {
     /// Every event on this tablet, in chain order.
     pub events: RwSignal<Vec<Event>>,
-    /// This tablet's events not yet acknowledged by the server.
-    pub pending: RwSignal<u32>,
+    /// The ids of this tablet's events not yet acknowledged by the server.
+    pub outbox: RwSignal<Vec<Uuid>>,
+    /// How many events wait for the server.
+    pub pending: Memo<u32>,
     /// The lease randomisation draws from, if any slot is left.
     pub lease: RwSignal<Option<LeaseRecord>>,
     /// Who may sign in.
@@ -41,9 +45,11 @@ pub struct Tablet {
 
 impl Tablet {
     fn new() -> Self {
+        let outbox = RwSignal::new(Vec::<Uuid>::new());
         Self {
             events: RwSignal::new(Vec::new()),
-            pending: RwSignal::new(0),
+            outbox,
+            pending: Memo::new(move |_| outbox.with(Vec::len) as u32),
             lease: RwSignal::new(None),
             users: RwSignal::new(Vec::new()),
             device: RwSignal::new(None),
@@ -60,7 +66,7 @@ impl Tablet {
             match read_all().await {
                 Ok(Read {
                     events,
-                    pending,
+                    outbox,
                     lease,
                     users,
                     device,
@@ -68,7 +74,7 @@ impl Tablet {
                     sync,
                 }) => {
                     self.events.set(events);
-                    self.pending.set(pending);
+                    self.outbox.set(outbox);
                     self.lease.set(lease);
                     self.users.set(users);
                     self.device.set(Some(device));
@@ -86,12 +92,24 @@ impl Tablet {
     pub fn participants(self) -> Vec<Participant> {
         self.events.with(|events| project(events))
     }
+
+    /// How many events about each participant wait for the server.
+    pub fn unsynced_by_participant(self) -> BTreeMap<Uuid, usize> {
+        let waiting: BTreeSet<Uuid> = self.outbox.with(|outbox| outbox.iter().copied().collect());
+        let mut counts = BTreeMap::new();
+        self.events.with(|events| {
+            for event in events.iter().filter(|event| waiting.contains(&event.id())) {
+                *counts.entry(event.participant_id()).or_default() += 1;
+            }
+        });
+        counts
+    }
 }
 
 /// Everything the screens read from storage, in one go.
 struct Read {
     events: Vec<Event>,
-    pending: u32,
+    outbox: Vec<Uuid>,
     lease: Option<LeaseRecord>,
     users: Vec<UserRecord>,
     device: Uuid,
@@ -103,7 +121,7 @@ async fn read_all() -> Result<Read, StoreError> {
     let store = Store::open(DATABASE).await?;
     let read = Read {
         events: store.events().await?,
-        pending: store.pending().await?,
+        outbox: store.outbox_event_ids().await?,
         lease: store.active_lease().await?,
         users: store.users().await?,
         device: store.chain_head().await?.device_id(),

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::dirty::use_dirty;
 use crate::i18n::{Text, t, use_lang};
 use crate::state::{use_session, use_tablet};
 
@@ -19,9 +20,22 @@ pub fn AppBar() -> impl IntoView {
         let n = tablet.pending.get();
         format!("{n} {}", t(lang.get(), Text::NotSynced))
     };
+    // Leaving a page with unsaved input asks first; a locked screen leads
+    // nowhere until it is unlocked, so the form it hides stays as it was.
+    let forms = use_dirty();
+    let leave = move |event: leptos::ev::MouseEvent| {
+        if session.locked.get_untracked() || !forms.may_discard(lang.get_untracked()) {
+            event.prevent_default();
+        }
+    };
+    let sign_out = move |_| {
+        if forms.may_discard(lang.get_untracked()) {
+            session.user.set(None);
+        }
+    };
     view! {
         <header class="app-bar">
-            <a class="app-title" href="/">{move || t(lang.get(), Text::AppTitle)}</a>
+            <a class="app-title" href="/" on:click=leave>{move || t(lang.get(), Text::AppTitle)}</a>
             <Show when=training>
                 <span class="training-badge" data-testid="training-badge">
                     {move || t(lang.get(), Text::TrainingMode)}
@@ -33,9 +47,11 @@ pub fn AppBar() -> impl IntoView {
                 <span class="user-name" data-testid="signed-in-user">
                     {move || session.user.with(|user| user.as_ref().map(|user| user.name.clone()))}
                 </span>
-                <button class="secondary" on:click=move |_| session.user.set(None)>
-                    {move || t(lang.get(), Text::SignOut)}
-                </button>
+                <Show when=move || !session.locked.get()>
+                    <button class="secondary" data-testid="sign-out" on:click=sign_out>
+                        {move || t(lang.get(), Text::SignOut)}
+                    </button>
+                </Show>
             </Show>
             <button
                 class="secondary"

@@ -8,6 +8,8 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::{Lang, Text, t};
+
 /// The forms of one scope with unsaved input: a handle, cheap to copy.
 #[derive(Clone, Copy)]
 pub struct DirtyForms {
@@ -27,6 +29,15 @@ impl DirtyForms {
     pub fn any_dirty(self) -> bool {
         self.forms
             .with(|forms| forms.iter().any(|(_, unsaved)| unsaved.get()))
+    }
+
+    /// Whether whatever this scope holds unsaved may be lost: nothing is unsaved,
+    /// or the user says so when asked.
+    pub fn may_discard(self, lang: Lang) -> bool {
+        !untrack(|| self.any_dirty())
+            || window()
+                .confirm_with_message(t(lang, Text::DiscardUnsaved))
+                .unwrap_or(false)
     }
 
     /// Counts `unsaved` (whether the calling form holds unsaved input) in this scope

@@ -55,8 +55,14 @@ pub fn Home() -> impl IntoView {
                 <ul class="participant-list" data-testid="participant-list">
                     {move || {
                         let (lang, now) = (lang.get(), now.get());
+                        let unsynced = tablet.unsynced_by_participant();
                         participants.with(|list| {
-                            list.iter().map(|participant| row(lang, now, participant)).collect_view()
+                            list.iter()
+                                .map(|participant| {
+                                    let unsynced = unsynced.get(&participant.id()).copied().unwrap_or(0);
+                                    row(lang, now, participant, unsynced)
+                                })
+                                .collect_view()
                         })
                     }}
                 </ul>
@@ -70,7 +76,14 @@ pub fn Home() -> impl IntoView {
     }
 }
 
-fn row(lang: Lang, now: Moment, participant: &Participant) -> impl IntoView + use<> {
+/// One participant: number, status, time on ECMO, the samples to take (overdue
+/// ones highlighted) and how many of their records wait for the server.
+fn row(
+    lang: Lang,
+    now: Moment,
+    participant: &Participant,
+    unsynced: usize,
+) -> impl IntoView + use<> {
     let href = format!("/participants/{}", participant.id());
     let number = participant
         .study_number()
@@ -87,11 +100,21 @@ fn row(lang: Lang, now: Moment, participant: &Participant) -> impl IntoView + us
     let on_ecmo = participant
         .ecmo_started_at()
         .map(|started| format_duration(lang, now.ms_since(started)));
-    let next_sample = participant.next_sample(now).map(|next| {
-        (
-            next.due == SampleDue::Overdue,
-            sample_due_label(lang, &next),
-        )
+    let samples = participant
+        .samples_to_take(now)
+        .into_iter()
+        .map(|sample| {
+            let overdue = sample.due == SampleDue::Overdue;
+            let text = sample_due_label(lang, &sample);
+            view! { <span class="next-sample" class:overdue=overdue>{text}</span> }
+        })
+        .collect_view();
+    let unsynced = (unsynced > 0).then(|| {
+        view! {
+            <span class="unsynced" data-testid="participant-unsynced">
+                {format!("{unsynced} {}", t(lang, Text::NotSynced))}
+            </span>
+        }
     });
     view! {
         <li>
@@ -99,9 +122,8 @@ fn row(lang: Lang, now: Moment, participant: &Participant) -> impl IntoView + us
                 <span class="number">{number}</span>
                 <span class=status_class>{status_label(lang, status)}</span>
                 <span class="on-ecmo">{on_ecmo.map(|text| format!("{} {text}", t(lang, Text::OnEcmo)))}</span>
-                {next_sample.map(|(overdue, text)| view! {
-                    <span class="next-sample" class:overdue=overdue>{text}</span>
-                })}
+                {samples}
+                {unsynced}
             </a>
         </li>
     }

@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 use trial::pin::{ITERATIONS, Pin, PinHash, PinSalt, SALT_LEN};
 use uuid::Uuid;
 
+use crate::components::dirty::use_dirty;
 use crate::crypto;
 use crate::i18n::{Text, crypto_error, store_error, t, use_lang};
 use crate::pages::Enrol;
@@ -55,9 +56,13 @@ pub fn Unlock() -> impl IntoView {
             error.set(Some(t(lang, Text::WrongPin).into()));
         }
     };
+    // Switching user drops whatever the locked page holds unsaved, so it asks.
+    let forms = use_dirty();
     let switch_user = move |_| {
-        session.user.set(None);
-        session.locked.set(false);
+        if forms.may_discard(lang.get_untracked()) {
+            session.user.set(None);
+            session.locked.set(false);
+        }
     };
     view! {
         <section class="card narrow" data-testid="lock-screen">

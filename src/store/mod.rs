@@ -164,6 +164,25 @@ impl Store {
         outbox.count(None).await.map_err(database)
     }
 
+    /// The ids of the events in the outbox, oldest first: what the server has not
+    /// acknowledged yet.
+    pub async fn outbox_event_ids(&self) -> Result<Vec<Uuid>, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[OUTBOX], TransactionMode::ReadOnly)
+            .map_err(database)?;
+        let entries = tx
+            .store(OUTBOX)
+            .map_err(database)?
+            .get_all(None, None)
+            .await
+            .map_err(database)?;
+        entries
+            .into_iter()
+            .map(|entry| decode::<OutboxEntry>(entry).map(|entry| entry.event_id))
+            .collect()
+    }
+
     /// The WebCrypto key object stored under `slot`, if any.
     pub async fn crypto_key(&self, slot: KeySlot) -> Result<Option<JsValue>, StoreError> {
         let tx = self

@@ -1,5 +1,6 @@
 // A tablet left alone locks after 5 minutes, and the nurse who comes back finds
-// her half-typed form exactly as she left it; a wrong PIN does not unlock it.
+// her half-typed form exactly as she left it; a wrong PIN does not unlock it, and
+// nothing on the locked screen leads away. Unlocked, leaving the form asks first.
 import { after, before, test } from "node:test";
 import { TestServer } from "./support/server.mjs";
 import { Home, LANDSCAPE, SignIn, assert, launch, screenshot, watchErrors } from "./support/pages.mjs";
@@ -35,6 +36,11 @@ test("the screen locks after 5 idle minutes without losing the open form", async
   assert.equal(await page.isVisible("#height_cm"), false, "the form is hidden while locked");
   await screenshot(page, "30-locked-en-landscape");
 
+  // Nothing on the locked screen leads away from the hidden form.
+  assert.equal(await page.locator("[data-testid=sign-out]").count(), 0, "no sign-out while locked");
+  await page.click(".app-title");
+  assert.match(page.url(), /\/screening\/new$/, "the title goes nowhere while locked");
+
   await page.fill("#unlock-pin", "9999");
   await page.click("[data-testid=unlock]");
   assert.match(await page.textContent("[data-testid=lock-screen]"), /Wrong PIN|PIN/);
@@ -42,5 +48,15 @@ test("the screen locks after 5 idle minutes without losing the open form", async
   await page.click("[data-testid=unlock]");
   await page.waitForSelector("#height_cm");
   assert.equal(await page.inputValue("#height_cm"), "172", "the typed value survived the lock");
+
+  // Leaving the half-typed form asks first; saying no keeps it.
+  const declined = page.waitForEvent("dialog").then((dialog) => dialog.dismiss());
+  await page.click(".app-title");
+  await declined;
+  assert.equal(await page.inputValue("#height_cm"), "172", "declining keeps the form");
+  const accepted = page.waitForEvent("dialog").then((dialog) => dialog.accept());
+  await page.click("[data-testid=sign-out]");
+  await accepted;
+  await page.waitForSelector("[data-testid=sign-in]");
   assert.deepEqual(errors, []);
 });

@@ -529,25 +529,40 @@ impl Participant {
         }
     }
 
-    /// The earliest cytokine sample with nothing recorded (neither a value nor
-    /// "not done"), while the participant is randomised and in follow-up. `None`
-    /// when every sample is recorded, or when the window would lie beyond 2200.
-    pub fn next_sample(&self, now: Moment) -> Option<NextSample> {
-        if !matches!(self.status(now), Status::Randomised { .. }) {
-            return None;
-        }
-        let t0 = self.randomisation()?.value.randomised_at;
-        let time_point = TimePoint::ALL.into_iter().find(|time_point| {
+    /// The cytokine samples to take or chase, while the participant is randomised
+    /// and in follow-up: every time point with nothing recorded (neither a value
+    /// nor "not done") whose window has closed, then the next one whose window has
+    /// not. So an overdue 0 h sample never hides the 6 h one that is due now.
+    /// Empty when every sample is recorded.
+    pub fn samples_to_take(&self, now: Moment) -> Vec<NextSample> {
+        let Some(t0) = self
+            .randomisation()
+            .filter(|_| matches!(self.status(now), Status::Randomised { .. }))
+            .map(|randomised| randomised.value.randomised_at)
+        else {
+            return Vec::new();
+        };
+        let mut samples = Vec::new();
+        let missing = TimePoint::ALL.into_iter().filter(|time_point| {
             !self.forms.contains_key(&FormRef::CytokineSample {
                 time_point: *time_point,
             })
-        })?;
-        let window = time_point.window(t0).ok()?;
-        Some(NextSample {
-            time_point,
-            window,
-            due: window.due(now),
-        })
+        });
+        for time_point in missing {
+            let Ok(window) = time_point.window(t0) else {
+                break;
+            };
+            let due = window.due(now);
+            samples.push(NextSample {
+                time_point,
+                window,
+                due,
+            });
+            if due != SampleDue::Overdue {
+                break;
+            }
+        }
+        samples
     }
 
     /// The change in IL-6 from T0 at each later time point where both have a value.

@@ -296,6 +296,15 @@ fn randomisation_needs_eligibility_now_consent_and_no_earlier_allocation() {
     );
 }
 
+/// The samples to take at `offset_from_ecmo_ms`: time point and where it stands.
+fn to_take(participant: &Participant, offset_from_ecmo_ms: i64) -> Vec<(TimePoint, SampleDue)> {
+    participant
+        .samples_to_take(at(offset_from_ecmo_ms))
+        .into_iter()
+        .map(|sample| (sample.time_point, sample.due))
+        .collect()
+}
+
 #[test]
 fn a_screening_edited_on_another_tablet_leaves_randomisation_with_the_first() {
     let mut log = Log::new();
@@ -322,8 +331,8 @@ fn a_participants_life_from_screening_to_end() {
     assert_eq!(participant.screening_number(), Some("T1-0007"));
     assert_eq!(participant.status(at(4 * HOUR)), Status::Eligible);
     assert_eq!(
-        participant.next_sample(at(4 * HOUR)),
-        None,
+        participant.samples_to_take(at(4 * HOUR)),
+        [],
         "not randomised yet"
     );
 
@@ -343,13 +352,22 @@ fn a_participants_life_from_screening_to_end() {
         Some("BJ-T1-007")
     );
     assert_eq!(participant.consents()[0].by.user_id, NURSE);
-    // The 0 h sample is due at randomisation (T0 ± 1 h), overdue after.
-    let next = participant.next_sample(at(T0)).unwrap();
-    assert_eq!((next.time_point, next.due), (TimePoint::H0, SampleDue::Due));
-    let next = participant.next_sample(at(T0 + HOUR + 1)).unwrap();
+    // The 0 h sample is due at randomisation (T0 ± 1 h), overdue after; the 6 h
+    // one is then listed too, and the overdue one never hides it once due.
+    assert_eq!(to_take(&participant, T0), [(TimePoint::H0, SampleDue::Due)]);
     assert_eq!(
-        (next.time_point, next.due),
-        (TimePoint::H0, SampleDue::Overdue)
+        to_take(&participant, T0 + HOUR + 1),
+        [
+            (TimePoint::H0, SampleDue::Overdue),
+            (TimePoint::H6, SampleDue::NotYet)
+        ]
+    );
+    assert_eq!(
+        to_take(&participant, T0 + 6 * HOUR),
+        [
+            (TimePoint::H0, SampleDue::Overdue),
+            (TimePoint::H6, SampleDue::Due)
+        ]
     );
 
     // Drawn at randomisation, entered just after.
@@ -366,15 +384,20 @@ fn a_participants_life_from_screening_to_end() {
         (T0 + 5 * HOUR - 1, SampleDue::NotYet),
         (T0 + 5 * HOUR, SampleDue::Due),
         (T0 + 7 * HOUR, SampleDue::Due),
-        (T0 + 7 * HOUR + 1, SampleDue::Overdue),
     ] {
-        let next = participant.next_sample(at(now)).unwrap();
         assert_eq!(
-            (next.time_point, next.due),
-            (TimePoint::H6, due),
+            to_take(&participant, now),
+            [(TimePoint::H6, due)],
             "at {now}"
         );
     }
+    assert_eq!(
+        to_take(&participant, T0 + 7 * HOUR + 1),
+        [
+            (TimePoint::H6, SampleDue::Overdue),
+            (TimePoint::H12, SampleDue::NotYet)
+        ]
+    );
 
     log.record(
         TABLET_1,
@@ -396,10 +419,9 @@ fn a_participants_life_from_screening_to_end() {
         );
     }
     let participant = log.participant();
-    let next = participant.next_sample(at(T0 + 70 * HOUR)).unwrap();
     assert_eq!(
-        (next.time_point, next.due),
-        (TimePoint::H72, SampleDue::Due)
+        to_take(&participant, T0 + 70 * HOUR),
+        [(TimePoint::H72, SampleDue::Due)]
     );
     let changes = participant.il6_changes();
     assert_eq!(changes.len(), 4);
@@ -417,7 +439,7 @@ fn a_participants_life_from_screening_to_end() {
     );
     let participant = log.participant();
     assert_eq!(participant.status(at(28 * DAY)), Status::Completed);
-    assert_eq!(participant.next_sample(at(70 * HOUR)), None);
+    assert_eq!(participant.samples_to_take(at(70 * HOUR)), []);
     assert_eq!(participant.arm(), Some(arm), "the arm stays");
     assert_eq!(participant.forms().count(), 8);
     assert_eq!(participant.conflicts(), []);
@@ -470,7 +492,7 @@ fn status_at_different_moments() {
         Some(arm),
         "withdrawal never changes the arm"
     );
-    assert_eq!(participant.next_sample(at(3 * DAY)), None);
+    assert_eq!(participant.samples_to_take(at(3 * DAY)), []);
 
     let mut lost = randomised_log(arm);
     let end = EndOfParticipation {

@@ -216,10 +216,7 @@ impl OpenForm {
 
     /// Whether the open input may go: nothing unsaved, or the user says so.
     fn may_leave(self, lang: Lang) -> bool {
-        !untrack(|| self.dirty.any_dirty())
-            || window()
-                .confirm_with_message(t(lang, Text::DiscardUnsaved))
-                .unwrap_or(false)
+        self.dirty.may_discard(lang)
     }
 }
 
