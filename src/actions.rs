@@ -75,13 +75,21 @@ pub async fn record(
 }
 
 /// The tablet's short label in study numbers: the one enrolment gave it ("T1"),
-/// or before enrolment the first four hex digits of its device id.
+/// or before enrolment the end of its device id ([`short_id`]).
 pub async fn device_label(store: &Store) -> Result<String, StoreError> {
     if let Some(enrolment) = store.enrolment().await? {
         return Ok(enrolment.device_label);
     }
     let device = store.chain_head().await?.device_id();
-    Ok(device.simple().to_string()[..4].to_ascii_uppercase())
+    Ok(short_id(device, 4))
+}
+
+/// The last `digits` hex digits of `id`, in capitals: a short name for a device or
+/// user the tablet has no name for. The end, because a UUID v7 starts with its
+/// timestamp, which ids made around the same time share.
+pub fn short_id(id: Uuid, digits: usize) -> String {
+    let hex = id.simple().to_string();
+    hex[hex.len() - digits.min(hex.len())..].to_ascii_uppercase()
 }
 
 /// Gives an unenrolled tablet a training lease, generated here and marked as such.

@@ -307,6 +307,8 @@ pub enum Text {
     CryptoUnavailable,
     CryptoRefused,
     AlreadyEnrolled,
+    DataQuery,
+    DataQueryHelp,
 }
 
 /// Translates a text.

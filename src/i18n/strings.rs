@@ -411,6 +411,11 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "This browser offers no secure key store here: open the app at its https:// address (or on localhost).",
             "此浏览器在此处无法提供安全密钥存储：请通过 https:// 地址（或 localhost）打开应用。",
         ],
+        Text::DataQuery => ["Data query:", "数据质疑："],
+        Text::DataQueryHelp => [
+            "two tablets recorded different values, neither seeing the other's. The later one shows. Check which is right, then correct this field, giving the reason.",
+            "两台平板分别记录了不同的值，彼此均未看到对方的值。当前显示较晚的值。请核实哪个正确，然后更正此字段并填写原因。",
+        ],
         Text::AlreadyEnrolled => [
             "This tablet is already enrolled with the trial server.",
             "本平板已在试验服务器登记。",

@@ -1,12 +1,14 @@
 // Two tablets and a server, end to end: both enrol with one-time codes, one works
 // offline while the other randomises from its server-issued (sealed) lease, the
-// server is killed mid-way and restarted, and once both are online they converge:
-// each sees the other's participants, and the second tablet continues the first
-// one's follow-up but may not randomise a patient the first one screened.
+// server is killed (no graceful shutdown) while a sync is under way and restarted,
+// and once both are online they converge: each sees the other's participants, the
+// second tablet may not randomise a patient the first one screened but continues
+// the first one's follow-up, and when both record the same sample unseen, a data
+// query shows on both until a correction resolves it.
 import { after, before, test } from "node:test";
 import { TestServer } from "./support/server.mjs";
 import {
-  Home, LANDSCAPE, PORTRAIT, Participant, Screening, SignIn, assert, launch, screenshot, watchErrors,
+  FollowUp, Home, LANDSCAPE, PORTRAIT, Participant, Screening, SignIn, assert, launch, screenshot, watchErrors,
 } from "./support/pages.mjs";
 import { Enrol, SyncStatus, waitForRows } from "./support/tablet.mjs";
 
@@ -33,6 +35,7 @@ async function tablet(viewport) {
     home: new Home(page),
     screening: new Screening(page),
     participant: new Participant(page),
+    followUp: new FollowUp(page),
     sync: new SyncStatus(page),
   };
 }
@@ -89,11 +92,11 @@ test("two tablets work apart, offline, and converge through the server", async (
   assert.match(await b.sync.pending(), /^1 waiting to sync/);
   await screenshot(b.page, "22-home-offline-en-portrait");
 
-  // The server is killed while A works, and comes back.
-  await server.stop();
+  // The server is killed as A saves (which starts a sync), and comes back.
   await a.home.newScreening();
   await a.screening.fillEligible({ born: "1955-09-09" });
   await a.screening.save();
+  await server.kill();
   await server.resume();
   await a.home.open();
   await a.sync.syncNow();
@@ -116,6 +119,55 @@ test("two tablets work apart, offline, and converge through the server", async (
   await screenedOnA.click();
   await b.page.waitForSelector("[data-testid=participant-title]");
   assert.match(await b.page.textContent("main"), /only that tablet can randomise/);
+
+  // B continues A's randomised patient's follow-up: the 0 h sample. A, offline
+  // meanwhile, records the same sample without seeing B's.
+  const openAllocated = async (t) => {
+    await t.home.open();
+    await t.page.locator("[data-testid=participant-row]").filter({ hasText: allocated.studyNumber }).click();
+    await t.page.waitForSelector("[data-testid=section-samples]");
+  };
+  await a.context.setOffline(true);
+  await openAllocated(b);
+  await b.followUp.openRow("sample-H0");
+  await b.followUp.fill("il6_pg_per_ml", "100");
+  await b.followUp.save();
+  await b.followUp.saved();
+  await openAllocated(a);
+  await a.followUp.openRow("sample-H0");
+  await a.followUp.fill("il6_pg_per_ml", "130");
+  await a.followUp.save();
+  await a.followUp.saved();
+
+  // Online again, both converge on the later value, with a data query beside it.
+  await a.context.setOffline(false);
+  for (const t of [b, a, b]) {
+    await t.home.open();
+    await t.sync.syncNow();
+    await t.sync.waitAllSent();
+  }
+  for (const t of [a, b]) {
+    await openAllocated(t);
+    await t.page.waitForSelector("[data-testid=section-samples].flagged");
+    await t.followUp.openRow("sample-H0");
+    assert.equal(await t.followUp.value("il6_pg_per_ml"), "130 pg/mL");
+    const query = await t.page.textContent("[data-testid=query-il6_pg_per_ml]");
+    assert.match(query, /Data query:[^]*130 pg\/mL[^]*100 pg\/mL/);
+  }
+  await screenshot(b.page, "24-data-query-en-portrait");
+
+  // A checks the lab report and corrects the value: the query is resolved, on B too.
+  await a.followUp.correct("il6_pg_per_ml", "100", "checked against the lab report");
+  assert.equal(await a.page.locator("[data-testid=query-il6_pg_per_ml]").count(), 0);
+  await a.home.open();
+  await a.sync.waitAllSent();
+  await b.home.open();
+  await b.sync.syncNow();
+  await openAllocated(b);
+  await b.followUp.openRow("sample-H0");
+  await b.page.waitForFunction(() => /100 pg\/mL/.test(
+    document.querySelector("[data-testid=value-il6_pg_per_ml]")?.textContent ?? ""));
+  assert.equal(await b.page.locator("[data-testid=query-il6_pg_per_ml]").count(), 0);
 
   // The browser logs each request that found no network or no server, and B's
   // refused reuse of A's code; nothing else may appear.

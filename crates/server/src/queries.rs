@@ -11,7 +11,8 @@
 //!   query is never reopened;
 //! - a query closes at the first correction (a `ValueCorrected` event, anyone's)
 //!   of that field that comes after the change that shows, in the projection's
-//!   order. A blind correction still closes it, and opens a query of its own.
+//!   order (`Participant::resolution`). A blind correction still closes it, and
+//!   opens a query of its own.
 
 use std::collections::BTreeSet;
 
@@ -96,16 +97,9 @@ fn key_of(participant_id: Uuid, conflict: &Conflict) -> QueryKey {
     }
 }
 
-/// The first correction of the field after the change that shows.
+/// The correction that resolved the query, by the core's rule.
 fn resolution(participant: &Participant, key: &QueryKey) -> Option<Uuid> {
-    let mut changes = participant
-        .form(key.form)?
-        .field_history(key.field)
-        .skip_while(|change| change.by.event_id != key.shown_event_id);
-    changes.next()?;
-    changes
-        .find(|change| change.reason.is_some())
-        .map(|change| change.by.event_id)
+    participant.resolution(key.form, key.field, key.shown_event_id)
 }
 
 #[cfg(test)]

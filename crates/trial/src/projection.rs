@@ -437,6 +437,30 @@ impl Participant {
         &self.conflicts
     }
 
+    /// The correction that resolved a conflict over `field` of `form` whose
+    /// showing change is the event `shown_event_id`: the first correction of the
+    /// field after that change, whoever made it. A data query stays open until
+    /// there is one.
+    pub fn resolution(&self, form: FormRef, field: Field, shown_event_id: Uuid) -> Option<Uuid> {
+        let mut changes = self
+            .form(form)?
+            .field_history(field)
+            .skip_while(|change| change.by.event_id != shown_event_id);
+        changes.next()?;
+        changes
+            .find(|change| change.reason.is_some())
+            .map(|change| change.by.event_id)
+    }
+
+    /// The conflicts no correction has resolved yet: the open data queries, which
+    /// the tablet shows beside their fields.
+    pub fn open_conflicts(&self) -> impl Iterator<Item = &Conflict> {
+        self.conflicts.iter().filter(|conflict| {
+            self.resolution(conflict.form, conflict.field, conflict.shown.event_id)
+                .is_none()
+        })
+    }
+
     /// Everything in the log the rules forbid, in the order found.
     pub fn anomalies(&self) -> &[Anomaly] {
         &self.anomalies

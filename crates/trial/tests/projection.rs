@@ -695,6 +695,38 @@ fn concurrent_edits_from_two_devices_open_a_conflict() {
 }
 
 #[test]
+fn a_correction_after_a_conflict_resolves_it() {
+    let mut log = randomised_log(Arm::Hemoperfusion);
+    log.record(
+        TABLET_1,
+        NURSE,
+        6 * HOUR,
+        &saved(sample(TimePoint::H6, 850.0)),
+    );
+    log.record(TABLET_1, NURSE, 7 * HOUR, &il6_corrected(850.0, 900.0));
+    log.record(TABLET_2, DOCTOR, 8 * HOUR, &il6_corrected(850.0, 950.0));
+    let participant = log.participant();
+    let open: Vec<_> = participant.open_conflicts().collect();
+    assert_eq!(open.len(), 1);
+    let shown = open[0].shown.event_id;
+    assert_eq!(participant.resolution(H6, Field::Il6PgPerMl, shown), None);
+
+    // Someone who saw 950 decides: the query is resolved by that correction.
+    let decided = log.record(TABLET_1, NURSE, 9 * HOUR, &il6_corrected(950.0, 900.0));
+    let participant = log.participant();
+    assert_eq!(participant.open_conflicts().count(), 0);
+    assert_eq!(
+        participant.conflicts().len(),
+        1,
+        "the conflict stays on record"
+    );
+    assert_eq!(
+        participant.resolution(H6, Field::Il6PgPerMl, shown),
+        Some(decided)
+    );
+}
+
+#[test]
 fn two_devices_saving_one_day_conflict_only_where_they_differ() {
     let mut log = randomised_log(Arm::Hemoperfusion);
     log.record(TABLET_1, NURSE, DAY + HOUR, &saved(daily(2, 2.4, 120.0)));

@@ -33,10 +33,10 @@ use trial::projection::Participant;
 use trial::time::Moment;
 use uuid::Uuid;
 
-use crate::clock;
 use crate::components::dirty::{DirtyForms, provide_dirty};
 use crate::i18n::{Lang, Text, form_label, labelled, not_done_label, t, unit_label, use_lang};
 use crate::store::UserRecord;
+use crate::{actions, clock};
 
 /// Everything after randomisation, shown on the participant page below the status.
 #[component]
@@ -180,9 +180,25 @@ impl Section {
         }
     }
 
-    /// Whether the section holds something the core flags (a protocol deviation).
+    /// Whether the section holds something the core flags: a protocol deviation,
+    /// or an open data query on one of its forms.
     fn flagged(self, participant: &Participant) -> bool {
-        self == Self::Sessions && !participant.deviations().is_empty()
+        (self == Self::Sessions && !participant.deviations().is_empty())
+            || participant
+                .open_conflicts()
+                .any(|conflict| Self::of(conflict.form.kind()) == self)
+    }
+
+    /// The section that shows forms of `kind`.
+    fn of(kind: FormKind) -> Self {
+        match kind {
+            FormKind::Baseline => Self::Baseline,
+            FormKind::CytokineSample => Self::Samples,
+            FormKind::HemoperfusionSession => Self::Sessions,
+            FormKind::DailyAssessment => Self::Daily,
+            FormKind::AdverseEvent => Self::AdverseEvents,
+            FormKind::Outcomes => Self::Outcomes,
+        }
     }
 }
 
@@ -344,17 +360,16 @@ fn describe_value(lang: Lang, field: Field, value: &Value) -> String {
     }
 }
 
-/// The name of the user `id` on this tablet, else the id's first 8 hex digits.
+/// The name of the user `id` on this tablet, else the end of the id.
 fn user_name(users: &[UserRecord], id: Uuid) -> String {
     users
         .iter()
         .find(|user| user.id == id)
         .map(|user| user.name.clone())
-        .unwrap_or_else(|| id.simple().to_string()[..8].to_owned())
+        .unwrap_or_else(|| actions::short_id(id, 8))
 }
 
-/// A device's short label, as study numbers write it: its id's first four hex
-/// digits (see `actions::device_label`).
+/// A device's short label: the end of its id, as training study numbers write it.
 fn device_label(device_id: Uuid) -> String {
-    device_id.simple().to_string()[..4].to_ascii_uppercase()
+    actions::short_id(device_id, 4)
 }

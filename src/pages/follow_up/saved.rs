@@ -11,11 +11,13 @@ use serde_json::Value;
 use trial::crf::FormRef;
 use trial::field::{Field, FieldError};
 use trial::payload::{Payload, PayloadError, ValueCorrected};
-use trial::projection::{Change, Participant};
+use trial::projection::{Change, Participant, Provenance};
 use trial::time::Moment;
 
 use super::entry::{EntryField, EntryInput};
-use super::{OpenForm, VisLine, describe_entry, form_context, title, user_name, wall_clock};
+use super::{
+    OpenForm, VisLine, describe_entry, device_label, form_context, title, user_name, wall_clock,
+};
 use crate::actions;
 use crate::components::dirty::use_dirty;
 use crate::i18n::{Text, action_error, field_error, field_label, labelled, t, use_lang};
@@ -149,6 +151,35 @@ fn SavedField(
                 .collect_view()
         })
     };
+    // An open data query on this field: the value that shows and the one it
+    // replaced unseen, each with who recorded it when.
+    let query = move || {
+        let lang = lang.get();
+        participant.with(|p| {
+            let conflict = p
+                .open_conflicts()
+                .find(|conflict| conflict.form == form_ref && conflict.field == field)?;
+            let line = |value: &Value, by: &Provenance| {
+                let name = tablet.users.with(|users| user_name(users, by.user_id));
+                let text = format!(
+                    "{} · {name} · {} · {}",
+                    describe_entry(lang, field, value),
+                    wall_clock(by.recorded_at),
+                    device_label(by.device_id),
+                );
+                view! { <li>{text}</li> }
+            };
+            Some(view! {
+                <div class="query" role="status" data-testid=format!("query-{key}")>
+                    <p><strong>{t(lang, Text::DataQuery)}</strong> " " {t(lang, Text::DataQueryHelp)}</p>
+                    <ul>
+                        {line(&conflict.shown_value, &conflict.shown)}
+                        {line(&conflict.overridden_value, &conflict.overridden)}
+                    </ul>
+                </div>
+            })
+        })
+    };
     let is_correcting =
         move || correcting.with(|open| open.as_ref().is_some_and(|(open, _)| *open == field));
     let correction = move || {
@@ -183,6 +214,7 @@ fn SavedField(
                 {move || t(lang.get(), Text::Correct)}
             </button>
             <ul class="field-history" data-testid=format!("history-{key}")>{earlier}</ul>
+            {query}
             {correction}
         </li>
     }

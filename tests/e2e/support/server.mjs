@@ -76,9 +76,19 @@ export class TestServer {
 
   /** Stops the server, as when the ward's network goes away. */
   async stop() {
-    if (!this.process || this.process.exitCode !== null) return;
+    await this.#end("SIGTERM");
+  }
+
+  /** Kills the server outright, mid-request if one is under way: no graceful
+   *  shutdown, as when the machine loses power. */
+  async kill() {
+    await this.#end("SIGKILL");
+  }
+
+  async #end(signal) {
+    if (!this.process || this.process.exitCode !== null || this.process.signalCode !== null) return;
     const exited = new Promise((resolve) => this.process.once("exit", resolve));
-    this.process.kill("SIGTERM");
+    this.process.kill(signal);
     await exited;
   }
 }
