@@ -16,7 +16,7 @@ use crate::clock;
 use crate::components::dirty::use_dirty;
 use crate::components::{ChoiceField, DateTimeField, TextField};
 use crate::i18n::{Text, action_error, arm_label, field_error, refusal_text, t, use_lang};
-use crate::pages::follow_up::FollowUp;
+use crate::pages::follow_up::{FollowUp, Timeline};
 use crate::pages::home::{status_label, ticking_clock};
 use crate::pages::screening::ScreeningEditor;
 use crate::state::{use_session, use_tablet};
@@ -83,6 +83,7 @@ fn ParticipantView(participant: Signal<Participant>) -> impl IntoView {
                 </Show>
                 <ConsentSection participant/>
                 <RandomiseSection participant now revealed/>
+                <Timeline participant/>
             </Show>
             <Show when=move || participant.with(|p| p.randomisation().is_some())>
                 <FollowUp participant/>

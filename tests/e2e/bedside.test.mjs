@@ -83,7 +83,18 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   await screening.save();
   assert.equal(await participant.status(), "Eligible");
   assert.match(await page.textContent("[data-testid=randomise-blocked]"), /consent/i);
+  // A re-screening keeps the first in the timeline and says what it changed.
+  await page.click("[data-testid=edit-screening]");
+  await page.fill("#weight_kg", "72");
+  await page.click("[data-testid=save-screening]");
+  await page.waitForFunction(() => document.querySelectorAll("[data-testid=timeline-entry]").length === 2);
   await participant.recordConsent();
+  await page.waitForFunction(() => document.querySelectorAll("[data-testid=timeline-entry]").length === 3);
+  const screeningTimeline = await page.locator("[data-testid=timeline-entry]").allTextContents();
+  assert.match(screeningTimeline[0], /Consent recorded[^]*Consent form version: 2\.1/);
+  assert.match(screeningTimeline[1], /Screening recorded: [0-9A-F]{4}-0002[^]*Weight: 70 kg → 72 kg/);
+  assert.doesNotMatch(screeningTimeline[1], /Height/, "only what changed");
+  assert.match(screeningTimeline[2], /Screening recorded: [0-9A-F]{4}-0002/);
   await participant.startTraining();
   const allocation = await participant.randomiseWithDoubleTap();
   assert.match(allocation.arm, /^(Hemoperfusion|Standard care)$/);
@@ -94,8 +105,8 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   const rows = await home.rows();
   assert.equal(rows.length, 2, rows.join("\n"));
   assert.equal(rows.filter((row) => row.includes("Randomised")).length, 1, "randomised once");
-  // Two screenings, a consent and one randomisation wait for the server.
-  assert.equal(await home.pending(), "4 not synced");
+  // Three screenings, a consent and one randomisation wait for the server.
+  assert.equal(await home.pending(), "5 not synced");
   await screenshot(page, "06-home-en-landscape");
 
   // The network goes away; the app still starts, from the service worker.
@@ -127,7 +138,7 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
     "IL-6: 250000 pg/mL is outside the allowed range 0–100000 pg/mL");
   assert.match(await followUp.problem(), /Not saved/);
   await screenshot(page, "13-sample-out-of-range-en-landscape");
-  assert.equal(await home.pending(), "4 not synced", "a refused form writes nothing");
+  assert.equal(await home.pending(), "5 not synced", "a refused form writes nothing");
   // A sample cannot be recorded before it is taken.
   await followUp.fill("sampled_at", await localInput(page, -2 * 3600e3));
   assert.equal(await followUp.fieldError("sampled_at"),

@@ -24,6 +24,8 @@ mod samples;
 mod saved;
 mod timeline;
 
+pub use timeline::Timeline;
+
 use leptos::prelude::*;
 use serde_json::Value;
 use trial::crf::cytokine::{SampleWindow, TimePoint};
@@ -341,6 +343,7 @@ fn describe_entry(lang: Lang, field: Field, value: &Value) -> String {
 /// A value (the inside of an entry) in words, as its field's input kind reads it.
 fn describe_value(lang: Lang, field: Field, value: &Value) -> String {
     match (field.input(), value) {
+        (_, Value::Null) => "—".into(),
         (Input::DateTime, _) => serde_json::from_value::<Moment>(value.clone())
             .map_or_else(|_| value.to_string(), wall_clock),
         (Input::Decimal | Input::Integer, Value::Number(number)) => {
@@ -354,7 +357,7 @@ fn describe_value(lang: Lang, field: Field, value: &Value) -> String {
             let key = if *yes { options::YES } else { options::NO };
             options::label(lang, field, key)
         }
-        (Input::Choice(_), Value::String(key)) => options::label(lang, field, key),
+        (Input::Choice(_) | Input::Answer, Value::String(key)) => options::label(lang, field, key),
         (_, Value::String(text)) => text.clone(),
         _ => value.to_string(),
     }

@@ -6,10 +6,12 @@
 use serde::de::DeserializeOwned;
 use trial::crf::adverse_event::{AeOutcome, Relatedness, Severity};
 use trial::crf::baseline::ShockCause;
+use trial::crf::consent::ConsentGivenBy;
 use trial::crf::end::WithdrawnBy;
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, StopReason};
 use trial::crf::outcomes::Day28Status;
 use trial::field::{Field, Input};
+use trial::screening::{Answer, EcmoMode, Sex};
 
 use crate::i18n::{Lang, Text, t};
 
@@ -36,14 +38,37 @@ pub(super) fn label(lang: Lang, field: Field, key: &str) -> String {
 
 /// The text of the answer `key` of `field`.
 fn text(field: Field, key: &str) -> Option<Text> {
-    if field.input() == Input::YesNo {
-        return match key {
-            YES => Some(Text::Yes),
-            NO => Some(Text::No),
-            _ => None,
-        };
+    match field.input() {
+        Input::YesNo => {
+            return match key {
+                YES => Some(Text::Yes),
+                NO => Some(Text::No),
+                _ => None,
+            };
+        }
+        Input::Answer => {
+            return Some(match read(key)? {
+                Answer::Yes => Text::Yes,
+                Answer::No => Text::No,
+                Answer::Unknown => Text::Unknown,
+            });
+        }
+        _ => {}
     }
     Some(match field {
+        Field::Sex => match read(key)? {
+            Sex::Female => Text::Female,
+            Sex::Male => Text::Male,
+        },
+        Field::EcmoMode => match read(key)? {
+            EcmoMode::Va => Text::EcmoVa,
+            EcmoMode::Vv => Text::EcmoVv,
+            EcmoMode::Other => Text::Other,
+        },
+        Field::ConsentGivenBy => match read(key)? {
+            ConsentGivenBy::Patient => Text::ConsentPatient,
+            ConsentGivenBy::LegallyAuthorisedRepresentative => Text::ConsentRepresentative,
+        },
         Field::ShockCause => match read(key)? {
             ShockCause::AcuteMyocardialInfarction => Text::ShockAmi,
             ShockCause::FulminantMyocarditis => Text::ShockMyocarditis,

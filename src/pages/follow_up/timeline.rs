@@ -1,17 +1,19 @@
 //! Every event of the participant, newest first: when (on this tablet's clock),
 //! who, what, and on which tablet. The "what" of a form or a correction comes from
-//! the projection's history, so it shows the value each event actually replaced.
-
-use std::cmp::Reverse;
+//! the projection's history, so it shows the value each event actually replaced;
+//! a re-screening lists the answers it changed; consent, withdrawal and the end of
+//! participation say what was recorded.
 
 use leptos::prelude::*;
+use serde_json::{Value, json};
 use trial::crf::FormRef;
+use trial::crf::end::EndStatus;
 use trial::event::Event;
 use trial::field::Field;
 use trial::payload::Payload;
 use trial::projection::{Change, Participant};
 
-use super::{describe_entry, device_label, user_name, wall_clock};
+use super::{describe_entry, describe_value, device_label, user_name, wall_clock};
 use crate::i18n::{
     Lang, Text, arm_label, event_kind_label, field_label, form_label, labelled, t, use_lang,
 };
@@ -20,7 +22,7 @@ use crate::store::UserRecord;
 
 /// The participant's timeline.
 #[component]
-pub(super) fn Timeline(participant: Signal<Participant>) -> impl IntoView {
+pub fn Timeline(participant: Signal<Participant>) -> impl IntoView {
     let lang = use_lang();
     let tablet = use_tablet();
     let entries = move || {
@@ -33,15 +35,24 @@ pub(super) fn Timeline(participant: Signal<Participant>) -> impl IntoView {
                 .cloned()
                 .collect()
         });
-        events.sort_by_key(|event| Reverse((event.recorded_at(), event.id())));
-        participant.with(|participant| {
+        // Told oldest first, so each re-screening is compared with the one
+        // before it; shown newest first.
+        events.sort_by_key(|event| (event.recorded_at(), event.id()));
+        let mut last_screening = None;
+        let mut entries: Vec<_> = participant.with(|participant| {
             tablet.users.with(|users| {
                 events
                     .iter()
-                    .map(|event| entry(lang, participant, users, event))
-                    .collect_view()
+                    .map(|event| {
+                        let (what, details) =
+                            describe(lang, participant, event, &mut last_screening);
+                        entry(lang, users, event, what, details)
+                    })
+                    .collect()
             })
-        })
+        });
+        entries.reverse();
+        entries.collect_view()
     };
     view! {
         <section class="card follow-up">
@@ -53,9 +64,10 @@ pub(super) fn Timeline(participant: Signal<Participant>) -> impl IntoView {
 
 fn entry(
     lang: Lang,
-    participant: &Participant,
     users: &[UserRecord],
     event: &Event,
+    what: String,
+    details: Vec<String>,
 ) -> impl IntoView + use<> {
     let when = wall_clock(event.recorded_at());
     let who = user_name(users, event.user_id());
@@ -65,7 +77,6 @@ fn entry(
         device_label(event.device_id())
     );
     let device_id = event.device_id().to_string();
-    let (what, details) = describe(lang, participant, event);
     view! {
         <li data-testid="timeline-entry">
             <div class="meta">
@@ -81,8 +92,15 @@ fn entry(
     }
 }
 
-/// The event in words, and the lines that detail it.
-fn describe(lang: Lang, participant: &Participant, event: &Event) -> (String, Vec<String>) {
+/// The event in words, and the lines that detail it. `last_screening` is the
+/// screening form before this event (as JSON), for a re-screening to say what it
+/// changed; a screening event replaces it.
+fn describe(
+    lang: Lang,
+    participant: &Participant,
+    event: &Event,
+    last_screening: &mut Option<Value>,
+) -> (String, Vec<String>) {
     let kind = event_kind_label(lang, event.kind());
     let changes: Vec<&Change> = participant
         .forms()
@@ -137,8 +155,71 @@ fn describe(lang: Lang, participant: &Participant, event: &Event) -> (String, Ve
             lines.push(labelled(lang, t(lang, Text::Reason), &corrected.reason));
             (titled(lang, kind, corrected.form), lines)
         }
-        _ => (kind.to_owned(), Vec::new()),
+        Ok(Payload::ScreeningRecorded(screening)) => {
+            let form = serde_json::to_value(&screening.form)
+                .expect("invariant: a screening form serialises to JSON");
+            let lines = match last_screening.replace(form.clone()) {
+                Some(before) => screening_changes(lang, &before, &form),
+                None => Vec::new(),
+            };
+            (labelled(lang, kind, &screening.screening_number), lines)
+        }
+        Ok(Payload::ConsentRecorded(consent)) => {
+            let line = |field: Field, value: Value| {
+                labelled(
+                    lang,
+                    field_label(lang, field),
+                    &describe_value(lang, field, &value),
+                )
+            };
+            let lines = vec![
+                line(Field::ConsentGivenBy, json!(consent.given_by)),
+                line(Field::ConsentedAt, json!(consent.consented_at)),
+                line(Field::ConsentFormVersion, json!(consent.form_version)),
+            ];
+            (kind.to_owned(), lines)
+        }
+        Ok(Payload::Withdrawn(withdrawal)) => {
+            let by = describe_value(lang, Field::WithdrawnBy, &json!(withdrawal.by));
+            let lines = vec![
+                labelled(lang, field_label(lang, Field::WithdrawnBy), &by),
+                labelled(
+                    lang,
+                    field_label(lang, Field::WithdrawalReason),
+                    &withdrawal.reason,
+                ),
+            ];
+            (kind.to_owned(), lines)
+        }
+        Ok(Payload::EndOfParticipation(end)) => {
+            let status = match end.status {
+                EndStatus::Completed => Text::StatusCompleted,
+                EndStatus::LostToFollowUp => Text::StatusLost,
+            };
+            (labelled(lang, kind, t(lang, status)), Vec::new())
+        }
+        // Unreadable: the participant page lists it among the anomalies.
+        Err(_) => (kind.to_owned(), Vec::new()),
     }
+}
+
+/// Each screening field that differs between two screening forms (as JSON):
+/// "Height: 165 cm → 170 cm".
+fn screening_changes(lang: Lang, before: &Value, after: &Value) -> Vec<String> {
+    Field::ALL
+        .into_iter()
+        .filter_map(|field| {
+            let (old, new) = (before.get(field.key())?, after.get(field.key())?);
+            (old != new).then(|| {
+                let change = format!(
+                    "{} → {}",
+                    describe_value(lang, field, old),
+                    describe_value(lang, field, new)
+                );
+                labelled(lang, field_label(lang, field), &change)
+            })
+        })
+        .collect()
 }
 
 fn titled(lang: Lang, kind: &str, form: FormRef) -> String {
