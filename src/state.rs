@@ -62,30 +62,34 @@ impl Tablet {
 
     /// Re-reads everything from IndexedDB; call after every write.
     pub fn refresh(self) {
-        spawn_local(async move {
-            match read_all().await {
-                Ok(Read {
-                    events,
-                    outbox,
-                    lease,
-                    users,
-                    device,
-                    enrolment,
-                    sync,
-                }) => {
-                    self.events.set(events);
-                    self.outbox.set(outbox);
-                    self.lease.set(lease);
-                    self.users.set(users);
-                    self.device.set(Some(device));
-                    self.enrolment.set(enrolment);
-                    self.sync.set(sync);
-                    self.error.set(None);
-                }
-                Err(error) => self.error.set(Some(error.to_string())),
+        spawn_local(self.reload());
+    }
+
+    /// Re-reads everything from IndexedDB, for a caller that shows the result
+    /// next (closing a form only once its saved value is on screen).
+    pub async fn reload(self) {
+        match read_all().await {
+            Ok(Read {
+                events,
+                outbox,
+                lease,
+                users,
+                device,
+                enrolment,
+                sync,
+            }) => {
+                self.events.set(events);
+                self.outbox.set(outbox);
+                self.lease.set(lease);
+                self.users.set(users);
+                self.device.set(Some(device));
+                self.enrolment.set(enrolment);
+                self.sync.set(sync);
+                self.error.set(None);
             }
-            self.loaded.set(true);
-        });
+            Err(error) => self.error.set(Some(error.to_string())),
+        }
+        self.loaded.set(true);
     }
 
     /// The participants, projected from the log.

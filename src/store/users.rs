@@ -2,7 +2,8 @@
 //!
 //! PINs are verified offline against the stored PBKDF2 hash (`trial::pin`); the PIN
 //! itself is never stored. Until the tablet is enrolled, the first-run set-up
-//! creates the first user here; enrolment will bring the site's users.
+//! creates the first user here; enrolment brings the site's users, and every sync
+//! their current list.
 
 use rexie::TransactionMode;
 use serde::{Deserialize, Serialize};
@@ -47,5 +48,25 @@ impl Store {
         users.put(&encode(user)?, None).await.map_err(database)?;
         tx.done().await.map_err(database)?;
         Ok(())
+    }
+
+    /// Replaces the user list with the server's, in one transaction: a user added
+    /// there can sign in here, a changed PIN takes effect, and someone removed
+    /// there can no longer sign in.
+    pub async fn replace_users(&self, new: &[UserRecord]) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(&[USERS], TransactionMode::ReadWrite)
+            .map_err(database)?;
+        let result = async {
+            let users = tx.store(USERS).map_err(database)?;
+            users.clear().await.map_err(database)?;
+            for user in new {
+                users.put(&encode(user)?, None).await.map_err(database)?;
+            }
+            Ok(())
+        }
+        .await;
+        super::finish(tx, result).await
     }
 }

@@ -85,7 +85,15 @@ pub async fn get<T: DeserializeOwned>(path: &str, token: Option<&str>) -> Result
     answer(authorised(Request::get(path), token).send().await).await
 }
 
+/// How long a request may go unanswered before the tablet gives up on it and
+/// counts itself offline: a connection that hangs (a captive portal, a half-open
+/// socket) must not hold up every later sync.
+const REQUEST_TIMEOUT_MS: u32 = 60_000;
+
 fn authorised(request: RequestBuilder, token: Option<&str>) -> RequestBuilder {
+    let request = request.abort_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
+        REQUEST_TIMEOUT_MS,
+    )));
     match token {
         Some(token) => request.header("Authorization", &format!("Bearer {token}")),
         None => request,

@@ -1,8 +1,10 @@
-//! The sync client: enrolment with the server, then push, lease top-up and pull.
+//! The sync client: enrolment with the server, then push, lease top-up, users and
+//! pull.
 //!
 //! The order of one run matters. The outbox goes first, so the server counts the
-//! slots this tablet used before it decides whether to issue a lease; pulls come
-//! last, page by page, each page stored with its cursor. Every step's answer is
+//! slots this tablet used before it decides whether to issue a lease; then the
+//! site's users (a new user, a changed PIN); pulls come last, page by page, each
+//! page stored with its cursor. Every step's answer is
 //! stored in one transaction (`crate::store`), so a run cut off anywhere (the
 //! network gone, the tab closed, the server killed) leaves nothing half-done, and
 //! the next run simply asks again: push and pull are idempotent on the server.
@@ -14,7 +16,7 @@ mod schedule;
 
 use trial::wire::{
     EnrolRequest, EnrolResponse, LeaseRequest, LeaseResponse, MAX_PULL_EVENTS, MAX_PUSH_EVENTS,
-    PullResponse, PushRequest, PushResponse, SealedLease,
+    PullResponse, PushRequest, PushResponse, SealedLease, User, UsersResponse,
 };
 use uuid::Uuid;
 
@@ -52,15 +54,7 @@ async fn enrol_in(store: &Store, code: &str) -> Result<(), SyncError> {
             "the server answered for another device".into(),
         ));
     }
-    let users = answer
-        .users
-        .into_iter()
-        .map(|user| UserRecord {
-            id: user.id,
-            name: user.name,
-            pin: user.pin,
-        })
-        .collect();
+    let users = answer.users.into_iter().map(user_record).collect();
     store
         .enrol(NewEnrolment {
             device_id: answer.device_id,
@@ -111,6 +105,9 @@ async fn sync_in(store: &Store) -> Result<Outcome, SyncError> {
     let clock_offset_ms = leases.server_time_ms - now_ms();
     let leases: Vec<LeaseRecord> = leases.leases.into_iter().map(lease_record).collect();
     store.add_new_leases(&leases).await?;
+    let users: UsersResponse = http::get("/api/users", token).await?;
+    let users: Vec<UserRecord> = users.users.into_iter().map(user_record).collect();
+    store.replace_users(&users).await?;
     loop {
         let cursor = store.sync_state().await?.pull_cursor;
         let path = format!("/api/pull?after={cursor}&limit={MAX_PULL_EVENTS}");
@@ -144,6 +141,15 @@ async fn push(store: &Store, token: Option<&str>) -> Result<bool, SyncError> {
             // sending it again would be refused again. It waits for a person.
             return Ok(true);
         }
+    }
+}
+
+/// A user as the server sent them, stored for offline sign-in.
+fn user_record(user: User) -> UserRecord {
+    UserRecord {
+        id: user.id,
+        name: user.name,
+        pin: user.pin,
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use uuid::Uuid;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
@@ -79,13 +80,15 @@ pub fn start(tablet: Tablet) -> SyncStatus {
     status.run_now();
     let _ = window_event_listener(leptos::ev::online, move |_| status.run_now());
     let _ = set_interval_with_handle(move || status.tick(), TICK);
-    // After each save: the outbox grew.
-    Effect::new(move |previous: Option<u32>| {
-        let pending = tablet.pending.get();
-        if previous.is_some_and(|previous| pending > previous) {
+    // After each save: an event the outbox did not hold before. Not a count that
+    // grew: a run that acknowledges one event as another is saved leaves the count
+    // as it was, and the new one would wait for the timer.
+    Effect::new(move |previous: Option<Vec<Uuid>>| {
+        let outbox = tablet.outbox.get();
+        if previous.is_some_and(|previous| outbox.iter().any(|id| !previous.contains(id))) {
             status.run_now();
         }
-        pending
+        outbox
     });
     status
 }
@@ -165,6 +168,14 @@ impl SyncStatus {
         self.tablet.refresh();
         if again {
             self.run_now();
+        } else if let Some(Err(_)) = result {
+            // The retry comes when the backoff ends, not at the next tick.
+            let wait = self
+                .runner
+                .try_with_value(|runner| runner.not_before_ms - now)
+                .unwrap_or(0.0)
+                .max(0.0);
+            set_timeout(move || self.tick(), Duration::from_millis(wait as u64));
         }
     }
 }

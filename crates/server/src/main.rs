@@ -221,7 +221,7 @@ async fn run_task(store: &Store, clock: &Clock, site_code: &str, task: Task) -> 
             let outcome = admin::set_pin(store, site_code, &name, &pin).await;
             report_user(outcome.map_err(failed)?, site_code, &name)?;
             println!(
-                "Changed the PIN of \"{name}\" at site {site_code}. Tablets enrolled before keep the old one until they are enrolled again."
+                "Changed the PIN of \"{name}\" at site {site_code}. Tablets take the new PIN at their next sync."
             );
         }
         Task::RevokeDevice { label } => {

@@ -45,7 +45,7 @@ use trial::time::{MS_PER_HOUR, Moment};
 use trial::wire::{
     ApiErrorBody, EnrolRequest, EnrolResponse, ErrorCode, LEASE_BLOCKS, LEASE_LOW_WATER,
     LeaseRequest, LeaseResponse, PullResponse, PushRequest, PushResponse, RejectionCode, Role,
-    SEAL_INFO, SealedLease, SealedSeed, Site,
+    SEAL_INFO, SealedLease, SealedSeed, Site, UsersResponse,
 };
 use uuid::Uuid;
 
@@ -656,6 +656,7 @@ on_both_engines!(
     bad_enrolment_codes_are_refused,
     a_device_id_enrols_once,
     a_missing_wrong_or_revoked_token_is_401_and_writes_nothing,
+    users_and_pins_reach_enrolled_tablets,
     the_same_push_three_times_stores_once,
     a_batch_cut_off_mid_way_is_finished_by_the_retry,
     a_tampered_chain_is_refused_from_the_broken_link,
@@ -847,6 +848,52 @@ async fn a_device_id_enrols_once(app: TestApp) {
     // The code was not spent on the refusal.
     let (status, _) = app.try_enrol(&code, Uuid::now_v7()).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+async fn users_and_pins_reach_enrolled_tablets(app: TestApp) {
+    let tablet = app.enrol().await;
+    let clock = Clock::fixed(NOW_MS);
+    let pin = Pin::parse("8642").unwrap();
+    admin::add_user(
+        &app.store,
+        &app.site.code,
+        "Zhang Wei",
+        Role::ResearchNurse,
+        &pin,
+        &clock,
+    )
+    .await
+    .unwrap();
+    let new_pin = Pin::parse("97531").unwrap();
+    admin::set_pin(&app.store, &app.site.code, "Li Na", &new_pin)
+        .await
+        .unwrap();
+
+    let (status, body) = app.get("/api/users", Some(&tablet.token)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let answer: UsersResponse = from_json(&body);
+    let user = |name: &str| {
+        answer
+            .users
+            .iter()
+            .find(|user| user.name == name)
+            .unwrap_or_else(|| panic!("{name} in {answer:?}"))
+    };
+    assert_eq!(answer.users.len(), 2);
+    assert_eq!(user("Zhang Wei").role, Role::ResearchNurse);
+    assert!(user("Zhang Wei").pin.verify(&pin));
+    assert!(user("Li Na").pin.verify(&new_pin));
+    assert!(!user("Li Na").pin.verify(&Pin::parse("2468").unwrap()));
+
+    for token in [None, Some("0".repeat(64).as_str())] {
+        let (status, body) = app.get("/api/users", token).await;
+        error_body(
+            status,
+            &body,
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+        );
+    }
 }
 
 async fn a_missing_wrong_or_revoked_token_is_401_and_writes_nothing(app: TestApp) {

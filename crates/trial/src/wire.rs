@@ -178,6 +178,18 @@ pub struct User {
     pub pin: PinHash,
 }
 
+/// The answer to `GET /api/users`: everyone who may sign in at the tablet's site,
+/// with their PIN hashes. Asked at every sync, so a user added or a PIN changed on
+/// the server reaches the tablets without enrolling them again; the tablet keeps
+/// exactly this list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsersResponse {
+    /// The site's users.
+    pub users: Vec<User>,
+    /// The server's clock when it answered.
+    pub server_time_ms: i64,
+}
+
 /// What a user may do. Appended, never renamed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

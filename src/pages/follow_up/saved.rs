@@ -299,7 +299,7 @@ fn CorrectionForm(
             busy.set(false);
             match result {
                 Ok(()) => {
-                    tablet.refresh();
+                    tablet.reload().await;
                     close.run(());
                 }
                 Err(error) => problem.set(Some(action_error(lang, &error))),

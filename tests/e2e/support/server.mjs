@@ -74,6 +74,14 @@ export class TestServer {
     return code;
   }
 
+  /** Adds a user as a coordinator does, with the admin command beside the
+   *  running server. */
+  addUser(name, pin, role = "research_nurse") {
+    execFileSync(BIN, ["--database", this.database, "add-user", "--name", name, "--role", role, "--pin", pin], {
+      encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+    });
+  }
+
   /** Stops the server, as when the ward's network goes away. */
   async stop() {
     await this.#end("SIGTERM");

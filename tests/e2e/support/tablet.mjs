@@ -19,11 +19,17 @@ export class SyncStatus {
   async pending() { return this.page.textContent("[data-testid=sync-pending]"); }
   /** Waits until the home screen says everything reached the server. */
   async waitAllSent(timeout = 20_000) {
-    await this.page.waitForFunction(
-      () => /All records are on the server|所有记录均已上传/.test(
-        document.querySelector("[data-testid=sync-pending]")?.textContent ?? ""),
-      null, { timeout },
-    );
+    try {
+      await this.page.waitForFunction(
+        () => /All records are on the server|所有记录均已上传/.test(
+          document.querySelector("[data-testid=sync-pending]")?.textContent ?? ""),
+        null, { timeout },
+      );
+    } catch (error) {
+      // Say where sync stood, so a failure can be understood from the log.
+      const status = await this.page.textContent("[data-testid=sync-status]").catch(() => "(no status line)");
+      throw new Error(`${error.message}\nsync status: ${status}`);
+    }
   }
   /** Taps "Sync now" (also what the timer and the online event do on their own). */
   async syncNow() {

@@ -7,6 +7,7 @@
 //! | `POST /api/push` | device token | `PushRequest` → `PushResponse` |
 //! | `GET /api/pull?after=&limit=` | device token | → `PullResponse` |
 //! | `POST /api/leases` | device token | `LeaseRequest` (`{}`) → `LeaseResponse` |
+//! | `GET /api/users` | device token | → `UsersResponse` |
 //!
 //! Errors answer as `ApiErrorBody` (see `error`).
 
@@ -14,6 +15,7 @@ mod enrol;
 mod leases;
 mod pull;
 mod push;
+mod users;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -36,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/push", post(push::push))
         .route("/pull", get(pull::pull))
         .route("/leases", post(leases::leases))
+        .route("/users", get(users::users))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

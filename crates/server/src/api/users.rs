@@ -1,0 +1,23 @@
+//! `GET /api/users`: who may sign in on the site's tablets, with their PIN hashes,
+//! so a user added or a PIN changed on the server reaches every tablet at its next
+//! sync, and a tablet never needs the network to check a PIN.
+
+use axum::extract::State;
+use axum::response::Json;
+use trial::wire::UsersResponse;
+
+use crate::AppState;
+use crate::auth::AuthenticatedDevice;
+use crate::error::ApiError;
+
+/// The users of the device's site, as enrolment gave them.
+pub async fn users(
+    State(state): State<AppState>,
+    AuthenticatedDevice(device): AuthenticatedDevice,
+) -> Result<Json<UsersResponse>, ApiError> {
+    let users = state.store.users(&device.site_code).await?;
+    Ok(Json(UsersResponse {
+        users,
+        server_time_ms: state.clock.now_ms(),
+    }))
+}
