@@ -5,6 +5,7 @@
 //! recomputed in memory whenever the log changes: the log is the only thing stored,
 //! so the screens can never show state that disagrees with it.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use leptos::prelude::*;
@@ -12,6 +13,9 @@ use leptos::task::spawn_local;
 use trial::event::Event;
 use trial::projection::{Participant, project};
 use uuid::Uuid;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::BroadcastChannel;
 
 use crate::store::{Enrolment, LeaseRecord, Store, StoreError, SyncState, UserRecord};
 
@@ -60,9 +64,12 @@ impl Tablet {
         }
     }
 
-    /// Re-reads everything from IndexedDB; call after every write.
+    /// Re-reads everything from IndexedDB; call after every write. The tablet's
+    /// other tabs are told to re-read too, so none shows a participant as it was
+    /// before this tab changed it.
     pub fn refresh(self) {
         spawn_local(self.reload());
+        tell_other_tabs();
     }
 
     /// Re-reads everything from IndexedDB, for a caller that shows the result
@@ -136,6 +143,37 @@ async fn read_all() -> Result<Read, StoreError> {
     Ok(read)
 }
 
+/// The channel on which a tab that wrote tells the tablet's other tabs to re-read.
+const CHANGES: &str = "hp-ecmo-changes";
+
+thread_local! {
+    /// This tab's end of [`CHANGES`]: it posts there and listens there, and a
+    /// channel object never receives its own messages.
+    static CHANNEL: RefCell<Option<BroadcastChannel>> = const { RefCell::new(None) };
+}
+
+fn tell_other_tabs() {
+    // Without BroadcastChannel the other tabs still re-read at their next sync or
+    // write; nothing is lost, they only lag.
+    CHANNEL.with_borrow(|channel| {
+        if let Some(channel) = channel {
+            let _ = channel.post_message(&JsValue::NULL);
+        }
+    });
+}
+
+/// Re-reads whenever another tab of this tablet wrote, for the life of the app.
+fn listen_to_other_tabs(tablet: Tablet) {
+    let Ok(channel) = BroadcastChannel::new(CHANGES) else {
+        return;
+    };
+    let on_message = Closure::<dyn Fn()>::new(move || spawn_local(tablet.reload()));
+    channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The handler lives as long as the page, as does the channel kept below.
+    on_message.forget();
+    CHANNEL.set(Some(channel));
+}
+
 /// Who is signed in: every event names this user.
 #[derive(Clone, Copy)]
 pub struct Session {
@@ -156,7 +194,8 @@ pub fn provide() -> (Tablet, Session) {
     };
     provide_context(tablet);
     provide_context(session);
-    tablet.refresh();
+    listen_to_other_tabs(tablet);
+    spawn_local(tablet.reload());
     (tablet, session)
 }
 

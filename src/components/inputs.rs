@@ -70,6 +70,7 @@ fn labelled_input(
                 id=field.key()
                 type=kind
                 autocomplete="off"
+                aria-describedby=format!("{}-error", field.key())
                 prop:value=move || value.get()
                 on:input=move |event| value.set(event_target_value(&event))
             />

@@ -18,7 +18,7 @@ use crate::components::{ChoiceField, DateTimeField, TextField};
 use crate::i18n::{Text, action_error, arm_label, field_error, refusal_text, t, use_lang};
 use crate::pages::follow_up::{FollowUp, Timeline};
 use crate::pages::home::{status_label, ticking_clock};
-use crate::pages::screening::ScreeningEditor;
+use crate::pages::screening::{ScreeningEditor, window_line};
 use crate::state::{use_session, use_tablet};
 
 /// `/participants/:id`
@@ -37,7 +37,13 @@ pub fn ParticipantPage() -> impl IntoView {
             when=move || participant.with(Option::is_some)
             fallback=move || view! { <p>{move || t(lang.get(), Text::NotFound)}</p> }
         >
-            <ParticipantView participant=Signal::derive(move || participant.get().expect("shown only when found"))/>
+            {move || {
+                // The last participant seen stands in while `Show` swaps to its
+                // fallback (the participant gone, as at enrolment's training wipe).
+                let last = participant.get_untracked()?;
+                let shown = Signal::derive(move || participant.get().unwrap_or_else(|| last.clone()));
+                Some(view! { <ParticipantView participant=shown/> })
+            }}
         </Show>
     }
 }
@@ -48,6 +54,10 @@ fn ParticipantView(participant: Signal<Participant>) -> impl IntoView {
     let now = ticking_clock();
     let editing = RwSignal::new(false);
     let revealed = RwSignal::new(None::<Randomised>);
+    // Why the last randomise tap did not allocate. Shown above the sections, so it
+    // stays when the tap lost to another tab and the randomise section gives way
+    // to the follow-up.
+    let refused = RwSignal::new(None::<String>);
     let title = move || {
         participant.with(|p| {
             let screening = p.screening_number().unwrap_or_default().to_owned();
@@ -66,6 +76,7 @@ fn ParticipantView(participant: Signal<Participant>) -> impl IntoView {
                 </span>
             </div>
             {move || revealed.get().map(|randomised| view! { <Reveal randomised/> })}
+            <p class="field-error" role="alert" data-testid="randomise-problem">{move || refused.get()}</p>
             <Show when=move || participant.with(|p| p.randomisation().is_none())>
                 <Show
                     when=move || editing.get()
@@ -82,7 +93,7 @@ fn ParticipantView(participant: Signal<Participant>) -> impl IntoView {
                     })}
                 </Show>
                 <ConsentSection participant/>
-                <RandomiseSection participant now revealed/>
+                <RandomiseSection participant now revealed refused/>
                 <Timeline participant/>
             </Show>
             <Show when=move || participant.with(|p| p.randomisation().is_some())>
@@ -179,13 +190,13 @@ fn RandomiseSection(
     participant: Signal<Participant>,
     now: ReadSignal<trial::time::Moment>,
     revealed: RwSignal<Option<Randomised>>,
+    refused: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let lang = use_lang();
     let tablet = use_tablet();
     let session = use_session();
     let confirming = RwSignal::new(false);
     let busy = RwSignal::new(false);
-    let problem = RwSignal::new(None::<String>);
     let blocker = move || -> Option<Text> {
         let now = now.get();
         let Some(device) = tablet.device.get() else {
@@ -219,12 +230,10 @@ fn RandomiseSection(
             confirming.try_set(false);
             match result {
                 Ok(randomised) => {
-                    problem.try_set(None);
+                    refused.set(None);
                     revealed.set(Some(randomised));
                 }
-                Err(error) => {
-                    problem.try_set(Some(action_error(lang, &error)));
-                }
+                Err(error) => refused.set(Some(action_error(lang, &error))),
             }
             tablet.refresh();
         });
@@ -233,7 +242,7 @@ fn RandomiseSection(
         let lang = lang.get_untracked();
         spawn_local(async move {
             if let Err(error) = actions::start_training().await {
-                problem.set(Some(action_error(lang, &error)));
+                refused.set(Some(action_error(lang, &error)));
             }
             tablet.refresh();
         });
@@ -242,9 +251,15 @@ fn RandomiseSection(
     // server's leases, and the blocker above says so.
     let may_train =
         move || tablet.lease.with(Option::is_none) && tablet.enrolment.with(Option::is_none);
+    // The 24-hour window, counting down where the decision is taken.
+    let window = move || {
+        let started = participant.with(Participant::ecmo_started_at)?;
+        Some(window_line(lang.get(), started, now.get()))
+    };
     view! {
         <section class="card" data-testid="randomise">
             <h2>{move || t(lang.get(), Text::Randomise)}</h2>
+            {move || window().map(|text| view! { <p class="window" data-testid="randomise-window">{text}</p> })}
             {move || blocker().map(|text| view! { <p class="blocked" data-testid="randomise-blocked">{t(lang.get(), text)}</p> })}
             <Show when=may_train>
                 <p>{move || t(lang.get(), Text::TrainingExplained)}</p>
@@ -273,7 +288,6 @@ fn RandomiseSection(
                     </button>
                 </div>
             </Show>
-            <p class="field-error" role="alert" data-testid="randomise-problem">{move || problem.get()}</p>
         </section>
     }
 }

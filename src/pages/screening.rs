@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
-use trial::eligibility::{Assessment, ECMO_WINDOW_MS, Outcome, Status, assess};
+use trial::eligibility::{Assessment, Outcome, Status, assess, ms_left_in_window};
 use trial::field::{Field, FieldError};
 use trial::payload::{Payload, ScreeningRecorded};
 use trial::projection::project;
@@ -258,13 +258,28 @@ pub fn ScreeningEditor(
         };
         let participant = participant.clone();
         let navigate = navigate.clone();
-        // Read now, in the handler: inside the task below nothing tracks it.
-        let n_participants = tablet.events.with_untracked(|events| project(events).len());
+        // Read now, in the handler: inside the task below nothing tracks it. Only
+        // this tablet's own screenings count, so participants pulled from other
+        // tablets leave no gaps in its numbers.
+        let device = tablet.device.get_untracked();
+        let n_screened_here = tablet.events.with_untracked(|events| {
+            project(events)
+                .iter()
+                .filter(|participant| {
+                    participant
+                        .screened_on()
+                        .is_some_and(|on| Some(on) == device)
+                })
+                .count()
+        });
         spawn_local(async move {
             let result = async {
                 let (participant_id, screening_number) = match participant {
                     Some(known) => known,
-                    None => (Uuid::now_v7(), next_screening_number(n_participants).await?),
+                    None => (
+                        Uuid::now_v7(),
+                        next_screening_number(n_screened_here).await?,
+                    ),
                 };
                 let payload = Payload::ScreeningRecorded(ScreeningRecorded {
                     screening_number,
@@ -393,18 +408,9 @@ fn assessment_view(
     let bmi = assessment
         .bmi()
         .map(|bmi| format!("{:.1} kg/m²", bmi.value()));
-    let window = form.ecmo_started_at.map(|started| {
-        let left = ECMO_WINDOW_MS - now.ms_since(started);
-        if left > 0 {
-            format!(
-                "{} {}",
-                t(lang, Text::WindowClosesIn),
-                format_duration(lang, left)
-            )
-        } else {
-            t(lang, Text::WindowClosed).to_owned()
-        }
-    });
+    let window = form
+        .ecmo_started_at
+        .map(|started| window_line(lang, started, now));
     let on_ecmo = assessment.ms_on_ecmo().map(|ms| format_duration(lang, ms));
     let statuses = assessment.statuses().to_vec();
     view! {
@@ -438,10 +444,25 @@ fn assessment_view(
     }
 }
 
+/// How long is left to randomise, counting down; or that the 24-hour window has
+/// closed.
+pub fn window_line(lang: Lang, ecmo_started_at: Moment, now: Moment) -> String {
+    let left = ms_left_in_window(ecmo_started_at, now);
+    if left > 0 {
+        format!(
+            "{} {}",
+            t(lang, Text::WindowClosesIn),
+            format_duration(lang, left)
+        )
+    } else {
+        t(lang, Text::WindowClosed).to_owned()
+    }
+}
+
 /// The next screening number on this tablet: its label and a running count.
-async fn next_screening_number(n_participants: usize) -> Result<String, actions::ActionError> {
+async fn next_screening_number(n_screened_here: usize) -> Result<String, actions::ActionError> {
     let store = Store::open(DATABASE).await?;
     let label = actions::device_label(&store).await;
     store.close();
-    Ok(format!("{}-{:04}", label?, n_participants + 1))
+    Ok(format!("{}-{:04}", label?, n_screened_here + 1))
 }

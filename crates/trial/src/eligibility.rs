@@ -28,6 +28,12 @@ pub const LACTATE_INCREASED_ABOVE: f64 = 2.0;
 /// at exactly 24 h 0 min it is too late.
 pub const ECMO_WINDOW_MS: i64 = 24 * MS_PER_HOUR;
 
+/// How long is left at `now` to randomise a patient whose ECMO started at
+/// `ecmo_started_at`, in milliseconds; zero or less once the window has closed.
+pub fn ms_left_in_window(ecmo_started_at: Moment, now: Moment) -> i64 {
+    ECMO_WINDOW_MS - now.ms_since(ecmo_started_at)
+}
+
 /// One criterion of the protocol, numbered as PROTOCOL.md numbers it. Inclusion 3
 /// (cardiogenic shock) is split into its three parts so a failure names the part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -2,7 +2,7 @@
 //! boundary, unknown answers, and the errors for impossible inputs.
 
 use jiff::civil::{Date, date};
-use trial::eligibility::{Criterion, Outcome, Status, assess};
+use trial::eligibility::{Criterion, Outcome, Status, assess, ms_left_in_window};
 use trial::field::{Field, FieldError, TimeLimit};
 use trial::screening::{Answer, EcmoMode, Screening, ScreeningForm};
 use trial::time::{MS_PER_HOUR, Moment};
@@ -432,4 +432,14 @@ fn implausible_inputs_are_errors_naming_field_and_range() {
         let messages: Vec<_> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(messages, [message]);
     }
+}
+
+#[test]
+fn the_window_left_counts_down_to_zero_at_24_hours() {
+    let started = at(SCREENED_UTC_MS);
+    let left = |after_ms| ms_left_in_window(started, at(SCREENED_UTC_MS + after_ms));
+    assert_eq!(left(0), 24 * MS_PER_HOUR);
+    assert_eq!(left(23 * MS_PER_HOUR + 59 * MINUTE), MINUTE);
+    assert_eq!(left(24 * MS_PER_HOUR), 0, "closed at exactly 24 h");
+    assert_eq!(left(25 * MS_PER_HOUR), -MS_PER_HOUR);
 }
