@@ -355,55 +355,87 @@ pub fn ScreeningEditor(
     }
 }
 
-/// The verdict beside the form: computed values, each criterion, the outcome.
+/// The verdict beside the form: the outcome, computed values, each criterion.
+///
+/// Only the outcome is a live region, and it changes only when the outcome does:
+/// the countdown and hours on ECMO tick every 30 s, and a screen reader would
+/// otherwise read the whole panel out again each time.
 #[component]
 fn EligibilityPanel(verdict: Memo<Verdict>, now: ReadSignal<Moment>) -> impl IntoView {
     let lang = use_lang();
+    let outcome = Memo::new(move |_| {
+        let lang = lang.get();
+        verdict.with(|verdict| outcome_summary(lang, verdict))
+    });
     view! {
-        <aside class="eligibility-panel" role="status" aria-live="polite" data-testid="eligibility">
+        <aside class="eligibility-panel" data-testid="eligibility">
+            <div role="status" aria-live="polite">
+                {move || outcome.with(|(class, text, details)| view! {
+                    <h2 class=*class data-testid="outcome">{text.clone()}</h2>
+                    <ul class="outcome-details">
+                        {details.iter().map(|detail| view! { <li>{detail.clone()}</li> }).collect_view()}
+                    </ul>
+                })}
+            </div>
             {move || {
                 let lang = lang.get();
-                verdict.with(|verdict| match verdict {
-                    Err(errors) => view! {
-                        <h2 class="outcome problem">{t(lang, Text::FixErrorsFirst)}</h2>
-                        <ul class="problems">
-                            {errors.iter().map(|e| view! { <li>{field_error(lang, e)}</li> }).collect_view()}
-                        </ul>
-                    }.into_any(),
-                    Ok((form, assessment)) => assessment_view(lang, form, assessment, now.get()).into_any(),
+                verdict.with(|verdict| {
+                    verdict
+                        .as_ref()
+                        .ok()
+                        .map(|(form, assessment)| assessment_view(lang, form, assessment, now.get()))
                 })
             }}
         </aside>
     }
 }
 
+/// The outcome in words, its style class, and what it names: every problem with
+/// the form, every failed criterion or every missing answer.
+fn outcome_summary(lang: Lang, verdict: &Verdict) -> (&'static str, String, Vec<String>) {
+    let assessment = match verdict {
+        Err(errors) => {
+            let problems = errors
+                .iter()
+                .map(|error| field_error(lang, error))
+                .collect();
+            return (
+                "outcome problem",
+                t(lang, Text::FixErrorsFirst).to_owned(),
+                problems,
+            );
+        }
+        Ok((_, assessment)) => assessment,
+    };
+    match assessment.outcome() {
+        Outcome::Eligible => (
+            "outcome eligible",
+            t(lang, Text::OutcomeEligible).to_owned(),
+            Vec::new(),
+        ),
+        Outcome::Ineligible { failed } => (
+            "outcome not-eligible",
+            t(lang, Text::OutcomeIneligible).to_owned(),
+            failed.iter().map(|c| criterion_label(lang, *c)).collect(),
+        ),
+        Outcome::Incomplete { missing } => (
+            "outcome incomplete",
+            t(lang, Text::OutcomeIncomplete).to_owned(),
+            missing
+                .iter()
+                .map(|f| field_label(lang, *f).to_owned())
+                .collect(),
+        ),
+    }
+}
+
+/// The computed values, the window and each criterion's status.
 fn assessment_view(
     lang: Lang,
     form: &ScreeningForm,
     assessment: &Assessment,
     now: Moment,
 ) -> impl IntoView + use<> {
-    let (outcome_class, outcome_text, details): (&str, &str, Vec<String>) =
-        match assessment.outcome() {
-            Outcome::Eligible => (
-                "outcome eligible",
-                t(lang, Text::OutcomeEligible),
-                Vec::new(),
-            ),
-            Outcome::Ineligible { failed } => (
-                "outcome not-eligible",
-                t(lang, Text::OutcomeIneligible),
-                failed.iter().map(|c| criterion_label(lang, *c)).collect(),
-            ),
-            Outcome::Incomplete { missing } => (
-                "outcome incomplete",
-                t(lang, Text::OutcomeIncomplete),
-                missing
-                    .iter()
-                    .map(|f| field_label(lang, *f).to_owned())
-                    .collect(),
-            ),
-        };
     let age = assessment.age_years().map(|age| format!("{age}"));
     let bmi = assessment
         .bmi()
@@ -414,8 +446,6 @@ fn assessment_view(
     let on_ecmo = assessment.ms_on_ecmo().map(|ms| format_duration(lang, ms));
     let statuses = assessment.statuses().to_vec();
     view! {
-        <h2 class=outcome_class data-testid="outcome">{outcome_text}</h2>
-        <ul class="outcome-details">{details.into_iter().map(|d| view! { <li>{d}</li> }).collect_view()}</ul>
         <dl class="computed">
             <dt>{t(lang, Text::ComputedAge)}</dt><dd data-testid="computed-age">{age.unwrap_or_else(|| "—".into())}</dd>
             <dt>"BMI"</dt><dd data-testid="computed-bmi">{bmi.unwrap_or_else(|| "—".into())}</dd>

@@ -7,21 +7,18 @@
 // the first one's follow-up, and when both record the same sample unseen, a data
 // query shows on both until a correction resolves it.
 import { after, before, test } from "node:test";
-import { TestServer } from "./support/server.mjs";
+import { POSTGRES_URL, TestServer } from "./support/server.mjs";
 import {
   FollowUp, Home, LANDSCAPE, PORTRAIT, Participant, Screening, SignIn, assert, launch, screenshot, watchErrors,
 } from "./support/pages.mjs";
 import { Enrol, SyncStatus, waitForRows } from "./support/tablet.mjs";
 
-let server;
 let browser;
 before(async () => {
-  server = await TestServer.start();
   browser = await launch();
 });
 after(async () => {
   await browser?.close();
-  await server?.stop();
 });
 
 async function tablet(viewport) {
@@ -41,7 +38,25 @@ async function tablet(viewport) {
   };
 }
 
-test("two tablets work apart, offline, and converge through the server", async () => {
+test("two tablets work apart, offline, and converge through the server (SQLite)", async () => {
+  await converge(await TestServer.start(), screenshot);
+});
+
+test("the same on PostgreSQL", { skip: !POSTGRES_URL && "no PostgreSQL cluster (cargo xtask test starts one)" }, async () => {
+  await converge(await TestServer.start({ postgresUrl: POSTGRES_URL }), async () => {});
+});
+
+/** The journey against `server`, which it stops at the end; `shoot` takes the
+ *  screenshots (once is enough: the screens do not depend on the engine). */
+async function converge(server, shoot) {
+  try {
+    await journey(server, shoot);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function journey(server, shoot) {
   const firstCode = server.enrolmentCode();
   const pin = server.firstUserPin();
   assert.ok(firstCode && pin, `the server printed a code and a PIN:\n${server.output}`);
@@ -54,7 +69,7 @@ test("two tablets work apart, offline, and converge through the server", async (
   await a.page.fill("#enrolment-code", "ABC");
   await a.page.click("[data-testid=enrol-button]");
   assert.match(await a.enrol.error(), /8 letters and digits/);
-  await screenshot(a.page, "20-enrol-en-landscape");
+  await shoot(a.page, "20-enrol-en-landscape");
   await a.enrol.enrol(firstCode);
   await a.signIn.signIn("Coordinator", pin);
   await a.page.waitForSelector("[data-testid=sync-status]");
@@ -81,7 +96,7 @@ test("two tablets work apart, offline, and converge through the server", async (
   assert.match(allocated.studyNumber, /-T1-001$/);
   await a.home.open();
   await a.sync.waitAllSent();
-  await screenshot(a.page, "21-home-synced-en-landscape");
+  await shoot(a.page, "21-home-synced-en-landscape");
 
   // B, offline, screens its own patient: it stays on the tablet, and B says so
   // calmly.
@@ -91,7 +106,7 @@ test("two tablets work apart, offline, and converge through the server", async (
   await b.home.open();
   await b.page.waitForSelector("[data-testid=sync-phase]:has-text('Offline')");
   assert.match(await b.sync.pending(), /^1 waiting to sync/);
-  await screenshot(b.page, "22-home-offline-en-portrait");
+  await shoot(b.page, "22-home-offline-en-portrait");
 
   // The server is killed as A saves (which starts a sync), and comes back.
   await a.home.newScreening();
@@ -108,7 +123,7 @@ test("two tablets work apart, offline, and converge through the server", async (
   await b.sync.waitAllSent();
   const rowsOnB = await waitForRows(b.page, 3);
   assert.ok(rowsOnB.some((row) => row.includes(allocated.studyNumber)), rowsOnB.join("\n"));
-  await screenshot(b.page, "23-home-converged-en-portrait");
+  await shoot(b.page, "23-home-converged-en-portrait");
 
   // A sees B's patient at its next sync, and a nurse the coordinator added on the
   // server meanwhile can sign in on A.
@@ -161,7 +176,7 @@ test("two tablets work apart, offline, and converge through the server", async (
     const query = await t.page.textContent("[data-testid=query-il6_pg_per_ml]");
     assert.match(query, /Data query:[^]*130 pg\/mL[^]*100 pg\/mL/);
   }
-  await screenshot(b.page, "24-data-query-en-portrait");
+  await shoot(b.page, "24-data-query-en-portrait");
 
   // A checks the lab report and corrects the value: the query is resolved, on B too.
   await a.followUp.correct("il6_pg_per_ml", "100", "checked against the lab report");
@@ -181,4 +196,6 @@ test("two tablets work apart, offline, and converge through the server", async (
   const expected = /ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET/;
   assert.deepEqual(a.errors.filter((error) => !expected.test(error)), []);
   assert.deepEqual(b.errors.filter((error) => !expected.test(error) && !/409 \(Conflict\)/.test(error)), []);
-});
+  await a.context.close();
+  await b.context.close();
+}

@@ -73,6 +73,11 @@ impl<'a> Postgres<'a> {
         Ok(postgres)
     }
 
+    /// The cluster's own `psql`, for tests that create databases in it.
+    pub fn psql(&self) -> PathBuf {
+        self.bin.join("psql")
+    }
+
     /// A URL the tests connect with; they create one database per test.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)

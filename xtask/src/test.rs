@@ -28,14 +28,14 @@ pub fn test(sh: &Shell) -> Result {
     app::build_release(sh)?;
     bench::print_bundle_size(sh)?;
 
-    // The server's suite runs on SQLite and, through this variable, on PostgreSQL;
-    // the cluster stops when `postgres` is dropped, also when a test fails.
+    // The server's suite and the two-tablet journey run on SQLite and, through
+    // this variable, on PostgreSQL; the cluster stops when `postgres` is dropped,
+    // also when a test fails.
     let postgres = postgres::Postgres::start(sh)?;
     step("native tests: trial core, server (SQLite and PostgreSQL), xtask checks");
     cmd!(sh, "cargo test")
         .env("HP_ECMO_TEST_POSTGRES_URL", postgres.url())
         .run()?;
-    drop(postgres);
 
     step("browser tests: wasm-bindgen-test in headless Chromium");
     cmd!(
@@ -46,13 +46,13 @@ pub fn test(sh: &Shell) -> Result {
     .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
     .run()?;
 
-    end_to_end(sh)
+    end_to_end(sh, &postgres)
 }
 
 /// Playwright (playwright-core from npm) drives Debian's Chromium through the
 /// user journeys against the real server and the release build; screenshots land
 /// in `target/e2e-screenshots` to be looked at.
-fn end_to_end(sh: &Shell) -> Result {
+fn end_to_end(sh: &Shell, postgres: &postgres::Postgres) -> Result {
     step("end-to-end tests: Playwright, Chromium, the real server");
     cmd!(sh, "cargo build --quiet --package server").run()?;
     let root = sh.current_dir();
@@ -69,6 +69,8 @@ fn end_to_end(sh: &Shell) -> Result {
         .env("HP_ECMO_DIST", root.join(app::DIST))
         .env("HP_ECMO_SCREENSHOTS", root.join("target/e2e-screenshots"))
         .env("CHROMIUM", CHROMIUM)
+        .env("HP_ECMO_TEST_POSTGRES_URL", postgres.url())
+        .env("HP_ECMO_PSQL", postgres.psql())
         .run()?;
     Ok(())
 }

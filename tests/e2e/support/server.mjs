@@ -1,5 +1,6 @@
-// Starts the real HP-ECMO server on a free port with a throw-away SQLite database,
-// serving the release build, and stops it (also to simulate the network going away).
+// Starts the real HP-ECMO server on a free port with a throw-away database (SQLite,
+// or PostgreSQL when the test command started a cluster), serving the release
+// build, and stops or kills it (also to simulate the network going away).
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
@@ -20,10 +21,28 @@ async function freePort() {
   });
 }
 
+/** The PostgreSQL cluster `cargo xtask test` starts, if any: the journeys that say
+ *  so run on it too. */
+export const POSTGRES_URL = process.env.HP_ECMO_TEST_POSTGRES_URL;
+
+/** Creates an empty database in the cluster at `url` and returns its URL. */
+function freshPostgresDatabase(url) {
+  const name = `hp_ecmo_e2e_${process.pid}_${Date.now()}`;
+  execFileSync(process.env.HP_ECMO_PSQL || "psql", [url, "--quiet", "--command", `CREATE DATABASE ${name}`], { stdio: ["ignore", "pipe", "pipe"] });
+  const fresh = new URL(url);
+  fresh.pathname = `/${name}`;
+  return fresh.toString();
+}
+
 export class TestServer {
-  static async start() {
+  /** A server on a fresh database: a SQLite file by default, or a new database
+   *  in the cluster at `postgresUrl`. */
+  static async start({ postgresUrl } = {}) {
     if (!BIN || !DIST) throw new Error("HP_ECMO_SERVER_BIN and HP_ECMO_DIST must be set (cargo xtask test sets them)");
-    const server = new TestServer(await freePort(), join(mkdtempSync(join(tmpdir(), "hp-ecmo-e2e-")), "server.sqlite"));
+    const database = postgresUrl
+      ? freshPostgresDatabase(postgresUrl)
+      : join(mkdtempSync(join(tmpdir(), "hp-ecmo-e2e-")), "server.sqlite");
+    const server = new TestServer(await freePort(), database);
     await server.resume();
     return server;
   }
