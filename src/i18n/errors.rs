@@ -38,6 +38,7 @@ pub fn refusal_text(refusal: &RandomiseRefusal) -> Text {
         RandomiseRefusal::NoConsent => Text::BlockedNoConsent,
         RandomiseRefusal::AlreadyRandomised => Text::AlreadyRandomised,
         RandomiseRefusal::ScreenedOnAnotherDevice => Text::BlockedOtherDevice,
+        RandomiseRefusal::NotEnrolled => Text::BlockedNotEnrolled,
     }
 }
 

@@ -5,6 +5,7 @@
 //! browser's and is kept per tablet in `localStorage`.
 
 mod errors;
+pub mod options;
 mod strings;
 
 pub use errors::{action_error, crypto_error, refusal_text, store_error, sync_error};
@@ -309,6 +310,15 @@ pub enum Text {
     AlreadyEnrolled,
     DataQuery,
     DataQueryHelp,
+    BlockedNotEnrolled,
+    EventNotEnrolled,
+    StatusNotEnrolled,
+    NotEnrolledIneligible,
+    NotEnrolledConsentRefused,
+    NotEnrolledMissedWindow,
+    NotEnrolledHelp,
+    RecordNotEnrolled,
+    ChooseNotEnrolledReason,
 }
 
 /// Translates a text.
@@ -360,6 +370,7 @@ pub fn event_kind_label(lang: Lang, kind: EventKind) -> &'static str {
             EventKind::ValueCorrected => Text::EventValueCorrected,
             EventKind::Withdrawn => Text::EventWithdrawn,
             EventKind::EndOfParticipation => Text::EventEndOfParticipation,
+            EventKind::NotEnrolled => Text::EventNotEnrolled,
         },
     )
 }

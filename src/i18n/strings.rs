@@ -411,6 +411,24 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "This browser offers no secure key store here: open the app at its https:// address (or on localhost).",
             "此浏览器在此处无法提供安全密钥存储：请通过 https:// 地址（或 localhost）打开应用。",
         ],
+        Text::BlockedNotEnrolled => [
+            "This patient is recorded as not enrolled. To reconsider them, edit the screening.",
+            "该患者已记录为未入组。如需重新考虑，请修改筛选记录。",
+        ],
+        Text::EventNotEnrolled => ["Not enrolled", "未入组"],
+        Text::StatusNotEnrolled => ["Not enrolled", "未入组"],
+        Text::NotEnrolledIneligible => ["Not eligible", "不符合入组条件"],
+        Text::NotEnrolledConsentRefused => ["Consent refused", "拒绝知情同意"],
+        Text::NotEnrolledMissedWindow => ["Missed the 24-hour window", "错过 24 小时随机窗口"],
+        Text::NotEnrolledHelp => [
+            "A patient who will not be enrolled keeps the reason: the trial counts every patient screened (CONSORT).",
+            "不入组的患者需记录原因：试验统计每一位筛选的患者（CONSORT 流程）。",
+        ],
+        Text::RecordNotEnrolled => ["Record as not enrolled", "记录为未入组"],
+        Text::ChooseNotEnrolledReason => [
+            "Choose why the patient is not enrolled.",
+            "请选择未入组原因。",
+        ],
         Text::DataQuery => ["Data query:", "数据质疑："],
         Text::DataQueryHelp => [
             "two tablets recorded different values, neither seeing the other's. The later one shows. Check which is right, then correct this field, giving the reason.",
@@ -532,6 +550,8 @@ pub(super) fn field(field: Field) -> [&'static str; 2] {
         ],
         Field::WithdrawnBy => ["Withdrawn by", "退出提出者"],
         Field::WithdrawalReason => ["Reason for withdrawal", "退出原因"],
+        Field::NotEnrolledReason => ["Reason not enrolled", "未入组原因"],
+        Field::NotEnrolledDetails => ["Details", "详细说明"],
         Field::CorrectionReason => ["Reason for the correction", "更正原因"],
     }
 }

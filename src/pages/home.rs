@@ -93,7 +93,7 @@ fn row(
     let status = participant.status(now);
     let status_class = match status {
         Status::Eligible => "status eligible",
-        Status::NotEligible => "status not-eligible",
+        Status::NotEligible | Status::NotEnrolled => "status not-eligible",
         Status::Randomised { .. } => "status randomised",
         _ => "status",
     };
@@ -146,6 +146,7 @@ pub fn status_label(lang: Lang, status: Status) -> String {
         Status::Withdrawn => t(lang, Text::StatusWithdrawn).into(),
         Status::Completed => t(lang, Text::StatusCompleted).into(),
         Status::LostToFollowUp => t(lang, Text::StatusLost).into(),
+        Status::NotEnrolled => t(lang, Text::StatusNotEnrolled).into(),
     }
 }
 

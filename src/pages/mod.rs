@@ -3,6 +3,7 @@
 mod enrol;
 mod follow_up;
 mod home;
+mod not_enrolled;
 mod participant;
 mod screening;
 mod sign_in;

@@ -18,6 +18,7 @@ use crate::components::{ChoiceField, DateTimeField, TextField};
 use crate::i18n::{Text, action_error, arm_label, field_error, refusal_text, t, use_lang};
 use crate::pages::follow_up::{FollowUp, Timeline};
 use crate::pages::home::{status_label, ticking_clock};
+use crate::pages::not_enrolled::NotEnrolledSection;
 use crate::pages::screening::{ScreeningEditor, window_line};
 use crate::state::{use_session, use_tablet};
 
@@ -94,6 +95,7 @@ fn ParticipantView(participant: Signal<Participant>) -> impl IntoView {
                 </Show>
                 <ConsentSection participant/>
                 <RandomiseSection participant now revealed refused/>
+                <NotEnrolledSection participant/>
                 <Timeline participant/>
             </Show>
             <Show when=move || participant.with(|p| p.randomisation().is_some())>

@@ -72,6 +72,16 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   assert.match(await screening.eligibilityText(), /I1 Age 18–75 years/);
   await screening.save();
   assert.equal(await participant.status(), "Not eligible");
+  // Not enrolled, with the reason: "other" needs the details, so it is named.
+  await page.click("label[for=not_enrolled_reason-other]");
+  await page.click("[data-testid=record-not-enrolled]");
+  assert.match(await page.textContent("[data-testid=not_enrolled_details-error]"), /^Details: /);
+  await page.click("label[for=not_enrolled_reason-ineligible]");
+  await page.click("[data-testid=record-not-enrolled]");
+  await page.waitForSelector("[data-testid=not-enrolled-recorded]");
+  assert.match(await page.textContent("[data-testid=not-enrolled-recorded]"), /Reason not enrolled: Not eligible/);
+  assert.equal(await participant.status(), "Not enrolled");
+  await screenshot(page, "03b-not-enrolled-en-landscape");
 
   // An eligible patient: consent, training lease, randomise with a double tap.
   await home.open();
@@ -105,8 +115,9 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   const rows = await home.rows();
   assert.equal(rows.length, 2, rows.join("\n"));
   assert.equal(rows.filter((row) => row.includes("Randomised")).length, 1, "randomised once");
-  // Three screenings, a consent and one randomisation wait for the server.
-  assert.equal(await home.pending(), "5 not synced");
+  // Three screenings, a non-enrolment, a consent and one randomisation wait for
+  // the server.
+  assert.equal(await home.pending(), "6 not synced");
   await screenshot(page, "06-home-en-landscape");
 
   // The network goes away; the app still starts, from the service worker.
@@ -138,7 +149,7 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
     "IL-6: 250000 pg/mL is outside the allowed range 0–100000 pg/mL");
   assert.match(await followUp.problem(), /Not saved/);
   await screenshot(page, "13-sample-out-of-range-en-landscape");
-  assert.equal(await home.pending(), "5 not synced", "a refused form writes nothing");
+  assert.equal(await home.pending(), "6 not synced", "a refused form writes nothing");
   // A sample cannot be recorded before it is taken.
   await followUp.fill("sampled_at", await localInput(page, -2 * 3600e3));
   assert.equal(await followUp.fieldError("sampled_at"),

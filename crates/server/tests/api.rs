@@ -33,6 +33,7 @@ use tower::ServiceExt;
 use trial::crf::FormRef;
 use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::crf::cytokine::TimePoint;
+use trial::crf::end::{NotEnrolled, NotEnrolledReason};
 use trial::event::{ChainHead, Event, EventDraft, EventKind};
 use trial::field::Field;
 use trial::payload::{
@@ -684,6 +685,7 @@ on_both_engines!(
     a_training_lease_is_flagged,
     a_participant_randomised_twice_is_flagged,
     a_randomisation_without_an_eligible_screening_is_flagged,
+    a_randomisation_after_not_enrolled_is_flagged,
     a_flagging_push_three_times_stores_and_flags_once,
     a_randomising_batch_cut_off_stores_nothing,
     two_devices_randomise_at_once,
@@ -1855,6 +1857,22 @@ async fn a_randomisation_without_an_eligible_screening_is_flagged(app: TestApp) 
         tablet.randomise(unscreened),
     ];
     check_flagged(&app, &tablet, &events, &["not_eligible"]).await;
+}
+
+async fn a_randomisation_after_not_enrolled_is_flagged(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let not_enrolled = Payload::NotEnrolled(NotEnrolled {
+        reason: NotEnrolledReason::ConsentRefused,
+        details: String::new(),
+    });
+    let events = vec![
+        tablet.event(participant, &screening(EcmoMode::Va), SCREENED_MS),
+        tablet.event(participant, &consent(), CONSENTED_MS),
+        tablet.event(participant, &not_enrolled, CONSENTED_MS + 1),
+        tablet.randomise(participant),
+    ];
+    check_flagged(&app, &tablet, &events, &["not_enrolled"]).await;
 }
 
 async fn a_flagging_push_three_times_stores_and_flags_once(app: TestApp) {

@@ -112,6 +112,8 @@ pub enum AllocationFlag {
     NoConsent,
     /// Occurs when another device screened the participant.
     ScreenedOnAnotherDevice,
+    /// Occurs when the patient was recorded as not enrolled before.
+    NotEnrolled,
 }
 
 /// Checks a randomisation a device reported, as the module doc describes.
@@ -213,6 +215,7 @@ impl AllocationFlag {
             Self::NotEligible(_) => "not_eligible",
             Self::NoConsent => "no_consent",
             Self::ScreenedOnAnotherDevice => "screened_on_another_device",
+            Self::NotEnrolled => "not_enrolled",
         }
     }
 }
@@ -224,6 +227,7 @@ impl From<RandomiseRefusal> for AllocationFlag {
             RandomiseRefusal::NotEligible(outcome) => Self::NotEligible(outcome),
             RandomiseRefusal::NoConsent => Self::NoConsent,
             RandomiseRefusal::ScreenedOnAnotherDevice => Self::ScreenedOnAnotherDevice,
+            RandomiseRefusal::NotEnrolled => Self::NotEnrolled,
         }
     }
 }
@@ -294,6 +298,9 @@ impl fmt::Display for AllocationFlag {
             Self::NoConsent => f.write_str("no consent is recorded for the participant"),
             Self::ScreenedOnAnotherDevice => {
                 f.write_str("the participant was screened on another tablet")
+            }
+            Self::NotEnrolled => {
+                f.write_str("the patient was recorded as not enrolled before the randomisation")
             }
         }
     }

@@ -96,6 +96,8 @@ pub enum EventKind {
     Withdrawn,
     /// A participant's follow-up ended (day 28, death or loss to follow-up).
     EndOfParticipation,
+    /// A screened patient was not enrolled, with the reason.
+    NotEnrolled,
 }
 
 /// One immutable record of a user action, sealed into its device's hash chain.
@@ -344,7 +346,7 @@ impl std::error::Error for HashParseError {}
 
 impl EventKind {
     /// Every kind, in the order they were added.
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::ScreeningRecorded,
         EventKind::ConsentRecorded,
         EventKind::Randomised,
@@ -352,6 +354,7 @@ impl EventKind {
         EventKind::ValueCorrected,
         EventKind::Withdrawn,
         EventKind::EndOfParticipation,
+        EventKind::NotEnrolled,
     ];
 
     /// The kind's stored name (the same as its serde name), which the hash covers.
@@ -364,6 +367,7 @@ impl EventKind {
             EventKind::ValueCorrected => "value_corrected",
             EventKind::Withdrawn => "withdrawn",
             EventKind::EndOfParticipation => "end_of_participation",
+            EventKind::NotEnrolled => "not_enrolled",
         }
     }
 }

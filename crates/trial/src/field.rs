@@ -117,6 +117,9 @@ pub enum Field {
     WithdrawnBy,
     WithdrawalReason,
     CorrectionReason,
+    // §1 A screened patient not enrolled (appended after the rest).
+    NotEnrolledReason,
+    NotEnrolledDetails,
 }
 
 /// The inclusive range a measured value must lie in, its fixed unit, and the part of
@@ -190,7 +193,7 @@ impl Field {
 
     /// Every field, in declaration order: the screening form first, then the other
     /// forms in CRF.md order. For exports and tests that must cover every key.
-    pub const ALL: [Field; 87] = [
+    pub const ALL: [Field; 89] = [
         Self::ScreenedAt,
         Self::DateOfBirth,
         Self::Sex,
@@ -278,6 +281,8 @@ impl Field {
         Self::WithdrawnBy,
         Self::WithdrawalReason,
         Self::CorrectionReason,
+        Self::NotEnrolledReason,
+        Self::NotEnrolledDetails,
     ];
 
     /// The stable key of this field, as serialised: used for translations, test ids
@@ -371,6 +376,8 @@ impl Field {
             Self::WithdrawnBy => "withdrawn_by",
             Self::WithdrawalReason => "withdrawal_reason",
             Self::CorrectionReason => "correction_reason",
+            Self::NotEnrolledReason => "not_enrolled_reason",
+            Self::NotEnrolledDetails => "not_enrolled_details",
         }
     }
 
@@ -464,6 +471,8 @@ impl Field {
             Self::WithdrawnBy => "withdrawn by",
             Self::WithdrawalReason => "reason for withdrawal",
             Self::CorrectionReason => "reason for the correction",
+            Self::NotEnrolledReason => "reason not enrolled",
+            Self::NotEnrolledDetails => "details of why not enrolled",
         }
     }
 
@@ -584,7 +593,11 @@ impl Field {
             | Self::AeTerm
             | Self::AeAction
             | Self::WithdrawalReason
-            | Self::CorrectionReason => Input::Text,
+            | Self::CorrectionReason
+            | Self::NotEnrolledDetails => Input::Text,
+            Self::NotEnrolledReason => {
+                Input::Choice(&["ineligible", "consent_refused", "missed_window", "other"])
+            }
         }
     }
 
@@ -979,8 +992,8 @@ mod tests {
         for (index, field) in Field::ALL.into_iter().enumerate() {
             assert_eq!(field as usize, index, "{field:?}");
         }
-        // `CorrectionReason` is the last variant: a new field goes after it, and here.
-        assert_eq!(Field::ALL.len(), Field::CorrectionReason as usize + 1);
+        // `NotEnrolledDetails` is the last variant: a new field goes after it, and here.
+        assert_eq!(Field::ALL.len(), Field::NotEnrolledDetails as usize + 1);
         assert_eq!(Field::SCREENING[..], Field::ALL[..Field::SCREENING.len()]);
     }
 

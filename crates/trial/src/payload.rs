@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::crf::consent::ConsentForm;
-use crate::crf::end::{EndOfParticipation, Withdrawal};
+use crate::crf::end::{EndOfParticipation, NotEnrolled, Withdrawal};
 use crate::crf::{Entry, Form, FormContext, FormKind, FormRef};
 use crate::event::{Event, EventKind};
 use crate::field::{Field, FieldError, Input, TimeLimit};
@@ -68,6 +68,8 @@ pub enum Payload {
     Withdrawn(Withdrawal),
     /// The participant's follow-up ended.
     EndOfParticipation(EndOfParticipation),
+    /// A screened patient was not enrolled.
+    NotEnrolled(NotEnrolled),
 }
 
 /// A screening: the tablet's screening number for the patient and the form.
@@ -219,6 +221,7 @@ impl Payload {
             Self::ValueCorrected(_) => EventKind::ValueCorrected,
             Self::Withdrawn(_) => EventKind::Withdrawn,
             Self::EndOfParticipation(_) => EventKind::EndOfParticipation,
+            Self::NotEnrolled(_) => EventKind::NotEnrolled,
         }
     }
 
@@ -232,6 +235,7 @@ impl Payload {
             Self::ValueCorrected(body) => serde_json::to_string(body),
             Self::Withdrawn(body) => serde_json::to_string(body),
             Self::EndOfParticipation(body) => serde_json::to_string(body),
+            Self::NotEnrolled(body) => serde_json::to_string(body),
         };
         json.expect("invariant: payload bodies have string keys and serialise to JSON")
     }
@@ -253,6 +257,7 @@ impl Payload {
             EventKind::ValueCorrected => Self::ValueCorrected(read(kind, json)?),
             EventKind::Withdrawn => Self::Withdrawn(read(kind, json)?),
             EventKind::EndOfParticipation => Self::EndOfParticipation(read(kind, json)?),
+            EventKind::NotEnrolled => Self::NotEnrolled(read(kind, json)?),
         };
         payload.validate()?;
         Ok(payload)
@@ -319,7 +324,10 @@ impl Payload {
             Self::ValueCorrected(body) => vec![(body.field, body.new.clone())],
             // The randomise tap is the event's own moment, which the server checks
             // against its clock; the others hold no time.
-            Self::Randomised(_) | Self::Withdrawn(_) | Self::EndOfParticipation(_) => Vec::new(),
+            Self::Randomised(_)
+            | Self::Withdrawn(_)
+            | Self::EndOfParticipation(_)
+            | Self::NotEnrolled(_) => Vec::new(),
         };
         entries
             .into_iter()
@@ -346,6 +354,7 @@ impl Payload {
                 .map_err(invalid),
             Self::ValueCorrected(body) => body.validate(),
             Self::Withdrawn(body) => body.validate().map_err(invalid),
+            Self::NotEnrolled(body) => body.validate().map_err(invalid),
             // Every value of these is valid once it has deserialised: the study
             // number checks itself, and the arm is verified against the lease by the
             // server, which holds the seed.

@@ -39,7 +39,7 @@ use uuid::Uuid;
 
 use crate::crf::consent::ConsentForm;
 use crate::crf::cytokine::{Il6Change, SampleDue, SampleWindow, TimePoint, il6_change};
-use crate::crf::end::{EndOfParticipation, EndStatus, Withdrawal};
+use crate::crf::end::{EndOfParticipation, EndStatus, NotEnrolled, Withdrawal};
 use crate::crf::{Form, FormContext, FormRef};
 use crate::eligibility::{Assessment, Outcome, assess};
 use crate::event::Event;
@@ -215,6 +215,8 @@ pub enum Status {
     Completed,
     /// Lost to follow-up.
     LostToFollowUp,
+    /// Screened, and not enrolled for the reason recorded.
+    NotEnrolled,
 }
 
 /// Why a participant may not be randomised at a given moment.
@@ -232,6 +234,9 @@ pub enum RandomiseRefusal {
     /// randomises them (DESIGN.md, "Randomisation"), so two tablets holding the
     /// same pulled screening can never both allocate.
     ScreenedOnAnotherDevice,
+    /// Occurs when the patient was recorded as not enrolled, and no screening
+    /// since has reopened it.
+    NotEnrolled,
 }
 
 /// The next cytokine sample a participant needs, for the home screen.
@@ -258,6 +263,8 @@ pub struct Participant {
     randomisation: Option<Recorded<Randomised>>,
     forms: BTreeMap<FormRef, FormRecord>,
     withdrawal: Option<Recorded<Withdrawal>>,
+    /// Set by a `NotEnrolled` event, cleared by a later screening.
+    not_enrolled: Option<Recorded<NotEnrolled>>,
     end: Option<Recorded<EndOfParticipation>>,
     conflicts: Vec<Conflict>,
     anomalies: Vec<Anomaly>,
@@ -355,6 +362,7 @@ impl Participant {
             randomisation: None,
             forms: BTreeMap::new(),
             withdrawal: None,
+            not_enrolled: None,
             end: None,
             conflicts: Vec::new(),
             anomalies: Vec::new(),
@@ -432,6 +440,11 @@ impl Participant {
         self.end.as_ref()
     }
 
+    /// Why the patient was not enrolled, unless a screening since reopened it.
+    pub fn not_enrolled(&self) -> Option<&Recorded<NotEnrolled>> {
+        self.not_enrolled.as_ref()
+    }
+
     /// Every concurrent edit found, for data queries, in the order found.
     pub fn conflicts(&self) -> &[Conflict] {
         &self.conflicts
@@ -501,6 +514,9 @@ impl Participant {
         if self.randomisation.is_some() {
             return Err(RandomiseRefusal::AlreadyRandomised);
         }
+        if self.not_enrolled.is_some() {
+            return Err(RandomiseRefusal::NotEnrolled);
+        }
         match self.assessment(now) {
             Some(Ok(assessment)) if assessment.is_eligible() => {}
             Some(Ok(assessment)) => {
@@ -526,7 +542,8 @@ impl Participant {
     }
 
     /// Where the participant stands at `now`. Withdrawal, then the end of
-    /// follow-up, then randomisation decide before eligibility does; eligibility is
+    /// follow-up, then randomisation, then a record of non-enrolment decide before
+    /// eligibility does; eligibility is
     /// assessed at `now`, so an eligible patient becomes not eligible when the ECMO
     /// window closes.
     pub fn status(&self, now: Moment) -> Status {
@@ -541,6 +558,9 @@ impl Participant {
         }
         if let Some(arm) = self.arm() {
             return Status::Randomised { arm };
+        }
+        if self.not_enrolled.is_some() {
+            return Status::NotEnrolled;
         }
         match self.assessment(now) {
             Some(Ok(assessment)) => match assessment.outcome() {
@@ -639,6 +659,8 @@ impl Participant {
                     Some(_) => {}
                 }
                 self.screened_on.get_or_insert(by.device_id);
+                // Screening again means the patient is considered again.
+                self.not_enrolled = None;
                 let screening = Screening::parse(&body.form)
                     .expect("invariant: Payload::parse validated the screening form");
                 self.screening = Some(Recorded {
@@ -652,6 +674,7 @@ impl Participant {
             Payload::ValueCorrected(body) => self.correct(body, by),
             Payload::Withdrawn(body) => self.withdrawal = Some(Recorded { value: body, by }),
             Payload::EndOfParticipation(body) => self.end = Some(Recorded { value: body, by }),
+            Payload::NotEnrolled(body) => self.not_enrolled = Some(Recorded { value: body, by }),
         }
     }
 

@@ -10,13 +10,15 @@ use trial::crf::baseline::{BaselineForm, ShockCause};
 use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::crf::cytokine::{CytokineSampleForm, SampleDue, TimePoint, il6_change};
 use trial::crf::daily::{DailyAssessmentForm, StudyDay};
-use trial::crf::end::{EndOfParticipation, EndStatus, Withdrawal, WithdrawnBy};
+use trial::crf::end::{
+    EndOfParticipation, EndStatus, NotEnrolled, NotEnrolledReason, Withdrawal, WithdrawnBy,
+};
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
 use trial::crf::outcomes::{Day28Status, OutcomesForm};
 use trial::crf::vasoactive::VasoactiveDoses;
 use trial::crf::{Entry, Form, FormContext, FormKind, FormRef, MAX_TEXT_CHARS};
 use trial::event::EventKind;
-use trial::field::{Field, FieldError, TimeLimit};
+use trial::field::{Field, FieldError, Input, TimeLimit};
 use trial::payload::{
     FormSaved, Payload, PayloadError, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber,
     StudyNumberError, ValueCorrected,
@@ -1083,6 +1085,10 @@ fn every_payload_round_trips_strictly() {
     check_payload(Payload::EndOfParticipation(EndOfParticipation {
         status: EndStatus::LostToFollowUp,
     }));
+    check_payload(Payload::NotEnrolled(NotEnrolled {
+        reason: NotEnrolledReason::MissedWindow,
+        details: String::new(),
+    }));
     assert_eq!(
         Payload::EndOfParticipation(EndOfParticipation {
             status: EndStatus::Completed
@@ -1153,6 +1159,36 @@ fn payloads_are_validated_with_the_form_rules() {
         confirmed: vec![Field::Il6PgPerMl],
     });
     assert!(Payload::parse(EventKind::FormSaved, SCHEMA_VERSION, &confirmed.to_json()).is_ok());
+
+    // "Other" says what; the named reasons may say more.
+    let not_enrolled = |reason, details: &str| {
+        let payload = Payload::NotEnrolled(NotEnrolled {
+            reason,
+            details: details.to_owned(),
+        });
+        Payload::parse(EventKind::NotEnrolled, SCHEMA_VERSION, &payload.to_json()).map(drop)
+    };
+    let blank_details = vec![FieldError::Blank {
+        field: Field::NotEnrolledDetails,
+    }];
+    assert_eq!(
+        not_enrolled(NotEnrolledReason::Other, " "),
+        invalid(EventKind::NotEnrolled, blank_details).map(drop)
+    );
+    assert_eq!(
+        not_enrolled(NotEnrolledReason::Other, "transferred to another hospital"),
+        Ok(())
+    );
+    assert_eq!(not_enrolled(NotEnrolledReason::ConsentRefused, ""), Ok(()));
+    assert!(not_enrolled(NotEnrolledReason::Ineligible, &"x".repeat(10_000)).is_err());
+    // Each answer's key reads back as the reason the payload stores.
+    let keys = match Field::NotEnrolledReason.input() {
+        Input::Choice(keys) => keys,
+        other => panic!("{other:?}"),
+    };
+    for key in keys {
+        serde_json::from_value::<NotEnrolledReason>(json!(key)).unwrap();
+    }
 
     // The kind decides how the body is read.
     assert!(matches!(

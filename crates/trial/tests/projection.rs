@@ -11,7 +11,9 @@ use trial::crf::baseline::{BaselineForm, ShockCause};
 use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::crf::cytokine::{CytokineSampleForm, SampleDue, TimePoint};
 use trial::crf::daily::{DailyAssessmentForm, StudyDay};
-use trial::crf::end::{EndOfParticipation, EndStatus, Withdrawal, WithdrawnBy};
+use trial::crf::end::{
+    EndOfParticipation, EndStatus, NotEnrolled, NotEnrolledReason, Withdrawal, WithdrawnBy,
+};
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
 use trial::crf::{Entry, Form, FormRef};
 use trial::event::{ChainHead, Event, EventDraft, EventKind};
@@ -303,6 +305,38 @@ fn to_take(participant: &Participant, offset_from_ecmo_ms: i64) -> Vec<(TimePoin
         .into_iter()
         .map(|sample| (sample.time_point, sample.due))
         .collect()
+}
+
+#[test]
+fn a_patient_not_enrolled_is_not_randomised_until_screened_again() {
+    let mut log = Log::new();
+    log.record(TABLET_1, NURSE, 4 * HOUR, &screened(screening_form()));
+    log.record(TABLET_1, NURSE, 4 * HOUR + 1, &consent());
+    let not_enrolled = Payload::NotEnrolled(NotEnrolled {
+        reason: NotEnrolledReason::Other,
+        details: "transferred to another hospital".to_owned(),
+    });
+    log.record(TABLET_1, NURSE, 4 * HOUR + 2, &not_enrolled);
+    let participant = log.participant();
+    assert_eq!(participant.status(at(4 * HOUR + 3)), Status::NotEnrolled);
+    assert_eq!(
+        participant.may_randomise(at(4 * HOUR + 3), TABLET_1),
+        Err(RandomiseRefusal::NotEnrolled)
+    );
+    assert_eq!(
+        participant.not_enrolled().map(|record| record.value.reason),
+        Some(NotEnrolledReason::Other)
+    );
+
+    // Screened again (the transfer fell through): considered again.
+    log.record(TABLET_1, NURSE, 4 * HOUR + 4, &screened(screening_form()));
+    let participant = log.participant();
+    assert_eq!(participant.not_enrolled(), None);
+    assert_eq!(participant.status(at(4 * HOUR + 5)), Status::Eligible);
+    assert_eq!(
+        participant.may_randomise(at(4 * HOUR + 5), TABLET_1),
+        Ok(())
+    );
 }
 
 #[test]

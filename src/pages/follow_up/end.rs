@@ -10,12 +10,14 @@ use trial::field::{Field, FieldError, Input};
 use trial::payload::Payload;
 use trial::projection::{Participant, Provenance, Status};
 
-use super::{options, user_name, wall_clock};
+use super::{user_name, wall_clock};
 use crate::actions;
 use crate::clock;
 use crate::components::dirty::use_dirty;
 use crate::components::{Radios, TextField};
-use crate::i18n::{Text, action_error, arm_label, field_error, field_label, labelled, t, use_lang};
+use crate::i18n::{
+    Text, action_error, arm_label, field_error, field_label, labelled, options, t, use_lang,
+};
 use crate::state::{use_session, use_tablet};
 
 /// How participation ended, as the user chooses it: the three answers of CRF.md

@@ -11,9 +11,9 @@ use trial::crf::Entry;
 use trial::field::{Field, FieldError, Input, check_limits};
 use trial::time::Moment;
 
-use super::options::{self, NO, YES};
 use crate::clock;
 use crate::components::Radios;
+use crate::i18n::options::{self, NO, YES};
 use crate::i18n::{Text, field_error, field_label, parenthesised, t, unit_label, use_lang};
 
 /// The inputs of one field, as typed.

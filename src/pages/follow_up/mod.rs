@@ -18,7 +18,6 @@ mod editor;
 mod end;
 mod entry;
 mod il6;
-mod options;
 mod rows;
 mod samples;
 mod saved;
@@ -36,7 +35,9 @@ use trial::time::Moment;
 use uuid::Uuid;
 
 use crate::components::dirty::{DirtyForms, provide_dirty};
-use crate::i18n::{Lang, Text, form_label, labelled, not_done_label, t, unit_label, use_lang};
+use crate::i18n::{
+    Lang, Text, form_label, labelled, not_done_label, options, t, unit_label, use_lang,
+};
 use crate::store::UserRecord;
 use crate::{actions, clock};
 
@@ -305,7 +306,7 @@ fn ordinal(participant: &Participant, kind: FormKind, id: Uuid) -> usize {
 }
 
 /// `moment` on the tablet's wall clock: "2026-03-01 12:00".
-fn wall_clock(moment: Moment) -> String {
+pub(crate) fn wall_clock(moment: Moment) -> String {
     clock::to_local_input(moment).replacen('T', " ", 1)
 }
 
@@ -364,7 +365,7 @@ fn describe_value(lang: Lang, field: Field, value: &Value) -> String {
 }
 
 /// The name of the user `id` on this tablet, else the end of the id.
-fn user_name(users: &[UserRecord], id: Uuid) -> String {
+pub(crate) fn user_name(users: &[UserRecord], id: Uuid) -> String {
     users
         .iter()
         .find(|user| user.id == id)

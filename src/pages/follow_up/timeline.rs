@@ -198,6 +198,18 @@ fn describe(
             };
             (labelled(lang, kind, t(lang, status)), Vec::new())
         }
+        Ok(Payload::NotEnrolled(not_enrolled)) => {
+            let reason =
+                describe_value(lang, Field::NotEnrolledReason, &json!(not_enrolled.reason));
+            let lines = (!not_enrolled.details.trim().is_empty())
+                .then(|| {
+                    let label = field_label(lang, Field::NotEnrolledDetails);
+                    labelled(lang, label, &not_enrolled.details)
+                })
+                .into_iter()
+                .collect();
+            (labelled(lang, kind, &reason), lines)
+        }
         // Unreadable: the participant page lists it among the anomalies.
         Err(_) => (kind.to_owned(), Vec::new()),
     }

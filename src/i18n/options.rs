@@ -7,22 +7,22 @@ use serde::de::DeserializeOwned;
 use trial::crf::adverse_event::{AeOutcome, Relatedness, Severity};
 use trial::crf::baseline::ShockCause;
 use trial::crf::consent::ConsentGivenBy;
-use trial::crf::end::WithdrawnBy;
+use trial::crf::end::{NotEnrolledReason, WithdrawnBy};
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, StopReason};
 use trial::crf::outcomes::Day28Status;
 use trial::field::{Field, Input};
 use trial::screening::{Answer, EcmoMode, Sex};
 
-use crate::i18n::{Lang, Text, t};
+use super::{Lang, Text, t};
 
 /// What "yes" and "no" are typed as; a yes / no field stores a boolean.
-pub(super) const YES: &str = "yes";
+pub const YES: &str = "yes";
 /// See [`YES`].
-pub(super) const NO: &str = "no";
+pub const NO: &str = "no";
 
 /// The keys of the answers of a choice or yes / no field, in the order shown;
 /// `None` for a field typed rather than chosen.
-pub(super) fn keys(field: Field) -> Option<&'static [&'static str]> {
+pub fn keys(field: Field) -> Option<&'static [&'static str]> {
     match field.input() {
         Input::YesNo => Some(&[YES, NO]),
         Input::Choice(keys) => Some(keys),
@@ -32,7 +32,7 @@ pub(super) fn keys(field: Field) -> Option<&'static [&'static str]> {
 
 /// The answer `key` of `field` in `lang`; the key itself for a key the app does not
 /// know, which the core's tests rule out.
-pub(super) fn label(lang: Lang, field: Field, key: &str) -> String {
+pub fn label(lang: Lang, field: Field, key: &str) -> String {
     text(field, key).map_or_else(|| key.to_owned(), |text| t(lang, text).to_owned())
 }
 
@@ -118,6 +118,12 @@ fn text(field: Field, key: &str) -> Option<Text> {
             Day28Status::AliveDischarged => Text::Day28AliveDischarged,
             Day28Status::Dead => Text::Day28Dead,
         },
+        Field::NotEnrolledReason => match read(key)? {
+            NotEnrolledReason::Ineligible => Text::NotEnrolledIneligible,
+            NotEnrolledReason::ConsentRefused => Text::NotEnrolledConsentRefused,
+            NotEnrolledReason::MissedWindow => Text::NotEnrolledMissedWindow,
+            NotEnrolledReason::Other => Text::Other,
+        },
         Field::WithdrawnBy => match read(key)? {
             WithdrawnBy::Participant => Text::WithdrawnByParticipant,
             WithdrawnBy::LegallyAuthorisedRepresentative => Text::ConsentRepresentative,
@@ -128,6 +134,6 @@ fn text(field: Field, key: &str) -> Option<Text> {
 }
 
 /// `key` read as the answer type `T`, as the form stores it.
-pub(super) fn read<T: DeserializeOwned>(key: &str) -> Option<T> {
+pub fn read<T: DeserializeOwned>(key: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(key.to_owned())).ok()
 }
