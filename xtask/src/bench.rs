@@ -1,17 +1,38 @@
 //! `cargo xtask bench`: figures, not pass/fail. Timed assertions would flake on the
-//! shared machines, so performance is printed and compared by people.
+//! shared machines, so performance is printed and compared by people: the bundle's
+//! size, the app's start-up and tap-to-allocation times in Chromium, and the sync
+//! server's push and pull throughput.
 
-use std::io::Write;
+use xshell::{Shell, cmd};
 
-use xshell::Shell;
+use crate::{Result, app, compress, install, step};
 
-use crate::{Result, app, install, step};
-
-/// Builds the release app and prints its size.
+/// Builds the release app and prints its size, how fast it starts and
+/// randomises in Chromium, and the sync server's throughput.
 pub fn bench(sh: &Shell) -> Result {
-    install::build_tools(sh)?;
+    install::everything(sh)?;
     app::build_release(sh)?;
-    print_bundle_size(sh)
+    print_bundle_size(sh)?;
+    print_app_timings(sh)?;
+    print_sync_throughput(sh)
+}
+
+/// Start-up and tap-to-allocation times of the release build in headless
+/// Chromium, against the server as `cargo xtask run` builds it (see
+/// `tests/e2e/bench/app.mjs`).
+fn print_app_timings(sh: &Shell) -> Result {
+    step("app timings (Chromium, release build, median of 7)");
+    cmd!(sh, "cargo build --quiet --package server").run()?;
+    let root = sh.current_dir();
+    cmd!(sh, "node tests/e2e/bench/app.mjs")
+        .env(
+            "HP_ECMO_SERVER_BIN",
+            root.join("target/debug/hp-ecmo-server"),
+        )
+        .env("HP_ECMO_DIST", root.join(app::DIST))
+        .env("CHROMIUM", install::CHROMIUM)
+        .run()?;
+    Ok(())
 }
 
 /// Prints the size of each code file of the built app: raw, gzip -9 and brotli 11,
@@ -34,7 +55,11 @@ pub fn print_bundle_size(sh: &Shell) -> Result {
     let mut totals = [0; 3];
     for path in files {
         let bytes = sh.read_binary_file(&path)?;
-        let sizes = [bytes.len(), gzip_len(&bytes)?, brotli_len(&bytes)?];
+        let sizes = [
+            bytes.len(),
+            compress::gzip(&bytes)?.len(),
+            compress::brotli(&bytes)?.len(),
+        ];
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         println!(
             "{name:<40} {:>10} {:>10} {:>10}",
@@ -49,20 +74,4 @@ pub fn print_bundle_size(sh: &Shell) -> Result {
         "total", totals[0], totals[1], totals[2]
     );
     Ok(())
-}
-
-fn gzip_len(bytes: &[u8]) -> Result<usize> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes)?;
-    Ok(encoder.finish()?.len())
-}
-
-fn brotli_len(bytes: &[u8]) -> Result<usize> {
-    let mut compressed = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 11,
-        ..Default::default()
-    };
-    brotli::BrotliCompress(&mut &bytes[..], &mut compressed, &params)?;
-    Ok(compressed.len())
 }

@@ -5,6 +5,7 @@
 
 mod app;
 mod bench;
+mod compress;
 mod install;
 mod postgres;
 mod run;
@@ -26,9 +27,11 @@ usage: cargo xtask <task>
   run [--port N]   install what is missing, build the app, start the server
                    on http://127.0.0.1:N (default 8080)
   test             install what is missing, run every check and test
-  bench            print benchmark figures (release bundle size)
+  bench            print benchmark figures (bundle size, start-up, tap to
+                   allocation, sync throughput)
   install          install the build and test tools only
-  service-worker   (run by Trunk after a build) write sw.js with the build's files";
+  post-build       (run by Trunk after a build) write sw.js with the build's
+                   files, and precompress them";
 
 fn main() {
     if let Err(error) = dispatch() {
@@ -47,7 +50,7 @@ fn dispatch() -> Result {
         Some("test") => test::test(&sh),
         Some("bench") => bench::bench(&sh),
         Some("install") => install::everything(&sh),
-        Some("service-worker") => service_worker::write_from_trunk_env(&project_root()),
+        Some("post-build") => service_worker::post_build(&project_root()),
         _ => {
             println!("{USAGE}");
             Ok(())

@@ -1,5 +1,6 @@
-//! `cargo xtask service-worker`: run by Trunk after a build (a `post_build` hook in
-//! Trunk.toml), writes `sw.js` into the build with the build's own file list.
+//! `cargo xtask post-build`: run by Trunk after a build (a `post_build` hook in
+//! Trunk.toml), writes `sw.js` into the build with the build's own file list, and
+//! precompresses the build (`compress`).
 //!
 //! Trunk hashes file names, so a hand-written precache list would break with every
 //! build. This lists what Trunk staged, and versions the cache by a hash of the
@@ -10,23 +11,33 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::Result;
+use crate::{Result, compress};
 
 const TEMPLATE: &str = "public/sw.js";
 const VERSION_LINE: &str = "const VERSION = \"dev\";";
 const PRECACHE_LINE: &str = "const PRECACHE = [];";
 
-/// Writes `sw.js` into Trunk's staging folder (release builds only).
-pub fn write_from_trunk_env(root: &Path) -> Result {
+/// `cargo xtask post-build`, which Trunk runs after each build (release builds
+/// only): writes `sw.js` into Trunk's staging folder, then a compressed copy of
+/// each file beside it, which the worker's list leaves out.
+pub fn post_build(root: &Path) -> Result {
     if std::env::var("TRUNK_PROFILE").as_deref() != Ok("release") {
-        println!("service-worker: not a release build, no service worker");
+        println!("post-build: not a release build, no service worker");
         return Ok(());
     }
     let staging = std::env::var_os("TRUNK_STAGING_DIR")
         .map(PathBuf::from)
-        .ok_or("service-worker: TRUNK_STAGING_DIR is not set; Trunk runs this after a build")?;
+        .ok_or("post-build: TRUNK_STAGING_DIR is not set; Trunk runs this after a build")?;
+    write(root, &staging)?;
+    let compressed = compress::precompress(&staging)?;
+    println!("post-build: {compressed} files precompressed (brotli, gzip)");
+    Ok(())
+}
+
+/// Writes `sw.js` into `staging` with the list of what is in it.
+fn write(root: &Path, staging: &Path) -> Result {
     let mut files = Vec::new();
-    collect(&staging, &staging, &mut files)?;
+    collect(staging, staging, &mut files)?;
     let template = std::fs::read_to_string(root.join(TEMPLATE))?;
     let worker = render(&template, &files)?;
     std::fs::write(staging.join("sw.js"), worker)?;

@@ -104,7 +104,15 @@ impl fmt::Debug for Clock {
 /// Each request gets a span with its method, path and (once authenticated) device
 /// id: never a body or a query value, which could hold patient data.
 pub fn router(state: AppState, dist: &Path) -> Router {
-    let app_shell = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
+    // The build holds a brotli and a gzip copy of each file (`cargo xtask
+    // post-build`): sent as they are, so no request waits for compression.
+    let index = ServeFile::new(dist.join("index.html"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let app_shell = ServeDir::new(dist)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(index);
     Router::new()
         .nest("/api", api::router(state))
         .fallback_service(app_shell)

@@ -137,6 +137,8 @@ async fn spawn_app(engine: Engine) -> Option<TestApp> {
     let dist = tempfile::tempdir().unwrap();
     std::fs::write(dist.path().join("index.html"), "<html>app shell</html>").unwrap();
     std::fs::write(dist.path().join("app-1a2b.wasm"), b"\0asm").unwrap();
+    // The build's brotli copy, stood in for by a marker: served as it is.
+    std::fs::write(dist.path().join("app-1a2b.wasm.br"), b"brotli of wasm").unwrap();
     let state = AppState::new(store.clone(), Clock::fixed(NOW_MS));
     Some(TestApp {
         router: server::router(state, dist.path()),
@@ -706,6 +708,23 @@ async fn serves_the_app_shell_and_deep_links(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/wasm");
+    assert!(response.headers().get(header::CONTENT_ENCODING).is_none());
+    // A browser that takes brotli gets the build's own copy, uncompressed again.
+    let response = app
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/app-1a2b.wasm")
+                .header(header::ACCEPT_ENCODING, "gzip, deflate, br")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "br");
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/wasm");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"brotli of wasm");
     let (status, body) = app.get("/participants/42", None).await;
     assert_eq!(
         (status, body.as_slice()),
