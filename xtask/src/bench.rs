@@ -5,7 +5,7 @@
 
 use xshell::{Shell, cmd};
 
-use crate::{Result, app, compress, install, step};
+use crate::{Result, app, compress, install, postgres, step};
 
 /// Builds the release app and prints its size, how fast it starts and
 /// randomises in Chromium, and the sync server's throughput.
@@ -31,6 +31,17 @@ fn print_app_timings(sh: &Shell) -> Result {
         )
         .env("HP_ECMO_DIST", root.join(app::DIST))
         .env("CHROMIUM", install::CHROMIUM)
+        .run()?;
+    Ok(())
+}
+
+/// The sync server's push, retry and pull throughput, in-process, on SQLite and on
+/// a throw-away PostgreSQL (see `crates/server/benches/sync.rs`).
+fn print_sync_throughput(sh: &Shell) -> Result {
+    let postgres = postgres::Postgres::start(sh)?;
+    step("sync throughput (server in-process, median of 5 runs)");
+    cmd!(sh, "cargo bench --quiet --package server --bench sync")
+        .env("HP_ECMO_TEST_POSTGRES_URL", postgres.url())
         .run()?;
     Ok(())
 }

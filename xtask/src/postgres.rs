@@ -36,12 +36,12 @@ impl<'a> Postgres<'a> {
         let bin = match newest_bin_dir() {
             Some(bin) => bin,
             None => {
-                step("installing PostgreSQL from Debian (for the server's tests)");
+                step("installing PostgreSQL from Debian (for the server's tests and benchmarks)");
                 install::apt_get_install(sh, &["postgresql"])?;
                 newest_bin_dir().ok_or("the postgresql package installed no initdb")?
             }
         };
-        step("starting a throw-away PostgreSQL for the server's tests");
+        step("starting a throw-away PostgreSQL for the server's tests and benchmarks");
         let as_root = cmd!(sh, "id -u").read()? == "0";
         let data = data_folder(sh, as_root)?;
         let port = free_port()?;

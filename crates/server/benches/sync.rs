@@ -1,0 +1,527 @@
+//! Throughput of the sync server: figures for people to read and compare, not
+//! pass/fail. The machines are shared and noisy, so a timed assertion would only
+//! flake; the checks here are of correctness instead (every event accepted, the
+//! retry answered the same, every event pulled once, in order), so a figure is
+//! never that of a server that refused the work.
+//!
+//! The server runs in-process through `server::router` with no socket, as
+//! `tests/api.rs` drives it, over a fresh SQLite file in a temporary folder and,
+//! when `HP_ECMO_TEST_POSTGRES_URL` names a PostgreSQL server that may create
+//! databases (as `cargo xtask test` arranges), over a fresh PostgreSQL database,
+//! dropped afterwards. Each of [`RUNS`] runs starts on a fresh database and measures:
+//!
+//! 1. **push**: one enrolled tablet pushes [`EVENTS`] events in batches of
+//!    `MAX_PUSH_EVENTS`, in events per second. The events are a ward's day per
+//!    participant, valid as the trial core checks them: the screening form of an
+//!    eligible patient, consent, and the T0 cytokine sample, so each batch touches
+//!    some 170 participants whose data queries the server brings up to date.
+//! 2. **retry**: the last batch pushed again, as after a lost answer, [`RETRIES`]
+//!    times; it must get the same answer. Milliseconds per batch.
+//! 3. **pull**: a second enrolled tablet pulls all of them, `MAX_PULL_EVENTS` per
+//!    page, in events per second.
+//!
+//! The time counted is the server's: from the request to the last byte of its
+//! answer. Request bodies are serialised before and answers parsed after it, since
+//! that is the tablet's work. The server's clock is stopped, as in the tests.
+//!
+//! Reading the figures: a push today makes about 840 SQL round trips per batch (an
+//! insert per event, two reads per participant touched), and sqlx runs each SQLite
+//! statement on the connection's own thread, so the push figure is bound by thread
+//! wake-ups more than by work. It swings with scheduling: pinned to one core
+//! (`taskset -c 0`) it was about 3.5 times the figure with two, on a shared
+//! two-core machine. Compare figures from the same machine and setting only.
+//!
+//! Run it with `cargo bench -p server --bench sync`. The bench profile inherits
+//! the workspace's release profile, which is tuned for the wasm app (size-optimised,
+//! LTO): a build at `opt-level = 3` measured a few tenths faster at pulls, and
+//! within the noise at pushes.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use jiff::civil::date;
+use p256::SecretKey;
+use p256::elliptic_curve::sec1::ToSec1Point;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use server::store::{DatabaseUrl, Engine, NewUser, Store};
+use server::{AppState, Clock, admin};
+use sqlx::Connection;
+use tower::ServiceExt;
+use trial::crf::FormRef;
+use trial::crf::consent::{ConsentForm, ConsentGivenBy};
+use trial::crf::cytokine::TimePoint;
+use trial::event::{ChainHead, Event, EventDraft};
+use trial::field::Field;
+use trial::payload::{FormSaved, Payload, SCHEMA_VERSION, ScreeningRecorded};
+use trial::pin::{ITERATIONS, Pin, PinHash, PinSalt};
+use trial::screening::{Answer, EcmoMode, ScreeningForm};
+use trial::time::{MS_PER_HOUR, Moment};
+use trial::wire::{
+    EnrolRequest, EnrolResponse, MAX_PULL_EVENTS, MAX_PUSH_EVENTS, PullResponse, PushRequest,
+    PushResponse, Role,
+};
+use uuid::Uuid;
+
+/// How many events the tablet pushes and the other pulls, per run.
+const EVENTS: usize = 5_000;
+/// How many runs, each on a fresh database; the table shows their median.
+const RUNS: usize = 5;
+/// How many times each run retries its last batch; the table shows the median of
+/// all the retries of all the runs.
+const RETRIES: usize = 5;
+
+/// The server's clock: stopped, so every run sees the same day.
+const NOW_MS: i64 = 1_750_000_000_000;
+/// A participant's day on the ward, before `NOW_MS`, as in `tests/api.rs`.
+const ECMO_STARTED_MS: i64 = NOW_MS - 6 * MS_PER_HOUR;
+const SCREENED_MS: i64 = NOW_MS - 5 * MS_PER_HOUR;
+const CONSENTED_MS: i64 = NOW_MS - 4 * MS_PER_HOUR;
+const SAMPLED_MS: i64 = NOW_MS - 3 * MS_PER_HOUR;
+/// Beijing's UTC offset, in minutes.
+const BEIJING: i16 = 480;
+const SITE: &str = "BJ";
+
+fn main() {
+    let postgres = std::env::var("HP_ECMO_TEST_POSTGRES_URL").ok();
+    if postgres.is_none() {
+        eprintln!("HP_ECMO_TEST_POSTGRES_URL is not set: PostgreSQL is not measured");
+    }
+    let engines =
+        std::iter::once(Engine::Sqlite).chain(postgres.as_ref().map(|_| Engine::Postgres));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let mut rows = Vec::new();
+    for engine in engines {
+        let figures = runtime.block_on(measure(engine, postgres.as_deref()));
+        rows.extend(figures.rows(engine));
+    }
+    println!(
+        "{RUNS} runs of {EVENTS} events each ({MAX_PUSH_EVENTS} per push, {MAX_PULL_EVENTS} \
+         per pull page, {RETRIES} retries per run)"
+    );
+    print_table(&rows);
+}
+
+/// The samples of every run on one engine.
+#[derive(Debug, Default)]
+struct Figures {
+    push_events_per_s: Vec<f64>,
+    retry_ms: Vec<f64>,
+    pull_events_per_s: Vec<f64>,
+    /// The size of the push bodies, for context: bytes per event.
+    request_bytes_per_event: Vec<f64>,
+}
+
+/// One line of the table: a measure's samples, summarised when printed.
+struct Row {
+    engine: &'static str,
+    measure: &'static str,
+    samples: Vec<f64>,
+    unit: &'static str,
+}
+
+/// Every run on `engine`, each on a fresh database.
+async fn measure(engine: Engine, postgres: Option<&str>) -> Figures {
+    let mut figures = Figures::default();
+    for run in 1..=RUNS {
+        let server = Server::start(engine, postgres).await;
+        server.run_once(&mut figures).await;
+        server.discard().await;
+        // Each run on stderr too, so a run that stands out shows.
+        eprintln!(
+            "{} run {run}/{RUNS}: push {:.0} events/s, pull {:.0} events/s",
+            engine_name(engine),
+            figures.push_events_per_s.last().unwrap(),
+            figures.pull_events_per_s.last().unwrap(),
+        );
+    }
+    figures
+}
+
+impl Figures {
+    fn rows(self, engine: Engine) -> [Row; 4] {
+        let engine = engine_name(engine);
+        let row = |measure, samples, unit| Row {
+            engine,
+            measure,
+            samples,
+            unit,
+        };
+        [
+            row("push", self.push_events_per_s, "events/s"),
+            row("retry last batch", self.retry_ms, "ms/batch"),
+            row("pull", self.pull_events_per_s, "events/s"),
+            row("push body", self.request_bytes_per_event, "bytes/event"),
+        ]
+    }
+}
+
+fn engine_name(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "sqlite",
+        Engine::Postgres => "postgres",
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<9} {:<17} {:>10} {:>10} {:>10}  unit",
+        "engine", "measure", "median", "min", "max"
+    );
+    for row in rows {
+        let (median, min, max) = summary(&row.samples);
+        println!(
+            "{:<9} {:<17} {median:>10.1} {min:>10.1} {max:>10.1}  {}",
+            row.engine, row.measure, row.unit
+        );
+    }
+}
+
+/// Median, minimum and maximum.
+fn summary(samples: &[f64]) -> (f64, f64, f64) {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    let median = if sorted.len().is_multiple_of(2) {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    };
+    (median, sorted[0], sorted[sorted.len() - 1])
+}
+
+/// A server over a fresh database, with one site and one user.
+struct Server {
+    router: axum::Router,
+    store: Store,
+    database: FreshDatabase,
+    /// The folder the router serves the app from: empty, nothing here asks for it.
+    _dist: tempfile::TempDir,
+}
+
+/// A database made for one run, and what it takes to throw it away.
+enum FreshDatabase {
+    /// The folder of the SQLite file, deleted when dropped.
+    Sqlite { _folder: tempfile::TempDir },
+    /// A database `name` made on the PostgreSQL server at `server_url`.
+    Postgres { server_url: String, name: String },
+}
+
+/// An enrolled tablet: its token, its user and the head of its own chain.
+struct Tablet {
+    token: String,
+    user_id: Uuid,
+    head: ChainHead,
+}
+
+impl Server {
+    async fn start(engine: Engine, postgres: Option<&str>) -> Self {
+        let (database, url) = FreshDatabase::create(engine, postgres).await;
+        let store = Store::connect(&url).await.unwrap();
+        let site = admin::site(SITE, "Beijing Anzhen Hospital", "Asia/Shanghai").unwrap();
+        store.upsert_site(&site, NOW_MS).await.unwrap();
+        let user = NewUser {
+            id: Uuid::now_v7(),
+            name: "Li Na".to_owned(),
+            role: Role::Investigator,
+            pin: pin_hash().clone(),
+        };
+        store.add_user(SITE, &user, NOW_MS).await.unwrap();
+        let dist = tempfile::tempdir().unwrap();
+        let state = AppState::new(store.clone(), Clock::fixed(NOW_MS));
+        Self {
+            router: server::router(state, dist.path()),
+            store,
+            database,
+            _dist: dist,
+        }
+    }
+
+    /// Closes the store and drops the database.
+    async fn discard(self) {
+        self.store.close().await;
+        self.database.drop_database().await;
+    }
+
+    /// One run of the three measures of the module doc, on this server's database.
+    async fn run_once(&self, figures: &mut Figures) {
+        let mut writer = self.enrol(1).await;
+        let events = writer.ward_days(EVENTS);
+        let bodies: Vec<Bytes> = events
+            .chunks(MAX_PUSH_EVENTS)
+            .map(|batch| {
+                to_json(&PushRequest {
+                    events: batch.to_vec(),
+                })
+                .into()
+            })
+            .collect();
+        let body_bytes: usize = bodies.iter().map(Bytes::len).sum();
+        figures
+            .request_bytes_per_event
+            .push(body_bytes as f64 / EVENTS as f64);
+
+        let mut pushing = Duration::ZERO;
+        let mut last_answer = None;
+        for (body, batch) in bodies.iter().zip(events.chunks(MAX_PUSH_EVENTS)) {
+            let (took, answer) = self.push(&writer, body.clone()).await;
+            let last_seq = batch.last().unwrap().device_seq();
+            assert_eq!(
+                (answer.acked_seq, &answer.rejected[..]),
+                (last_seq, &[][..]),
+                "every event is stored and accepted"
+            );
+            pushing += took;
+            last_answer = Some(answer);
+        }
+        figures.push_events_per_s.push(per_second(EVENTS, pushing));
+
+        let (last_body, last_answer) = (bodies.last().unwrap(), last_answer.unwrap());
+        for _ in 0..RETRIES {
+            let (took, answer) = self.push(&writer, last_body.clone()).await;
+            assert_eq!(answer, last_answer, "a retry gets the same answer");
+            figures.retry_ms.push(took.as_secs_f64() * 1000.0);
+        }
+
+        let reader = self.enrol(2).await;
+        let (pulling, pulled) = self.pull_all(&reader).await;
+        let pushed: Vec<Uuid> = events.iter().map(Event::id).collect();
+        assert_eq!(pulled, pushed, "every event pulled once, in order");
+        figures.pull_events_per_s.push(per_second(EVENTS, pulling));
+    }
+
+    /// Enrols a tablet whose P-256 key is made from `key_byte`: deterministic, and
+    /// the server only seals a lease to it, which nothing here opens.
+    async fn enrol(&self, key_byte: u8) -> Tablet {
+        let code = admin::issue_enrolment_code(&self.store, SITE, &Clock::fixed(NOW_MS))
+            .await
+            .unwrap();
+        let key = SecretKey::from_slice(&[key_byte; 32]).unwrap();
+        let request = EnrolRequest {
+            code: code.to_string(),
+            device_id: Uuid::now_v7(),
+            app_version: "0.1.0".to_owned(),
+            public_key: hex::encode(key.public_key().to_uncompressed_point()),
+        };
+        let post = Request::post("/api/enrol").header(header::CONTENT_TYPE, "application/json");
+        let (_, body) = self
+            .send(post.body(to_json(&request).into()).unwrap())
+            .await;
+        let response: EnrolResponse = from_json(&body);
+        Tablet {
+            token: response.device_token,
+            user_id: response.users[0].id,
+            head: ChainHead::genesis(request.device_id),
+        }
+    }
+
+    /// Pushes a serialised `PushRequest` as `tablet`.
+    async fn push(&self, tablet: &Tablet, body: Bytes) -> (Duration, PushResponse) {
+        let request = tablet
+            .authorised(Request::post("/api/push"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let (took, body) = self.send(request).await;
+        (took, from_json(&body))
+    }
+
+    /// Pulls every page as `tablet`, as its sync does: the time the server took
+    /// over all of them, and the ids pulled, in order.
+    async fn pull_all(&self, tablet: &Tablet) -> (Duration, Vec<Uuid>) {
+        let (mut pulling, mut ids, mut cursor) = (Duration::ZERO, Vec::new(), 0);
+        loop {
+            let path = format!("/api/pull?after={cursor}&limit={MAX_PULL_EVENTS}");
+            let request = tablet.authorised(Request::get(path));
+            let (took, body) = self.send(request.body(Body::empty()).unwrap()).await;
+            pulling += took;
+            let page: PullResponse = from_json(&body);
+            ids.extend(page.events.iter().map(|pulled| pulled.event.id()));
+            cursor = page.next_cursor;
+            if !page.more {
+                return (pulling, ids);
+            }
+        }
+    }
+
+    /// Sends a request, expecting 200: the time from the call to the last byte of
+    /// the answer, and the answer.
+    async fn send(&self, request: Request<Body>) -> (Duration, Bytes) {
+        let started = Instant::now();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let took = started.elapsed();
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        (took, body)
+    }
+}
+
+impl FreshDatabase {
+    /// A new, empty database on `engine`, and the URL the store connects to.
+    async fn create(engine: Engine, postgres: Option<&str>) -> (Self, DatabaseUrl) {
+        match engine {
+            Engine::Sqlite => {
+                let folder = tempfile::tempdir().unwrap();
+                let url = DatabaseUrl::sqlite_file(&folder.path().join("server.sqlite"));
+                (Self::Sqlite { _folder: folder }, url)
+            }
+            Engine::Postgres => {
+                let server_url = postgres.expect("PostgreSQL is measured only when named");
+                let name = format!("hp_ecmo_bench_{}", Uuid::now_v7().simple());
+                postgres_admin(server_url, &format!("CREATE DATABASE {name}")).await;
+                let url = DatabaseUrl::parse(&with_database(server_url, &name)).unwrap();
+                let database = Self::Postgres {
+                    server_url: server_url.to_owned(),
+                    name,
+                };
+                (database, url)
+            }
+        }
+    }
+
+    /// Drops a PostgreSQL database, so runs leave nothing behind on the server (a
+    /// SQLite folder goes by itself).
+    async fn drop_database(self) {
+        if let Self::Postgres { server_url, name } = self {
+            postgres_admin(&server_url, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
+        }
+    }
+}
+
+/// Runs one statement on the PostgreSQL server's own database.
+async fn postgres_admin(server_url: &str, statement: &str) {
+    let mut admin = sqlx::PgConnection::connect(server_url).await.unwrap();
+    sqlx::query(statement).execute(&mut admin).await.unwrap();
+    admin.close().await.unwrap();
+}
+
+/// `url` with its database (the path after the host) replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, query) = match rest.split_once('?') {
+        Some((authority, query)) => (authority, format!("?{query}")),
+        None => (rest, String::new()),
+    };
+    let host = authority.split('/').next().unwrap();
+    format!("{scheme}://{host}/{name}{query}")
+}
+
+/// A PIN hash, computed once: hashing takes PBKDF2's full count of rounds.
+fn pin_hash() -> &'static PinHash {
+    static HASH: OnceLock<PinHash> = OnceLock::new();
+    HASH.get_or_init(|| {
+        let pin = Pin::parse("2468").unwrap();
+        PinHash::new(&pin, PinSalt::from_bytes([5; 16]), ITERATIONS).unwrap()
+    })
+}
+
+impl Tablet {
+    /// `n` events: participant after participant, each screened, consented and
+    /// sampled at T0 (the last one's day cut short at `n`).
+    fn ward_days(&mut self, n: usize) -> Vec<Event> {
+        let days = (1..).flat_map(|number: u32| {
+            let participant = Uuid::now_v7();
+            [
+                (participant, screening(number), SCREENED_MS),
+                (participant, consent(), CONSENTED_MS),
+                (participant, il6_sample(number), SAMPLED_MS + 60_000),
+            ]
+        });
+        days.take(n)
+            .map(|(participant, payload, utc_ms)| self.record(participant, &payload, utc_ms))
+            .collect()
+    }
+
+    /// Records an event about `participant` at `utc_ms`, continuing the chain.
+    fn record(&mut self, participant: Uuid, payload: &Payload, utc_ms: i64) -> Event {
+        self.head
+            .append(EventDraft {
+                id: Uuid::now_v7(),
+                participant_id: participant,
+                user_id: self.user_id,
+                recorded_at: Moment::new(utc_ms, BEIJING).unwrap(),
+                kind: payload.kind(),
+                payload: payload.to_json(),
+                app_version: "0.1.0".to_owned(),
+                schema_version: SCHEMA_VERSION,
+            })
+            .unwrap()
+    }
+
+    fn authorised(&self, request: axum::http::request::Builder) -> axum::http::request::Builder {
+        request.header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+    }
+}
+
+/// The screening of an eligible patient (VA-ECMO for cardiogenic shock), the
+/// `number`th of the tablet.
+fn screening(number: u32) -> Payload {
+    let mut form = ScreeningForm::blank(Moment::new(SCREENED_MS, BEIJING).unwrap());
+    form.date_of_birth = Some(date(1970, 6, 15));
+    form.height_cm = Some(170.0);
+    form.weight_kg = Some(70.0);
+    form.admitted_to_icu = Answer::Yes;
+    form.sbp_below90_for30_min = Answer::Yes;
+    form.pulmonary_congestion = Answer::Yes;
+    form.altered_mental_status = Answer::Yes;
+    form.lactate_mmol_per_l = Some(4.5);
+    form.ecmo_mode = Some(EcmoMode::Va);
+    form.ecmo_cardiopulmonary_support = Answer::Yes;
+    form.ecmo_started_at = Some(Moment::new(ECMO_STARTED_MS, BEIJING).unwrap());
+    form.consent_refused = Answer::No;
+    form.active_haemorrhage = Answer::No;
+    form.thrombocytopenic_purpura = Answer::No;
+    form.bridge_to_vad_or_transplant = Answer::No;
+    form.infection = Answer::No;
+    Payload::ScreeningRecorded(ScreeningRecorded {
+        screening_number: format!("T1-{number:04}"),
+        form,
+    })
+}
+
+fn consent() -> Payload {
+    Payload::ConsentRecorded(ConsentForm {
+        given_by: ConsentGivenBy::LegallyAuthorisedRepresentative,
+        consented_at: Moment::new(CONSENTED_MS, BEIJING).unwrap(),
+        form_version: "2.1".to_owned(),
+    })
+}
+
+/// The T0 cytokine sample, its IL-6 varying with `number`.
+fn il6_sample(number: u32) -> Payload {
+    let sampled_at = json!({ "value": { "utc_ms": SAMPLED_MS, "offset_minutes": BEIJING } });
+    let il6 = 100.0 + f64::from(number % 900);
+    let form = FormRef::CytokineSample {
+        time_point: TimePoint::H0,
+    }
+    .form_with([
+        (Field::SampledAt, sampled_at),
+        (Field::Il6PgPerMl, json!({ "value": il6 })),
+    ])
+    .unwrap();
+    Payload::FormSaved(FormSaved {
+        form,
+        confirmed: vec![],
+    })
+}
+
+fn per_second(events: usize, took: Duration) -> f64 {
+    events as f64 / took.as_secs_f64()
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap()
+}
+
+fn from_json<T: DeserializeOwned>(body: &[u8]) -> T {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(body)))
+}
