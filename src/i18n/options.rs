@@ -3,6 +3,7 @@
 //! own enum and matching that exhaustively means a new answer in the core cannot
 //! reach the screen without its translation.
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use trial::crf::adverse_event::{AeOutcome, Relatedness, Severity};
 use trial::crf::baseline::ShockCause;
@@ -34,6 +35,15 @@ pub fn keys(field: Field) -> Option<&'static [&'static str]> {
 /// know, which the core's tests rule out.
 pub fn label(lang: Lang, field: Field, key: &str) -> String {
     text(field, key).map_or_else(|| key.to_owned(), |text| t(lang, text).to_owned())
+}
+
+/// The answer `value` of `field` (a form's enum, as stored) in `lang`.
+pub fn label_of(lang: Lang, field: Field, value: &impl Serialize) -> String {
+    let key = serde_json::to_value(value)
+        .ok()
+        .and_then(|key| key.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    label(lang, field, &key)
 }
 
 /// The text of the answer `key` of `field`.

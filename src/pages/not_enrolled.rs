@@ -13,7 +13,7 @@ use crate::actions;
 use crate::components::dirty::use_dirty;
 use crate::components::{Radios, TextField};
 use crate::i18n::{Text, action_error, field_error, field_label, labelled, options, t, use_lang};
-use crate::pages::follow_up::{user_name, wall_clock};
+use crate::pages::follow_up::recorded_by;
 use crate::state::{use_session, use_tablet};
 
 /// The card on an unrandomised participant's page: the form, or the record.
@@ -40,23 +40,16 @@ fn Recorded(participant: Signal<Participant>) -> impl IntoView {
         let lang = lang.get();
         participant.with(|p| {
             let record = p.not_enrolled()?;
-            let reason = serde_json::to_value(record.value.reason)
-                .ok()
-                .and_then(|key| key.as_str().map(str::to_owned))
-                .unwrap_or_default();
             let mut lines = vec![labelled(
                 lang,
                 field_label(lang, Field::NotEnrolledReason),
-                &options::label(lang, Field::NotEnrolledReason, &reason),
+                &options::label_of(lang, Field::NotEnrolledReason, &record.value.reason),
             )];
             if !record.value.details.trim().is_empty() {
                 let label = field_label(lang, Field::NotEnrolledDetails);
                 lines.push(labelled(lang, label, &record.value.details));
             }
-            let name = tablet
-                .users
-                .with(|users| user_name(users, record.by.user_id));
-            lines.push(format!("{name} · {}", wall_clock(record.by.recorded_at)));
+            lines.push(tablet.users.with(|users| recorded_by(users, &record.by)));
             Some(
                 lines
                     .into_iter()

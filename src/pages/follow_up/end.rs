@@ -10,7 +10,7 @@ use trial::field::{Field, FieldError, Input};
 use trial::payload::Payload;
 use trial::projection::{Participant, Provenance, Status};
 
-use super::{user_name, wall_clock};
+use super::recorded_by;
 use crate::actions;
 use crate::clock;
 use crate::components::dirty::use_dirty;
@@ -69,20 +69,13 @@ fn Recorded(participant: Signal<Participant>) -> impl IntoView {
     let lines = move || {
         let lang = lang.get();
         participant.with(|p| {
-            let by_whom = |by: &Provenance| {
-                let name = tablet.users.with(|users| user_name(users, by.user_id));
-                format!("{name} · {}", wall_clock(by.recorded_at))
-            };
+            let by_whom = |by: &Provenance| tablet.users.with(|users| recorded_by(users, by));
             let mut lines = vec![t(lang, state_text(p)).to_owned()];
             if let Some(withdrawal) = p.withdrawal() {
-                let by_key = serde_json::to_value(withdrawal.value.by)
-                    .ok()
-                    .and_then(|key| key.as_str().map(str::to_owned))
-                    .unwrap_or_default();
                 lines.push(labelled(
                     lang,
                     field_label(lang, Field::WithdrawnBy),
-                    &options::label(lang, Field::WithdrawnBy, &by_key),
+                    &options::label_of(lang, Field::WithdrawnBy, &withdrawal.value.by),
                 ));
                 lines.push(labelled(
                     lang,

@@ -30,7 +30,7 @@ use serde_json::Value;
 use trial::crf::cytokine::{SampleWindow, TimePoint};
 use trial::crf::{Entry, Form, FormContext, FormKind, FormRef};
 use trial::field::{Field, Input};
-use trial::projection::Participant;
+use trial::projection::{Participant, Provenance};
 use trial::time::Moment;
 use uuid::Uuid;
 
@@ -371,6 +371,16 @@ pub(crate) fn user_name(users: &[UserRecord], id: Uuid) -> String {
         .find(|user| user.id == id)
         .map(|user| user.name.clone())
         .unwrap_or_else(|| actions::short_id(id, 8))
+}
+
+/// Who recorded something and when, on this tablet's clock: "Li Na · 2026-03-01
+/// 12:00".
+pub(crate) fn recorded_by(users: &[UserRecord], by: &Provenance) -> String {
+    format!(
+        "{} · {}",
+        user_name(users, by.user_id),
+        wall_clock(by.recorded_at)
+    )
 }
 
 /// A device's short label: the end of its id, as training study numbers write it.

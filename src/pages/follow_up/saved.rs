@@ -16,7 +16,8 @@ use trial::time::Moment;
 
 use super::entry::{EntryField, EntryInput};
 use super::{
-    OpenForm, VisLine, describe_entry, device_label, form_context, title, user_name, wall_clock,
+    OpenForm, VisLine, describe_entry, device_label, form_context, recorded_by, title, user_name,
+    wall_clock,
 };
 use crate::actions;
 use crate::components::dirty::use_dirty;
@@ -115,12 +116,9 @@ fn SavedField(
     });
     let set_by = move || {
         history.with(|history| {
-            history.last().map(|change| {
-                let name = tablet
-                    .users
-                    .with(|users| user_name(users, change.by.user_id));
-                format!("{name} · {}", wall_clock(change.by.recorded_at))
-            })
+            history
+                .last()
+                .map(|change| tablet.users.with(|users| recorded_by(users, &change.by)))
         })
     };
     let earlier = move || {
