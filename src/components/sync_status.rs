@@ -9,12 +9,8 @@ use trial::wire::RejectionCode;
 use crate::clock;
 use crate::i18n::{Text, labelled, sync_error, t, use_lang};
 use crate::state::use_tablet;
+use crate::store::SyncState;
 use crate::sync::{Phase, use_sync};
-
-/// How far the tablet's clock may differ from the server's before the tablet says
-/// so: beyond it, times recorded here (a randomisation, a sample) would be wrong,
-/// and the server refuses events from its future.
-pub const MAX_CLOCK_OFFSET_MS: i64 = 5 * 60 * 1000;
 
 /// The status line of an enrolled tablet; nothing in training mode.
 #[component]
@@ -62,12 +58,7 @@ pub fn SyncStatusPanel() -> impl IntoView {
             Phase::Failed(error) => Some(("error", sync_error(lang, &error))),
         }
     };
-    let clock_off = move || {
-        tablet
-            .sync
-            .with(|state| state.clock_offset_ms)
-            .is_some_and(|offset| offset.abs() > MAX_CLOCK_OFFSET_MS)
-    };
+    let clock_off = move || tablet.sync.with(SyncState::clock_is_off);
     view! {
         <Show when=enrolled>
             <div class="sync-status" role="status" data-testid="sync-status">

@@ -21,6 +21,7 @@ use crate::pages::home::{status_label, ticking_clock};
 use crate::pages::not_enrolled::NotEnrolledSection;
 use crate::pages::screening::{ScreeningEditor, window_line};
 use crate::state::{use_session, use_tablet};
+use crate::store::SyncState;
 
 /// `/participants/:id`
 #[component]
@@ -93,8 +94,12 @@ fn ParticipantView(participant: Signal<Participant>) -> impl IntoView {
                         initial.map(|initial| view! { <ScreeningEditor initial participant=Some((p.id(), number))/> })
                     })}
                 </Show>
-                <ConsentSection participant/>
-                <RandomiseSection participant now revealed refused/>
+                // A patient recorded as not enrolled has nothing to consent to or
+                // randomise until a new screening reopens them.
+                <Show when=move || participant.with(|p| p.not_enrolled().is_none())>
+                    <ConsentSection participant/>
+                    <RandomiseSection participant now revealed refused/>
+                </Show>
                 <NotEnrolledSection participant/>
                 <Timeline participant/>
             </Show>
@@ -262,6 +267,11 @@ fn RandomiseSection(
         <section class="card" data-testid="randomise">
             <h2>{move || t(lang.get(), Text::Randomise)}</h2>
             {move || window().map(|text| view! { <p class="window" data-testid="randomise-window">{text}</p> })}
+            // The window and the tap are timed by this tablet's clock: a clock the
+            // server found off is said here, where it matters.
+            <Show when=move || tablet.sync.with(SyncState::clock_is_off)>
+                <p class="blocked" role="alert" data-testid="randomise-clock-off">{move || t(lang.get(), Text::ClockOff)}</p>
+            </Show>
             {move || blocker().map(|text| view! { <p class="blocked" data-testid="randomise-blocked">{t(lang.get(), text)}</p> })}
             <Show when=may_train>
                 <p>{move || t(lang.get(), Text::TrainingExplained)}</p>

@@ -9,7 +9,7 @@
 use rexie::{KeyRange, TransactionMode};
 use serde::{Deserialize, Serialize};
 use trial::event::{ChainHead, Event};
-use trial::wire::{Rejection, Site};
+use trial::wire::{MAX_CLOCK_OFFSET_MS, Rejection, Site};
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
 
@@ -49,6 +49,15 @@ pub struct SyncState {
     /// What the server refused, in its words, by sequence number: every event it
     /// stored but flagged, and what the last push refused outright.
     pub rejections: Vec<Rejection>,
+}
+
+impl SyncState {
+    /// Whether the last sync found this tablet's clock further from the server's
+    /// than `trial::wire::MAX_CLOCK_OFFSET_MS`.
+    pub fn clock_is_off(&self) -> bool {
+        self.clock_offset_ms
+            .is_some_and(|offset| offset.abs() > MAX_CLOCK_OFFSET_MS)
+    }
 }
 
 /// Everything an enrolment stores, in one transaction.

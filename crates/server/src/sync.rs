@@ -9,8 +9,9 @@
 //!    again, so a retried batch gets the same answer. A *different* event under a
 //!    stored number is refused (`seq_conflict`).
 //! 2. **New events** must be recorded on the token's device (`wrong_device`), not
-//!    more than [`MAX_CLOCK_LEAD_MS`] after the server's clock (`from_the_future`),
-//!    and continue the hash chain from the server's last stored event, as
+//!    more than `trial::wire::MAX_CLOCK_OFFSET_MS` after the server's clock
+//!    (`from_the_future`; the same event is taken once the server's clock has
+//!    caught up), and continue the hash chain from the server's last stored event, as
 //!    `trial::event::verify_chain_from` checks it (`chain_broken`).
 //! 3. The first event refused this way ends the batch: neither it nor anything
 //!    after it is stored, and `acked_seq` stays at the last stored event. Nothing
@@ -44,15 +45,10 @@ use trial::allocation::{AllocationFlag, IssuedLease, verify_randomisation};
 use trial::event::{ChainHead, Event, verify_chain_from};
 use trial::payload::{Payload, Randomised};
 use trial::randomisation::{Lease, LeaseId};
-use trial::wire::{Rejection, RejectionCode};
+use trial::wire::{MAX_CLOCK_OFFSET_MS, Rejection, RejectionCode};
 use uuid::Uuid;
 
 use crate::store::{NewEvent, PushOutcome, StoredEvent};
-
-/// How far ahead of the server's clock an event may be timestamped: tablet clocks
-/// drift, but an event from further in the future means a wrong clock or time zone,
-/// and the data it dates (a randomisation, a sample) would be wrong.
-pub const MAX_CLOCK_LEAD_MS: i64 = 5 * 60 * 1000;
 
 /// What to do with a batch.
 #[derive(Debug, Default)]
@@ -120,7 +116,7 @@ pub fn plan_push(
                     rejection(&event, RejectionCode::SeqConflict, message)
                 }
             }
-        } else if event.recorded_at().utc_ms() - now_ms > MAX_CLOCK_LEAD_MS {
+        } else if event.recorded_at().utc_ms() - now_ms > MAX_CLOCK_OFFSET_MS {
             let message = format!(
                 "event {} is timestamped {} s after the server's clock; check the tablet's \
                  date, time and time zone",

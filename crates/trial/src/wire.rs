@@ -35,6 +35,12 @@ pub const MAX_PUSH_EVENTS: usize = 500;
 /// The most events one pull answers with, and the page size when none is asked for.
 pub const MAX_PULL_EVENTS: u32 = 500;
 
+/// How far a tablet's clock may differ from the server's. The server refuses an
+/// event dated further ahead of its clock (until its clock catches up), and a
+/// tablet told at a sync that its clock is further off says so before anyone
+/// randomises: the 24-hour window and every time it records would be wrong.
+pub const MAX_CLOCK_OFFSET_MS: i64 = 5 * 60 * 1000;
+
 /// The characters an enrolment code is made of: capital letters and digits without
 /// the ones a person misreads (0/O, 1/I/L).
 pub const ENROLMENT_CODE_ALPHABET: &str = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
