@@ -108,7 +108,11 @@ pub enum EventKind {
 ///
 /// `Debug` prints the payload's length, not its text: the payload holds patient
 /// data, and debug output ends up in logs.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Two events are equal only when every recorded field is, the UTC offset
+/// included: [`Moment`] compares instants, and a replay with an edited offset must
+/// not pass as the event stored.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Event {
     id: Uuid,
     device_id: Uuid,
@@ -198,6 +202,46 @@ pub enum AppendError {
         line: usize,
         /// The column of the payload where parsing failed, counting from 1.
         column: usize,
+    },
+    /// Occurs when the draft breaks one of the limits every event keeps.
+    Limit(LimitError),
+}
+
+/// The most characters an event's `app_version` may have (the same limit applies
+/// at enrolment).
+pub const MAX_APP_VERSION_CHARS: usize = 64;
+
+/// The most bytes an event's payload may have. The largest form a tablet saves is
+/// a few kilobytes; the limit keeps one record from filling a pull page or a
+/// tablet's memory.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+
+/// The earliest moment an event may be recorded at: 2018-01-01 00:00 UTC, before
+/// the trial (NCT03729765, first posted in November 2018) could enrol anyone. An
+/// event dated earlier comes from a tablet whose clock was reset, not from the
+/// ward.
+pub const EARLIEST_RECORDING_MS: i64 = 1_514_764_800_000;
+
+/// Occurs when an event breaks a limit that holds for every event, whatever its
+/// kind: checked by the tablet before it seals a draft and by the server on every
+/// pushed event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitError {
+    /// Occurs when `app_version` is empty or longer than [`MAX_APP_VERSION_CHARS`].
+    AppVersion {
+        /// The number of characters found.
+        length: usize,
+    },
+    /// Occurs when the payload is longer than [`MAX_PAYLOAD_BYTES`].
+    PayloadTooLarge {
+        /// The payload's size in bytes.
+        bytes: usize,
+    },
+    /// Occurs when the event is dated before [`EARLIEST_RECORDING_MS`]: the
+    /// device's clock is wrong.
+    RecordedBeforeTheTrial {
+        /// The moment the event names.
+        recorded_at: Moment,
     },
 }
 
@@ -440,6 +484,11 @@ impl Event {
         self.hash
     }
 
+    /// Checks the limits every event keeps ([`LimitError`]).
+    pub fn check_limits(&self) -> Result<(), LimitError> {
+        check_limits(self.recorded_at, &self.payload, &self.app_version)
+    }
+
     /// SHA-256 over the encoding in the module doc: every field but `hash`.
     fn compute_hash(&self) -> Hash {
         let mut hasher = Sha256::new();
@@ -461,6 +510,57 @@ impl Event {
         Hash(hasher.finalize().into())
     }
 }
+
+fn check_limits(recorded_at: Moment, payload: &str, app_version: &str) -> Result<(), LimitError> {
+    let length = app_version.chars().count();
+    if length == 0 || length > MAX_APP_VERSION_CHARS {
+        return Err(LimitError::AppVersion { length });
+    }
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Err(LimitError::PayloadTooLarge {
+            bytes: payload.len(),
+        });
+    }
+    if recorded_at.utc_ms() < EARLIEST_RECORDING_MS {
+        return Err(LimitError::RecordedBeforeTheTrial { recorded_at });
+    }
+    Ok(())
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured, so a field added later cannot be left out by mistake.
+        let Self {
+            id,
+            device_id,
+            device_seq,
+            recorded_at,
+            user_id,
+            participant_id,
+            kind,
+            payload,
+            app_version,
+            schema_version,
+            prev_hash,
+            hash,
+        } = self;
+        *id == other.id
+            && *device_id == other.device_id
+            && *device_seq == other.device_seq
+            && recorded_at.utc_ms() == other.recorded_at.utc_ms()
+            && recorded_at.offset_minutes() == other.recorded_at.offset_minutes()
+            && *user_id == other.user_id
+            && *participant_id == other.participant_id
+            && *kind == other.kind
+            && *payload == other.payload
+            && *app_version == other.app_version
+            && *schema_version == other.schema_version
+            && *prev_hash == other.prev_hash
+            && *hash == other.hash
+    }
+}
+
+impl Eq for Event {}
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -544,6 +644,8 @@ impl ChainHead {
     /// Seals a draft as the device's next event and moves the head past it. The
     /// caller stores the event and the new head in one transaction.
     pub fn append(&mut self, draft: EventDraft) -> Result<Event, AppendError> {
+        check_limits(draft.recorded_at, &draft.payload, &draft.app_version)
+            .map_err(AppendError::Limit)?;
         if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(&draft.payload) {
             return Err(AppendError::PayloadNotJson {
                 event_id: draft.id,
@@ -636,11 +738,35 @@ impl fmt::Display for AppendError {
                 f,
                 "the payload of event {event_id} is not valid JSON (line {line}, column {column})"
             ),
+            Self::Limit(error) => error.fmt(f),
         }
     }
 }
 
 impl std::error::Error for AppendError {}
+
+impl fmt::Display for LimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AppVersion { length } => write!(
+                f,
+                "app_version must have 1 to {MAX_APP_VERSION_CHARS} characters; this one has {length}"
+            ),
+            Self::PayloadTooLarge { bytes } => write!(
+                f,
+                "the payload has {bytes} bytes; at most {MAX_PAYLOAD_BYTES} are accepted"
+            ),
+            Self::RecordedBeforeTheTrial { recorded_at } => write!(
+                f,
+                "the event is dated {}, before the trial began (2018-01-01): the device's clock \
+                 is wrong",
+                recorded_at.local_date()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LimitError {}
 
 /// Verifies a device's whole chain, from its first event, and returns the head after
 /// the last one.
@@ -775,7 +901,7 @@ mod tests {
             id: Uuid::from_u128(1),
             participant_id: Uuid::from_u128(2),
             user_id: Uuid::from_u128(3),
-            recorded_at: Moment::new(0, 0).unwrap(),
+            recorded_at: Moment::new(EARLIEST_RECORDING_MS, 0).unwrap(),
             kind: EventKind::FormSaved,
             payload: r#"{"name":"Zhang San"}"#.to_owned(),
             app_version: "0.1.0".to_owned(),
@@ -789,6 +915,78 @@ mod tests {
             assert!(debug.contains("payload: <20 bytes>"), "{debug}");
             assert!(!debug.contains("Zhang"), "{debug}");
         }
+    }
+
+    fn draft(recorded_at_ms: i64, payload: String, app_version: &str) -> EventDraft {
+        EventDraft {
+            id: Uuid::from_u128(1),
+            participant_id: Uuid::from_u128(2),
+            user_id: Uuid::from_u128(3),
+            recorded_at: Moment::new(recorded_at_ms, 480).unwrap(),
+            kind: EventKind::FormSaved,
+            payload,
+            app_version: app_version.to_owned(),
+            schema_version: 1,
+        }
+    }
+
+    fn check_limits(draft: EventDraft, expected: Result<(), LimitError>) {
+        let mut head = ChainHead::genesis(Uuid::from_u128(7));
+        let appended = head.append(draft.clone());
+        assert_eq!(
+            appended.map(drop),
+            expected.map_err(AppendError::Limit),
+            "{draft:?}"
+        );
+        assert_eq!(head.last_seq(), u64::from(expected.is_ok()));
+    }
+
+    #[test]
+    fn every_event_keeps_the_limits() {
+        let ok = EARLIEST_RECORDING_MS;
+        check_limits(draft(ok, "{}".to_owned(), "0.1.0"), Ok(()));
+        check_limits(
+            draft(ok, "{}".to_owned(), &"9".repeat(MAX_APP_VERSION_CHARS)),
+            Ok(()),
+        );
+        check_limits(
+            draft(ok, "{}".to_owned(), &"9".repeat(MAX_APP_VERSION_CHARS + 1)),
+            Err(LimitError::AppVersion { length: 65 }),
+        );
+        check_limits(
+            draft(ok, "{}".to_owned(), ""),
+            Err(LimitError::AppVersion { length: 0 }),
+        );
+        let largest = format!("\"{}\"", "x".repeat(MAX_PAYLOAD_BYTES - 2));
+        check_limits(draft(ok, largest.clone(), "0.1.0"), Ok(()));
+        check_limits(
+            draft(ok, format!("{largest} "), "0.1.0"),
+            Err(LimitError::PayloadTooLarge {
+                bytes: MAX_PAYLOAD_BYTES + 1,
+            }),
+        );
+        // 1950-01-01, and one millisecond before the earliest moment.
+        for too_early in [-631_152_000_000, ok - 1] {
+            check_limits(
+                draft(too_early, "{}".to_owned(), "0.1.0"),
+                Err(LimitError::RecordedBeforeTheTrial {
+                    recorded_at: Moment::new(too_early, 480).unwrap(),
+                }),
+            );
+        }
+    }
+
+    #[test]
+    fn events_differing_only_in_their_offset_are_not_equal() {
+        let event = ChainHead::genesis(Uuid::from_u128(7))
+            .append(draft(EARLIEST_RECORDING_MS, "{}".to_owned(), "0.1.0"))
+            .unwrap();
+        let mut json = serde_json::to_value(&event).unwrap();
+        json["recorded_at"]["offset_minutes"] = 0.into();
+        let edited: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(edited.recorded_at(), event.recorded_at(), "the same instant");
+        assert_ne!(edited, event);
+        assert_eq!(event.clone(), event);
     }
 
     #[test]
@@ -870,7 +1068,7 @@ mod tests {
             id: Uuid::from_u128(1),
             participant_id: Uuid::from_u128(2),
             user_id: Uuid::from_u128(3),
-            recorded_at: Moment::new(0, 0).unwrap(),
+            recorded_at: Moment::new(EARLIEST_RECORDING_MS, 0).unwrap(),
             kind: EventKind::FormSaved,
             payload: payload.to_owned(),
             app_version: "0.1.0".to_owned(),
@@ -878,6 +1076,7 @@ mod tests {
         };
         let actual = head.append(draft).map(drop).map_err(|error| match error {
             AppendError::PayloadNotJson { line, column, .. } => (line, column),
+            AppendError::Limit(error) => panic!("{error}"),
         });
         assert_eq!(actual, expected, "payload {payload:?}");
         let appended = usize::from(expected.is_ok());

@@ -26,6 +26,7 @@ pub mod crf;
 pub mod eligibility;
 pub mod event;
 pub mod field;
+pub mod json;
 pub mod payload;
 pub mod pin;
 pub mod projection;

@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::crf::consent::ConsentForm;
 use crate::crf::end::{EndOfParticipation, NotEnrolled, Withdrawal};
-use crate::crf::{Entry, Form, FormContext, FormKind, FormRef};
+use crate::crf::{Entry, Form, FormContext, FormKind, FormRef, MAX_TEXT_CHARS};
 use crate::event::{Event, EventKind};
 use crate::field::{Field, FieldError, Input, TimeLimit};
+use crate::json::{JsonError, check_unique_keys};
 use crate::randomisation::{Arm, LeaseId};
 use crate::screening::{Screening, ScreeningForm};
 use crate::time::Moment;
@@ -377,12 +378,17 @@ fn entered<T: DeserializeOwned>(json: serde_json::Value) -> Option<T> {
     }
 }
 
-/// Deserialises a body strictly, naming the kind in the error.
+/// Deserialises a body strictly, naming the kind in the error: an object that
+/// repeats a key is refused too, since readers disagree about which one counts
+/// (`crate::json`).
 fn read<T: DeserializeOwned>(kind: EventKind, json: &str) -> Result<T, PayloadError> {
-    serde_json::from_str(json).map_err(|error| PayloadError::Malformed {
-        kind,
-        message: error.to_string(),
-    })
+    let malformed = |message: String| PayloadError::Malformed { kind, message };
+    match check_unique_keys(json) {
+        Err(error @ JsonError::DuplicateKey { .. }) => return Err(malformed(error.to_string())),
+        // A syntax error is reported by the typed parse, with its position.
+        Err(JsonError::Syntax(_)) | Ok(()) => {}
+    }
+    serde_json::from_str(json).map_err(|error| malformed(error.to_string()))
 }
 
 impl ScreeningRecorded {
@@ -427,6 +433,17 @@ impl ValueCorrected {
                 field: self.field,
             });
         }
+        // The value the user saw must be an entry of the field too (or blank): it is
+        // kept in the audit trail beside the new one.
+        if !self.old.is_null() {
+            self.form
+                .blank_form()
+                .with_value(self.field, self.old.clone())
+                .map_err(|error| PayloadError::Malformed {
+                    kind,
+                    message: format!("old: {}: {error}", self.field.key()),
+                })?;
+        }
         let corrected = self
             .form
             .blank_form()
@@ -444,9 +461,16 @@ impl ValueCorrected {
             .into_iter()
             .filter(|error| error.field() == self.field)
             .collect();
+        let length = self.reason.chars().count();
         if self.reason.trim().is_empty() {
             errors.push(FieldError::Blank {
                 field: Field::CorrectionReason,
+            });
+        } else if length > MAX_TEXT_CHARS {
+            errors.push(FieldError::TooLong {
+                field: Field::CorrectionReason,
+                length,
+                max: MAX_TEXT_CHARS,
             });
         }
         if errors.is_empty() {
@@ -509,6 +533,13 @@ impl StudyNumber {
     /// The study number as printed.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether the number is one the tablet labelled `device_label` at the site
+    /// `site_code` makes: its first two parts are exactly those.
+    pub fn is_of(&self, site_code: &str, device_label: &str) -> bool {
+        let mut parts = self.0.split('-');
+        parts.next() == Some(site_code) && parts.next() == Some(device_label)
     }
 }
 

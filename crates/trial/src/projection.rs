@@ -6,14 +6,27 @@
 //! To make that true whatever order events arrived in, [`project`] first sorts
 //! them by `recorded_at` and then by event id, and folds them in that order.
 //!
+//! Two facts are decided by the order the holder *received* events in instead
+//! (the order of the slice given to [`project`]: the server's order on the server,
+//! the store's on a tablet), because device clocks can be set to anything: which
+//! tablet screened the participant first, and which randomisation came first. A
+//! participant's id is made by the tablet that screens them, and any other tablet
+//! learns it only through the server, so the screening tablet's events always
+//! reach the server first, whatever another tablet's clock says.
+//!
 //! # Rules
 //!
 //! - **Screening**: the latest screening form counts; the screening number is the
-//!   first one given.
-//! - **Randomisation is set once.** A second `Randomised` event never overwrites
-//!   the first; it is listed as an [`Anomaly`]. So are a randomisation without
-//!   consent, of a patient not eligible at the tap, or on another tablet than the
-//!   one that screened (DESIGN.md: only that tablet randomises).
+//!   first one given. A screening from another device than the one whose
+//!   screening it replaces changes its answers blind (a screening carries no old
+//!   values), so each answer it changes is a [`Conflict`], as for forms below.
+//! - **Randomisation is set once**, by the first `Randomised` event received. Any
+//!   other never overwrites it; it is listed as an [`Anomaly`]. A randomisation
+//!   that [`Participant::may_randomise`] would have refused at its moment, over
+//!   the events recorded before it, is listed too, with the reasons: the rule the
+//!   tablet applies before the tap is the rule its record is checked by. A
+//!   randomisation whose payload cannot be read still counts as one: the patient
+//!   may have been allocated, so nobody may randomise them again.
 //! - **Forms** keep every value they ever held: each change records who, when, the
 //!   old and new entry, and the reason for a correction.
 //! - **Concurrent edits.** A change to a field is *blind* when the field's value was
@@ -42,11 +55,14 @@ use crate::crf::cytokine::{Il6Change, SampleDue, SampleWindow, TimePoint, il6_ch
 use crate::crf::end::{EndOfParticipation, EndStatus, NotEnrolled, Withdrawal};
 use crate::crf::{Form, FormContext, FormRef};
 use crate::eligibility::{Assessment, Outcome, assess};
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::field::{Field, FieldError};
-use crate::payload::{FormSaved, Payload, PayloadError, Randomised, StudyNumber, ValueCorrected};
+use crate::payload::{
+    FormSaved, MAX_MS_AFTER_RECORDING, Payload, PayloadError, Randomised, StudyNumber,
+    ValueCorrected,
+};
 use crate::randomisation::Arm;
-use crate::screening::Screening;
+use crate::screening::{Screening, ScreeningForm};
 use crate::time::Moment;
 
 /// Who recorded something, on which device, when, and in which event: the audit
@@ -96,12 +112,21 @@ pub struct FormRecord {
     history: Vec<Change>,
 }
 
+/// What a data query is about: the screening, or one form instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subject {
+    /// The screening form (CRF.md §1), which every screening event restates whole.
+    Screening,
+    /// One instance of a case report form.
+    Form(FormRef),
+}
+
 /// Two devices changed the same field without either seeing the other's value:
 /// the later shows, and a person decides (DESIGN.md, "Sync").
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conflict {
-    /// The form instance.
-    pub form: FormRef,
+    /// The screening or the form instance.
+    pub subject: Subject,
     /// The field.
     pub field: Field,
     /// The later change, which shows.
@@ -140,29 +165,21 @@ pub enum Anomaly {
         ignored: String,
     },
     /// Occurs when a participant is randomised a second time; the first
-    /// randomisation stays.
+    /// randomisation received stays.
     RandomisedTwice {
-        /// The randomisation that stands.
+        /// The randomisation that stands (perhaps one whose payload cannot be read).
         kept: Uuid,
-        /// The second one, which is not used.
+        /// The other one, which is not used.
         ignored: Uuid,
     },
-    /// Occurs when a participant is randomised before any consent is recorded.
-    RandomisedWithoutConsent {
+    /// Occurs when the randomisation that stands was made while
+    /// [`Participant::may_randomise`] would have refused it, judged at its
+    /// `recorded_at` over the events recorded before it.
+    RandomisedAgainstTheRule {
         /// The randomisation.
         event_id: Uuid,
-    },
-    /// Occurs when a participant is randomised while the screening (assessed at the
-    /// randomise moment) does not show them eligible, or without a screening.
-    RandomisedWhileNotEligible {
-        /// The randomisation.
-        event_id: Uuid,
-    },
-    /// Occurs when a participant is randomised on another device than the one
-    /// that screened them.
-    RandomisedOnAnotherDevice {
-        /// The randomisation.
-        event_id: Uuid,
+        /// Every reason the rule gives, in the rule's order.
+        refusals: Vec<RandomiseRefusal>,
     },
     /// Occurs when a correction names a form instance that was never saved; the
     /// correction is left out.
@@ -255,10 +272,17 @@ pub struct NextSample {
 pub struct Participant {
     id: Uuid,
     screening_number: Option<String>,
-    /// The tablet of the first screening: the only one that may randomise, however
-    /// many tablets edit the screening later.
+    /// The tablet of the first screening received: the only one that may
+    /// randomise, however many tablets edit the screening later.
     screened_on: Option<Uuid>,
+    /// The first randomisation received, readable or not: the one that stands.
+    first_randomisation: Option<Uuid>,
+    /// A randomisation whose payload cannot be read: the participant may have
+    /// been allocated.
+    unreadable_randomisation: Option<Uuid>,
     screening: Option<Recorded<Screening>>,
+    /// Every screening, in the fold's order: what resolves a screening conflict.
+    screenings: Vec<Provenance>,
     consents: Vec<Recorded<ConsentForm>>,
     randomisation: Option<Recorded<Randomised>>,
     forms: BTreeMap<FormRef, FormRecord>,
@@ -277,16 +301,30 @@ pub struct Participant {
 /// hashes. A payload that cannot be read does not stop the projection; it is an
 /// [`Anomaly`] of its participant, so one bad record never hides the others.
 pub fn project(events: &[Event]) -> Vec<Participant> {
-    let mut sorted: Vec<&Event> = events.iter().collect();
-    sorted.sort_by_key(|event| (event.recorded_at(), event.id()));
     let mut participants: Vec<Participant> = Vec::new();
     let mut index_of: BTreeMap<Uuid, usize> = BTreeMap::new();
-    let mut seen: BTreeMap<Uuid, &Event> = BTreeMap::new();
-    for event in sorted {
+    // What the order of receipt decides (see the module doc).
+    for event in events {
         let index = *index_of.entry(event.participant_id()).or_insert_with(|| {
             participants.push(Participant::new(event.participant_id()));
             participants.len() - 1
         });
+        let participant = &mut participants[index];
+        match event.kind() {
+            EventKind::ScreeningRecorded => {
+                participant.screened_on.get_or_insert(event.device_id());
+            }
+            EventKind::Randomised => {
+                participant.first_randomisation.get_or_insert(event.id());
+            }
+            _ => {}
+        }
+    }
+    let mut sorted: Vec<&Event> = events.iter().collect();
+    sorted.sort_by_key(|event| (event.recorded_at(), event.id()));
+    let mut seen: BTreeMap<Uuid, &Event> = BTreeMap::new();
+    for event in sorted {
+        let index = index_of[&event.participant_id()];
         let participant = &mut participants[index];
         match seen.get(&event.id()) {
             Some(first) if *first == event => {}
@@ -357,7 +395,10 @@ impl Participant {
             id,
             screening_number: None,
             screened_on: None,
+            first_randomisation: None,
+            unreadable_randomisation: None,
             screening: None,
+            screenings: Vec::new(),
             consents: Vec::new(),
             randomisation: None,
             forms: BTreeMap::new(),
@@ -379,8 +420,8 @@ impl Participant {
         self.screening_number.as_deref()
     }
 
-    /// The tablet that screened the participant first, and so the only one that
-    /// may randomise them.
+    /// The tablet whose screening of the participant was received first, and so
+    /// the only one that may randomise them.
     pub fn screened_on(&self) -> Option<Uuid> {
         self.screened_on
     }
@@ -450,26 +491,44 @@ impl Participant {
         &self.conflicts
     }
 
-    /// The correction that resolved a conflict over `field` of `form` whose
-    /// showing change is the event `shown_event_id`: the first correction of the
-    /// field after that change, whoever made it. A data query stays open until
-    /// there is one.
-    pub fn resolution(&self, form: FormRef, field: Field, shown_event_id: Uuid) -> Option<Uuid> {
-        let mut changes = self
-            .form(form)?
-            .field_history(field)
-            .skip_while(|change| change.by.event_id != shown_event_id);
-        changes.next()?;
-        changes
-            .find(|change| change.reason.is_some())
-            .map(|change| change.by.event_id)
+    /// The event that resolved a conflict over `field` of `subject` whose
+    /// showing change is the event `shown_event_id`: for a form, the first
+    /// correction of the field after that change, whoever made it; for the
+    /// screening, the first screening after it (a screening restates every
+    /// answer). A data query stays open until there is one.
+    pub fn resolution(
+        &self,
+        subject: Subject,
+        field: Field,
+        shown_event_id: Uuid,
+    ) -> Option<Uuid> {
+        match subject {
+            Subject::Screening => {
+                let mut screenings = self
+                    .screenings
+                    .iter()
+                    .skip_while(|by| by.event_id != shown_event_id);
+                screenings.next()?;
+                screenings.next().map(|by| by.event_id)
+            }
+            Subject::Form(form) => {
+                let mut changes = self
+                    .form(form)?
+                    .field_history(field)
+                    .skip_while(|change| change.by.event_id != shown_event_id);
+                changes.next()?;
+                changes
+                    .find(|change| change.reason.is_some())
+                    .map(|change| change.by.event_id)
+            }
+        }
     }
 
-    /// The conflicts no correction has resolved yet: the open data queries, which
-    /// the tablet shows beside their fields.
+    /// The conflicts nothing has resolved yet: the open data queries, which the
+    /// tablet shows beside their fields.
     pub fn open_conflicts(&self) -> impl Iterator<Item = &Conflict> {
         self.conflicts.iter().filter(|conflict| {
-            self.resolution(conflict.form, conflict.field, conflict.shown.event_id)
+            self.resolution(conflict.subject, conflict.field, conflict.shown.event_id)
                 .is_none()
         })
     }
@@ -506,39 +565,69 @@ impl Participant {
     }
 
     /// Whether the participant may be randomised at `now`: not randomised yet,
-    /// eligible at that very moment (the 24-hour ECMO window included), screened on
-    /// `device_id` (the tablet asking), consented. The tablet asks before enabling
-    /// the button and again at the tap; the server asks of every pushed
-    /// randomisation.
+    /// not recorded as not enrolled, eligible at that very moment (the 24-hour
+    /// ECMO window included) by a screening made by then, screened on `device_id`
+    /// (the tablet asking), consented by then. The tablet asks before enabling the
+    /// button and again at the tap; the fold asks of every randomisation at its
+    /// moment, which is how the server verifies a pushed one
+    /// (`crate::allocation`). The first reason, if any.
     pub fn may_randomise(&self, now: Moment, device_id: Uuid) -> Result<(), RandomiseRefusal> {
-        if self.randomisation.is_some() {
-            return Err(RandomiseRefusal::AlreadyRandomised);
+        match self.randomise_refusals(now, device_id).into_iter().next() {
+            Some(refusal) => Err(refusal),
+            None => Ok(()),
         }
+    }
+
+    /// Every reason [`Participant::may_randomise`] has to refuse, in its order.
+    pub fn randomise_refusals(&self, now: Moment, device_id: Uuid) -> Vec<RandomiseRefusal> {
+        let mut refusals = Vec::new();
+        if self.randomisation.is_some() || self.unreadable_randomisation.is_some() {
+            refusals.push(RandomiseRefusal::AlreadyRandomised);
+        }
+        refusals.extend(self.refusals_but_randomised(now, device_id));
+        refusals
+    }
+
+    /// The rule's reasons other than an earlier randomisation, which the fold
+    /// decides by the order of receipt.
+    fn refusals_but_randomised(&self, now: Moment, device_id: Uuid) -> Vec<RandomiseRefusal> {
+        // A time a little after `now` is a clock read ahead, as for every time a
+        // payload records; anything later had not happened yet.
+        let by_then = |moment: Moment| moment.ms_since(now) <= MAX_MS_AFTER_RECORDING;
+        let mut refusals = Vec::new();
         if self.not_enrolled.is_some() {
-            return Err(RandomiseRefusal::NotEnrolled);
+            refusals.push(RandomiseRefusal::NotEnrolled);
         }
-        match self.assessment(now) {
+        let screening = self
+            .screening
+            .as_ref()
+            .filter(|screening| by_then(screening.value.form().screened_at));
+        match screening.map(|screening| assess(&screening.value, now.max(screening.value.form().screened_at))) {
             Some(Ok(assessment)) if assessment.is_eligible() => {}
             Some(Ok(assessment)) => {
-                return Err(RandomiseRefusal::NotEligible(assessment.outcome().clone()));
+                refusals.push(RandomiseRefusal::NotEligible(assessment.outcome().clone()));
             }
-            // No screening yet, or times that cannot be right: nothing is known.
-            Some(Err(_)) | None => {
-                return Err(RandomiseRefusal::NotEligible(Outcome::Incomplete {
+            // No screening by then, or times that cannot be right: nothing is known.
+            Some(Err(_)) | None => refusals.push(RandomiseRefusal::NotEligible(
+                Outcome::Incomplete {
                     missing: Vec::new(),
-                }));
-            }
+                },
+            )),
         }
         if self
             .screened_on
             .is_some_and(|screener| screener != device_id)
         {
-            return Err(RandomiseRefusal::ScreenedOnAnotherDevice);
+            refusals.push(RandomiseRefusal::ScreenedOnAnotherDevice);
         }
-        if self.consents.is_empty() {
-            return Err(RandomiseRefusal::NoConsent);
+        if !self
+            .consents
+            .iter()
+            .any(|consent| by_then(consent.value.consented_at))
+        {
+            refusals.push(RandomiseRefusal::NoConsent);
         }
-        Ok(())
+        refusals
     }
 
     /// Where the participant stands at `now`. Withdrawal, then the end of
@@ -639,6 +728,9 @@ impl Participant {
         let payload = match Payload::parse(event.kind(), event.schema_version(), event.payload()) {
             Ok(payload) => payload,
             Err(error) => {
+                if event.kind() == EventKind::Randomised {
+                    self.unreadable_randomisation.get_or_insert(by.event_id);
+                }
                 self.anomalies.push(Anomaly::UnreadablePayload {
                     event_id: by.event_id,
                     error,
@@ -658,11 +750,17 @@ impl Participant {
                     }
                     Some(_) => {}
                 }
-                self.screened_on.get_or_insert(by.device_id);
                 // Screening again means the patient is considered again.
                 self.not_enrolled = None;
                 let screening = Screening::parse(&body.form)
                     .expect("invariant: Payload::parse validated the screening form");
+                if let Some(replaced) = &self.screening
+                    && replaced.by.device_id != by.device_id
+                {
+                    self.conflicts
+                        .extend(screening_conflicts(replaced, &body.form, by));
+                }
+                self.screenings.push(by);
                 self.screening = Some(Recorded {
                     value: screening,
                     by,
@@ -679,32 +777,21 @@ impl Participant {
     }
 
     fn randomise(&mut self, body: Randomised, by: Provenance) {
-        if let Some(first) = &self.randomisation {
+        let kept = self.first_randomisation.unwrap_or(by.event_id);
+        if kept != by.event_id {
             self.anomalies.push(Anomaly::RandomisedTwice {
-                kept: first.by.event_id,
+                kept,
                 ignored: by.event_id,
             });
             return;
         }
-        let event_id = by.event_id;
-        if self.consents.is_empty() {
-            self.anomalies
-                .push(Anomaly::RandomisedWithoutConsent { event_id });
-        }
-        let eligible = self.screening.as_ref().is_some_and(|screening| {
-            assess(&screening.value, body.randomised_at)
-                .is_ok_and(|assessment| assessment.is_eligible())
-        });
-        if !eligible {
-            self.anomalies
-                .push(Anomaly::RandomisedWhileNotEligible { event_id });
-        }
-        if self
-            .screened_on
-            .is_some_and(|screener| screener != by.device_id)
-        {
-            self.anomalies
-                .push(Anomaly::RandomisedOnAnotherDevice { event_id });
+        // Judged at the event's own moment, not at a time its payload names.
+        let refusals = self.refusals_but_randomised(by.recorded_at, by.device_id);
+        if !refusals.is_empty() {
+            self.anomalies.push(Anomaly::RandomisedAgainstTheRule {
+                event_id: by.event_id,
+                refusals,
+            });
         }
         self.randomisation = Some(Recorded { value: body, by });
     }
@@ -832,7 +919,7 @@ fn record_change(
     let proven_seen = seen.is_some_and(|seen| same_json(seen, &old));
     if last_set.device_id != change.by.device_id && !proven_seen && !same_json(&old, &change.new) {
         conflicts.push(Conflict {
-            form: record.form.form_ref(),
+            subject: Subject::Form(record.form.form_ref()),
             field: change.field,
             shown: change.by,
             shown_value: change.new.clone(),
@@ -841,6 +928,41 @@ fn record_change(
         });
     }
     record.history.push(change);
+}
+
+/// The answers a screening from another device changes, each a [`Conflict`]: a
+/// screening restates every answer but proves nothing about what its user saw.
+fn screening_conflicts(
+    replaced: &Recorded<Screening>,
+    form: &ScreeningForm,
+    by: Provenance,
+) -> Vec<Conflict> {
+    let (Value::Object(old), Value::Object(new)) = (
+        serde_json::to_value(replaced.value.form())
+            .expect("invariant: a screening form serialises to a JSON object"),
+        serde_json::to_value(form).expect("invariant: a screening form serialises to a JSON object"),
+    ) else {
+        unreachable!("a screening form serialises to a JSON object")
+    };
+    let mut conflicts = Vec::new();
+    for (key, new_value) in &new {
+        let old_value = old.get(key).cloned().unwrap_or(Value::Null);
+        if same_json(&old_value, new_value) {
+            continue;
+        }
+        let Ok(field) = serde_json::from_value::<Field>(Value::String(key.clone())) else {
+            continue;
+        };
+        conflicts.push(Conflict {
+            subject: Subject::Screening,
+            field,
+            shown: by,
+            shown_value: new_value.clone(),
+            overridden: replaced.by,
+            overridden_value: old_value,
+        });
+    }
+    conflicts
 }
 
 /// JSON equality that treats `12` and `12.0` as the same number, since a value may

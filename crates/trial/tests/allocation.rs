@@ -2,10 +2,10 @@
 //! arm or a participant can be wrong, one case at a time, and several at once.
 
 use jiff::civil::date;
-use trial::allocation::{AllocationFlag, IssuedLease, verify_randomisation};
+use trial::allocation::{AllocationFlag, Holdings, IssuedLease, verify_randomisation};
 use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::eligibility::{Criterion, Outcome};
-use trial::event::{ChainHead, Event, EventDraft};
+use trial::event::{ChainHead, Event, EventDraft, EventKind};
 use trial::payload::{Payload, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber};
 use trial::randomisation::{Arm, Lease, LeaseId, RandomisationConfig, Seed, Stratum, arm_at};
 use trial::screening::{Answer, EcmoMode, ScreeningForm};
@@ -76,9 +76,13 @@ fn screening(ecmo_mode: EcmoMode) -> Payload {
 }
 
 fn consent() -> Payload {
+    consent_at(3)
+}
+
+fn consent_at(hours_after_ecmo: i64) -> Payload {
     Payload::ConsentRecorded(ConsentForm {
         given_by: ConsentGivenBy::LegallyAuthorisedRepresentative,
-        consented_at: at(3),
+        consented_at: at(hours_after_ecmo),
         form_version: "2.1".to_owned(),
     })
 }
@@ -108,6 +112,17 @@ impl Log {
     }
 
     fn record(&mut self, device: Uuid, hours_after_ecmo: i64, payload: &Payload) -> Event {
+        self.record_json(device, hours_after_ecmo, payload.kind(), &payload.to_json())
+    }
+
+    /// Records a payload as given, valid or not.
+    fn record_json(
+        &mut self,
+        device: Uuid,
+        hours_after_ecmo: i64,
+        kind: EventKind,
+        payload: &str,
+    ) -> Event {
         let head = self
             .heads
             .iter_mut()
@@ -121,8 +136,8 @@ impl Log {
                 user_id: Uuid::from_u128(1),
                 recorded_at: Moment::new(ECMO + hours_after_ecmo * MS_PER_HOUR + minute, 480)
                     .unwrap(),
-                kind: payload.kind(),
-                payload: payload.to_json(),
+                kind,
+                payload: payload.to_owned(),
                 app_version: "0.1.0".to_owned(),
                 schema_version: SCHEMA_VERSION,
             })
@@ -140,21 +155,58 @@ impl Log {
     }
 }
 
-/// Records the randomisation on `device` after the log, and checks it against
-/// `lease` with `used_slots`.
-fn check(
+/// The label each test tablet goes by.
+fn label(device: Uuid) -> &'static str {
+    if device == TABLET_1 { "T1" } else { "T2" }
+}
+
+/// Records the randomisation `body` on `device` after the log, `recorded_hours`
+/// after the ECMO start, and verifies it against what the server holds: the
+/// device's own leases, the owner of the lease named if another device holds it,
+/// and the randomisation that already gave the study number, if any.
+fn verify(
     mut log: Log,
+    device: Uuid,
+    body: &Randomised,
+    recorded_hours: i64,
+    own_leases: &[IssuedLease<'_>],
+    lease_owner: Option<Uuid>,
+    study_number_holder: Option<Uuid>,
+) -> Result<(), Vec<AllocationFlag>> {
+    let stored = log.events.clone();
+    let event = log.record(device, recorded_hours, &Payload::Randomised(body.clone()));
+    let holdings = Holdings {
+        site_code: "BJ",
+        device_label: label(device),
+        own_leases,
+        lease_owner,
+        study_number_holder,
+        participant_log: &stored,
+    };
+    verify_randomisation(&event, body, &holdings)
+}
+
+/// Records the randomisation on `device` after the log, at the moment its payload
+/// names, and checks it against `lease` (tablet 1's) with `used_slots`.
+fn check(
+    log: Log,
     device: Uuid,
     body: Randomised,
     lease: Option<&Lease>,
     used_slots: &[u32],
     expected: Result<(), Vec<AllocationFlag>>,
 ) {
-    let stored = log.events.clone();
-    let event = log.record(device, 4, &Payload::Randomised(body.clone()));
-    let issued = lease.map(|lease| IssuedLease { lease, used_slots });
+    let hours = (body.randomised_at.utc_ms() - ECMO) / MS_PER_HOUR;
+    let own: Vec<IssuedLease<'_>> = lease
+        .filter(|lease| lease.stratum().device() == device)
+        .map(|lease| IssuedLease { lease, used_slots })
+        .into_iter()
+        .collect();
+    let owner = lease
+        .map(|lease| lease.stratum().device())
+        .filter(|owner| *owner != device);
     assert_eq!(
-        verify_randomisation(&event, &body, issued, &stored),
+        verify(log, device, &body, hours, &own, owner, None),
         expected,
         "{body:?}, used {used_slots:?}"
     );
@@ -213,6 +265,10 @@ fn leases_the_server_did_not_issue_to_this_device_are_flagged() {
             AllocationFlag::LeaseOfAnotherDevice {
                 lease: lease_id(),
                 owner: TABLET_1,
+            },
+            AllocationFlag::StudyNumberOfAnotherTablet {
+                study_number: StudyNumber::new("BJ", "T1", 1).unwrap(),
+                expected_prefix: "BJ-T2-".to_owned(),
             },
             AllocationFlag::ScreenedOnAnotherDevice,
         ]),
@@ -324,13 +380,15 @@ fn the_participant_must_be_randomisable_at_the_tap() {
         &Payload::Randomised(randomised(0, arm_of(0), 4)),
     );
     flagged(twice, good(), AllocationFlag::AlreadyRandomised);
-    // No screening at all, and a screening from another tablet.
-    flagged(
+    // No screening at all (and so no consent), and a screening from another
+    // tablet.
+    check(
         Log::new(),
+        TABLET_1,
         good(),
-        AllocationFlag::NotEligible(Outcome::Incomplete {
-            missing: Vec::new(),
-        }),
+        Some(&lease),
+        &[0],
+        Err(vec![unscreened(), AllocationFlag::NoConsent]),
     );
     let mut elsewhere = Log::new();
     elsewhere.record(TABLET_2, 2, &screening(EcmoMode::Va));
@@ -342,19 +400,203 @@ fn the_participant_must_be_randomisable_at_the_tap() {
     flagged(unconsented, good(), AllocationFlag::NoConsent);
     // Eligible at screening, but the tap came after 24 h on ECMO.
     let late = randomised(1, arm_of(1), 25);
-    let mut log = Log::ready();
-    let stored = log.events.clone();
-    let event = log.record(TABLET_1, 25, &Payload::Randomised(late.clone()));
-    let issued = IssuedLease {
+    let issued = [IssuedLease {
         lease: &lease,
         used_slots: &[0],
-    };
-    let flags = verify_randomisation(&event, &late, Some(issued), &stored).unwrap_err();
+    }];
+    let flags = verify(Log::ready(), TABLET_1, &late, 25, &issued, None, None).unwrap_err();
     assert!(
         matches!(&flags[..], [AllocationFlag::NotEligible(Outcome::Ineligible { failed })] if failed.contains(&Criterion::EcmoWithin24Hours)),
         "{flags:?}"
     );
     assert!(flags[0].to_string().contains("not met"), "{}", flags[0]);
+}
+
+fn unscreened() -> AllocationFlag {
+    AllocationFlag::NotEligible(Outcome::Incomplete {
+        missing: Vec::new(),
+    })
+}
+
+/// Tablet 1's second lease, issued after [`lease`].
+fn second_lease() -> Lease {
+    Lease::issue(
+        LeaseId::new(Uuid::from_u128(0x2ea5e)),
+        Stratum::new("BJ", TABLET_1).unwrap(),
+        Seed::from_bytes([8; 32]),
+        RandomisationConfig::standard(),
+        4,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_later_lease_waits_until_the_earlier_one_is_used_up() {
+    let (first, second) = (lease(), second_lease());
+    let body = |slot: u32| Randomised {
+        lease_id: second.id(),
+        slot,
+        arm: arm_at(second.seed(), second.config(), slot),
+        study_number: StudyNumber::new("BJ", "T1", 9).unwrap(),
+        randomised_at: at(4),
+    };
+    let all: Vec<u32> = (0..first.n_slots()).collect();
+    let check = |used_first: &[u32], expected: Result<(), Vec<AllocationFlag>>| {
+        let own = [
+            IssuedLease {
+                lease: &first,
+                used_slots: used_first,
+            },
+            IssuedLease {
+                lease: &second,
+                used_slots: &[],
+            },
+        ];
+        assert_eq!(
+            verify(Log::ready(), TABLET_1, &body(0), 4, &own, None, None),
+            expected
+        );
+    };
+    check(
+        &[0, 1],
+        Err(vec![AllocationFlag::LeaseOutOfOrder {
+            lease: second.id(),
+            earlier: first.id(),
+            slots_left: first.n_slots() - 2,
+        }]),
+    );
+    check(&all, Ok(()));
+}
+
+#[test]
+fn a_slot_beyond_the_lease_is_flagged_alone_and_uses_nothing() {
+    let lease = lease();
+    let n_slots = lease.n_slots();
+    // Slot 0 was used, then one past the end was reported: slot 1 still comes
+    // next, and the lease still has its slots.
+    check(
+        Log::ready(),
+        TABLET_1,
+        randomised(1, arm_of(1), 4),
+        Some(&lease),
+        &[0, n_slots + 5],
+        Ok(()),
+    );
+    let issued = IssuedLease {
+        lease: &lease,
+        used_slots: &[0, n_slots + 5],
+    };
+    assert_eq!(trial::allocation::next_slot(&issued), 1);
+}
+
+#[test]
+fn the_window_is_judged_at_the_recorded_moment_not_the_named_one() {
+    let lease = lease();
+    let own = [IssuedLease {
+        lease: &lease,
+        used_slots: &[],
+    }];
+    // Recorded 30 h after ECMO start, naming 3 h as its moment.
+    let backdated = randomised(0, arm_of(0), 3);
+    let flags = verify(Log::ready(), TABLET_1, &backdated, 30, &own, None, None).unwrap_err();
+    assert_eq!(flags.len(), 2, "{flags:?}");
+    assert!(
+        matches!(flags[0], AllocationFlag::RandomisedAtMismatch { randomised_at, recorded_at }
+            if randomised_at == at(3) && recorded_at.utc_ms() - at(30).utc_ms() < 1000),
+        "{flags:?}"
+    );
+    assert!(
+        matches!(&flags[1], AllocationFlag::NotEligible(Outcome::Ineligible { failed })
+            if failed == &[Criterion::EcmoWithin24Hours]),
+        "{flags:?}"
+    );
+    assert_eq!(flags[0].code(), "randomised_at_mismatch");
+}
+
+#[test]
+fn screening_and_consent_must_come_before_the_randomisation() {
+    let lease = lease();
+    let own = [IssuedLease {
+        lease: &lease,
+        used_slots: &[],
+    }];
+    let body = randomised(0, arm_of(0), 4);
+    // Consent recorded on another tablet after the randomisation's moment, and
+    // received first: it cannot have been given before.
+    let mut late_consent = Log::new();
+    late_consent.record(TABLET_1, 2, &screening(EcmoMode::Va));
+    late_consent.record(TABLET_2, 5, &consent_at(5));
+    assert_eq!(
+        verify(late_consent, TABLET_1, &body, 4, &own, None, None),
+        Err(vec![AllocationFlag::NoConsent])
+    );
+    // A consent dated after the randomisation, though recorded before it.
+    let mut dated_later = Log::new();
+    dated_later.record(TABLET_1, 2, &screening(EcmoMode::Va));
+    dated_later.record(TABLET_1, 3, &consent_at(5));
+    assert_eq!(
+        verify(dated_later, TABLET_1, &body, 4, &own, None, None),
+        Err(vec![AllocationFlag::NoConsent])
+    );
+}
+
+#[test]
+fn the_first_screening_received_decides_not_the_earliest_dated() {
+    let lease = lease();
+    let own = [IssuedLease {
+        lease: &lease,
+        used_slots: &[],
+    }];
+    // Tablet 1 screens and consents; tablet 2's screening of the same
+    // participant arrives later but claims an earlier time.
+    let mut log = Log::ready();
+    log.record(TABLET_2, 1, &screening(EcmoMode::Va));
+    assert_eq!(
+        verify(log, TABLET_1, &randomised(0, arm_of(0), 4), 4, &own, None, None),
+        Ok(())
+    );
+}
+
+#[test]
+fn study_numbers_are_the_tablets_and_unique() {
+    let lease = lease();
+    let own = [IssuedLease {
+        lease: &lease,
+        used_slots: &[],
+    }];
+    let mut body = randomised(0, arm_of(0), 4);
+    body.study_number = StudyNumber::new("SH", "T1", 1).unwrap();
+    assert_eq!(
+        verify(Log::ready(), TABLET_1, &body, 4, &own, None, None),
+        Err(vec![AllocationFlag::StudyNumberOfAnotherTablet {
+            study_number: body.study_number.clone(),
+            expected_prefix: "BJ-T1-".to_owned(),
+        }])
+    );
+    let holder = Uuid::from_u128(0x5eed);
+    let body = randomised(0, arm_of(0), 4);
+    assert_eq!(
+        verify(Log::ready(), TABLET_1, &body, 4, &own, None, Some(holder)),
+        Err(vec![AllocationFlag::DuplicateStudyNumber {
+            study_number: body.study_number.clone(),
+            holder,
+        }])
+    );
+}
+
+#[test]
+fn an_unreadable_randomisation_still_counts() {
+    let lease = lease();
+    let own = [IssuedLease {
+        lease: &lease,
+        used_slots: &[],
+    }];
+    let mut log = Log::ready();
+    log.record_json(TABLET_1, 4, EventKind::Randomised, r#"{"slot":0}"#);
+    assert_eq!(
+        verify(log, TABLET_1, &randomised(0, arm_of(0), 4), 4, &own, None, None),
+        Err(vec![AllocationFlag::AlreadyRandomised])
+    );
 }
 
 #[test]

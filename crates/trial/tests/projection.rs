@@ -22,7 +22,10 @@ use trial::payload::{
     FormSaved, Payload, PayloadError, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber,
     ValueCorrected,
 };
-use trial::projection::{Anomaly, Deviation, Participant, RandomiseRefusal, Status, project};
+use trial::eligibility::{Criterion, Outcome};
+use trial::projection::{
+    Anomaly, Deviation, Participant, RandomiseRefusal, Status, Subject, project,
+};
 use trial::randomisation::{Arm, LeaseId};
 use trial::screening::{Answer, EcmoMode, ScreeningForm};
 use trial::time::{MS_PER_HOUR, Moment};
@@ -152,7 +155,7 @@ fn screened(form: ScreeningForm) -> Payload {
 fn consent() -> Payload {
     Payload::ConsentRecorded(ConsentForm {
         given_by: ConsentGivenBy::LegallyAuthorisedRepresentative,
-        consented_at: at(4 * HOUR + 30 * 60_000),
+        consented_at: at(4 * HOUR),
         form_version: "2.1".to_owned(),
     })
 }
@@ -632,7 +635,10 @@ fn check_concurrent(
             .conflicts()
             .iter()
             .map(|conflict| {
-                assert_eq!((conflict.form, conflict.field), (H6, Field::Il6PgPerMl));
+                assert_eq!(
+                    (conflict.subject, conflict.field),
+                    (Subject::Form(H6), Field::Il6PgPerMl)
+                );
                 (
                     conflict.shown.device_id,
                     conflict.shown_value.clone(),
@@ -743,7 +749,7 @@ fn a_correction_after_a_conflict_resolves_it() {
     let open: Vec<_> = participant.open_conflicts().collect();
     assert_eq!(open.len(), 1);
     let shown = open[0].shown.event_id;
-    assert_eq!(participant.resolution(H6, Field::Il6PgPerMl, shown), None);
+    assert_eq!(participant.resolution(Subject::Form(H6), Field::Il6PgPerMl, shown), None);
 
     // Someone who saw 950 decides: the query is resolved by that correction.
     let decided = log.record(TABLET_1, NURSE, 9 * HOUR, &il6_corrected(950.0, 900.0));
@@ -755,7 +761,7 @@ fn a_correction_after_a_conflict_resolves_it() {
         "the conflict stays on record"
     );
     assert_eq!(
-        participant.resolution(H6, Field::Il6PgPerMl, shown),
+        participant.resolution(Subject::Form(H6), Field::Il6PgPerMl, shown),
         Some(decided)
     );
 }
@@ -843,28 +849,26 @@ fn anomalies_are_listed_never_hidden() {
 
     let participant = log.participant();
     let anomalies = participant.anomalies();
-    assert_eq!(anomalies.len(), 6, "{anomalies:#?}");
+    assert_eq!(anomalies.len(), 5, "{anomalies:#?}");
     assert_eq!(
         anomalies[0],
-        Anomaly::RandomisedWithoutConsent {
-            event_id: randomisation
+        Anomaly::RandomisedAgainstTheRule {
+            event_id: randomisation,
+            refusals: vec![
+                RandomiseRefusal::ScreenedOnAnotherDevice,
+                RandomiseRefusal::NoConsent
+            ]
         }
     );
     assert_eq!(
         anomalies[1],
-        Anomaly::RandomisedOnAnotherDevice {
-            event_id: randomisation
-        }
-    );
-    assert_eq!(
-        anomalies[2],
         Anomaly::CorrectionOfUnsavedForm {
             event_id: orphan,
             form: H6
         }
     );
     assert_eq!(
-        anomalies[3],
+        anomalies[2],
         Anomaly::InvalidInContext {
             event_id: late_id,
             form: H6,
@@ -876,12 +880,12 @@ fn anomalies_are_listed_never_hidden() {
         }
     );
     assert!(
-        matches!(&anomalies[4], Anomaly::UnreadablePayload { event_id, error: PayloadError::Malformed { .. } } if *event_id == unreadable),
+        matches!(&anomalies[3], Anomaly::UnreadablePayload { event_id, error: PayloadError::Malformed { .. } } if *event_id == unreadable),
         "{:?}",
-        anomalies[4]
+        anomalies[3]
     );
     assert_eq!(
-        anomalies[5],
+        anomalies[4],
         Anomaly::DuplicateEventId {
             event_id: unreadable
         }
@@ -902,7 +906,12 @@ fn anomalies_are_listed_never_hidden() {
     );
     assert_eq!(
         ineligible.participant().anomalies(),
-        [Anomaly::RandomisedWhileNotEligible { event_id: id }]
+        [Anomaly::RandomisedAgainstTheRule {
+            event_id: id,
+            refusals: vec![RandomiseRefusal::NotEligible(Outcome::Ineligible {
+                failed: vec![Criterion::Infection]
+            })]
+        }]
     );
 }
 
@@ -930,4 +939,122 @@ fn participants_are_projected_separately() {
     assert_eq!(ids, [PARTICIPANT, Uuid::from_u128(0xbb)]);
     assert_eq!(participants[1].status(at(6 * HOUR)), Status::Eligible);
     assert_eq!(participants[0].arm(), Some(Arm::Hemoperfusion));
+}
+
+#[test]
+fn the_first_screening_received_names_the_screening_tablet() {
+    let mut log = Log::new();
+    log.record(TABLET_1, NURSE, 4 * HOUR, &screened(screening_form()));
+    // Tablet 2's screening arrives second, dated an hour earlier.
+    let mut backdated = screening_form();
+    backdated.screened_at = at(3 * HOUR);
+    backdated.weight_kg = Some(71.0);
+    let second = log.record(TABLET_2, DOCTOR, 3 * HOUR, &screened(backdated));
+    log.record(TABLET_1, NURSE, 4 * HOUR + 1, &consent());
+    let participant = log.participant();
+    assert_eq!(participant.screened_on(), Some(TABLET_1));
+    assert_eq!(participant.may_randomise(at(4 * HOUR + 2), TABLET_1), Ok(()));
+    // Tablet 1's screening is the later one, so it shows, and it replaced
+    // tablet 2's answers unseen: one conflict per answer that differs.
+    let conflicts: Vec<_> = participant
+        .conflicts()
+        .iter()
+        .map(|conflict| (conflict.subject, conflict.field, conflict.overridden.event_id))
+        .collect();
+    assert_eq!(
+        conflicts,
+        [
+            (Subject::Screening, Field::ScreenedAt, second),
+            (Subject::Screening, Field::WeightKg, second),
+        ]
+    );
+    assert_eq!(participant.open_conflicts().count(), 2);
+    // Screening again settles it.
+    let again = log.record(TABLET_1, NURSE, 4 * HOUR + 3, &screened(screening_form()));
+    let participant = log.participant();
+    assert_eq!(participant.open_conflicts().count(), 0);
+    let shown = participant.conflicts()[0].shown.event_id;
+    assert_eq!(
+        participant.resolution(Subject::Screening, Field::WeightKg, shown),
+        Some(again)
+    );
+}
+
+#[test]
+fn the_same_tablet_screening_again_is_no_conflict() {
+    let mut log = Log::new();
+    log.record(TABLET_1, NURSE, 4 * HOUR, &screened(screening_form()));
+    let mut heavier = screening_form();
+    heavier.weight_kg = Some(72.0);
+    log.record(TABLET_1, NURSE, 4 * HOUR + 1, &screened(heavier));
+    assert_eq!(log.participant().conflicts(), []);
+}
+
+#[test]
+fn the_first_randomisation_received_stands_whatever_its_date() {
+    let mut log = Log::new();
+    log.record(TABLET_1, NURSE, 4 * HOUR, &screened(screening_form()));
+    log.record(TABLET_1, NURSE, 4 * HOUR + 1, &consent());
+    let first = log.record(
+        TABLET_1,
+        NURSE,
+        5 * HOUR,
+        &randomised(0, Arm::Hemoperfusion, 5 * HOUR),
+    );
+    // A second one, received later but dated earlier.
+    let second = log.record(
+        TABLET_1,
+        NURSE,
+        4 * HOUR + 2,
+        &randomised(1, Arm::StandardCare, 4 * HOUR + 2),
+    );
+    let participant = log.participant();
+    assert_eq!(participant.arm(), Some(Arm::Hemoperfusion));
+    assert_eq!(
+        participant.anomalies(),
+        [Anomaly::RandomisedTwice {
+            kept: first,
+            ignored: second
+        }]
+    );
+}
+
+#[test]
+fn an_unreadable_randomisation_blocks_another() {
+    let mut log = Log::new();
+    log.record(TABLET_1, NURSE, 4 * HOUR, &screened(screening_form()));
+    log.record(TABLET_1, NURSE, 4 * HOUR + 1, &consent());
+    log.record_json(
+        TABLET_1,
+        NURSE,
+        5 * HOUR,
+        EventKind::Randomised,
+        r#"{"slot":0,"arm":"hemoperfusion"}"#.to_owned(),
+    );
+    let participant = log.participant();
+    assert_eq!(participant.arm(), None);
+    assert_eq!(
+        participant.may_randomise(at(5 * HOUR + 1), TABLET_1),
+        Err(RandomiseRefusal::AlreadyRandomised)
+    );
+}
+
+#[test]
+fn a_payload_repeating_a_key_is_unreadable() {
+    let mut log = Log::new();
+    let id = log.record_json(
+        TABLET_1,
+        NURSE,
+        4 * HOUR,
+        EventKind::EndOfParticipation,
+        r#"{"status":"completed","status":"lost_to_follow_up"}"#.to_owned(),
+    );
+    let participant = log.participant();
+    assert!(
+        matches!(&participant.anomalies()[..], [Anomaly::UnreadablePayload { event_id, error: PayloadError::Malformed { message, .. } }]
+            if *event_id == id && message.contains("`status` occurs twice")),
+        "{:?}",
+        participant.anomalies()
+    );
+    assert_eq!(participant.end(), None);
 }
