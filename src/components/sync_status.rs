@@ -105,6 +105,9 @@ fn rejection_text(code: RejectionCode) -> Text {
         | RejectionCode::SeqConflict
         | RejectionCode::DuplicateEventId
         | RejectionCode::WrongDevice => Text::RejectedChain,
+        RejectionCode::ParticipantOfAnotherSite => Text::RejectedOtherSite,
+        RejectionCode::UnknownUser => Text::RejectedUser,
+        RejectionCode::LimitExceeded => Text::RejectedLimit,
         RejectionCode::AllocationFlagged | RejectionCode::Other => Text::RejectedOther,
     }
 }

@@ -3,6 +3,7 @@
 //! failure (the browser's storage or key store refusing) is a sentence that says
 //! nothing was saved, with the technical detail after it for a support call.
 
+use trial::event::{AppendError, LimitError};
 use trial::projection::RandomiseRefusal;
 
 use super::{Lang, Text, t};
@@ -47,6 +48,9 @@ pub fn store_error(lang: Lang, error: &StoreError) -> String {
     let text = match error {
         StoreError::Database(_) => Text::StorageRefused,
         StoreError::Corrupt(_) => Text::StorageCorrupt,
+        StoreError::Append(AppendError::Limit(LimitError::RecordedBeforeTheTrial { .. })) => {
+            Text::ClockBeforeTrial
+        }
         StoreError::Append(_) => Text::ChainRefused,
     };
     with_detail(lang, text, error)

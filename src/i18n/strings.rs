@@ -112,6 +112,18 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "the tablet's record sequence does not match the server's. Do not reset the tablet; contact the coordinator.",
             "平板的记录序列与服务器不符。请勿重置平板；请联系协调员。",
         ],
+        Text::RejectedOtherSite => [
+            "it is about a participant of another site; it is kept and the coordinator will review it.",
+            "该记录涉及其他中心的受试者；记录已保留，协调员将审核。",
+        ],
+        Text::RejectedUser => [
+            "it was signed by a user the server does not know, or who was not active then; it is kept and the coordinator will review it.",
+            "该记录的签名用户不在服务器用户名单中，或当时未启用；记录已保留，协调员将审核。",
+        ],
+        Text::RejectedLimit => [
+            "it is too large, or dated before the trial began. Check this tablet's date and time, then contact the coordinator.",
+            "该记录过大，或时间早于试验开始。请检查本平板的日期和时间，然后联系协调员。",
+        ],
         Text::RejectedOther => [
             "the server flagged it for the coordinator to review.",
             "服务器已将其标记，待协调员审核。",
@@ -402,6 +414,10 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         Text::StorageCorrupt => [
             "Not saved: a record stored on this tablet cannot be read. Nothing was changed; tell the trial coordinator",
             "未保存：本平板上的一条记录无法读取。未做任何更改；请告知试验协调员",
+        ],
+        Text::ClockBeforeTrial => [
+            "Not saved: this tablet's clock is set to a date before the trial began. Correct its date and time, then save again",
+            "未保存：本平板时钟的日期早于试验开始。请校正日期和时间后重新保存",
         ],
         Text::ChainRefused => [
             "Not saved: the record could not be added to this tablet's audit chain. Nothing was changed; tell the trial coordinator",

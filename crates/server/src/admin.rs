@@ -164,7 +164,7 @@ pub async fn queries_report(store: &Store, site_code: &str) -> Result<String> {
              the one from {overridden_by} (event {overridden}) unseen; opened {}",
             query.participant_id,
             query.study_number.as_deref().unwrap_or("not randomised"),
-            query.form,
+            query.subject,
             query.field,
             utc(query.opened_at_ms),
         )?;
@@ -179,7 +179,9 @@ pub async fn queries_report(store: &Store, site_code: &str) -> Result<String> {
             report,
             "- participant {} ({}), randomised on {} (event {}): {}: {}; raised {}",
             flag.participant_id,
-            flag.study_number,
+            flag.study_number
+                .as_deref()
+                .unwrap_or("no readable study number"),
             flag.device_label,
             flag.event_id,
             flag.code,

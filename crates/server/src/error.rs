@@ -24,6 +24,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use trial::json::{JsonError, check_unique_keys};
 use trial::wire::{ApiErrorBody, ErrorCode, Problem};
 
 /// Why a request failed; becomes a JSON [`ApiErrorBody`].
@@ -181,7 +182,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 /// Parses a whole body as `T`: syntax errors and a cut-off body are 400, a
 /// well-formed body of the wrong shape is 422.
+///
+/// An object that repeats a key is 422 too, naming where: readers disagree about
+/// which of the two counts (`trial::json`).
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Ok(text) = std::str::from_utf8(bytes)
+        && let Err(JsonError::DuplicateKey { path, key }) = check_unique_keys(text)
+    {
+        return Err(ApiError::Invalid(vec![Problem {
+            field: if path.is_empty() {
+                "body".to_owned()
+            } else {
+                path
+            },
+            message: format!("the key `{key}` occurs twice"),
+        }]));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| (error.path().to_string(), error.into_inner()))

@@ -16,9 +16,8 @@
 
 use std::collections::BTreeSet;
 
-use trial::crf::FormRef;
 use trial::field::Field;
-use trial::projection::{Conflict, Participant};
+use trial::projection::{Conflict, Participant, Subject};
 use uuid::Uuid;
 
 /// What identifies a query.
@@ -26,8 +25,8 @@ use uuid::Uuid;
 pub struct QueryKey {
     /// The participant.
     pub participant_id: Uuid,
-    /// The form instance.
-    pub form: FormRef,
+    /// The screening or the form instance.
+    pub subject: Subject,
     /// The field.
     pub field: Field,
     /// The event whose change shows.
@@ -91,7 +90,7 @@ pub fn reconcile(participant: &Participant, open: &[QueryKey]) -> QueryChanges {
 fn key_of(participant_id: Uuid, conflict: &Conflict) -> QueryKey {
     QueryKey {
         participant_id,
-        form: conflict.form,
+        subject: conflict.subject,
         field: conflict.field,
         shown_event_id: conflict.shown.event_id,
     }
@@ -99,12 +98,13 @@ fn key_of(participant_id: Uuid, conflict: &Conflict) -> QueryKey {
 
 /// The correction that resolved the query, by the core's rule.
 fn resolution(participant: &Participant, key: &QueryKey) -> Option<Uuid> {
-    participant.resolution(key.form, key.field, key.shown_event_id)
+    participant.resolution(key.subject, key.field, key.shown_event_id)
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use trial::crf::FormRef;
     use trial::crf::cytokine::TimePoint;
     use trial::event::{ChainHead, Event, EventDraft};
     use trial::payload::{FormSaved, Payload, SCHEMA_VERSION, ValueCorrected};
@@ -199,7 +199,7 @@ mod tests {
     fn key(shown_event_id: Uuid) -> QueryKey {
         QueryKey {
             participant_id: PARTICIPANT,
-            form: SAMPLE,
+            subject: Subject::Form(SAMPLE),
             field: Field::Il6PgPerMl,
             shown_event_id,
         }

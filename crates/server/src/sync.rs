@@ -5,35 +5,45 @@
 //! For each event, in order:
 //!
 //! 1. **Repeats** (a sequence number the server has stored) must be identical to
-//!    the stored event; they are skipped, and a rejection stored with one is given
-//!    again, so a retried batch gets the same answer. A *different* event under a
-//!    stored number is refused (`seq_conflict`).
+//!    the stored event, every field as stored (the UTC offset too); they are
+//!    skipped, and a rejection stored with one is given again, so a retried batch
+//!    gets the same answer. A *different* event under a stored number is refused
+//!    (`seq_conflict`).
 //! 2. **New events** must be recorded on the token's device (`wrong_device`), not
 //!    more than `trial::wire::MAX_CLOCK_OFFSET_MS` after the server's clock
 //!    (`from_the_future`; the same event is taken once the server's clock has
-//!    caught up), and continue the hash chain from the server's last stored event, as
-//!    `trial::event::verify_chain_from` checks it (`chain_broken`).
+//!    caught up), keep the limits of every event (`limit_exceeded`:
+//!    `trial::event::LimitError`), and continue the hash chain from the server's
+//!    last stored event, as `trial::event::verify_chain_from` checks it
+//!    (`chain_broken`).
 //! 3. The first event refused this way ends the batch: neither it nor anything
 //!    after it is stored, and `acked_seq` stays at the last stored event. Nothing
 //!    after a broken link can be trusted, and the tablet must not skip past it.
-//! 4. An event that passes 2 but whose **payload** does not validate is stored
-//!    anyway, acknowledged, marked rejected with its reason and kept out of pulls
-//!    (`invalid_payload`): the audit trail stays gapless and the tablet is never
-//!    stuck behind one bad record, while the coordinator sees it.
+//! 4. An event that passes 2 is stored, acknowledged and kept for good, but
+//!    refused as data (marked rejected with its reason, kept out of pulls and out
+//!    of every check of other events) when its participant belongs to another site
+//!    (`participant_of_another_site`: a tablet writes only for its own site), it
+//!    names a user who is no active user of the site (`unknown_user`,
+//!    `trial::roster`), or its **payload** does not validate (`invalid_payload`).
+//!    The audit trail stays gapless and the tablet is never stuck behind one bad
+//!    record, while the coordinator sees it.
 //! 5. A **randomisation** whose payload is valid is verified by
-//!    `trial::allocation::verify_randomisation` against the lease the server
-//!    issued (with the slots its device reported before, this batch included) and
-//!    the participant's stored events (the batch's earlier ones included). One
-//!    that does not hold is stored and acknowledged all the same (it already
+//!    `trial::allocation::verify_randomisation` against the device's leases (with
+//!    the slots it reported before, this batch included), the study numbers given
+//!    before, and the participant's events received before it (the batch's earlier
+//!    ones included). A foreign participant or a wrong user is one more flag on it.
+//!    One that does not hold is stored and acknowledged all the same (it already
 //!    happened at the bedside), its flags recorded for the coordinator, and it is
-//!    answered `allocation_flagged` naming every problem.
+//!    answered `allocation_flagged` naming every problem. A randomisation whose
+//!    payload cannot be read is `invalid_payload` and flagged too: the patient may
+//!    have been allocated.
 //!
 //! **Flagged randomisations are not served in pulls**, like invalid payloads:
 //! another tablet must never project a forged or unverifiable arm as real, and it
 //! cannot randomise the participant itself either (only the screening tablet
 //! randomises), so the participant waits, unrandomised everywhere else, for the
 //! coordinator. They still count as a randomisation of the participant (a second
-//! one is flagged) and as a use of their slot.
+//! one is flagged), readable or not, and as a use of their slot and study number.
 //!
 //! The handler runs the whole batch in one database transaction; this module only
 //! decides, so it is tested without a database.
@@ -41,14 +51,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
-use trial::allocation::{AllocationFlag, IssuedLease, verify_randomisation};
-use trial::event::{ChainHead, Event, verify_chain_from};
-use trial::payload::{Payload, Randomised};
-use trial::randomisation::{Lease, LeaseId};
+use trial::allocation::{
+    AllocationFlag, Holdings, IssuedLease, unreadable_randomisation, verify_randomisation,
+};
+use trial::event::{ChainHead, Event, EventKind, verify_chain_from};
+use trial::payload::{Payload, PayloadError, Randomised, StudyNumber};
+use trial::randomisation::LeaseId;
+use trial::roster::{Member, check_recorder};
 use trial::wire::{MAX_CLOCK_OFFSET_MS, Rejection, RejectionCode};
 use uuid::Uuid;
 
-use crate::store::{NewEvent, PushOutcome, StoredEvent};
+use crate::store::{AllocationHoldings, NewEvent, PushOutcome, StoredEvent};
 
 /// What to do with a batch.
 #[derive(Debug, Default)]
@@ -61,14 +74,31 @@ pub struct PushPlan {
     pub refusal: Option<Rejection>,
 }
 
+/// Who the pushing device is and what its site holds: what rule 4 checks.
+#[derive(Debug, Default)]
+pub struct Origin {
+    /// The device's site.
+    pub site_code: String,
+    /// The site of each participant the batch names, as the server first
+    /// recorded it.
+    pub participant_sites: BTreeMap<Uuid, String>,
+    /// The users of the device's site.
+    pub members: Vec<Member>,
+}
+
 /// What the server holds that a batch's randomisations are verified against.
 #[derive(Debug, Default)]
 pub struct AllocationContext {
-    /// The leases the server issued that the batch names, regenerated, each with
-    /// the slots its own device reported from it.
-    pub leases: BTreeMap<LeaseId, (Lease, Vec<u32>)>,
-    /// For each participant the batch randomises, the stored events their
-    /// randomisation is checked against (see `PushTransaction::participant_logs`).
+    /// The device's site code.
+    pub site_code: String,
+    /// The device's label.
+    pub device_label: String,
+    /// The device's leases, the owners of other leases named, the study numbers
+    /// given before.
+    pub holdings: AllocationHoldings,
+    /// For each of the site's participants the batch randomises, the stored
+    /// events their randomisation is checked against (see
+    /// `PushTransaction::participant_logs`).
     pub participant_logs: BTreeMap<Uuid, Vec<Event>>,
 }
 
@@ -79,8 +109,8 @@ pub fn repeated_seqs(head: &ChainHead, batch: &[Event]) -> Option<RangeInclusive
     (first <= head.last_seq()).then(|| first..=head.last_seq())
 }
 
-/// Applies the rule of the module doc to a batch, given the device's stored head
-/// and the stored events it repeats.
+/// Applies rules 1 to 3 and the payload part of 4 to a batch, given the device's
+/// stored head and the stored events it repeats.
 pub fn plan_push(
     head: ChainHead,
     stored: &[StoredEvent],
@@ -124,24 +154,14 @@ pub fn plan_push(
                 (event.recorded_at().utc_ms() - now_ms) / 1000
             );
             rejection(&event, RejectionCode::FromTheFuture, message)
+        } else if let Err(error) = event.check_limits() {
+            let message = format!("event {}: {error}", event.device_seq());
+            rejection(&event, RejectionCode::LimitExceeded, message)
         } else {
             match verify_chain_from(&anchor, std::slice::from_ref(&event)) {
                 Ok(next) => {
                     anchor = next;
-                    let (rejection, randomised) = match check_payload(&event) {
-                        Ok(Payload::Randomised(randomised)) => (None, Some(randomised)),
-                        Ok(_) => (None, None),
-                        Err(message) => (
-                            Some(rejection(&event, RejectionCode::InvalidPayload, message)),
-                            None,
-                        ),
-                    };
-                    plan.new_events.push(NewEvent {
-                        event,
-                        rejection,
-                        randomised,
-                        flags: Vec::new(),
-                    });
+                    plan.new_events.push(judge_payload(event));
                     continue;
                 }
                 Err(error) => rejection(&event, RejectionCode::ChainBroken, error.to_string()),
@@ -153,7 +173,39 @@ pub fn plan_push(
     plan
 }
 
+/// A new event with its payload's verdict: valid data, a randomisation to
+/// verify, or refused as data (an unreadable randomisation flagged as such).
+fn judge_payload(event: Event) -> NewEvent {
+    let (rejection, randomised, flags) = match Payload::of_event(&event) {
+        Ok(Payload::Randomised(randomised)) => (None, Some(randomised), Vec::new()),
+        Ok(_) => (None, None, Vec::new()),
+        Err(error) => {
+            let flags = if event.kind() == EventKind::Randomised {
+                vec![unreadable_randomisation(&error)]
+            } else {
+                Vec::new()
+            };
+            let refused = invalid_payload(&event, &error);
+            (Some(refused), None, flags)
+        }
+    };
+    NewEvent {
+        event,
+        rejection,
+        randomised,
+        flags,
+    }
+}
+
 impl PushPlan {
+    /// The participants the batch's new events name.
+    pub fn participants(&self) -> BTreeSet<Uuid> {
+        self.new_events
+            .iter()
+            .map(|new| new.event.participant_id())
+            .collect()
+    }
+
     /// The leases the batch's randomisations name.
     pub fn randomised_leases(&self) -> BTreeSet<LeaseId> {
         self.randomisations()
@@ -161,10 +213,28 @@ impl PushPlan {
             .collect()
     }
 
-    /// The participants the batch randomises.
-    pub fn randomised_participants(&self) -> BTreeSet<Uuid> {
+    /// The study numbers the batch's randomisations give.
+    pub fn study_numbers(&self) -> BTreeSet<StudyNumber> {
         self.randomisations()
-            .map(|(event, _)| event.participant_id())
+            .map(|(_, randomised)| randomised.study_number.clone())
+            .collect()
+    }
+
+    /// Whether any event of the batch is a randomisation, readable or not.
+    pub fn randomises(&self) -> bool {
+        self.new_events
+            .iter()
+            .any(|new| new.event.kind() == EventKind::Randomised)
+    }
+
+    /// The participants of the device's own site that the batch randomises
+    /// (readable or not), by `origin`'s record of their sites.
+    pub fn randomised_participants(&self, origin: &Origin) -> BTreeSet<Uuid> {
+        self.new_events
+            .iter()
+            .filter(|new| new.event.kind() == EventKind::Randomised)
+            .map(|new| new.event.participant_id())
+            .filter(|participant| origin.is_own(*participant))
             .collect()
     }
 
@@ -174,34 +244,105 @@ impl PushPlan {
             .filter_map(|new| Some((&new.event, new.randomised.as_ref()?)))
     }
 
-    /// Verifies each randomisation in batch order (rule 5 of the module doc),
-    /// against `context` as the earlier events of the batch extend it.
-    pub fn verify_allocations(&mut self, mut context: AllocationContext) {
+    /// Rule 4's site and user checks: an event about another site's participant,
+    /// or by a user who may not have recorded it, is refused as data; on a
+    /// randomisation each is a flag instead, so its slot still counts.
+    pub fn check_origin(&mut self, origin: &Origin) {
+        for new in &mut self.new_events {
+            let event = &new.event;
+            let mut problems = Vec::new();
+            if let Some(site_code) = origin.participant_sites.get(&event.participant_id())
+                && *site_code != origin.site_code
+            {
+                problems.push(AllocationFlag::ParticipantOfAnotherSite {
+                    site_code: site_code.clone(),
+                });
+            }
+            if let Err(error) =
+                check_recorder(&origin.members, event.user_id(), event.recorded_at())
+            {
+                problems.push(AllocationFlag::RecordedByWrongUser(error));
+            }
+            let Some(first) = problems.first() else {
+                continue;
+            };
+            if event.kind() == EventKind::Randomised {
+                new.flags.extend(problems);
+                continue;
+            }
+            let (code, message) = match first {
+                AllocationFlag::ParticipantOfAnotherSite { site_code } => (
+                    RejectionCode::ParticipantOfAnotherSite,
+                    format!(
+                        "participant {} belongs to site {site_code}; this tablet writes only \
+                         for site {}",
+                        event.participant_id(),
+                        origin.site_code
+                    ),
+                ),
+                other => (RejectionCode::UnknownUser, other.to_string()),
+            };
+            new.rejection = Some(rejection(event, code, message));
+        }
+    }
+
+    /// Verifies each readable randomisation in batch order (rule 5 of the module
+    /// doc), against `context` as the earlier events of the batch extend it.
+    pub fn verify_allocations(&mut self, mut context: AllocationContext, origin: &Origin) {
         for new in &mut self.new_events {
             let participant = new.event.participant_id();
+            let own = origin.is_own(participant);
             if let Some(randomised) = &new.randomised {
-                let issued = context
-                    .leases
-                    .get(&randomised.lease_id)
-                    .map(|(lease, used_slots)| IssuedLease { lease, used_slots });
+                let holdings = &context.holdings;
+                let issued: Vec<IssuedLease<'_>> = holdings
+                    .own_leases
+                    .iter()
+                    .map(|(lease, used_slots)| IssuedLease { lease, used_slots })
+                    .collect();
                 let log = context
                     .participant_logs
                     .get(&participant)
+                    .filter(|_| own)
                     .map_or(&[][..], Vec::as_slice);
-                if let Err(flags) = verify_randomisation(&new.event, randomised, issued, log) {
-                    new.rejection = Some(flagged(&new.event, &flags));
-                    new.flags = flags;
+                let holdings = Holdings {
+                    site_code: &context.site_code,
+                    device_label: &context.device_label,
+                    own_leases: &issued,
+                    lease_owner: holdings.lease_owners.get(&randomised.lease_id).copied(),
+                    study_number_holder: holdings
+                        .study_number_holders
+                        .get(&randomised.study_number)
+                        .copied(),
+                    participant_log: log,
+                };
+                if let Err(flags) = verify_randomisation(&new.event, randomised, &holdings) {
+                    new.flags.extend(flags);
                 }
-                if let Some((lease, used_slots)) = context.leases.get_mut(&randomised.lease_id)
-                    && lease.stratum().device() == new.event.device_id()
+                if !new.flags.is_empty() {
+                    new.rejection = Some(flagged(&new.event, &new.flags));
+                }
+                if let Some((_, used_slots)) = context
+                    .holdings
+                    .own_leases
+                    .iter_mut()
+                    .find(|(lease, _)| lease.id() == randomised.lease_id)
                 {
                     used_slots.push(randomised.slot);
                 }
+                context
+                    .holdings
+                    .study_number_holders
+                    .entry(randomised.study_number.clone())
+                    .or_insert(new.event.id());
             }
             // What later randomisations of the participant are checked against:
-            // valid data, and randomisations that happened though flagged.
-            let in_log = new.rejection.is_none() || !new.flags.is_empty();
-            if in_log && let Some(log) = context.participant_logs.get_mut(&participant) {
+            // valid data, and every randomisation of the site's participant, which
+            // happened though flagged or unreadable.
+            let counts = new.rejection.is_none() || new.event.kind() == EventKind::Randomised;
+            if own
+                && counts
+                && let Some(log) = context.participant_logs.get_mut(&participant)
+            {
                 log.push(new.event.clone());
             }
         }
@@ -240,11 +381,19 @@ impl PushPlan {
     }
 }
 
-/// The payload of an event if it is valid data for its kind and schema version and
-/// records nothing after the event itself, by the same `trial` code the tablet
-/// validated it with before saving.
-fn check_payload(event: &Event) -> Result<Payload, String> {
-    Payload::of_event(event).map_err(|error| error.to_string())
+impl Origin {
+    /// Whether the participant belongs to the device's site (one the server
+    /// knows of no site for is being recorded by this device first).
+    pub fn is_own(&self, participant: Uuid) -> bool {
+        self.participant_sites
+            .get(&participant)
+            .is_none_or(|site| *site == self.site_code)
+    }
+}
+
+/// The answer to an event whose payload does not validate.
+fn invalid_payload(event: &Event, error: &PayloadError) -> Rejection {
+    rejection(event, RejectionCode::InvalidPayload, error.to_string())
 }
 
 /// The answer to a flagged randomisation: every problem, in plain words.
@@ -269,9 +418,10 @@ fn rejection(event: &Event, code: RejectionCode, message: String) -> Rejection {
 #[cfg(test)]
 mod tests {
     use trial::eligibility::Outcome;
-    use trial::event::{EventDraft, EventKind};
+    use trial::event::{EARLIEST_RECORDING_MS, EventDraft, EventKind};
     use trial::payload::{SCHEMA_VERSION, StudyNumber};
-    use trial::randomisation::{RandomisationConfig, Seed, Stratum, arm_at};
+    use trial::randomisation::{Lease, RandomisationConfig, Seed, Stratum, arm_at};
+    use trial::roster::RecorderError;
     use trial::time::Moment;
 
     use super::*;
@@ -279,6 +429,7 @@ mod tests {
     const NOW_MS: i64 = 1_750_000_000_000;
     const DEVICE: Uuid = Uuid::from_u128(0xd1);
     const OTHER_DEVICE: Uuid = Uuid::from_u128(0xd2);
+    const NURSE: Uuid = Uuid::from_u128(1);
 
     fn lease(id: u128, owner: Uuid) -> Lease {
         Lease::issue(
@@ -300,13 +451,23 @@ mod tests {
         }
 
         fn record(&mut self, participant: u128, kind: EventKind, payload: String) -> &mut Self {
+            self.record_by(NURSE, participant, kind, payload)
+        }
+
+        fn record_by(
+            &mut self,
+            user: Uuid,
+            participant: u128,
+            kind: EventKind,
+            payload: String,
+        ) -> &mut Self {
             let seq = self.1.len() as u128;
             let event = self
                 .0
                 .append(EventDraft {
                     id: Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0000 + seq),
                     participant_id: Uuid::from_u128(participant),
-                    user_id: Uuid::from_u128(1),
+                    user_id: user,
                     recorded_at: Moment::new(NOW_MS, 480).unwrap(),
                     kind,
                     payload,
@@ -331,9 +492,10 @@ mod tests {
             self.record(participant, EventKind::Randomised, body.to_json())
         }
 
-        fn plan(&self, context: AllocationContext) -> PushPlan {
+        fn plan(&self, context: AllocationContext, origin: &Origin) -> PushPlan {
             let mut plan = plan_push(ChainHead::genesis(DEVICE), &[], self.1.clone(), NOW_MS);
-            plan.verify_allocations(context);
+            plan.check_origin(origin);
+            plan.verify_allocations(context, origin);
             plan
         }
     }
@@ -344,17 +506,51 @@ mod tests {
         })
     }
 
-    fn context(leases: &[&Lease], participants: &[u128]) -> AllocationContext {
-        AllocationContext {
-            leases: leases
-                .iter()
-                .map(|lease| (lease.id(), ((*lease).clone(), Vec::new())))
+    /// Site BJ with its nurse; participants 1 to 9 are BJ's, 10 and up SH's.
+    fn origin() -> Origin {
+        Origin {
+            site_code: "BJ".to_owned(),
+            participant_sites: (1..20)
+                .map(|n| {
+                    let site = if n < 10 { "BJ" } else { "SH" };
+                    (Uuid::from_u128(n), site.to_owned())
+                })
                 .collect(),
+            members: vec![Member {
+                user_id: NURSE,
+                active_from_ms: NOW_MS - 1_000_000,
+                disabled_at_ms: None,
+            }],
+        }
+    }
+
+    fn context(own: &[&Lease], others: &[&Lease], participants: &[u128]) -> AllocationContext {
+        AllocationContext {
+            site_code: "BJ".to_owned(),
+            device_label: "T1".to_owned(),
+            holdings: AllocationHoldings {
+                own_leases: own
+                    .iter()
+                    .map(|lease| ((*lease).clone(), Vec::new()))
+                    .collect(),
+                lease_owners: others
+                    .iter()
+                    .map(|lease| (lease.id(), lease.stratum().device()))
+                    .collect(),
+                study_number_holders: BTreeMap::new(),
+            },
             participant_logs: participants
                 .iter()
                 .map(|participant| (Uuid::from_u128(*participant), Vec::new()))
                 .collect(),
         }
+    }
+
+    fn codes(plan: &PushPlan) -> Vec<Option<RejectionCode>> {
+        plan.new_events
+            .iter()
+            .map(|new| new.rejection.as_ref().map(|rejection| rejection.code))
+            .collect()
     }
 
     #[test]
@@ -364,39 +560,34 @@ mod tests {
             .randomise(1, &own, 0)
             // The same participant again, with the next slot.
             .randomise(1, &own, 1)
-            // A payload that does not parse neither uses a slot nor randomises.
+            // A payload that does not parse uses no slot, but the participant
+            // may have been randomised.
             .record(2, EventKind::Randomised, r#"{"slot":2}"#.to_owned())
-            // Slot 1 again, for another participant.
+            // Slot 1 again, for that participant, with slot 1's study number.
             .randomise(2, &own, 1)
-            .plan(context(&[&own], &[1, 2]));
-        let flags: Vec<_> = plan
+            .plan(context(&[&own], &[], &[1, 2]), &origin());
+        let flags: Vec<Vec<&str>> = plan
             .new_events
             .iter()
-            .map(|new| new.flags.clone())
+            .map(|new| new.flags.iter().map(AllocationFlag::code).collect())
             .collect();
         assert_eq!(
             flags,
             [
-                vec![unscreened()],
-                vec![AllocationFlag::AlreadyRandomised],
-                vec![],
+                vec!["not_eligible", "no_consent"],
+                vec!["already_randomised"],
+                vec!["unreadable_randomisation"],
                 vec![
-                    AllocationFlag::SlotReused {
-                        lease: own.id(),
-                        slot: 1
-                    },
-                    unscreened()
+                    "slot_reused",
+                    "duplicate_study_number",
+                    "already_randomised"
                 ],
             ]
         );
-        let codes: Vec<_> = plan
-            .new_events
-            .iter()
-            .map(|new| new.rejection.as_ref().map(|rejection| rejection.code))
-            .collect();
+        assert_eq!(plan.new_events[0].flags[0], unscreened());
         let flagged = Some(RejectionCode::AllocationFlagged);
         assert_eq!(
-            codes,
+            codes(&plan),
             [
                 flagged,
                 flagged,
@@ -406,7 +597,7 @@ mod tests {
         );
         let message = &plan.new_events[3].rejection.as_ref().unwrap().message;
         assert!(
-            message.contains("was used before; no complete screening"),
+            message.contains("was used before; study number BJ-T1-002 was given before"),
             "{message}"
         );
         // Allocations are recorded for the randomisations that parsed.
@@ -423,7 +614,7 @@ mod tests {
         let foreign = lease(0x2, OTHER_DEVICE);
         let plan = Batch::new()
             .randomise(1, &foreign, 0)
-            .plan(context(&[&foreign], &[1]));
+            .plan(context(&[], &[&foreign], &[1]), &origin());
         assert_eq!(
             plan.new_events[0].flags,
             [
@@ -431,8 +622,119 @@ mod tests {
                     lease: foreign.id(),
                     owner: OTHER_DEVICE
                 },
-                unscreened()
+                unscreened(),
+                AllocationFlag::NoConsent,
             ]
+        );
+    }
+
+    #[test]
+    fn another_sites_participant_and_a_stranger_are_refused_as_data() {
+        let own = lease(0x1, DEVICE);
+        let stranger = Uuid::from_u128(0x666);
+        let plan = Batch::new()
+            // Site SH's participant 10.
+            .record(
+                10,
+                EventKind::EndOfParticipation,
+                r#"{"status":"completed"}"#.to_owned(),
+            )
+            .record_by(
+                stranger,
+                1,
+                EventKind::EndOfParticipation,
+                r#"{"status":"completed"}"#.to_owned(),
+            )
+            // Both on a randomisation: flags, so the slot still counts.
+            .randomise(11, &own, 0)
+            .randomise(1, &own, 1)
+            .plan(context(&[&own], &[], &[1]), &origin());
+        assert_eq!(
+            codes(&plan)[..2],
+            [
+                Some(RejectionCode::ParticipantOfAnotherSite),
+                Some(RejectionCode::UnknownUser)
+            ]
+        );
+        let message = &plan.new_events[0].rejection.as_ref().unwrap().message;
+        assert!(message.contains("belongs to site SH"), "{message}");
+        assert_eq!(
+            plan.new_events[2].flags[0],
+            AllocationFlag::ParticipantOfAnotherSite {
+                site_code: "SH".to_owned()
+            }
+        );
+        // Slot 0 was used by the foreign randomisation: slot 1 comes next.
+        let codes_of_last: Vec<_> = plan.new_events[3]
+            .flags
+            .iter()
+            .map(AllocationFlag::code)
+            .collect();
+        assert_eq!(codes_of_last, ["not_eligible", "no_consent"]);
+        let mut by_stranger = Batch::new();
+        let body = Payload::Randomised(Randomised {
+            lease_id: own.id(),
+            slot: 0,
+            arm: arm_at(own.seed(), own.config(), 0),
+            study_number: StudyNumber::new("BJ", "T1", 1).unwrap(),
+            randomised_at: Moment::new(NOW_MS, 480).unwrap(),
+        });
+        by_stranger.record_by(stranger, 1, EventKind::Randomised, body.to_json());
+        let plan = by_stranger.plan(context(&[&own], &[], &[1]), &origin());
+        assert_eq!(
+            plan.new_events[0].flags[0],
+            AllocationFlag::RecordedByWrongUser(RecorderError::Unknown { user_id: stranger })
+        );
+    }
+
+    #[test]
+    fn a_replay_must_be_the_stored_event_to_the_last_field() {
+        let mut batch = Batch::new();
+        batch.record(
+            1,
+            EventKind::EndOfParticipation,
+            r#"{"status":"completed"}"#.to_owned(),
+        );
+        let stored = StoredEvent {
+            event: batch.1[0].clone(),
+            rejection: None,
+        };
+        let head = ChainHead::after(&stored.event);
+        let mut json = serde_json::to_value(&stored.event).unwrap();
+        json["recorded_at"]["offset_minutes"] = 0.into();
+        let edited: Event = serde_json::from_value(json).unwrap();
+        let plan = plan_push(head, std::slice::from_ref(&stored), vec![edited], NOW_MS);
+        assert_eq!(
+            plan.refusal.map(|refusal| refusal.code),
+            Some(RejectionCode::SeqConflict)
+        );
+        let plan = plan_push(
+            head,
+            std::slice::from_ref(&stored),
+            vec![stored.event.clone()],
+            NOW_MS,
+        );
+        assert!(plan.refusal.is_none() && plan.new_events.is_empty());
+    }
+
+    #[test]
+    fn an_event_out_of_limits_ends_the_batch() {
+        let mut batch = Batch::new();
+        batch.record(
+            1,
+            EventKind::EndOfParticipation,
+            r#"{"status":"completed"}"#.to_owned(),
+        );
+        let mut json = serde_json::to_value(&batch.1[0]).unwrap();
+        json["recorded_at"]["utc_ms"] = (EARLIEST_RECORDING_MS - 1).into();
+        let early: Event = serde_json::from_value(json).unwrap();
+        let plan = plan_push(ChainHead::genesis(DEVICE), &[], vec![early], NOW_MS);
+        let refusal = plan.refusal.unwrap();
+        assert_eq!(refusal.code, RejectionCode::LimitExceeded);
+        assert!(
+            refusal.message.contains("before the trial began"),
+            "{}",
+            refusal.message
         );
     }
 
@@ -456,14 +758,15 @@ mod tests {
                 EventKind::EndOfParticipation,
                 r#"{"status":"completed"}"#.to_owned(),
             )
-            .plan(context(&[], &[3]));
+            .plan(context(&[], &[], &[3]), &origin());
         assert_eq!(
             plan.new_events[2].flags,
             [
                 AllocationFlag::UnknownLease {
                     lease: unknown.id()
                 },
-                unscreened()
+                unscreened(),
+                AllocationFlag::NoConsent,
             ]
         );
         let head = ChainHead::after(&plan.new_events[3].event);

@@ -38,16 +38,27 @@ use std::fmt;
 use uuid::Uuid;
 
 use crate::eligibility::Outcome;
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::payload::{PayloadError, Randomised, StudyNumber};
 use crate::projection::{Anomaly, Participant, RandomiseRefusal, project};
 use crate::randomisation::{Arm, Lease, LeaseId, VerifyError};
+use crate::roster::RecorderError;
 use crate::time::Moment;
 
 /// How far the `randomised_at` a payload names may lie from the moment its event
 /// was recorded. The app takes both from one clock, a few milliseconds apart (the
 /// seed is opened in between); a minute allows for a slow tablet and nothing more.
 pub const RANDOMISED_AT_TOLERANCE_MS: i64 = 60 * 1000;
+
+/// The kinds of event the participant's part of the check reads: nothing else
+/// changes whether a participant may be randomised, so the server gives the check
+/// only these, however long the participant's follow-up has grown.
+pub const VERIFIED_AGAINST: [EventKind; 4] = [
+    EventKind::ScreeningRecorded,
+    EventKind::ConsentRecorded,
+    EventKind::Randomised,
+    EventKind::NotEnrolled,
+];
 
 /// A lease the server issued to the reporting device, as it stands when a
 /// randomisation from one of its leases arrives.
@@ -194,6 +205,15 @@ pub enum AllocationFlag {
     UnreadableRandomisation {
         /// Why the payload was refused.
         reason: String,
+    },
+    /// Occurs when the event names a user who may not have recorded it
+    /// (`crate::roster`).
+    RecordedByWrongUser(RecorderError),
+    /// Occurs when the participant belongs to another site than the reporting
+    /// tablet's: it is verified against nothing of theirs.
+    ParticipantOfAnotherSite {
+        /// The participant's site.
+        site_code: String,
     },
 }
 
@@ -377,6 +397,8 @@ impl AllocationFlag {
             Self::StudyNumberOfAnotherTablet { .. } => "study_number_of_another_tablet",
             Self::DuplicateStudyNumber { .. } => "duplicate_study_number",
             Self::UnreadableRandomisation { .. } => "unreadable_randomisation",
+            Self::RecordedByWrongUser(_) => "unknown_user",
+            Self::ParticipantOfAnotherSite { .. } => "participant_of_another_site",
         }
     }
 }
@@ -480,6 +502,11 @@ impl fmt::Display for AllocationFlag {
                 f,
                 "the randomisation cannot be read ({reason}); the participant may have been \
                  allocated"
+            ),
+            Self::RecordedByWrongUser(error) => error.fmt(f),
+            Self::ParticipantOfAnotherSite { site_code } => write!(
+                f,
+                "the participant belongs to site {site_code}, not to this tablet's"
             ),
             Self::AlreadyRandomised => f.write_str(
                 "the participant was already randomised, or an earlier randomisation of \

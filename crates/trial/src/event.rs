@@ -984,7 +984,11 @@ mod tests {
         let mut json = serde_json::to_value(&event).unwrap();
         json["recorded_at"]["offset_minutes"] = 0.into();
         let edited: Event = serde_json::from_value(json).unwrap();
-        assert_eq!(edited.recorded_at(), event.recorded_at(), "the same instant");
+        assert_eq!(
+            edited.recorded_at(),
+            event.recorded_at(),
+            "the same instant"
+        );
         assert_ne!(edited, event);
         assert_eq!(event.clone(), event);
     }

@@ -146,7 +146,10 @@ mod tests {
         check(r#"{"a":1,"b":[1,{"a":2}],"c":{"a":null}}"#, Ok(()));
         check(r#"[1,"x",true,null,1.5,-3]"#, Ok(()));
         check(r#"{"arm":"a","arm":"b"}"#, Err(("", "arm")));
-        check(r#"{"events":[{"x":1},{"y":2,"y":3}]}"#, Err(("events[1]", "y")));
+        check(
+            r#"{"events":[{"x":1},{"y":2,"y":3}]}"#,
+            Err(("events[1]", "y")),
+        );
         check(r#"{"a":{"b":{"c":1,"c":1}}}"#, Err(("a.b", "c")));
         // Keys equal after unescaping are the same key.
         check(r#"{"a":1,"\u0061":2}"#, Err(("", "a")));

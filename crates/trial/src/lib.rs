@@ -31,6 +31,7 @@ pub mod payload;
 pub mod pin;
 pub mod projection;
 pub mod randomisation;
+pub mod roster;
 pub mod screening;
 pub mod time;
 pub mod wire;

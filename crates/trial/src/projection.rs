@@ -121,6 +121,16 @@ pub enum Subject {
     Form(FormRef),
 }
 
+/// `screening`, or the form instance as [`FormRef`] shows it.
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Screening => f.write_str("screening"),
+            Self::Form(form) => form.fmt(f),
+        }
+    }
+}
+
 /// Two devices changed the same field without either seeing the other's value:
 /// the later shows, and a person decides (DESIGN.md, "Sync").
 #[derive(Clone, Debug, PartialEq)]
@@ -496,12 +506,7 @@ impl Participant {
     /// correction of the field after that change, whoever made it; for the
     /// screening, the first screening after it (a screening restates every
     /// answer). A data query stays open until there is one.
-    pub fn resolution(
-        &self,
-        subject: Subject,
-        field: Field,
-        shown_event_id: Uuid,
-    ) -> Option<Uuid> {
+    pub fn resolution(&self, subject: Subject, field: Field, shown_event_id: Uuid) -> Option<Uuid> {
         match subject {
             Subject::Screening => {
                 let mut screenings = self
@@ -602,17 +607,22 @@ impl Participant {
             .screening
             .as_ref()
             .filter(|screening| by_then(screening.value.form().screened_at));
-        match screening.map(|screening| assess(&screening.value, now.max(screening.value.form().screened_at))) {
+        match screening.map(|screening| {
+            assess(
+                &screening.value,
+                now.max(screening.value.form().screened_at),
+            )
+        }) {
             Some(Ok(assessment)) if assessment.is_eligible() => {}
             Some(Ok(assessment)) => {
                 refusals.push(RandomiseRefusal::NotEligible(assessment.outcome().clone()));
             }
             // No screening by then, or times that cannot be right: nothing is known.
-            Some(Err(_)) | None => refusals.push(RandomiseRefusal::NotEligible(
-                Outcome::Incomplete {
+            Some(Err(_)) | None => {
+                refusals.push(RandomiseRefusal::NotEligible(Outcome::Incomplete {
                     missing: Vec::new(),
-                },
-            )),
+                }))
+            }
         }
         if self
             .screened_on
@@ -940,7 +950,8 @@ fn screening_conflicts(
     let (Value::Object(old), Value::Object(new)) = (
         serde_json::to_value(replaced.value.form())
             .expect("invariant: a screening form serialises to a JSON object"),
-        serde_json::to_value(form).expect("invariant: a screening form serialises to a JSON object"),
+        serde_json::to_value(form)
+            .expect("invariant: a screening form serialises to a JSON object"),
     ) else {
         unreachable!("a screening form serialises to a JSON object")
     };

@@ -35,6 +35,11 @@ pub const MAX_PUSH_EVENTS: usize = 500;
 /// The most events one pull answers with, and the page size when none is asked for.
 pub const MAX_PULL_EVENTS: u32 = 500;
 
+/// The most bytes of events one pull answers with: a page ends before the event
+/// that would take it past this, but always holds at least one event (which
+/// `crate::event::MAX_PAYLOAD_BYTES` keeps well below it).
+pub const MAX_PULL_BYTES: usize = 1 << 20;
+
 /// How far a tablet's clock may differ from the server's. The server refuses an
 /// event dated further ahead of its clock (until its clock catches up), and a
 /// tablet told at a sync that its clock is further off says so before anyone
@@ -252,10 +257,9 @@ pub struct Rejection {
 
 /// What went wrong with one pushed event. Appended, never renamed.
 ///
-/// Only [`RejectionCode::InvalidPayload`] and [`RejectionCode::AllocationFlagged`]
-/// leave the event stored (and acknowledged: the audit trail stays gapless and the
-/// tablet is never stuck); every other code means the event and the rest of its
-/// batch were not stored.
+/// The codes [`RejectionCode::leaves_event_stored`] names leave the event stored
+/// (and acknowledged: the audit trail stays gapless and the tablet is never stuck);
+/// every other code means the event and the rest of its batch were not stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectionCode {
@@ -279,7 +283,19 @@ pub enum RejectionCode {
     /// flagged for the coordinator and never served to other tablets. The message
     /// names every problem.
     AllocationFlagged,
-    /// A code added by a newer server.
+    /// The participant belongs to another site than the tablet's: a tablet writes
+    /// only for its own site's participants. Stored and acknowledged like
+    /// [`RejectionCode::InvalidPayload`], kept out of everyone's data.
+    ParticipantOfAnotherSite,
+    /// The event names a user who is not a user of the tablet's site, or who was
+    /// not active when it was recorded. Stored and acknowledged like
+    /// [`RejectionCode::InvalidPayload`], kept out of everyone's data.
+    UnknownUser,
+    /// The event breaks a limit every event keeps (`trial::event::LimitError`: a
+    /// payload too large, an `app_version` too long, a date before the trial).
+    LimitExceeded,
+    /// A code added by a newer server (kept last: serde reads any unknown code
+    /// as this one).
     #[serde(other)]
     Other,
 }
@@ -391,7 +407,13 @@ impl RejectionCode {
     /// the record for good, while any other holds only until a later push of the
     /// same event is answered.
     pub fn leaves_event_stored(self) -> bool {
-        matches!(self, Self::InvalidPayload | Self::AllocationFlagged)
+        matches!(
+            self,
+            Self::InvalidPayload
+                | Self::AllocationFlagged
+                | Self::ParticipantOfAnotherSite
+                | Self::UnknownUser
+        )
     }
 
     /// The code's name on the wire and in storage.
@@ -405,6 +427,9 @@ impl RejectionCode {
             Self::FromTheFuture => "from_the_future",
             Self::AllocationFlagged => "allocation_flagged",
             Self::Other => "other",
+            Self::ParticipantOfAnotherSite => "participant_of_another_site",
+            Self::UnknownUser => "unknown_user",
+            Self::LimitExceeded => "limit_exceeded",
         }
     }
 }
@@ -678,7 +703,11 @@ mod tests {
             RejectionCode::SeqConflict,
             RejectionCode::DuplicateEventId,
             RejectionCode::FromTheFuture,
+            RejectionCode::AllocationFlagged,
             RejectionCode::Other,
+            RejectionCode::ParticipantOfAnotherSite,
+            RejectionCode::UnknownUser,
+            RejectionCode::LimitExceeded,
         ];
         for code in codes {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());

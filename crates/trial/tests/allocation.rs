@@ -552,7 +552,15 @@ fn the_first_screening_received_decides_not_the_earliest_dated() {
     let mut log = Log::ready();
     log.record(TABLET_2, 1, &screening(EcmoMode::Va));
     assert_eq!(
-        verify(log, TABLET_1, &randomised(0, arm_of(0), 4), 4, &own, None, None),
+        verify(
+            log,
+            TABLET_1,
+            &randomised(0, arm_of(0), 4),
+            4,
+            &own,
+            None,
+            None
+        ),
         Ok(())
     );
 }
@@ -594,7 +602,15 @@ fn an_unreadable_randomisation_still_counts() {
     let mut log = Log::ready();
     log.record_json(TABLET_1, 4, EventKind::Randomised, r#"{"slot":0}"#);
     assert_eq!(
-        verify(log, TABLET_1, &randomised(0, arm_of(0), 4), 4, &own, None, None),
+        verify(
+            log,
+            TABLET_1,
+            &randomised(0, arm_of(0), 4),
+            4,
+            &own,
+            None,
+            None
+        ),
         Err(vec![AllocationFlag::AlreadyRandomised])
     );
 }

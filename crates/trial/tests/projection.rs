@@ -16,13 +16,13 @@ use trial::crf::end::{
 };
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
 use trial::crf::{Entry, Form, FormRef};
+use trial::eligibility::{Criterion, Outcome};
 use trial::event::{ChainHead, Event, EventDraft, EventKind};
 use trial::field::{Field, FieldError};
 use trial::payload::{
     FormSaved, Payload, PayloadError, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber,
     ValueCorrected,
 };
-use trial::eligibility::{Criterion, Outcome};
 use trial::projection::{
     Anomaly, Deviation, Participant, RandomiseRefusal, Status, Subject, project,
 };
@@ -749,7 +749,10 @@ fn a_correction_after_a_conflict_resolves_it() {
     let open: Vec<_> = participant.open_conflicts().collect();
     assert_eq!(open.len(), 1);
     let shown = open[0].shown.event_id;
-    assert_eq!(participant.resolution(Subject::Form(H6), Field::Il6PgPerMl, shown), None);
+    assert_eq!(
+        participant.resolution(Subject::Form(H6), Field::Il6PgPerMl, shown),
+        None
+    );
 
     // Someone who saw 950 decides: the query is resolved by that correction.
     let decided = log.record(TABLET_1, NURSE, 9 * HOUR, &il6_corrected(950.0, 900.0));
@@ -953,13 +956,22 @@ fn the_first_screening_received_names_the_screening_tablet() {
     log.record(TABLET_1, NURSE, 4 * HOUR + 1, &consent());
     let participant = log.participant();
     assert_eq!(participant.screened_on(), Some(TABLET_1));
-    assert_eq!(participant.may_randomise(at(4 * HOUR + 2), TABLET_1), Ok(()));
+    assert_eq!(
+        participant.may_randomise(at(4 * HOUR + 2), TABLET_1),
+        Ok(())
+    );
     // Tablet 1's screening is the later one, so it shows, and it replaced
     // tablet 2's answers unseen: one conflict per answer that differs.
     let conflicts: Vec<_> = participant
         .conflicts()
         .iter()
-        .map(|conflict| (conflict.subject, conflict.field, conflict.overridden.event_id))
+        .map(|conflict| {
+            (
+                conflict.subject,
+                conflict.field,
+                conflict.overridden.event_id,
+            )
+        })
         .collect();
     assert_eq!(
         conflicts,
@@ -1051,7 +1063,7 @@ fn a_payload_repeating_a_key_is_unreadable() {
     );
     let participant = log.participant();
     assert!(
-        matches!(&participant.anomalies()[..], [Anomaly::UnreadablePayload { event_id, error: PayloadError::Malformed { message, .. } }]
+        matches!(participant.anomalies(), [Anomaly::UnreadablePayload { event_id, error: PayloadError::Malformed { message, .. } }]
             if *event_id == id && message.contains("`status` occurs twice")),
         "{:?}",
         participant.anomalies()

@@ -30,7 +30,7 @@ use serde_json::Value;
 use trial::crf::cytokine::{SampleWindow, TimePoint};
 use trial::crf::{Entry, Form, FormContext, FormKind, FormRef};
 use trial::field::{Field, Input};
-use trial::projection::{Participant, Provenance};
+use trial::projection::{Participant, Provenance, Subject};
 use trial::time::Moment;
 use uuid::Uuid;
 
@@ -189,7 +189,9 @@ impl Section {
         (self == Self::Sessions && !participant.deviations().is_empty())
             || participant
                 .open_conflicts()
-                .any(|conflict| Self::of(conflict.form.kind()) == self)
+                .any(|conflict| {
+                    matches!(conflict.subject, Subject::Form(form) if Self::of(form.kind()) == self)
+                })
     }
 
     /// The section that shows forms of `kind`.

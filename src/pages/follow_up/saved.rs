@@ -11,7 +11,7 @@ use serde_json::Value;
 use trial::crf::FormRef;
 use trial::field::{Field, FieldError};
 use trial::payload::{Payload, PayloadError, ValueCorrected};
-use trial::projection::{Change, Participant, Provenance};
+use trial::projection::{Change, Participant, Provenance, Subject};
 use trial::time::Moment;
 
 use super::entry::{EntryField, EntryInput};
@@ -156,7 +156,9 @@ fn SavedField(
         participant.with(|p| {
             let conflict = p
                 .open_conflicts()
-                .find(|conflict| conflict.form == form_ref && conflict.field == field)?;
+                .find(|conflict| {
+                    conflict.subject == Subject::Form(form_ref) && conflict.field == field
+                })?;
             let line = |value: &Value, by: &Provenance| {
                 let name = tablet.users.with(|users| user_name(users, by.user_id));
                 let text = format!(

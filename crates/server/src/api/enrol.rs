@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use axum::response::Json;
+use trial::event::MAX_APP_VERSION_CHARS;
 use trial::wire::{EnrolRequest, EnrolResponse, EnrolmentCode};
 use uuid::Uuid;
 
@@ -13,9 +14,6 @@ use crate::leases::FreshLease;
 use crate::seal::{Sealing, TabletKey};
 use crate::secrets;
 use crate::store::{EnrolOutcome, NewEnrolment};
-
-/// The longest app version string accepted.
-const MAX_APP_VERSION_CHARS: usize = 64;
 
 /// Consumes the code, registers the device and issues its first lease in one
 /// transaction; a used, expired or unknown code, or a device id already enrolled,

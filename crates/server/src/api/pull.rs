@@ -3,14 +3,15 @@
 
 use axum::extract::State;
 use axum::response::Json;
-use trial::wire::{MAX_PULL_EVENTS, PullQuery, PullResponse};
+use trial::wire::{MAX_PULL_BYTES, MAX_PULL_EVENTS, PullQuery, PullResponse, PulledEvent};
 
 use crate::AppState;
 use crate::auth::AuthenticatedDevice;
 use crate::error::{ApiError, ApiQuery};
 
-/// One page after `after`; `more` says whether another waits. The device's own
-/// events and events refused as data are left out.
+/// One page after `after`, of at most `limit` events and about
+/// [`MAX_PULL_BYTES`]; `more` says whether another waits. The device's own events
+/// and events refused as data are left out.
 pub async fn pull(
     State(state): State<AppState>,
     AuthenticatedDevice(device): AuthenticatedDevice,
@@ -23,10 +24,16 @@ pub async fn pull(
             format!("1 to {MAX_PULL_EVENTS}"),
         ));
     }
+    // Cursors are the server's sequence numbers, which the database holds as
+    // signed 64-bit integers: no cursor lies beyond.
+    if i64::try_from(query.after).is_err() {
+        return Err(ApiError::invalid("after", format!("0 to {}", i64::MAX)));
+    }
     // One more than asked for tells whether more wait.
     let mut events = state.store.pull(&device, query.after, limit + 1).await?;
-    let more = events.len() > limit as usize;
-    events.truncate(limit as usize);
+    let page = within_bytes(&events).min(limit as usize);
+    let more = events.len() > page;
+    events.truncate(page);
     let next_cursor = events.last().map_or(query.after, |event| event.cursor);
     Ok(Json(PullResponse {
         events,
@@ -34,4 +41,19 @@ pub async fn pull(
         more,
         server_time_ms: state.clock.now_ms(),
     }))
+}
+
+/// How many of `events`, from the first, fit in [`MAX_PULL_BYTES`] as JSON; at
+/// least one, so a page always moves the cursor.
+fn within_bytes(events: &[PulledEvent]) -> usize {
+    let mut bytes = 0;
+    let fitting = events
+        .iter()
+        .take_while(|event| {
+            let size = serde_json::to_vec(event).map_or(usize::MAX, |json| json.len());
+            bytes = size.saturating_add(bytes);
+            bytes <= MAX_PULL_BYTES
+        })
+        .count();
+    fitting.max(1)
 }

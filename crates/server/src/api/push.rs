@@ -15,7 +15,7 @@ use crate::auth::AuthenticatedDevice;
 use crate::error::{ApiError, ApiJson};
 use crate::queries;
 use crate::store::PushTransaction;
-use crate::sync::{self, AllocationContext};
+use crate::sync::{self, AllocationContext, Origin};
 
 /// Stores what continues the device's chain and answers with the new acknowledged
 /// sequence number and every rejection. The whole batch, with the allocations,
@@ -23,9 +23,10 @@ use crate::sync::{self, AllocationContext};
 /// a retry racing the original waits, then repeats.
 ///
 /// Refused outright (with the rest of the batch): a broken chain, another device's
-/// event, an event more than five minutes in the future. Stored but rejected: an
-/// event whose payload does not validate, a randomisation that does not verify.
-/// See `sync` for why.
+/// event, an event more than five minutes in the future or out of limits. Stored
+/// but rejected: an event about another site's participant, by a user who may not
+/// have recorded it, or whose payload does not validate, and a randomisation that
+/// does not verify. See `sync` for why.
 pub async fn push(
     State(state): State<AppState>,
     AuthenticatedDevice(device): AuthenticatedDevice,
@@ -40,12 +41,25 @@ pub async fn push(
         None => Vec::new(),
     };
     let mut plan = sync::plan_push(push.head(), &stored, request.events, now_ms);
-    plan.verify_allocations(AllocationContext {
-        leases: push.issued_leases(&plan.randomised_leases()).await?,
-        participant_logs: push
-            .participant_logs(&plan.randomised_participants())
-            .await?,
-    });
+    let origin = Origin {
+        site_code: device.site_code.clone(),
+        participant_sites: push.claim_participants(&plan.participants()).await?,
+        members: push.members().await?,
+    };
+    plan.check_origin(&origin);
+    if plan.randomises() {
+        let context = AllocationContext {
+            holdings: push
+                .allocation_holdings(&plan.randomised_leases(), &plan.study_numbers())
+                .await?,
+            participant_logs: push
+                .participant_logs(&plan.randomised_participants(&origin))
+                .await?,
+            site_code: device.site_code,
+            device_label: device.label,
+        };
+        plan.verify_allocations(context, &origin);
+    }
     let outcome = push.append(&plan.new_events).await?;
     update_queries(&mut push, &plan.changed_participants(&outcome)).await?;
     push.commit().await?;

@@ -197,6 +197,33 @@ impl Store {
         })
     }
 
+    /// Disables the site's user with this name from `now_ms` on: events they
+    /// record after it are refused as data, and tablets drop them at their next
+    /// sync. Disabling again keeps the first moment.
+    pub async fn disable_user(
+        &self,
+        site_code: &str,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<UserOutcome> {
+        let updated = sqlx::query(
+            "UPDATE users SET disabled_at_ms = COALESCE(disabled_at_ms, $1)
+             WHERE site_code = $2 AND name = $3",
+        )
+        .bind(now_ms)
+        .bind(site_code)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("cannot disable a user at site {site_code}"))?
+        .rows_affected();
+        Ok(if updated == 1 {
+            UserOutcome::Done
+        } else {
+            UserOutcome::NoSuchUser
+        })
+    }
+
     /// Stores a new one-time enrolment code (by its hash) for a site.
     pub async fn add_enrolment_code(
         &self,
@@ -360,8 +387,9 @@ impl Store {
     }
 }
 
+/// The site's users who may sign in: every one not disabled.
 const USERS_OF_SITE: &str = "SELECT id, name, role, pin_salt, pin_iterations, pin_hash
-     FROM users WHERE site_code = $1 ORDER BY name";
+     FROM users WHERE site_code = $1 AND disabled_at_ms IS NULL ORDER BY name";
 
 fn user_from_row(row: &AnyRow) -> Result<User> {
     let id: String = row.try_get("id")?;

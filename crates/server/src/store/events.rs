@@ -8,14 +8,15 @@ use std::ops::RangeInclusive;
 use anyhow::{Context, Result};
 use sqlx::any::AnyRow;
 use sqlx::{Any, FromRow, Row, Transaction};
-use trial::allocation::AllocationFlag;
-use trial::event::{ChainHead, Event};
-use trial::payload::Randomised;
+use trial::allocation::{AllocationFlag, VERIFIED_AGAINST};
+use trial::event::{ChainHead, Event, EventKind};
+use trial::payload::{Randomised, StudyNumber};
 use trial::randomisation::{Lease, LeaseId};
+use trial::roster::Member;
 use trial::wire::{PulledEvent, Rejection, RejectionCode};
 use uuid::Uuid;
 
-use super::leases::{issued_lease, used_slots};
+use super::leases::{lease_owner, own_leases, used_slots};
 use super::{Device, Store, from_db, to_db};
 
 /// One device's push in progress: a transaction that holds the lock on the
@@ -49,6 +50,18 @@ pub struct StoredEvent {
     pub event: Event,
     /// Why it was refused as data, if it was.
     pub rejection: Option<Rejection>,
+}
+
+/// What the server holds about a device's leases and the study numbers a batch
+/// gives; the store's half of `sync::AllocationContext`.
+#[derive(Debug, Default)]
+pub struct AllocationHoldings {
+    /// Every lease issued to the device, oldest first, with the slots it reported.
+    pub own_leases: Vec<(Lease, Vec<u32>)>,
+    /// The devices other named leases were issued to.
+    pub lease_owners: BTreeMap<LeaseId, Uuid>,
+    /// The randomisation that first gave each study number.
+    pub study_number_holders: BTreeMap<StudyNumber, Uuid>,
 }
 
 /// What a committed push stored.
@@ -171,26 +184,115 @@ impl PushTransaction {
             .collect()
     }
 
-    /// The leases with these ids that the server issued, their lists regenerated,
-    /// each with the slots its own device reported from it so far.
-    pub async fn issued_leases(
+    /// Records the device's site as the site of each participant the server knows
+    /// of no site for yet, and returns every one's site. The first device of any
+    /// site to push about a participant settles it; two sites racing over one new
+    /// id meet at the row's unique key, and the second reads the first's answer.
+    pub async fn claim_participants(
         &mut self,
-        ids: &BTreeSet<LeaseId>,
-    ) -> Result<BTreeMap<LeaseId, (Lease, Vec<u32>)>> {
-        let mut leases = BTreeMap::new();
-        for &id in ids {
-            let Some((record, secret)) = issued_lease(&mut self.tx, id).await? else {
-                continue;
-            };
-            let used = used_slots(&mut self.tx, id, record.device_id).await?;
-            leases.insert(id, (record.regenerate(&secret, None)?, used));
+        participants: &BTreeSet<Uuid>,
+    ) -> Result<BTreeMap<Uuid, String>> {
+        let device_id = self.head.device_id();
+        let mut sites = BTreeMap::new();
+        for &participant in participants {
+            sqlx::query(
+                "INSERT INTO participants (id, site_code, claimed_by_device, claimed_at_ms)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(participant.to_string())
+            .bind(&self.site_code)
+            .bind(device_id.to_string())
+            .bind(self.now_ms)
+            .execute(&mut *self.tx)
+            .await
+            .with_context(|| format!("cannot record the site of participant {participant}"))?;
+            let (site_code,): (String,) =
+                sqlx::query_as("SELECT site_code FROM participants WHERE id = $1")
+                    .bind(participant.to_string())
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .with_context(|| {
+                        format!("cannot read the site of participant {participant}")
+                    })?;
+            sites.insert(participant, site_code);
         }
-        Ok(leases)
+        Ok(sites)
     }
 
-    /// What each of these participants' randomisations is verified against: their
-    /// stored events that are valid data, and every earlier randomisation, flagged
-    /// or not, in the server's order. Every id asked for has an entry.
+    /// The users of the device's site, with the span in which each may record.
+    pub async fn members(&mut self) -> Result<Vec<Member>> {
+        let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT id, created_at_ms, disabled_at_ms FROM users WHERE site_code = $1",
+        )
+        .bind(&self.site_code)
+        .fetch_all(&mut *self.tx)
+        .await
+        .with_context(|| format!("cannot read the users of site {}", self.site_code))?;
+        rows.into_iter()
+            .map(|(id, active_from_ms, disabled_at_ms)| {
+                Ok(Member {
+                    user_id: id.parse().context("a stored user id is not a uuid")?,
+                    active_from_ms,
+                    disabled_at_ms,
+                })
+            })
+            .collect()
+    }
+
+    /// The device's leases, their lists regenerated, each with the slots the
+    /// device reported from it; the owners of the other leases in `named`; and
+    /// the randomisation that first gave each of `study_numbers`.
+    pub async fn allocation_holdings(
+        &mut self,
+        named: &BTreeSet<LeaseId>,
+        study_numbers: &BTreeSet<StudyNumber>,
+    ) -> Result<AllocationHoldings> {
+        let device_id = self.head.device_id();
+        let mut holdings = AllocationHoldings::default();
+        for (record, secret) in own_leases(&mut self.tx, device_id).await? {
+            let used = used_slots(&mut self.tx, record.id, device_id).await?;
+            holdings
+                .own_leases
+                .push((record.regenerate(&secret, None)?, used));
+        }
+        for &id in named {
+            if holdings
+                .own_leases
+                .iter()
+                .any(|(lease, _)| lease.id() == id)
+            {
+                continue;
+            }
+            if let Some(owner) = lease_owner(&mut self.tx, id).await? {
+                holdings.lease_owners.insert(id, owner);
+            }
+        }
+        for number in study_numbers {
+            let holder: Option<(String,)> = sqlx::query_as(
+                "SELECT a.event_id FROM allocations a JOIN events e ON e.id = a.event_id
+                 WHERE a.study_number = $1 ORDER BY e.server_seq LIMIT 1",
+            )
+            .bind(number.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .with_context(|| format!("cannot look up study number {number}"))?;
+            if let Some((event_id,)) = holder {
+                let event_id = event_id
+                    .parse()
+                    .context("a stored event id is not a uuid")?;
+                holdings
+                    .study_number_holders
+                    .insert(number.clone(), event_id);
+            }
+        }
+        Ok(holdings)
+    }
+
+    /// What each of these participants' randomisations is verified against: the
+    /// events of the kinds the rule reads (`trial::allocation::VERIFIED_AGAINST`)
+    /// that devices of the site stored, valid data and every randomisation
+    /// (flagged or unreadable), in the server's order. Every id asked for has an
+    /// entry.
     ///
     /// Takes the lock every push takes to append first, so two devices' pushes
     /// randomising one participant are verified one after the other, each seeing
@@ -207,13 +309,31 @@ impl PushTransaction {
             .execute(&mut *self.tx)
             .await
             .context("cannot take the lock that orders randomisations")?;
-        let flagged = RejectionCode::AllocationFlagged.as_str();
+        let kinds: Vec<String> = VERIFIED_AGAINST
+            .iter()
+            .map(|kind| format!("'{}'", kind.as_str()))
+            .collect();
+        let randomised = EventKind::Randomised.as_str();
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE participant_id = $1
-               AND (rejection_code IS NULL OR rejection_code = '{flagged}')
-             ORDER BY server_seq"
+               AND kind IN ({kinds})
+               AND (rejection_code IS NULL OR kind = '{randomised}')
+               AND device_id IN (SELECT id FROM devices WHERE site_code = $2)
+             ORDER BY server_seq",
+            kinds = kinds.join(", ")
         );
-        self.events_of(&sql, participants).await
+        let mut logs = BTreeMap::new();
+        for &participant in participants {
+            let rows: Vec<EventRow> = sqlx::query_as(&sql)
+                .bind(participant.to_string())
+                .bind(&self.site_code)
+                .fetch_all(&mut *self.tx)
+                .await
+                .with_context(|| format!("cannot read the events of participant {participant}"))?;
+            let events = rows.iter().map(EventRow::event).collect::<Result<_>>()?;
+            logs.insert(participant, events);
+        }
+        Ok(logs)
     }
 
     /// The stored events of these participants that are valid data, in the

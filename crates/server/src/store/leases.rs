@@ -127,7 +127,7 @@ pub(super) async fn insert_lease(
 }
 
 /// Every lease of a device, oldest first, with the highest slot the device
-/// reported from it.
+/// reported from it (a reported slot past its end uses nothing).
 async fn device_leases(
     conn: &mut AnyConnection,
     device_id: Uuid,
@@ -135,7 +135,8 @@ async fn device_leases(
     let rows: Vec<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
         "SELECT l.id, l.site_code, l.block_sizes, l.n_slots,
                 (SELECT MAX(a.slot) FROM allocations a
-                 WHERE a.lease_id = l.id AND a.device_id = l.device_id) AS last_slot
+                 WHERE a.lease_id = l.id AND a.device_id = l.device_id
+                   AND a.slot < l.n_slots) AS last_slot
          FROM leases l WHERE l.device_id = $1 ORDER BY l.ordinal",
     )
     .bind(device_id.to_string())
@@ -151,25 +152,39 @@ async fn device_leases(
         .collect()
 }
 
-/// The lease the server issued under this id, with its site's secret, if any.
-pub(super) async fn issued_lease(
+/// Every lease issued to a device, oldest first, with its site's secret.
+pub(super) async fn own_leases(
     conn: &mut AnyConnection,
-    id: LeaseId,
-) -> Result<Option<(LeaseRecord, SiteSecret)>> {
-    let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
-        "SELECT l.device_id, l.site_code, l.block_sizes, l.n_slots, s.secret
-         FROM leases l JOIN site_secrets s ON s.site_code = l.site_code WHERE l.id = $1",
+    device_id: Uuid,
+) -> Result<Vec<(LeaseRecord, SiteSecret)>> {
+    let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
+        "SELECT l.id, l.site_code, l.block_sizes, l.n_slots, s.secret
+         FROM leases l JOIN site_secrets s ON s.site_code = l.site_code
+         WHERE l.device_id = $1 ORDER BY l.ordinal",
     )
-    .bind(id.to_string())
-    .fetch_optional(&mut *conn)
+    .bind(device_id.to_string())
+    .fetch_all(&mut *conn)
     .await
-    .with_context(|| format!("cannot read lease {id}"))?;
-    row.map(|(device_id, site_code, block_sizes, n_slots, secret)| {
-        let device_id = device_id
+    .with_context(|| format!("cannot read the leases of device {device_id}"))?;
+    rows.into_iter()
+        .map(|(id, site_code, block_sizes, n_slots, secret)| {
+            let record = lease_record(&id, site_code, device_id, &block_sizes, n_slots)?;
+            Ok((record, SiteSecret::from_hex(&secret)?))
+        })
+        .collect()
+}
+
+/// The device a lease was issued to, if the server issued it.
+pub(super) async fn lease_owner(conn: &mut AnyConnection, id: LeaseId) -> Result<Option<Uuid>> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT device_id FROM leases WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .with_context(|| format!("cannot read the owner of lease {id}"))?;
+    row.map(|(device_id,)| {
+        device_id
             .parse()
-            .with_context(|| format!("the device of lease {id} is not a uuid"))?;
-        let record = lease_record(&id.to_string(), site_code, device_id, &block_sizes, n_slots)?;
-        Ok((record, SiteSecret::from_hex(&secret)?))
+            .with_context(|| format!("the device of lease {id} is not a uuid"))
     })
     .transpose()
 }

@@ -32,7 +32,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions};
 
 pub use devices::{Device, EnrolOutcome, Enrolment, NewEnrolment, NewUser, UserOutcome};
-pub use events::{NewEvent, PushOutcome, PushTransaction, StoredEvent};
+pub use events::{AllocationHoldings, NewEvent, PushOutcome, PushTransaction, StoredEvent};
 pub use leases::DeviceLeases;
 pub use queries::{FlagReport, QueryReport};
 
@@ -239,6 +239,11 @@ const SQLITE_MIGRATIONS: &[EmbeddedMigration] = &[
         "leases flags queries",
         include_str!("../../migrations/sqlite/0002_leases_flags_queries.sql"),
     ),
+    (
+        3,
+        "participant sites users",
+        include_str!("../../migrations/sqlite/0003_participant_sites_users.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
     (
@@ -250,6 +255,11 @@ const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
         2,
         "leases flags queries",
         include_str!("../../migrations/postgres/0002_leases_flags_queries.sql"),
+    ),
+    (
+        3,
+        "participant sites users",
+        include_str!("../../migrations/postgres/0003_participant_sites_users.sql"),
     ),
 ];
 

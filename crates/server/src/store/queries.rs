@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use trial::crf::FormRef;
 use trial::field::Field;
+use trial::projection::Subject;
 use uuid::Uuid;
 
 use super::{PushTransaction, Store};
@@ -18,8 +18,8 @@ pub struct QueryReport {
     pub participant_id: Uuid,
     /// The participant's study number, once randomised.
     pub study_number: Option<String>,
-    /// The form instance.
-    pub form: FormRef,
+    /// The screening or the form instance.
+    pub subject: Subject,
     /// The field.
     pub field: Field,
     /// The change that shows, and the label of the tablet that made it.
@@ -39,8 +39,9 @@ pub struct FlagReport {
     pub device_label: String,
     /// The participant.
     pub participant_id: Uuid,
-    /// The study number the randomisation gave.
-    pub study_number: String,
+    /// The study number the randomisation gave, unless its payload cannot be
+    /// read.
+    pub study_number: Option<String>,
     /// `trial::allocation::AllocationFlag::code`.
     pub code: String,
     /// What is wrong, in plain words.
@@ -48,6 +49,9 @@ pub struct FlagReport {
     /// When the server raised the flag.
     pub created_at_ms: i64,
 }
+
+/// A row of [`Store::allocation_flag_reports`], in its column order.
+type FlagRow = (String, String, String, Option<String>, String, String, i64);
 
 /// A row of [`Store::open_query_reports`], in its column order.
 type QueryRow = (
@@ -80,7 +84,7 @@ impl PushTransaction {
             for (form, field, shown) in rows {
                 keys.push(QueryKey {
                     participant_id: *participant,
-                    form: read_form(&form)?,
+                    subject: read_subject(&form)?,
                     field: read_field(&field)?,
                     shown_event_id: shown.parse().context("a query's event id is not a uuid")?,
                 });
@@ -100,7 +104,7 @@ impl PushTransaction {
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
             )
             .bind(key.participant_id.to_string())
-            .bind(form_json(key.form)?)
+            .bind(subject_json(key.subject)?)
             .bind(key.field.key())
             .bind(key.shown_event_id.to_string())
             .bind(query.overridden_event_id.to_string())
@@ -120,7 +124,7 @@ impl PushTransaction {
             .bind(self.now_ms)
             .bind(closure.correction_event_id.to_string())
             .bind(key.participant_id.to_string())
-            .bind(form_json(key.form)?)
+            .bind(subject_json(key.subject)?)
             .bind(key.field.key())
             .bind(key.shown_event_id.to_string())
             .execute(&mut *self.tx)
@@ -170,7 +174,7 @@ impl Store {
                             .parse()
                             .context("a participant id is not a uuid")?,
                         study_number,
-                        form: read_form(&form)?,
+                        subject: read_subject(&form)?,
                         field: read_field(&field)?,
                         shown: (
                             shown.parse().context("an event id is not a uuid")?,
@@ -189,13 +193,13 @@ impl Store {
 
     /// Every allocation flag raised on the site's tablets, oldest first.
     pub async fn allocation_flag_reports(&self, site_code: &str) -> Result<Vec<FlagReport>> {
-        let rows: Vec<(String, String, String, String, String, String, i64)> = sqlx::query_as(
-            "SELECT f.event_id, d.label, a.participant_id, a.study_number, f.code, f.message,
+        let rows: Vec<FlagRow> = sqlx::query_as(
+            "SELECT f.event_id, d.label, e.participant_id, a.study_number, f.code, f.message,
                     f.created_at_ms
              FROM allocation_flags f
              JOIN devices d ON d.id = f.device_id
-             JOIN allocations a ON a.event_id = f.event_id
              JOIN events e ON e.id = f.event_id
+             LEFT JOIN allocations a ON a.event_id = f.event_id
              WHERE d.site_code = $1
              ORDER BY e.server_seq, f.code",
         )
@@ -223,12 +227,25 @@ impl Store {
     }
 }
 
-fn form_json(form: FormRef) -> Result<String> {
-    serde_json::to_string(&form).context("a form reference always serialises")
+/// What the screening is stored as in `form_ref`, beside the JSON of form
+/// references (which never have this kind).
+const SCREENING_JSON: &str = r#"{"kind":"screening"}"#;
+
+fn subject_json(subject: Subject) -> Result<String> {
+    match subject {
+        Subject::Screening => Ok(SCREENING_JSON.to_owned()),
+        Subject::Form(form) => {
+            serde_json::to_string(&form).context("a form reference always serialises")
+        }
+    }
 }
 
-fn read_form(json: &str) -> Result<FormRef> {
+fn read_subject(json: &str) -> Result<Subject> {
+    if json == SCREENING_JSON {
+        return Ok(Subject::Screening);
+    }
     serde_json::from_str(json)
+        .map(Subject::Form)
         .with_context(|| format!("stored form reference {json} does not read back"))
 }
 

@@ -9,7 +9,7 @@
 //! databases, as `cargo xtask test` arranges. Without it the PostgreSQL runs say so
 //! on stderr and pass.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use aes_gcm::aead::Nonce;
@@ -40,6 +40,7 @@ use trial::payload::{
     FormSaved, Payload, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber, ValueCorrected,
 };
 use trial::pin::{ITERATIONS, Pin, PinHash, PinSalt};
+use trial::projection::Subject;
 use trial::randomisation::{Arm, Lease, LeaseId, RandomisationConfig, Seed, Stratum};
 use trial::screening::{Answer, EcmoMode, ScreeningForm};
 use trial::time::{MS_PER_HOUR, Moment};
@@ -82,6 +83,8 @@ struct TestApp {
     /// What `--database` names for the command line: the SQLite file, or the URL.
     database_arg: String,
     dist: tempfile::TempDir,
+    /// The server's clock, which `set_clock` moves.
+    now_ms: i64,
     _sqlite: Option<tempfile::TempDir>,
 }
 
@@ -90,6 +93,8 @@ struct TestApp {
 #[derive(Clone, Debug)]
 struct TestTablet {
     id: Uuid,
+    /// The site it was enrolled at.
+    site: String,
     token: String,
     label: String,
     user_id: Uuid,
@@ -128,7 +133,12 @@ async fn spawn_app(engine: Engine) -> Option<TestApp> {
         role: Role::Investigator,
         pin: test_pin_hash().clone(),
     };
-    store.add_user(&site.code, &user, NOW_MS).await.unwrap();
+    // Created two days before the server's clock: every test event is recorded
+    // while the user is active.
+    store
+        .add_user(&site.code, &user, NOW_MS - 48 * MS_PER_HOUR)
+        .await
+        .unwrap();
     let startup = admin::start(&store, &site, &Clock::fixed(NOW_MS))
         .await
         .unwrap();
@@ -148,6 +158,7 @@ async fn spawn_app(engine: Engine) -> Option<TestApp> {
         enrolment_code: startup.enrolment_code.to_string(),
         database_arg,
         dist,
+        now_ms: NOW_MS,
         _sqlite: sqlite,
     })
 }
@@ -258,9 +269,17 @@ impl TestApp {
 
     /// Enrols a new tablet with a new code; it holds its first lease, opened.
     async fn enrol(&self) -> TestTablet {
+        self.enrol_at(&self.site.code).await
+    }
+
+    /// Enrols a new tablet at the site `site_code`.
+    async fn enrol_at(&self, site_code: &str) -> TestTablet {
         let device_id = Uuid::now_v7();
         let key = new_tablet_key();
-        let code = self.new_code().await;
+        let code = admin::issue_enrolment_code(&self.store, site_code, &Clock::fixed(self.now_ms))
+            .await
+            .unwrap()
+            .to_string();
         let (status, body) = self
             .try_enrol_with_key(&code, device_id, &public_hex(&key))
             .await;
@@ -268,6 +287,7 @@ impl TestApp {
         let response: EnrolResponse = from_json(&body);
         let mut tablet = TestTablet {
             id: device_id,
+            site: site_code.to_owned(),
             token: response.device_token,
             label: response.device_label,
             user_id: response.users[0].id,
@@ -312,15 +332,42 @@ impl TestApp {
 
     /// The codes of every allocation flag of the site, by event.
     async fn flags(&self) -> Vec<(Uuid, String)> {
-        let flags = self
-            .store
-            .allocation_flag_reports(&self.site.code)
-            .await
-            .unwrap();
+        self.flags_at(&self.site.code).await
+    }
+
+    /// The codes of every allocation flag raised on the tablets of `site_code`.
+    async fn flags_at(&self, site_code: &str) -> Vec<(Uuid, String)> {
+        let flags = self.store.allocation_flag_reports(site_code).await.unwrap();
         flags
             .into_iter()
             .map(|flag| (flag.event_id, flag.code))
             .collect()
+    }
+
+    /// A second site, Shanghai, with a user of its own.
+    async fn add_site(&self, code: &str) {
+        let site = admin::site(code, "Shanghai Chest Hospital", "Asia/Shanghai").unwrap();
+        self.store.upsert_site(&site, NOW_MS).await.unwrap();
+        let user = NewUser {
+            id: Uuid::now_v7(),
+            name: "Wang Fang".to_owned(),
+            role: Role::ResearchNurse,
+            pin: test_pin_hash().clone(),
+        };
+        self.store
+            .add_user(code, &user, NOW_MS - 48 * MS_PER_HOUR)
+            .await
+            .unwrap();
+    }
+
+    /// How many rows each table that a push can write holds: what a refusal must
+    /// leave as it was.
+    async fn row_counts(&self) -> BTreeMap<&'static str, i64> {
+        let mut counts = BTreeMap::new();
+        for table in PUSHED_TABLES {
+            counts.insert(table, self.count_rows(table).await);
+        }
+        counts
     }
 
     /// How many rows a table holds, read past the server.
@@ -347,6 +394,7 @@ impl TestApp {
 
     /// Moves the server's clock to `utc_ms`: the same store and app, a new router.
     fn set_clock(&mut self, utc_ms: i64) {
+        self.now_ms = utc_ms;
         let state = AppState::new(self.store.clone(), Clock::fixed(utc_ms));
         self.router = server::router(state, self.dist.path());
     }
@@ -380,7 +428,7 @@ impl TestTablet {
     /// Opens a lease the server sealed to this tablet and holds it, unless it
     /// holds it already (by id), as the app does.
     fn hold(&mut self, sealed: &SealedLease) {
-        assert_eq!((sealed.device_id, sealed.site.as_str()), (self.id, "BJ"));
+        assert_eq!((sealed.device_id, &sealed.site), (self.id, &self.site));
         if self
             .leases
             .iter()
@@ -404,14 +452,33 @@ impl TestTablet {
 
     /// Records an event about `participant` at `utc_ms`.
     fn event(&mut self, participant: Uuid, payload: &Payload, utc_ms: i64) -> Event {
+        let user = self.user_id;
+        self.event_as(
+            user,
+            participant,
+            payload.kind(),
+            &payload.to_json(),
+            utc_ms,
+        )
+    }
+
+    /// Records an event of any kind, with any payload text, signed by `user`.
+    fn event_as(
+        &mut self,
+        user: Uuid,
+        participant: Uuid,
+        kind: EventKind,
+        payload: &str,
+        utc_ms: i64,
+    ) -> Event {
         self.head
             .append(EventDraft {
                 id: Uuid::now_v7(),
                 participant_id: participant,
-                user_id: self.user_id,
+                user_id: user,
                 recorded_at: Moment::new(utc_ms, BEIJING).unwrap(),
-                kind: payload.kind(),
-                payload: payload.to_json(),
+                kind,
+                payload: payload.to_owned(),
                 app_version: "0.1.0".to_owned(),
                 schema_version: SCHEMA_VERSION,
             })
@@ -457,7 +524,7 @@ impl TestTablet {
             lease_id,
             slot,
             arm,
-            study_number: StudyNumber::new("BJ", &self.label, self.randomised).unwrap(),
+            study_number: StudyNumber::new(&self.site, &self.label, self.randomised).unwrap(),
             randomised_at: Moment::new(RANDOMISED_MS, BEIJING).unwrap(),
         };
         self.event(participant, &Payload::Randomised(body), RANDOMISED_MS)
@@ -477,20 +544,27 @@ impl TestTablet {
     }
 
     fn record_one(&mut self, payload: &str, utc_ms: i64) -> Event {
-        self.head
-            .append(EventDraft {
-                id: Uuid::now_v7(),
-                participant_id: Uuid::from_u128(42),
-                user_id: self.user_id,
-                recorded_at: Moment::new(utc_ms, 480).unwrap(),
-                kind: EventKind::EndOfParticipation,
-                payload: payload.to_owned(),
-                app_version: "0.1.0".to_owned(),
-                schema_version: trial::payload::SCHEMA_VERSION,
-            })
-            .unwrap()
+        let user = self.user_id;
+        let participant = Uuid::from_u128(42);
+        self.event_as(
+            user,
+            participant,
+            EventKind::EndOfParticipation,
+            payload,
+            utc_ms,
+        )
     }
 }
+
+/// Every table a push writes to.
+const PUSHED_TABLES: [&str; 6] = [
+    "events",
+    "allocations",
+    "allocation_flags",
+    "data_queries",
+    "participants",
+    "leases",
+];
 
 /// A tablet's key pair, as WebCrypto would make it.
 fn new_tablet_key() -> SecretKey {
@@ -656,6 +730,8 @@ macro_rules! on_both_engines {
         }
     };
 }
+
+mod crafted;
 
 on_both_engines!(
     serves_the_app_shell_and_deep_links,
@@ -1568,6 +1644,7 @@ async fn enrolment_gives_a_lease_that_opens_with_the_tablet_key(app: TestApp) {
     // verifies, the other arm does not.
     let mut tablet = TestTablet {
         id: device_id,
+        site: "BJ".to_owned(),
         token: response.device_token,
         label: response.device_label,
         user_id: response.users[0].id,
@@ -1756,13 +1833,16 @@ async fn check_flagged(app: &TestApp, tablet: &TestTablet, events: &[Event], cod
         stored_before + events.len() as u64
     );
     let flags: Vec<String> = app
-        .flags()
+        .flags_at(&tablet.site)
         .await
         .into_iter()
         .filter(|(event_id, _)| *event_id == flagged.id())
         .map(|(_, code)| code)
         .collect();
-    assert_eq!(flags, codes);
+    // The store lists a randomisation's flags by code.
+    let mut expected = codes.to_vec();
+    expected.sort_unstable();
+    assert_eq!(flags, expected);
     let reader = app.enrol().await;
     assert!(!app.pulled_ids(&reader).await.contains(&flagged.id()));
 }
@@ -1873,14 +1953,33 @@ async fn a_participant_randomised_twice_is_flagged(app: TestApp) {
 
 async fn a_randomisation_without_an_eligible_screening_is_flagged(app: TestApp) {
     let mut tablet = app.enrol().await;
-    // VV-ECMO: not eligible.
+    // A consistent screening (VA-ECMO supporting the heart) with an exclusion
+    // present, infection: valid data, and not eligible.
     let participant = Uuid::now_v7();
+    let Payload::ScreeningRecorded(mut infected) = screening(EcmoMode::Va) else {
+        unreachable!("screening() makes a screening")
+    };
+    infected.form.infection = Answer::Yes;
     let events = vec![
-        tablet.event(participant, &screening(EcmoMode::Vv), SCREENED_MS),
+        tablet.event(
+            participant,
+            &Payload::ScreeningRecorded(infected),
+            SCREENED_MS,
+        ),
         tablet.event(participant, &consent(), CONSENTED_MS),
-        tablet.randomise(participant),
     ];
-    check_flagged(&app, &tablet, &events, &["not_eligible"]).await;
+    assert_eq!(app.push(&tablet, &events).await.rejected, [], "valid data");
+    let randomised = tablet.randomise(participant);
+    check_flagged(&app, &tablet, &[randomised], &["not_eligible"]).await;
+    let flags = app
+        .store
+        .allocation_flag_reports(&app.site.code)
+        .await
+        .unwrap();
+    assert!(
+        flags[0].message.contains("E5 not met") || flags[0].message.contains("not met"),
+        "{flags:?}"
+    );
     // No screening at all.
     let unscreened = Uuid::now_v7();
     let events = vec![
@@ -1997,8 +2096,8 @@ async fn a_conflict_opens_one_query_and_a_correction_closes_it(app: TestApp) {
     assert_eq!(open.len(), 1, "{open:?}");
     let query = &open[0];
     assert_eq!(
-        (query.participant_id, query.form, query.field),
-        (participant, SAMPLE_T0, Field::Il6PgPerMl)
+        (query.participant_id, query.subject, query.field),
+        (participant, Subject::Form(SAMPLE_T0), Field::Il6PgPerMl)
     );
     assert_eq!(query.study_number.as_deref(), Some("BJ-T1-001"));
     assert_eq!(query.shown, (blind.id(), second.label.clone()));

@@ -1,0 +1,28 @@
+-- Which site each participant belongs to, and when a user stops recording. The
+-- SQLite twin is ../sqlite/0003_participant_sites_users.sql; keep the two in step.
+
+-- The site of the device whose event about the participant the server stored
+-- first: a tablet writes only for its own site's participants.
+CREATE TABLE participants (
+    id TEXT PRIMARY KEY,
+    site_code TEXT NOT NULL REFERENCES sites (code),
+    claimed_by_device TEXT NOT NULL REFERENCES devices (id),
+    claimed_at_ms BIGINT NOT NULL
+);
+
+INSERT INTO participants (id, site_code, claimed_by_device, claimed_at_ms)
+SELECT e.participant_id, d.site_code, e.device_id, e.received_at_ms
+FROM events e JOIN devices d ON d.id = e.device_id
+WHERE e.server_seq = (
+    SELECT MIN(first.server_seq) FROM events first WHERE first.participant_id = e.participant_id
+);
+
+CREATE TRIGGER participants_are_never_changed BEFORE UPDATE OR DELETE ON participants
+FOR EACH ROW EXECUTE FUNCTION rows_are_append_only();
+
+-- Set when the coordinator disables a user: events they record after it are
+-- refused as data, and tablets drop them at their next sync.
+ALTER TABLE users ADD COLUMN disabled_at_ms BIGINT;
+
+-- Study numbers are unique in the trial; verification looks each one up.
+CREATE INDEX allocations_by_study_number ON allocations (study_number);
