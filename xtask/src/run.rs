@@ -1,4 +1,6 @@
-//! `cargo xtask run`: build the app and start the server with it, on 127.0.0.1.
+//! `cargo xtask run`: build the app and start the server with it, on 127.0.0.1
+//! (plain HTTP, which a browser on this machine counts as a secure origin). The
+//! server prints each URL it serves; its output passes straight through.
 
 use xshell::{Shell, cmd};
 
@@ -12,10 +14,10 @@ pub fn run(sh: &Shell, args: &[String]) -> Result {
     install::build_tools(sh)?;
     app::build_release(sh)?;
     step("starting the server");
-    let (dist, port) = (app::DIST, port.to_string());
+    let (dist, listen) = (app::DIST, format!("127.0.0.1:{port}"));
     cmd!(
         sh,
-        "cargo run --quiet --package server -- --dist {dist} --port {port}"
+        "cargo run --quiet --package server -- --dist {dist} --listen {listen}"
     )
     .run()?;
     Ok(())

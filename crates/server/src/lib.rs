@@ -11,18 +11,22 @@
 //! (`sync`, `queries`) and answers in the JSON of `trial::wire`.
 //!
 //! `main.rs` is a thin shell over [`router`], so tests drive the whole HTTP surface
-//! in-process with `tower::ServiceExt::oneshot`, without a socket.
+//! in-process with `tower::ServiceExt::oneshot`, without a socket; [`serve`] puts
+//! it on sockets (plain HTTP or TLS from [`tls`], with timeouts).
 
 pub mod admin;
 mod api;
 mod auth;
 mod error;
+mod headers;
 mod leases;
 mod queries;
 mod seal;
 mod secrets;
+pub mod serve;
 pub mod store;
 mod sync;
+pub mod tls;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -102,7 +106,8 @@ impl fmt::Debug for Clock {
 /// 404 in JSON instead, so a client never mistakes the app shell for data.
 ///
 /// Each request gets a span with its method, path and (once authenticated) device
-/// id: never a body or a query value, which could hold patient data.
+/// id: never a body or a query value, which could hold patient data. Every
+/// response carries the content security policy and its companions (`headers`).
 pub fn router(state: AppState, dist: &Path) -> Router {
     // The build holds a brotli and a gzip copy of each file (`cargo xtask
     // post-build`): sent as they are, so no request waits for compression.
@@ -113,7 +118,7 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         .precompressed_br()
         .precompressed_gzip()
         .fallback(index);
-    Router::new()
+    let router = Router::new()
         .nest("/api", api::router(state))
         .fallback_service(app_shell)
         .layer(axum::middleware::from_fn(error::log_internal_errors))
@@ -127,7 +132,8 @@ pub fn router(state: AppState, dist: &Path) -> Router {
                     device_id = tracing::field::Empty,
                 )
             }),
-        )
+        );
+    headers::security(router)
 }
 
 /// Where the built app is expected when no other folder is given.

@@ -1,17 +1,22 @@
 //! `hp-ecmo-server`: parses the command line, opens the database, and either serves
-//! [`server::router`] on 127.0.0.1 until interrupted or does one coordinator task
+//! [`server::router`] (through [`server::serve`], on 127.0.0.1:8080 unless
+//! `--listen` says otherwise, over TLS with `--tls-cert` or `--self-signed`) until
+//! interrupted or does one coordinator task
 //! (`add-user`, `set-pin`, `revoke-device`, `enrolment-code`, `queries`) and exits.
 //! A task may run beside a serving server on the same SQLite file (write-ahead
 //! log, and a busy connection waits up to 5 s). Logs go to stderr, so stdout holds
 //! only what the task prints.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use clap::{Parser, Subcommand};
 use server::admin;
-use server::store::{DEFAULT_SQLITE_FILE, DatabaseUrl, Store, UserOutcome};
+use server::serve::{Listener, Timeouts};
+use server::store::{DEFAULT_SQLITE_FILE, DatabaseUrl, Engine, Store, UserOutcome};
+use server::tls::{self, CertName, Tls};
 use server::{AppState, Clock};
 use tracing_subscriber::EnvFilter;
 use trial::pin::Pin;
@@ -26,8 +31,8 @@ use trial::wire::Role;
 struct Args {
     /// Where the data lives: a SQLite file (created when missing) or a
     /// postgres:// URL.
-    #[arg(long, global = true, default_value = DEFAULT_SQLITE_FILE, value_parser = DatabaseUrl::parse)]
-    database: DatabaseUrl,
+    #[arg(long, global = true, default_value = DEFAULT_SQLITE_FILE, value_parser = parse_database)]
+    database: Database,
     /// The site this server (or this task) is for.
     #[arg(long, global = true, default_value = "BJ")]
     site_code: String,
@@ -42,9 +47,27 @@ struct ServeArgs {
     /// Folder holding the built app (Trunk's output) [default: dist].
     #[arg(long)]
     dist: Option<PathBuf>,
-    /// Port to listen on, on 127.0.0.1 only [default: 8080].
-    #[arg(long)]
-    port: Option<u16>,
+    /// Address and port to listen on, such as 0.0.0.0:8443 (all interfaces) or
+    /// [::]:8443; may be given more than once [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDRESS:PORT", value_parser = parse_listen)]
+    listen: Vec<SocketAddr>,
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate first),
+    /// such as the one hospital IT issues.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate for these DNS names or IP addresses, from a
+    /// local certificate authority made once and kept in the data folder's tls/
+    /// (for a trial run without a certificate from hospital IT).
+    #[arg(long, value_name = "NAME[,NAME...]", value_delimiter = ',', value_parser = CertName::parse)]
+    self_signed: Vec<CertName>,
     /// The site's name, as people read it [default: as stored, or "Beijing Anzhen
     /// Hospital" for a new site].
     #[arg(long)]
@@ -109,28 +132,48 @@ async fn main() -> ExitCode {
     }
 }
 
-/// The port served when none is given.
-const DEFAULT_PORT: u16 = 8080;
+/// The address served when no `--listen` is given: this machine only.
+const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
+/// `--database`, and the folder beside the data where `--self-signed` keeps its
+/// certificates.
+#[derive(Clone, Debug)]
+struct Database {
+    url: DatabaseUrl,
+    folder: PathBuf,
+}
 
 async fn run(args: Args) -> Result<(), String> {
     let serve_options = [
         args.serve.dist.is_some(),
-        args.serve.port.is_some(),
+        !args.serve.listen.is_empty(),
+        args.serve.tls_cert.is_some(),
+        !args.serve.self_signed.is_empty(),
         args.serve.site_name.is_some(),
         args.serve.time_zone.is_some(),
     ];
     if args.task.is_some() && serve_options.contains(&true) {
         return Err(
-            "--dist, --port, --site-name and --time-zone are for serving; a task takes none of them"
+            "--dist, --listen, --tls-cert, --tls-key, --self-signed, --site-name and --time-zone \
+             are for serving; a task takes none of them"
                 .to_owned(),
         );
     }
-    let store = Store::connect(&args.database)
+    let store = Store::connect(&args.database.url)
         .await
         .map_err(|error| format!("{error:#}"))?;
     let clock = Clock::system();
     let result = match args.task {
-        None => serve(&store, clock, &args.site_code, args.serve).await,
+        None => {
+            serve(
+                &store,
+                clock,
+                &args.site_code,
+                &args.database.folder,
+                args.serve,
+            )
+            .await
+        }
         Some(task) => run_task(&store, &clock, &args.site_code, task).await,
     };
     store.close().await;
@@ -141,8 +184,10 @@ async fn serve(
     store: &Store,
     clock: Clock,
     site_code: &str,
+    data_folder: &Path,
     args: ServeArgs,
 ) -> Result<(), String> {
+    let failed = |error: anyhow::Error| format!("{error:#}");
     let dist = args.dist.unwrap_or_else(server::default_dist);
     let index = dist.join("index.html");
     if !index.is_file() {
@@ -150,6 +195,31 @@ async fn serve(
             "{} not found: build the app first (cargo xtask run does both)",
             index.display()
         ));
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(certificate), Some(key)) => {
+            Some(Tls::from_pem_files(certificate, key).map_err(failed)?)
+        }
+        _ if args.self_signed.is_empty() => None,
+        _ => {
+            let folder = data_folder.join("tls");
+            let made =
+                tls::self_signed(&folder, &args.self_signed, SystemTime::now()).map_err(failed)?;
+            print!("{}", made.report());
+            Some(made.tls)
+        }
+    };
+    let addresses = match args.listen.as_slice() {
+        [] => vec![DEFAULT_LISTEN],
+        given => given.to_vec(),
+    };
+    let mut listeners = Vec::new();
+    for address in addresses {
+        let listener = match &tls {
+            Some(tls) => Listener::tls(address, tls.clone()).await,
+            None => Listener::plain(address).await,
+        };
+        listeners.push(listener.map_err(|error| format!("{error:#} (try another --listen)"))?);
     }
     let stored = store
         .site(site_code)
@@ -164,11 +234,10 @@ async fn serve(
     let startup = admin::start(store, &site, &clock)
         .await
         .map_err(|error| format!("{error:#}"))?;
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port.unwrap_or(DEFAULT_PORT)));
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|error| format!("cannot listen on {address}: {error} (try --port)"))?;
-    println!("HP-ECMO is running at http://{address}/  (Ctrl-C stops it)");
+    for listener in &listeners {
+        println!("HP-ECMO is serving {}", listener.describe());
+    }
+    println!("(Ctrl-C stops it)");
     println!(
         "Enrolment code for a new tablet: {}  (site {}, one tablet, valid 24 hours)",
         startup.enrolment_code, site.code
@@ -183,10 +252,8 @@ async fn serve(
         );
     }
     let app = server::router(AppState::new(store.clone(), clock), &dist);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_requested())
-        .await
-        .map_err(|error| format!("server stopped: {error}"))
+    server::serve::serve(listeners, app, Timeouts::STANDARD, shutdown_requested()).await;
+    Ok(())
 }
 
 /// Ctrl-C, or SIGTERM from a service manager: requests in flight finish first, so
@@ -269,6 +336,29 @@ fn report_user(outcome: UserOutcome, site_code: &str, name: &str) -> Result<(), 
     }
 }
 
+fn parse_database(text: &str) -> Result<Database, String> {
+    let url = DatabaseUrl::parse(text)?;
+    let file = match url.engine() {
+        // As `DatabaseUrl::parse` reads a SQLite path.
+        Engine::Sqlite => text
+            .strip_prefix("sqlite://")
+            .or_else(|| text.strip_prefix("sqlite:"))
+            .unwrap_or(text),
+        Engine::Postgres => DEFAULT_SQLITE_FILE,
+    };
+    let folder = match Path::new(file).parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    Ok(Database { url, folder })
+}
+
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        format!("{text:?} is not ADDRESS:PORT, such as 127.0.0.1:8080, 0.0.0.0:8443 or [::]:8443")
+    })
+}
+
 fn parse_role(text: &str) -> Result<Role, String> {
     match serde_json::from_value(text.into()) {
         Ok(Role::Other) | Err(_) => {
@@ -280,4 +370,81 @@ fn parse_role(text: &str) -> Result<Role, String> {
 
 fn parse_pin(text: &str) -> Result<Pin, String> {
     Pin::parse(text).map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(command_line: &[&str]) -> ServeArgs {
+        let args = Args::try_parse_from(["hp-ecmo-server"].iter().chain(command_line))
+            .unwrap_or_else(|error| panic!("{command_line:?}: {error}"));
+        args.serve
+    }
+
+    fn refused(command_line: &[&str]) -> String {
+        Args::try_parse_from(["hp-ecmo-server"].iter().chain(command_line))
+            .map(|_| ())
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn listen_may_be_given_several_times() {
+        let args = serve_args(&[
+            "--listen",
+            "127.0.0.1:8080",
+            "--listen",
+            "0.0.0.0:8443",
+            "--listen",
+            "[::]:9443",
+        ]);
+        let expected: Vec<SocketAddr> = ["127.0.0.1:8080", "0.0.0.0:8443", "[::]:9443"]
+            .iter()
+            .map(|text| text.parse().unwrap())
+            .collect();
+        assert_eq!(args.listen, expected);
+        assert!(
+            serve_args(&[]).listen.is_empty(),
+            "the default is applied when serving"
+        );
+        assert!(refused(&["--listen", "8080"]).contains("is not ADDRESS:PORT"));
+    }
+
+    #[test]
+    fn self_signed_takes_a_list_of_names() {
+        let args = serve_args(&["--self-signed", "ward.example.org,10.1.2.3"]);
+        assert_eq!(
+            args.self_signed,
+            [
+                CertName::Dns("ward.example.org".into()),
+                CertName::Ip("10.1.2.3".parse().unwrap())
+            ]
+        );
+    }
+
+    #[test]
+    fn certificate_files_go_together_and_exclude_self_signed() {
+        let cert = ["--tls-cert", "c.pem", "--tls-key", "k.pem"];
+        assert_eq!(
+            serve_args(&cert).tls_key.as_deref(),
+            Some(Path::new("k.pem"))
+        );
+        assert!(refused(&["--tls-cert", "c.pem"]).contains("--tls-key"));
+        assert!(refused(&["--tls-key", "k.pem"]).contains("--tls-cert"));
+        let both = [&cert[..], &["--self-signed", "ward"]].concat();
+        assert!(refused(&both).contains("cannot be used with"));
+    }
+
+    #[test]
+    fn certificates_live_beside_the_data() {
+        let folder = |text: &str| parse_database(text).unwrap().folder;
+        assert_eq!(folder(DEFAULT_SQLITE_FILE), Path::new(".hp-ecmo"));
+        assert_eq!(
+            folder("sqlite:///var/lib/hp-ecmo/site.sqlite"),
+            Path::new("/var/lib/hp-ecmo")
+        );
+        assert_eq!(folder("site.sqlite"), Path::new("."));
+        assert_eq!(folder("postgres://db/hp"), Path::new(".hp-ecmo"));
+    }
 }

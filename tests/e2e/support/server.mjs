@@ -56,7 +56,7 @@ export class TestServer {
 
   /** Starts (or restarts) the server on the same port and database. */
   async resume() {
-    this.process = spawn(BIN, ["--database", this.database, "--dist", DIST, "--port", String(this.port)], {
+    this.process = spawn(BIN, ["--database", this.database, "--dist", DIST, "--listen", `127.0.0.1:${this.port}`], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     for (const stream of [this.process.stdout, this.process.stderr]) {
