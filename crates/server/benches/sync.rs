@@ -19,6 +19,11 @@
 //!    times; it must get the same answer. Milliseconds per batch.
 //! 3. **pull**: a second enrolled tablet pulls all of them, `MAX_PULL_EVENTS` per
 //!    page, in events per second.
+//! 4. **history**: a third tablet screens one participant and pushes
+//!    `MAX_PUSH_EVENTS` corrections of their T0 IL-6, then [`HISTORY`] more, then
+//!    `MAX_PUSH_EVENTS` again: milliseconds for the first batch and for the last.
+//!    A push costs the same whatever the participant's history holds when the two
+//!    are equal.
 //!
 //! The time counted is the server's: from the request to the last byte of its
 //! answer. Request bodies are serialised before and answers parsed after it, since
@@ -57,7 +62,7 @@ use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::crf::cytokine::TimePoint;
 use trial::event::{ChainHead, Event, EventDraft};
 use trial::field::Field;
-use trial::payload::{FormSaved, Payload, SCHEMA_VERSION, ScreeningRecorded};
+use trial::payload::{FormSaved, Payload, SCHEMA_VERSION, ScreeningRecorded, ValueCorrected};
 use trial::pin::{ITERATIONS, Pin, PinHash, PinSalt};
 use trial::screening::{Answer, EcmoMode, ScreeningForm};
 use trial::time::{MS_PER_HOUR, Moment};
@@ -69,6 +74,9 @@ use uuid::Uuid;
 
 /// How many events the tablet pushes and the other pulls, per run.
 const EVENTS: usize = 5_000;
+/// How many corrections of one participant's value lie between the two timed
+/// batches of the history measure.
+const HISTORY: usize = 8_000;
 /// How many runs, each on a fresh database; the table shows their median.
 const RUNS: usize = 5;
 /// How many times each run retries its last batch; the table shows the median of
@@ -115,6 +123,8 @@ struct Figures {
     push_events_per_s: Vec<f64>,
     retry_ms: Vec<f64>,
     pull_events_per_s: Vec<f64>,
+    history_first_ms: Vec<f64>,
+    history_after_ms: Vec<f64>,
     /// The size of the push bodies, for context: bytes per event.
     request_bytes_per_event: Vec<f64>,
 }
@@ -146,7 +156,7 @@ async fn measure(engine: Engine, postgres: Option<&str>) -> Figures {
 }
 
 impl Figures {
-    fn rows(self, engine: Engine) -> [Row; 4] {
+    fn rows(self, engine: Engine) -> [Row; 6] {
         let engine = engine_name(engine);
         let row = |measure, samples, unit| Row {
             engine,
@@ -158,6 +168,8 @@ impl Figures {
             row("push", self.push_events_per_s, "events/s"),
             row("retry last batch", self.retry_ms, "ms/batch"),
             row("pull", self.pull_events_per_s, "events/s"),
+            row("history: first", self.history_first_ms, "ms/batch"),
+            row("history: after", self.history_after_ms, "ms/batch"),
             row("push body", self.request_bytes_per_event, "bytes/event"),
         ]
     }
@@ -233,7 +245,12 @@ impl Server {
             role: Role::Investigator,
             pin: pin_hash().clone(),
         };
-        store.add_user(SITE, &user, NOW_MS).await.unwrap();
+        // Created before the day the events record, so every one is by a user
+        // who was active.
+        store
+            .add_user(SITE, &user, NOW_MS - 48 * MS_PER_HOUR)
+            .await
+            .unwrap();
         let dist = tempfile::tempdir().unwrap();
         let state = AppState::new(store.clone(), Clock::fixed(NOW_MS));
         Self {
@@ -295,6 +312,36 @@ impl Server {
         let pushed: Vec<Uuid> = events.iter().map(Event::id).collect();
         assert_eq!(pulled, pushed, "every event pulled once, in order");
         figures.pull_events_per_s.push(per_second(EVENTS, pulling));
+
+        let mut nurse = self.enrol(3).await;
+        let participant = Uuid::now_v7();
+        let day = nurse.ward_day(participant);
+        self.push_accepted(&nurse, &day).await;
+        let batches = 1 + HISTORY / MAX_PUSH_EVENTS + 1;
+        for batch in 0..batches {
+            let corrections = nurse.corrections(participant, batch * MAX_PUSH_EVENTS);
+            let took = self.push_accepted(&nurse, &corrections).await;
+            if batch == 0 {
+                figures.history_first_ms.push(took);
+            } else if batch == batches - 1 {
+                figures.history_after_ms.push(took);
+            }
+        }
+    }
+
+    /// Pushes `events` as `tablet`, expecting each one stored and accepted: the
+    /// milliseconds the server took.
+    async fn push_accepted(&self, tablet: &Tablet, events: &[Event]) -> f64 {
+        let body = to_json(&PushRequest {
+            events: events.to_vec(),
+        });
+        let (took, answer) = self.push(tablet, body.into()).await;
+        assert_eq!(
+            (answer.acked_seq, &answer.rejected[..]),
+            (events.last().unwrap().device_seq(), &[][..]),
+            "every event is stored and accepted"
+        );
+        took.as_secs_f64() * 1000.0
     }
 
     /// Enrols a tablet whose P-256 key is made from `key_byte`: deterministic, and
@@ -437,6 +484,42 @@ impl Tablet {
         });
         days.take(n)
             .map(|(participant, payload, utc_ms)| self.record(participant, &payload, utc_ms))
+            .collect()
+    }
+
+    /// One participant's day: screened, consented, sampled at T0.
+    fn ward_day(&mut self, participant: Uuid) -> Vec<Event> {
+        vec![
+            self.record(participant, &screening(1), SCREENED_MS),
+            self.record(participant, &consent(), CONSENTED_MS),
+            self.record(participant, &il6_sample(1), SAMPLED_MS + 60_000),
+        ]
+    }
+
+    /// `MAX_PUSH_EVENTS` corrections of the participant's T0 IL-6 from the
+    /// `first`th on, each of the value the one before set, a millisecond apart.
+    fn corrections(&mut self, participant: Uuid, first: usize) -> Vec<Event> {
+        let form = FormRef::CytokineSample {
+            time_point: TimePoint::H0,
+        };
+        let first = u32::try_from(first).unwrap();
+        let count = u32::try_from(MAX_PUSH_EVENTS).unwrap();
+        (first..first + count)
+            .map(|n| {
+                let (old, new) = (101.0 + f64::from(n % 900), 101.0 + f64::from((n + 1) % 900));
+                let correction = Payload::ValueCorrected(ValueCorrected {
+                    form,
+                    field: Field::Il6PgPerMl,
+                    old: json!({ "value": old }),
+                    new: json!({ "value": new }),
+                    reason: "lab report re-read".to_owned(),
+                });
+                self.record(
+                    participant,
+                    &correction,
+                    SAMPLED_MS + 120_000 + i64::from(n),
+                )
+            })
             .collect()
     }
 

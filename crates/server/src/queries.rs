@@ -2,9 +2,12 @@
 //! seeing each other's value, both values are kept, the later shows, and a query
 //! is opened for a person to resolve.
 //!
-//! Which changes conflict is the trial core's decision (`Participant::conflicts`,
-//! folded from the participant's log). This module only turns a participant's
-//! projection into what the store records, so it is tested without a database:
+//! Which changes conflict is the trial core's decision (`trial::edits`). This
+//! module only turns what the core finds into what the store records, so it is
+//! tested without a database. A push usually applies its events to the stored
+//! state of each subject they write ([`apply_in_order`]), reading nothing of the
+//! participant's history; an event that belongs before ones already applied makes
+//! it fold that subject's events again ([`reconcile`]). Both give:
 //!
 //! - each conflict is one query, identified by participant, form instance, field
 //!   and the change that shows; recording it again changes nothing, and a closed
@@ -16,7 +19,10 @@
 
 use std::collections::BTreeSet;
 
+use trial::edits::SubjectState;
+use trial::event::Event;
 use trial::field::Field;
+use trial::payload::Payload;
 use trial::projection::{Conflict, Participant, Subject};
 use uuid::Uuid;
 
@@ -60,11 +66,15 @@ pub struct QueryChanges {
     pub closed: Vec<Closure>,
 }
 
-/// The queries of `participant`, given the keys of its queries that are open.
-pub fn reconcile(participant: &Participant, open: &[QueryKey]) -> QueryChanges {
+/// The queries of one subject of `participant` (folded from that subject's
+/// events), given the keys of its queries that are open: every conflict the
+/// projection lists, and every query a later event resolved. What a push records
+/// when it folds a subject again.
+pub fn reconcile(participant: &Participant, subject: Subject, open: &[QueryKey]) -> QueryChanges {
     let opened: Vec<NewQuery> = participant
         .conflicts()
         .iter()
+        .filter(|conflict| conflict.subject == subject)
         .map(|conflict| NewQuery {
             key: key_of(participant.id(), conflict),
             overridden_event_id: conflict.overridden.event_id,
@@ -73,7 +83,7 @@ pub fn reconcile(participant: &Participant, open: &[QueryKey]) -> QueryChanges {
     let keys: BTreeSet<QueryKey> = opened
         .iter()
         .map(|query| query.key)
-        .chain(open.iter().copied())
+        .chain(open.iter().copied().filter(|key| key.subject == subject))
         .collect();
     let closed = keys
         .into_iter()
@@ -85,6 +95,43 @@ pub fn reconcile(participant: &Participant, open: &[QueryKey]) -> QueryChanges {
         })
         .collect();
     QueryChanges { opened, closed }
+}
+
+/// The queries of one subject of a participant when every one of `events` (with
+/// their bodies, in the projection's order) folds after `state`: each is applied
+/// to the state, closing the open queries on the fields it resolves, then opening
+/// one per blind change it made. A push's usual case, which reads nothing of the
+/// participant's history.
+pub fn apply_in_order(
+    participant: Uuid,
+    state: &mut SubjectState,
+    events: &[(Event, Payload)],
+    open: &[QueryKey],
+) -> QueryChanges {
+    let mut changes = QueryChanges::default();
+    let mut live: Vec<QueryKey> = open.to_vec();
+    for (event, payload) in events {
+        let change = state.apply(event, payload);
+        live.retain(|key| {
+            let resolved = change.resolves.contains(&key.field);
+            if resolved {
+                changes.closed.push(Closure {
+                    key: *key,
+                    correction_event_id: event.id(),
+                });
+            }
+            !resolved
+        });
+        for conflict in &change.conflicts {
+            let key = key_of(participant, conflict);
+            live.push(key);
+            changes.opened.push(NewQuery {
+                key,
+                overridden_event_id: conflict.overridden.event_id,
+            });
+        }
+    }
+    changes
 }
 
 fn key_of(participant_id: Uuid, conflict: &Conflict) -> QueryKey {
@@ -192,7 +239,7 @@ mod tests {
 
         fn changes(&self, open: &[QueryKey]) -> QueryChanges {
             let participants = project(&self.events);
-            reconcile(&participants[0], open)
+            reconcile(&participants[0], Subject::Form(SAMPLE), open)
         }
     }
 
@@ -276,5 +323,50 @@ mod tests {
         let changes = log.changes(&[key(second), key(Uuid::from_u128(99))]);
         assert_eq!(changes.closed, []);
         assert_eq!(changes.opened.len(), 1);
+    }
+
+    #[test]
+    fn applying_events_in_order_finds_what_folding_again_finds() {
+        let mut log = Log::default();
+        log.save_il6(TABLET_1, 600.0);
+        log.save_il6(TABLET_2, 700.0);
+        log.correct_il6(TABLET_1, 600.0, 620.0);
+        log.correct_il6(TABLET_2, 620.0, 640.0);
+        log.save_il6(TABLET_1, 660.0);
+        let mut state = SubjectState::default();
+        let mut open: Vec<QueryKey> = Vec::new();
+        let (mut opened, mut closed) = (BTreeSet::new(), BTreeSet::new());
+        for event in &log.events {
+            let payload = Payload::of_event(event).unwrap();
+            let changes =
+                apply_in_order(PARTICIPANT, &mut state, &[(event.clone(), payload)], &open);
+            for closure in &changes.closed {
+                open.retain(|key| *key != closure.key);
+                closed.insert((closure.key, closure.correction_event_id));
+            }
+            for query in &changes.opened {
+                open.push(query.key);
+                opened.insert((query.key, query.overridden_event_id));
+            }
+        }
+        let folded = log.changes(&[]);
+        let expected_opened: BTreeSet<_> = folded
+            .opened
+            .iter()
+            .map(|query| (query.key, query.overridden_event_id))
+            .collect();
+        let expected_closed: BTreeSet<_> = folded
+            .closed
+            .iter()
+            .map(|closure| (closure.key, closure.correction_event_id))
+            .collect();
+        assert_eq!(opened, expected_opened);
+        assert_eq!(closed, expected_closed);
+        assert_eq!(opened.len(), 3, "{opened:?}");
+        let participant = project(&log.events).remove(0);
+        assert_eq!(
+            Some(&state),
+            participant.subject_state(Subject::Form(SAMPLE))
+        );
     }
 }

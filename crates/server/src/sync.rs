@@ -54,6 +54,7 @@ use std::ops::RangeInclusive;
 use trial::allocation::{
     AllocationFlag, Holdings, IssuedLease, unreadable_randomisation, verify_randomisation,
 };
+use trial::edits::{Subject, subject_of};
 use trial::event::{ChainHead, Event, EventKind, verify_chain_from};
 use trial::payload::{Payload, PayloadError, Randomised, StudyNumber};
 use trial::randomisation::LeaseId;
@@ -176,24 +177,28 @@ pub fn plan_push(
 /// A new event with its payload's verdict: valid data, a randomisation to
 /// verify, or refused as data (an unreadable randomisation flagged as such).
 fn judge_payload(event: Event) -> NewEvent {
-    let (rejection, randomised, flags) = match Payload::of_event(&event) {
-        Ok(Payload::Randomised(randomised)) => (None, Some(randomised), Vec::new()),
-        Ok(_) => (None, None, Vec::new()),
-        Err(error) => {
-            let flags = if event.kind() == EventKind::Randomised {
+    match Payload::of_event(&event) {
+        Ok(payload) => NewEvent {
+            subject: subject_of(&payload),
+            randomised: match payload {
+                Payload::Randomised(randomised) => Some(randomised),
+                _ => None,
+            },
+            rejection: None,
+            flags: Vec::new(),
+            event,
+        },
+        Err(error) => NewEvent {
+            flags: if event.kind() == EventKind::Randomised {
                 vec![unreadable_randomisation(&error)]
             } else {
                 Vec::new()
-            };
-            let refused = invalid_payload(&event, &error);
-            (Some(refused), None, flags)
-        }
-    };
-    NewEvent {
-        event,
-        rejection,
-        randomised,
-        flags,
+            },
+            rejection: Some(invalid_payload(&event, &error)),
+            randomised: None,
+            subject: None,
+            event,
+        },
     }
 }
 
@@ -348,14 +353,24 @@ impl PushPlan {
         }
     }
 
-    /// The participants whose valid data the stored part of the batch changed:
-    /// their data queries are brought up to date.
-    pub fn changed_participants(&self, outcome: &PushOutcome) -> BTreeSet<Uuid> {
-        self.new_events[..outcome.stored]
-            .iter()
-            .filter(|new| new.rejection.is_none())
-            .map(|new| new.event.participant_id())
-            .collect()
+    /// The events of the stored part of the batch that are valid data and write a
+    /// screening or form, by participant and subject, each list in the
+    /// projection's order (`recorded_at`, then id): their data queries are
+    /// brought up to date.
+    pub fn written_subjects(&self, outcome: &PushOutcome) -> BTreeMap<(Uuid, Subject), Vec<Event>> {
+        let mut written: BTreeMap<(Uuid, Subject), Vec<Event>> = BTreeMap::new();
+        for new in &self.new_events[..outcome.stored] {
+            if let (None, Some(subject)) = (&new.rejection, new.subject) {
+                written
+                    .entry((new.event.participant_id(), subject))
+                    .or_default()
+                    .push(new.event.clone());
+            }
+        }
+        for events in written.values_mut() {
+            events.sort_by_key(|event| (event.recorded_at(), event.id()));
+        }
+        written
     }
 
     /// The acknowledged sequence number and the rejections to answer with, once
@@ -739,25 +754,18 @@ mod tests {
     }
 
     #[test]
-    fn only_valid_data_changes_a_participants_queries() {
+    fn only_valid_data_brings_queries_up_to_date() {
         let unknown = lease(0x3, DEVICE);
+        let screening = Payload::ScreeningRecorded(trial::payload::ScreeningRecorded {
+            screening_number: "T1-0001".to_owned(),
+            form: trial::screening::ScreeningForm::blank(Moment::new(NOW_MS, 480).unwrap()),
+        })
+        .to_json();
         let plan = Batch::new()
-            .record(
-                1,
-                EventKind::EndOfParticipation,
-                r#"{"status":"completed"}"#.to_owned(),
-            )
-            .record(
-                2,
-                EventKind::EndOfParticipation,
-                r#"{"status":"cured"}"#.to_owned(),
-            )
+            .record(1, EventKind::ScreeningRecorded, screening.clone())
+            .record(2, EventKind::ScreeningRecorded, r#"{"form":{}}"#.to_owned())
             .randomise(3, &unknown, 0)
-            .record(
-                4,
-                EventKind::EndOfParticipation,
-                r#"{"status":"completed"}"#.to_owned(),
-            )
+            .record(4, EventKind::ScreeningRecorded, screening)
             .plan(context(&[], &[], &[3]), &origin());
         assert_eq!(
             plan.new_events[2].flags,
@@ -769,14 +777,17 @@ mod tests {
                 AllocationFlag::NoConsent,
             ]
         );
-        let head = ChainHead::after(&plan.new_events[3].event);
-        let all = plan.changed_participants(&PushOutcome { head, stored: 4 });
-        assert_eq!(
-            all,
-            BTreeSet::from([Uuid::from_u128(1), Uuid::from_u128(4)])
-        );
-        let head = ChainHead::after(&plan.new_events[2].event);
-        let three = plan.changed_participants(&PushOutcome { head, stored: 3 });
-        assert_eq!(three, BTreeSet::from([Uuid::from_u128(1)]));
+        let written = |stored: usize| -> Vec<Uuid> {
+            let head = ChainHead::after(&plan.new_events[stored - 1].event);
+            plan.written_subjects(&PushOutcome { head, stored })
+                .into_keys()
+                .map(|(participant, subject)| {
+                    assert_eq!(subject, Subject::Screening);
+                    participant
+                })
+                .collect()
+        };
+        assert_eq!(written(4), [Uuid::from_u128(1), Uuid::from_u128(4)]);
+        assert_eq!(written(3), [Uuid::from_u128(1)]);
     }
 }

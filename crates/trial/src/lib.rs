@@ -23,6 +23,7 @@
 
 pub mod allocation;
 pub mod crf;
+pub mod edits;
 pub mod eligibility;
 pub mod event;
 pub mod field;

@@ -19,7 +19,7 @@
 //! - **Screening**: the latest screening form counts; the screening number is the
 //!   first one given. A screening from another device than the one whose
 //!   screening it replaces changes its answers blind (a screening carries no old
-//!   values), so each answer it changes is a [`Conflict`], as for forms below.
+//!   values), so each answer it changes is a [`Conflict`], as for forms.
 //! - **Randomisation is set once**, by the first `Randomised` event received. Any
 //!   other never overwrites it; it is listed as an [`Anomaly`]. A randomisation
 //!   that [`Participant::may_randomise`] would have refused at its moment, over
@@ -29,16 +29,10 @@
 //!   may have been allocated, so nobody may randomise them again.
 //! - **Forms** keep every value they ever held: each change records who, when, the
 //!   old and new entry, and the reason for a correction.
-//! - **Concurrent edits.** A change to a field is *blind* when the field's value was
-//!   last set by another device and the event does not prove its user saw that
-//!   value. A correction proves it when its `old` equals the value it replaces; a
-//!   saved form proves nothing (it carries no old values), so a second device saving
-//!   the same form instance with different values is blind. A blind change still
-//!   applies (the later event shows, as everywhere), and both values stay in the
-//!   history, but a [`Conflict`] is listed for a person to resolve. A device always
-//!   sees its own earlier events, so its own changes are never blind. The rule errs
-//!   towards a query: a device that pulled the other's value and then re-saved the
-//!   whole form instead of correcting it is reported too.
+//! - **Concurrent edits** are decided by `crate::edits`, one [`SubjectState`] per
+//!   screening or form instance: a blind change still applies (the later event
+//!   shows, as everywhere), and both values stay in the history, but a
+//!   [`Conflict`] is listed for a person to resolve.
 //! - **Checks against the ECMO start** (sample windows, outcome dates), which a
 //!   payload cannot make on its own, are re-run here with the participant's
 //!   screening; a failure is an [`Anomaly`], not a refusal, since the event is
@@ -47,6 +41,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -54,6 +49,8 @@ use crate::crf::consent::ConsentForm;
 use crate::crf::cytokine::{Il6Change, SampleDue, SampleWindow, TimePoint, il6_change};
 use crate::crf::end::{EndOfParticipation, EndStatus, NotEnrolled, Withdrawal};
 use crate::crf::{Form, FormContext, FormRef};
+pub use crate::edits::{Conflict, Subject};
+use crate::edits::{SubjectState, same_json, subject_of};
 use crate::eligibility::{Assessment, Outcome, assess};
 use crate::event::{Event, EventKind};
 use crate::field::{Field, FieldError};
@@ -62,12 +59,12 @@ use crate::payload::{
     ValueCorrected,
 };
 use crate::randomisation::Arm;
-use crate::screening::{Screening, ScreeningForm};
+use crate::screening::Screening;
 use crate::time::Moment;
 
 /// Who recorded something, on which device, when, and in which event: the audit
 /// trail of every value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provenance {
     /// The event that recorded it.
     pub event_id: Uuid,
@@ -110,43 +107,6 @@ pub struct FormRecord {
     confirmed: Vec<Field>,
     first_saved: Provenance,
     history: Vec<Change>,
-}
-
-/// What a data query is about: the screening, or one form instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Subject {
-    /// The screening form (CRF.md §1), which every screening event restates whole.
-    Screening,
-    /// One instance of a case report form.
-    Form(FormRef),
-}
-
-/// `screening`, or the form instance as [`FormRef`] shows it.
-impl std::fmt::Display for Subject {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Screening => f.write_str("screening"),
-            Self::Form(form) => form.fmt(f),
-        }
-    }
-}
-
-/// Two devices changed the same field without either seeing the other's value:
-/// the later shows, and a person decides (DESIGN.md, "Sync").
-#[derive(Clone, Debug, PartialEq)]
-pub struct Conflict {
-    /// The screening or the form instance.
-    pub subject: Subject,
-    /// The field.
-    pub field: Field,
-    /// The later change, which shows.
-    pub shown: Provenance,
-    /// Its entry.
-    pub shown_value: Value,
-    /// The change it replaced without its user seeing it.
-    pub overridden: Provenance,
-    /// Its entry.
-    pub overridden_value: Value,
 }
 
 /// Something in a participant's log that the rules forbid but the log already
@@ -300,6 +260,8 @@ pub struct Participant {
     /// Set by a `NotEnrolled` event, cleared by a later screening.
     not_enrolled: Option<Recorded<NotEnrolled>>,
     end: Option<Recorded<EndOfParticipation>>,
+    /// What the blind-edit rule knows of each screening or form instance.
+    subjects: BTreeMap<Subject, SubjectState>,
     conflicts: Vec<Conflict>,
     anomalies: Vec<Anomaly>,
 }
@@ -351,7 +313,8 @@ pub fn project(events: &[Event]) -> Vec<Participant> {
 }
 
 impl Provenance {
-    fn of(event: &Event) -> Self {
+    /// Who recorded `event`, where and when.
+    pub fn of(event: &Event) -> Self {
         Self {
             event_id: event.id(),
             device_id: event.device_id(),
@@ -389,14 +352,6 @@ impl FormRecord {
             .iter()
             .filter(move |change| change.field == field)
     }
-
-    /// Who set the field's current value: its last change, or the first save for
-    /// a field that was saved blank and never changed.
-    fn last_set(&self, field: Field) -> Provenance {
-        self.field_history(field)
-            .last()
-            .map_or(self.first_saved, |change| change.by)
-    }
 }
 
 impl Participant {
@@ -415,6 +370,7 @@ impl Participant {
             withdrawal: None,
             not_enrolled: None,
             end: None,
+            subjects: BTreeMap::new(),
             conflicts: Vec::new(),
             anomalies: Vec::new(),
         }
@@ -494,6 +450,12 @@ impl Participant {
     /// Why the patient was not enrolled, unless a screening since reopened it.
     pub fn not_enrolled(&self) -> Option<&Recorded<NotEnrolled>> {
         self.not_enrolled.as_ref()
+    }
+
+    /// What the blind-edit rule knows of a screening or form instance: what the
+    /// server keeps to judge the next event without folding the whole log.
+    pub fn subject_state(&self, subject: Subject) -> Option<&SubjectState> {
+        self.subjects.get(&subject)
     }
 
     /// Every concurrent edit found, for data queries, in the order found.
@@ -748,6 +710,14 @@ impl Participant {
                 return;
             }
         };
+        if let Some(subject) = subject_of(&payload) {
+            let change = self
+                .subjects
+                .entry(subject)
+                .or_default()
+                .apply(event, &payload);
+            self.conflicts.extend(change.conflicts);
+        }
         match payload {
             Payload::ScreeningRecorded(body) => {
                 match &self.screening_number {
@@ -764,12 +734,6 @@ impl Participant {
                 self.not_enrolled = None;
                 let screening = Screening::parse(&body.form)
                     .expect("invariant: Payload::parse validated the screening form");
-                if let Some(replaced) = &self.screening
-                    && replaced.by.device_id != by.device_id
-                {
-                    self.conflicts
-                        .extend(screening_conflicts(replaced, &body.form, by));
-                }
                 self.screenings.push(by);
                 self.screening = Some(Recorded {
                     value: screening,
@@ -849,9 +813,7 @@ impl Participant {
                             new,
                             reason: None,
                         };
-                        // A saved form carries no old values, so it never proves
-                        // that its user saw the value it replaces.
-                        record_change(record, &mut self.conflicts, change, None);
+                        record.history.push(change);
                     }
                 }
                 record.form = body.form;
@@ -887,7 +849,7 @@ impl Participant {
             new: body.new,
             reason: Some(body.reason),
         };
-        record_change(record, &mut self.conflicts, change, Some(&body.old));
+        record.history.push(change);
         self.check_in_context(body.form, by);
     }
 
@@ -911,89 +873,5 @@ impl Participant {
                 errors,
             });
         }
-    }
-}
-
-/// Appends `change` to the record's history, and a conflict when it is blind (see
-/// the module doc): `seen` is the value the event says its user saw, which only a
-/// correction can say. A change that keeps the value is history only: there is
-/// nothing to disagree about.
-fn record_change(
-    record: &mut FormRecord,
-    conflicts: &mut Vec<Conflict>,
-    change: Change,
-    seen: Option<&Value>,
-) {
-    let old = change.old.clone().unwrap_or(Value::Null);
-    let last_set = record.last_set(change.field);
-    let proven_seen = seen.is_some_and(|seen| same_json(seen, &old));
-    if last_set.device_id != change.by.device_id && !proven_seen && !same_json(&old, &change.new) {
-        conflicts.push(Conflict {
-            subject: Subject::Form(record.form.form_ref()),
-            field: change.field,
-            shown: change.by,
-            shown_value: change.new.clone(),
-            overridden: last_set,
-            overridden_value: old,
-        });
-    }
-    record.history.push(change);
-}
-
-/// The answers a screening from another device changes, each a [`Conflict`]: a
-/// screening restates every answer but proves nothing about what its user saw.
-fn screening_conflicts(
-    replaced: &Recorded<Screening>,
-    form: &ScreeningForm,
-    by: Provenance,
-) -> Vec<Conflict> {
-    let (Value::Object(old), Value::Object(new)) = (
-        serde_json::to_value(replaced.value.form())
-            .expect("invariant: a screening form serialises to a JSON object"),
-        serde_json::to_value(form)
-            .expect("invariant: a screening form serialises to a JSON object"),
-    ) else {
-        unreachable!("a screening form serialises to a JSON object")
-    };
-    let mut conflicts = Vec::new();
-    for (key, new_value) in &new {
-        let old_value = old.get(key).cloned().unwrap_or(Value::Null);
-        if same_json(&old_value, new_value) {
-            continue;
-        }
-        let Ok(field) = serde_json::from_value::<Field>(Value::String(key.clone())) else {
-            continue;
-        };
-        conflicts.push(Conflict {
-            subject: Subject::Screening,
-            field,
-            shown: by,
-            shown_value: new_value.clone(),
-            overridden: replaced.by,
-            overridden_value: old_value,
-        });
-    }
-    conflicts
-}
-
-/// JSON equality that treats `12` and `12.0` as the same number, since a value may
-/// have been written by another serialiser than the one reading it.
-fn same_json(left: &Value, right: &Value) -> bool {
-    match (left, right) {
-        (Value::Number(left), Value::Number(right)) => left.as_f64() == right.as_f64(),
-        (Value::Array(left), Value::Array(right)) => {
-            left.len() == right.len()
-                && left
-                    .iter()
-                    .zip(right)
-                    .all(|(left, right)| same_json(left, right))
-        }
-        (Value::Object(left), Value::Object(right)) => {
-            left.len() == right.len()
-                && left
-                    .iter()
-                    .all(|(key, value)| right.get(key).is_some_and(|other| same_json(value, other)))
-        }
-        _ => left == right,
     }
 }

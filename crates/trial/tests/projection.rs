@@ -3,7 +3,9 @@
 //! devices editing the same field, protocol deviations, anomalies, and the status
 //! the home screen shows at different moments.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
 
 use jiff::civil::date;
 use serde_json::{Value, json};
@@ -16,6 +18,7 @@ use trial::crf::end::{
 };
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
 use trial::crf::{Entry, Form, FormRef};
+use trial::edits::SubjectState;
 use trial::eligibility::{Criterion, Outcome};
 use trial::event::{ChainHead, Event, EventDraft, EventKind};
 use trial::field::{Field, FieldError};
@@ -24,7 +27,7 @@ use trial::payload::{
     ValueCorrected,
 };
 use trial::projection::{
-    Anomaly, Deviation, Participant, RandomiseRefusal, Status, Subject, project,
+    Anomaly, Conflict, Deviation, Participant, RandomiseRefusal, Status, Subject, project,
 };
 use trial::randomisation::{Arm, LeaseId};
 use trial::screening::{Answer, EcmoMode, ScreeningForm};
@@ -1069,4 +1072,109 @@ fn a_payload_repeating_a_key_is_unreadable() {
         participant.anomalies()
     );
     assert_eq!(participant.end(), None);
+}
+
+/// One edit of the 6 h sample in a generated log: which tablet, how many
+/// minutes after the sample's first save, and what it does.
+#[derive(Clone, Debug)]
+enum Edit {
+    /// Saves the whole form with this IL-6.
+    Save(u8),
+    /// Corrects IL-6, claiming to have seen the first value.
+    Correct(u8, u8),
+}
+
+fn arb_log() -> impl Strategy<Value = (Vec<(bool, i64, Edit)>, Vec<usize>)> {
+    let edit = prop_oneof![
+        (0..4u8).prop_map(Edit::Save),
+        (0..4u8, 0..4u8).prop_map(|(seen, new)| Edit::Correct(seen, new)),
+    ];
+    proptest::collection::vec((any::<bool>(), 0..60i64, edit), 1..12).prop_flat_map(|edits| {
+        let n = edits.len();
+        (Just(edits), Just((0..n).collect::<Vec<_>>()).prop_shuffle())
+    })
+}
+
+fn il6_of(n: u8) -> Value {
+    il6(100.0 * f64::from(n + 1))
+}
+
+/// The log of `edits` (tablet 2 when true), each an event of its own.
+fn edits_log(edits: &[(bool, i64, Edit)]) -> Vec<Event> {
+    let mut log = Log::new();
+    // The 6 h sample is taken 11 h after ECMO start; edits come after.
+    log.record(
+        TABLET_1,
+        NURSE,
+        12 * HOUR,
+        &saved(sample(TimePoint::H6, 100.0)),
+    );
+    for (second, minutes, edit) in edits {
+        let (device, user) = if *second {
+            (TABLET_2, DOCTOR)
+        } else {
+            (TABLET_1, NURSE)
+        };
+        let offset = 12 * HOUR + (minutes + 1) * 60_000;
+        let payload = match edit {
+            Edit::Save(value) => saved(sample(TimePoint::H6, 100.0 * f64::from(value + 1))),
+            Edit::Correct(seen, new) => corrected(
+                H6,
+                Field::Il6PgPerMl,
+                il6_of(*seen),
+                il6_of(*new),
+                "re-read",
+            ),
+        };
+        log.record(device, user, offset, &payload);
+    }
+    log.events
+}
+
+/// A conflict as the server keeps it: which change showed over which.
+fn key(conflict: &Conflict) -> (Field, Uuid, Uuid) {
+    (
+        conflict.field,
+        conflict.shown.event_id,
+        conflict.overridden.event_id,
+    )
+}
+
+proptest! {
+    /// The server's way: a stored state per subject, events applied one at a time
+    /// as they arrive, the subject folded again only when one arrives out of
+    /// order. It finds every conflict the whole projection finds (and, when
+    /// events arrive in order, exactly those), and ends in the same state.
+    #[test]
+    fn a_subject_state_applied_event_by_event_agrees_with_the_projection(
+        (edits, arrival) in arb_log()
+    ) {
+        let events = edits_log(&edits);
+        let subject = Subject::Form(H6);
+        let mut arrived: Vec<Event> = vec![events[0].clone()];
+        for index in arrival {
+            arrived.push(events[index + 1].clone());
+        }
+        let mut state = SubjectState::default();
+        let mut found = BTreeSet::new();
+        let mut in_order = true;
+        for (count, event) in arrived.iter().enumerate() {
+            let payload = Payload::of_event(event).unwrap();
+            if state.folds_after(event) {
+                found.extend(state.apply(event, &payload).conflicts.iter().map(key));
+            } else {
+                in_order = false;
+                let folded = project(&arrived[..=count]).remove(0);
+                state = folded.subject_state(subject).unwrap().clone();
+                found.extend(folded.conflicts().iter().map(key));
+            }
+        }
+        let whole = project(&arrived).remove(0);
+        let expected: BTreeSet<_> = whole.conflicts().iter().map(key).collect();
+        prop_assert!(expected.is_subset(&found), "{expected:?} ⊄ {found:?}");
+        if in_order {
+            prop_assert_eq!(&expected, &found);
+        }
+        prop_assert_eq!(Some(&state), whole.subject_state(subject));
+    }
 }

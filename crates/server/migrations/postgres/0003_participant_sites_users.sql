@@ -26,3 +26,26 @@ ALTER TABLE users ADD COLUMN disabled_at_ms BIGINT;
 
 -- Study numbers are unique in the trial; verification looks each one up.
 CREATE INDEX allocations_by_study_number ON allocations (study_number);
+
+-- Which screening or form instance each accepted event writes
+-- (trial::edits::Subject, as data_queries.form_ref stores it), so the server can
+-- fold one subject's events again without reading the participant's whole log.
+CREATE TABLE event_subjects (
+    event_id TEXT PRIMARY KEY REFERENCES events (id),
+    participant_id TEXT NOT NULL,
+    subject TEXT NOT NULL
+);
+
+CREATE INDEX event_subjects_by_subject ON event_subjects (participant_id, subject);
+
+-- What the data-query rule knows of each subject (trial::edits::SubjectState as
+-- JSON): updated by every push that writes the subject, so a push costs the same
+-- however long the participant's history is. Derived from the events: it can be
+-- rebuilt from them at any time, and is the one table that is not append-only.
+CREATE TABLE subject_states (
+    participant_id TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (participant_id, subject)
+);

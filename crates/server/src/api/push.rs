@@ -1,11 +1,14 @@
 //! `POST /api/push`: a device's events, stored once each and checked with the
 //! shared rules (see `sync` for the rule itself); then the data queries of the
-//! participants they touched are brought up to date.
+//! screenings and forms they wrote are brought up to date.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::State;
 use axum::response::Json;
+use trial::edits::Subject;
+use trial::event::Event;
+use trial::payload::Payload;
 use trial::projection::project;
 use trial::wire::{MAX_PUSH_EVENTS, PushRequest, PushResponse, Rejection, RejectionCode};
 use uuid::Uuid;
@@ -61,7 +64,7 @@ pub async fn push(
         plan.verify_allocations(context, &origin);
     }
     let outcome = push.append(&plan.new_events).await?;
-    update_queries(&mut push, &plan.changed_participants(&outcome)).await?;
+    update_queries(&mut push, plan.written_subjects(&outcome)).await?;
     push.commit().await?;
     let (acked_seq, rejected) = plan.answer(&outcome);
     log(acked_seq, outcome.stored, &rejected);
@@ -72,23 +75,55 @@ pub async fn push(
     }))
 }
 
-/// Re-projects each participant from their stored valid events and records the
-/// queries `queries::reconcile` finds, inside the push's transaction.
+/// Brings the data queries of every subject the stored part of the batch wrote
+/// up to date, inside the push's transaction: by applying its events to the
+/// subject's stored state when they all come after it (reading nothing else), or
+/// by folding that subject's events again when one arrived out of order.
 async fn update_queries(
     push: &mut PushTransaction,
-    participants: &BTreeSet<Uuid>,
+    written: BTreeMap<(Uuid, Subject), Vec<Event>>,
 ) -> Result<(), ApiError> {
-    let open = push.open_queries(participants).await?;
-    for (participant_id, events) in push.accepted_events(participants).await? {
-        for participant in project(&events) {
-            let open: Vec<_> = open
-                .iter()
-                .filter(|key| key.participant_id == participant_id)
-                .copied()
-                .collect();
-            push.record_queries(&queries::reconcile(&participant, &open))
-                .await?;
-        }
+    let participants: BTreeSet<Uuid> = written
+        .keys()
+        .map(|(participant, _)| *participant)
+        .collect();
+    let open = push.open_queries(&participants).await?;
+    for ((participant, subject), events) in written {
+        let open: Vec<_> = open
+            .iter()
+            .filter(|key| key.participant_id == participant && key.subject == subject)
+            .copied()
+            .collect();
+        let stored = push.subject_state(participant, subject).await?;
+        let (changes, state) = match stored {
+            Some(mut state) if events.first().is_some_and(|first| state.folds_after(first)) => {
+                let typed = events
+                    .into_iter()
+                    .map(|event| {
+                        let payload =
+                            Payload::parse(event.kind(), event.schema_version(), event.payload())
+                                .map_err(|error| {
+                                anyhow::anyhow!("an accepted event does not parse: {error}")
+                            })?;
+                        Ok((event, payload))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let changes = queries::apply_in_order(participant, &mut state, &typed, &open);
+                (changes, state)
+            }
+            _ => {
+                let log = push.subject_events(participant, subject).await?;
+                let folded = project(&log)
+                    .into_iter()
+                    .find(|folded| folded.id() == participant)
+                    .ok_or_else(|| anyhow::anyhow!("participant {participant} has no events"))?;
+                let state = folded.subject_state(subject).cloned().unwrap_or_default();
+                (queries::reconcile(&folded, subject, &open), state)
+            }
+        };
+        push.record_queries(&changes).await?;
+        push.save_subject_state(participant, subject, &state)
+            .await?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use sqlx::any::AnyRow;
 use sqlx::{Any, FromRow, Row, Transaction};
 use trial::allocation::{AllocationFlag, VERIFIED_AGAINST};
+use trial::edits::{Subject, SubjectState};
 use trial::event::{ChainHead, Event, EventKind};
 use trial::payload::{Randomised, StudyNumber};
 use trial::randomisation::{Lease, LeaseId};
@@ -17,7 +18,7 @@ use trial::wire::{PulledEvent, Rejection, RejectionCode};
 use uuid::Uuid;
 
 use super::leases::{lease_owner, own_leases, used_slots};
-use super::{Device, Store, from_db, to_db};
+use super::{Device, Store, from_db, insert_subject, subject_json, to_db};
 
 /// One device's push in progress: a transaction that holds the lock on the
 /// device's chain head from [`Store::begin_push`] until [`PushTransaction::commit`]
@@ -41,6 +42,9 @@ pub struct NewEvent {
     pub randomised: Option<Randomised>,
     /// What verification found wrong with the randomisation.
     pub flags: Vec<AllocationFlag>,
+    /// The screening or form instance its valid body writes, if any: recorded
+    /// when it is stored as valid data, for data queries.
+    pub subject: Option<Subject>,
 }
 
 /// An event already stored, with the verdict it was stored with.
@@ -336,35 +340,78 @@ impl PushTransaction {
         Ok(logs)
     }
 
-    /// The stored events of these participants that are valid data, in the
-    /// server's order: what the other tablets project them from.
-    pub async fn accepted_events(
+    /// The stored state of one subject of a participant (`trial::edits`), if the
+    /// server has one.
+    pub async fn subject_state(
         &mut self,
-        participants: &BTreeSet<Uuid>,
-    ) -> Result<BTreeMap<Uuid, Vec<Event>>> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events
-             WHERE participant_id = $1 AND rejection_code IS NULL ORDER BY server_seq"
-        );
-        self.events_of(&sql, participants).await
+        participant: Uuid,
+        subject: Subject,
+    ) -> Result<Option<SubjectState>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT state FROM subject_states WHERE participant_id = $1 AND subject = $2",
+        )
+        .bind(participant.to_string())
+        .bind(subject_json(subject)?)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .with_context(|| format!("cannot read a subject state of participant {participant}"))?;
+        row.map(|(state,)| {
+            serde_json::from_str(&state).with_context(|| {
+                format!("a subject state of participant {participant} does not read back")
+            })
+        })
+        .transpose()
     }
 
-    async fn events_of(
+    /// Stores the state of one subject of a participant, replacing the one before.
+    pub async fn save_subject_state(
         &mut self,
-        sql: &str,
-        participants: &BTreeSet<Uuid>,
-    ) -> Result<BTreeMap<Uuid, Vec<Event>>> {
-        let mut logs = BTreeMap::new();
-        for &participant in participants {
-            let rows: Vec<EventRow> = sqlx::query_as(sql)
-                .bind(participant.to_string())
-                .fetch_all(&mut *self.tx)
-                .await
-                .with_context(|| format!("cannot read the events of participant {participant}"))?;
-            let events = rows.iter().map(EventRow::event).collect::<Result<_>>()?;
-            logs.insert(participant, events);
-        }
-        Ok(logs)
+        participant: Uuid,
+        subject: Subject,
+        state: &SubjectState,
+    ) -> Result<()> {
+        let json = serde_json::to_string(state).context("a subject state always serialises")?;
+        sqlx::query(
+            "INSERT INTO subject_states (participant_id, subject, state, updated_at_ms)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (participant_id, subject)
+             DO UPDATE SET state = excluded.state, updated_at_ms = excluded.updated_at_ms",
+        )
+        .bind(participant.to_string())
+        .bind(subject_json(subject)?)
+        .bind(json)
+        .bind(self.now_ms)
+        .execute(&mut *self.tx)
+        .await
+        .with_context(|| format!("cannot store a subject state of participant {participant}"))?;
+        Ok(())
+    }
+
+    /// The stored events that are valid data and write one subject of a
+    /// participant, in the server's order: what the subject is folded again from
+    /// when an event arrives out of order.
+    pub async fn subject_events(
+        &mut self,
+        participant: Uuid,
+        subject: Subject,
+    ) -> Result<Vec<Event>> {
+        let columns: Vec<String> = EVENT_COLUMNS
+            .split(", ")
+            .map(|column| format!("e.{}", column.trim()))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM events e JOIN event_subjects s ON s.event_id = e.id
+             WHERE s.participant_id = $1 AND s.subject = $2 AND e.rejection_code IS NULL
+             ORDER BY e.server_seq",
+            columns.join(", ")
+        );
+        let rows: Vec<EventRow> = sqlx::query_as(&sql)
+            .bind(participant.to_string())
+            .bind(subject_json(subject)?)
+            .fetch_all(&mut *self.tx)
+            .await
+            .with_context(|| format!("cannot read the events of participant {participant}"))?;
+        rows.iter().map(EventRow::event).collect()
     }
 
     /// Appends events that continue the device's chain (the caller has verified
@@ -461,6 +508,9 @@ impl PushTransaction {
         }
         if let Some(randomised) = &new.randomised {
             self.insert_allocation(event, randomised).await?;
+        }
+        if let (None, Some(subject)) = (rejection, new.subject) {
+            insert_subject(&mut self.tx, event, subject).await?;
         }
         for flag in &new.flags {
             sqlx::query(

@@ -29,7 +29,10 @@ use std::str::FromStr;
 use anyhow::{Context, Result, bail};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::{AnyPool, ConnectOptions};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions};
+use trial::edits::{Subject, subject_of};
+use trial::event::{Event, EventKind};
+use trial::payload::Payload;
 
 pub use devices::{Device, EnrolOutcome, Enrolment, NewEnrolment, NewUser, UserOutcome};
 pub use events::{AllocationHoldings, NewEvent, PushOutcome, PushTransaction, StoredEvent};
@@ -180,6 +183,7 @@ impl Store {
             store.use_write_ahead_log().await?;
         }
         store.migrate().await?;
+        store.record_missing_subjects().await?;
         Ok(store)
     }
 
@@ -219,6 +223,55 @@ impl Store {
             .run(&self.pool)
             .await
             .context("cannot bring the database schema up to date")
+    }
+}
+
+impl Store {
+    /// Records the subject of every accepted event stored before the server kept
+    /// them (`event_subjects` came with migration 3; SQL cannot read payloads), so
+    /// any subject can be folded again from its events. Reads nothing once done.
+    async fn record_missing_subjects(&self) -> Result<()> {
+        let kinds = [
+            EventKind::ScreeningRecorded,
+            EventKind::FormSaved,
+            EventKind::ValueCorrected,
+        ]
+        .map(|kind| format!("'{}'", kind.as_str()))
+        .join(", ");
+        let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(&format!(
+            "SELECT e.id, e.participant_id, e.kind, e.schema_version, e.payload FROM events e
+             WHERE e.rejection_code IS NULL AND e.kind IN ({kinds})
+               AND NOT EXISTS (SELECT 1 FROM event_subjects s WHERE s.event_id = e.id)"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot look for events without a recorded subject")?;
+        for (id, participant_id, kind, schema_version, payload) in rows {
+            let kind: EventKind = serde_json::from_value(kind.into())
+                .with_context(|| format!("stored event {id} has an unknown kind"))?;
+            let schema_version = u32::try_from(schema_version)
+                .with_context(|| format!("stored event {id} has a bad schema version"))?;
+            // An accepted event parsed when it was stored; one that no longer does
+            // (a later schema) has no subject this build can name.
+            let Some(subject) = Payload::parse(kind, schema_version, &payload)
+                .ok()
+                .as_ref()
+                .and_then(subject_of)
+            else {
+                continue;
+            };
+            sqlx::query(
+                "INSERT INTO event_subjects (event_id, participant_id, subject) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&id)
+            .bind(participant_id)
+            .bind(subject_json(subject)?)
+            .execute(&self.pool)
+            .await
+            .with_context(|| format!("cannot record the subject of event {id}"))?;
+        }
+        Ok(())
     }
 }
 
@@ -288,6 +341,46 @@ impl MigrationSource<'static> for EmbeddedMigrations {
             .collect();
         Box::pin(std::future::ready(Ok(migrations)))
     }
+}
+
+/// What the screening is stored as where a subject is (`form_ref` of data queries,
+/// `subject` of event subjects and states), beside the JSON of form references
+/// (which never have this kind).
+const SCREENING_JSON: &str = r#"{"kind":"screening"}"#;
+
+/// A subject as stored.
+fn subject_json(subject: Subject) -> Result<String> {
+    match subject {
+        Subject::Screening => Ok(SCREENING_JSON.to_owned()),
+        Subject::Form(form) => {
+            serde_json::to_string(&form).context("a form reference always serialises")
+        }
+    }
+}
+
+/// A stored subject.
+fn read_subject(json: &str) -> Result<Subject> {
+    if json == SCREENING_JSON {
+        return Ok(Subject::Screening);
+    }
+    serde_json::from_str(json)
+        .map(Subject::Form)
+        .with_context(|| format!("stored form reference {json} does not read back"))
+}
+
+/// Records which subject an accepted event writes.
+async fn insert_subject(conn: &mut AnyConnection, event: &Event, subject: Subject) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO event_subjects (event_id, participant_id, subject) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(event.id().to_string())
+    .bind(event.participant_id().to_string())
+    .bind(subject_json(subject)?)
+    .execute(&mut *conn)
+    .await
+    .with_context(|| format!("cannot record the subject of event {}", event.id()))?;
+    Ok(())
 }
 
 /// A u64 from the API as the BIGINT the database stores.

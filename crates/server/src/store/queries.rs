@@ -8,7 +8,7 @@ use trial::field::Field;
 use trial::projection::Subject;
 use uuid::Uuid;
 
-use super::{PushTransaction, Store};
+use super::{PushTransaction, Store, read_subject, subject_json};
 use crate::queries::{QueryChanges, QueryKey};
 
 /// An open data query, as the coordinator's list shows it.
@@ -225,28 +225,6 @@ impl Store {
             )
             .collect()
     }
-}
-
-/// What the screening is stored as in `form_ref`, beside the JSON of form
-/// references (which never have this kind).
-const SCREENING_JSON: &str = r#"{"kind":"screening"}"#;
-
-fn subject_json(subject: Subject) -> Result<String> {
-    match subject {
-        Subject::Screening => Ok(SCREENING_JSON.to_owned()),
-        Subject::Form(form) => {
-            serde_json::to_string(&form).context("a form reference always serialises")
-        }
-    }
-}
-
-fn read_subject(json: &str) -> Result<Subject> {
-    if json == SCREENING_JSON {
-        return Ok(Subject::Screening);
-    }
-    serde_json::from_str(json)
-        .map(Subject::Form)
-        .with_context(|| format!("stored form reference {json} does not read back"))
 }
 
 fn read_field(key: &str) -> Result<Field> {
