@@ -7,6 +7,7 @@ mod app;
 mod bench;
 mod compress;
 mod install;
+mod loader;
 mod postgres;
 mod run;
 mod service_worker;
@@ -30,8 +31,9 @@ usage: cargo xtask <task>
   bench            print benchmark figures (bundle size, start-up, tap to
                    allocation, sync throughput)
   install          install the build and test tools only
-  post-build       (run by Trunk after a build) write sw.js with the build's
-                   files, and precompress them";
+  post-build       (run by Trunk after a build) move the inline loader into a
+                   file, write sw.js with the build's files, and precompress
+                   them";
 
 fn main() {
     if let Err(error) = dispatch() {

@@ -1,6 +1,7 @@
 //! `cargo xtask post-build`: run by Trunk after a build (a `post_build` hook in
-//! Trunk.toml), writes `sw.js` into the build with the build's own file list, and
-//! precompresses the build (`compress`).
+//! Trunk.toml), moves Trunk's inline loader into a file (`loader`), writes `sw.js`
+//! into the build with the build's own file list, and precompresses the build
+//! (`compress`).
 //!
 //! Trunk hashes file names, so a hand-written precache list would break with every
 //! build. This lists what Trunk staged, and versions the cache by a hash of the
@@ -11,15 +12,17 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::{Result, compress};
+use crate::{Result, compress, loader};
 
 const TEMPLATE: &str = "public/sw.js";
 const VERSION_LINE: &str = "const VERSION = \"dev\";";
 const PRECACHE_LINE: &str = "const PRECACHE = [];";
 
 /// `cargo xtask post-build`, which Trunk runs after each build (release builds
-/// only): writes `sw.js` into Trunk's staging folder, then a compressed copy of
-/// each file beside it, which the worker's list leaves out.
+/// only, the ones the server serves): moves the inline loader into a file the
+/// server's Content-Security-Policy allows, writes `sw.js` into Trunk's staging
+/// folder, then a compressed copy of each file beside it, which the worker's list
+/// leaves out.
 pub fn post_build(root: &Path) -> Result {
     if std::env::var("TRUNK_PROFILE").as_deref() != Ok("release") {
         println!("post-build: not a release build, no service worker");
@@ -28,6 +31,9 @@ pub fn post_build(root: &Path) -> Result {
     let staging = std::env::var_os("TRUNK_STAGING_DIR")
         .map(PathBuf::from)
         .ok_or("post-build: TRUNK_STAGING_DIR is not set; Trunk runs this after a build")?;
+    let public_url = std::env::var("TRUNK_PUBLIC_URL").unwrap_or_else(|_| "/".to_owned());
+    let moved = loader::move_inline_scripts(&staging, &public_url)?;
+    println!("post-build: {moved} inline script(s) moved into files, for the CSP");
     write(root, &staging)?;
     let compressed = compress::precompress(&staging)?;
     println!("post-build: {compressed} files precompressed (brotli, gzip)");
