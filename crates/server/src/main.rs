@@ -48,7 +48,8 @@ struct ServeArgs {
     #[arg(long)]
     dist: Option<PathBuf>,
     /// Address and port to listen on, such as 0.0.0.0:8443 (all interfaces) or
-    /// [::]:8443; may be given more than once [default: 127.0.0.1:8080].
+    /// 10.1.2.3:8443 (IPv6 in brackets); may be given more than once [default:
+    /// 127.0.0.1:8080].
     #[arg(long, value_name = "ADDRESS:PORT", value_parser = parse_listen)]
     listen: Vec<SocketAddr>,
     /// Serve HTTPS with this PEM certificate chain (the server's certificate first),
