@@ -2,7 +2,8 @@
 //! [`server::router`] (through [`server::serve`], on 127.0.0.1:8080 unless
 //! `--listen` says otherwise, over TLS with `--tls-cert` or `--self-signed`) until
 //! interrupted or does one coordinator task
-//! (`add-user`, `set-pin`, `revoke-device`, `enrolment-code`, `queries`) and exits.
+//! (`add-user`, `set-pin`, `disable-user`, `revoke-device`, `enrolment-code`,
+//! `queries`) and exits.
 //! A task may run beside a serving server on the same SQLite file (write-ahead
 //! log, and a busy connection waits up to 5 s). Logs go to stderr, so stdout holds
 //! only what the task prints.
@@ -101,6 +102,13 @@ enum Task {
         /// 4 to 8 digits.
         #[arg(long, value_parser = parse_pin)]
         pin: Pin,
+    },
+    /// Disables a user: tablets drop them at their next sync, and events they
+    /// record from now on are refused as data; their earlier events stay.
+    DisableUser {
+        /// The user's name.
+        #[arg(long)]
+        name: String,
     },
     /// Revokes a tablet: its token stops working at once; its events stay.
     RevokeDevice {
@@ -290,6 +298,15 @@ async fn run_task(store: &Store, clock: &Clock, site_code: &str, task: Task) -> 
             report_user(outcome.map_err(failed)?, site_code, &name)?;
             println!(
                 "Changed the PIN of \"{name}\" at site {site_code}. Tablets take the new PIN at their next sync."
+            );
+        }
+        Task::DisableUser { name } => {
+            let outcome = store
+                .disable_user(site_code, name.trim(), clock.now_ms())
+                .await;
+            report_user(outcome.map_err(failed)?, site_code, &name)?;
+            println!(
+                "Disabled \"{name}\" at site {site_code}. Tablets drop the user at their next sync."
             );
         }
         Task::RevokeDevice { label } => {

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::AuthenticatedDevice;
 use crate::error::{ApiError, ApiJson};
-use crate::queries;
+use crate::queries::{self, QueryChanges};
 use crate::store::PushTransaction;
 use crate::sync::{self, AllocationContext, Origin};
 
@@ -88,43 +88,45 @@ async fn update_queries(
         .map(|(participant, _)| *participant)
         .collect();
     let open = push.open_queries(&participants).await?;
+    let mut stored = push.subject_states(written.keys().copied()).await?;
+    let mut states = Vec::new();
+    let mut changes = QueryChanges::default();
     for ((participant, subject), events) in written {
         let open: Vec<_> = open
             .iter()
             .filter(|key| key.participant_id == participant && key.subject == subject)
             .copied()
             .collect();
-        let stored = push.subject_state(participant, subject).await?;
-        let (changes, state) = match stored {
-            Some(mut state) if events.first().is_some_and(|first| state.folds_after(first)) => {
-                let typed = events
-                    .into_iter()
-                    .map(|event| {
-                        let payload =
-                            Payload::parse(event.kind(), event.schema_version(), event.payload())
-                                .map_err(|error| {
+        // A subject with no stored state is new.
+        let mut state = stored.remove(&(participant, subject)).unwrap_or_default();
+        let found = if events.first().is_some_and(|first| state.folds_after(first)) {
+            let typed = events
+                .into_iter()
+                .map(|event| {
+                    let payload =
+                        Payload::parse(event.kind(), event.schema_version(), event.payload())
+                            .map_err(|error| {
                                 anyhow::anyhow!("an accepted event does not parse: {error}")
                             })?;
-                        Ok((event, payload))
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                let changes = queries::apply_in_order(participant, &mut state, &typed, &open);
-                (changes, state)
-            }
-            _ => {
-                let log = push.subject_events(participant, subject).await?;
-                let folded = project(&log)
-                    .into_iter()
-                    .find(|folded| folded.id() == participant)
-                    .ok_or_else(|| anyhow::anyhow!("participant {participant} has no events"))?;
-                let state = folded.subject_state(subject).cloned().unwrap_or_default();
-                (queries::reconcile(&folded, subject, &open), state)
-            }
+                    Ok((event, payload))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            queries::apply_in_order(participant, &mut state, &typed, &open)
+        } else {
+            let log = push.subject_events(participant, subject).await?;
+            let folded = project(&log)
+                .into_iter()
+                .find(|folded| folded.id() == participant)
+                .ok_or_else(|| anyhow::anyhow!("participant {participant} has no events"))?;
+            state = folded.subject_state(subject).cloned().unwrap_or_default();
+            queries::reconcile(&folded, subject, &open)
         };
-        push.record_queries(&changes).await?;
-        push.save_subject_state(participant, subject, &state)
-            .await?;
+        changes.opened.extend(found.opened);
+        changes.closed.extend(found.closed);
+        states.push(((participant, subject), state));
     }
+    push.record_queries(&changes).await?;
+    push.save_subject_states(&states).await?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use sqlx::any::AnyRow;
 use sqlx::{Any, FromRow, Row, Transaction};
 use trial::allocation::{AllocationFlag, VERIFIED_AGAINST};
-use trial::edits::{Subject, SubjectState};
+use trial::edits::Subject;
 use trial::event::{ChainHead, Event, EventKind};
 use trial::payload::{Randomised, StudyNumber};
 use trial::randomisation::{Lease, LeaseId};
@@ -18,7 +18,7 @@ use trial::wire::{PulledEvent, Rejection, RejectionCode};
 use uuid::Uuid;
 
 use super::leases::{lease_owner, own_leases, used_slots};
-use super::{Device, Store, from_db, insert_subject, subject_json, to_db};
+use super::{Device, ROWS_PER_STATEMENT, Store, from_db, placeholders, to_db, value_rows};
 
 /// One device's push in progress: a transaction that holds the lock on the
 /// device's chain head from [`Store::begin_push`] until [`PushTransaction::commit`]
@@ -80,7 +80,7 @@ pub struct PushOutcome {
 }
 
 /// The columns of an event row, in [`EventRow`]'s order.
-const EVENT_COLUMNS: &str = "server_seq, id, device_id, device_seq, recorded_at_ms, \
+pub(super) const EVENT_COLUMNS: &str = "server_seq, id, device_id, device_seq, recorded_at_ms, \
      recorded_offset_minutes, user_id, participant_id, kind, payload, app_version, \
      schema_version, prev_hash, hash, received_at_ms, rejection_code, rejection_message";
 
@@ -196,29 +196,47 @@ impl PushTransaction {
         &mut self,
         participants: &BTreeSet<Uuid>,
     ) -> Result<BTreeMap<Uuid, String>> {
-        let device_id = self.head.device_id();
+        let device_id = self.head.device_id().to_string();
+        let ids: Vec<String> = participants.iter().map(Uuid::to_string).collect();
         let mut sites = BTreeMap::new();
-        for &participant in participants {
-            sqlx::query(
+        // In the ids' order, so two pushes claiming overlapping sets on
+        // PostgreSQL take the row locks in one order and never deadlock.
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
                 "INSERT INTO participants (id, site_code, claimed_by_device, claimed_at_ms)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(participant.to_string())
-            .bind(&self.site_code)
-            .bind(device_id.to_string())
-            .bind(self.now_ms)
-            .execute(&mut *self.tx)
-            .await
-            .with_context(|| format!("cannot record the site of participant {participant}"))?;
-            let (site_code,): (String,) =
-                sqlx::query_as("SELECT site_code FROM participants WHERE id = $1")
-                    .bind(participant.to_string())
-                    .fetch_one(&mut *self.tx)
-                    .await
-                    .with_context(|| {
-                        format!("cannot read the site of participant {participant}")
-                    })?;
-            sites.insert(participant, site_code);
+                 VALUES {} ON CONFLICT (id) DO NOTHING",
+                value_rows(chunk.len(), 4)
+            );
+            let mut insert = sqlx::query(&sql);
+            for id in chunk {
+                insert = insert
+                    .bind(id)
+                    .bind(&self.site_code)
+                    .bind(&device_id)
+                    .bind(self.now_ms);
+            }
+            insert
+                .execute(&mut *self.tx)
+                .await
+                .context("cannot record the sites of a push's participants")?;
+            let sql = format!(
+                "SELECT id, site_code FROM participants WHERE id IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut select = sqlx::query_as::<_, (String, String)>(&sql);
+            for id in chunk {
+                select = select.bind(id);
+            }
+            let rows = select
+                .fetch_all(&mut *self.tx)
+                .await
+                .context("cannot read the sites of a push's participants")?;
+            for (id, site_code) in rows {
+                sites.insert(
+                    id.parse().context("a participant id is not a uuid")?,
+                    site_code,
+                );
+            }
         }
         Ok(sites)
     }
@@ -340,82 +358,8 @@ impl PushTransaction {
         Ok(logs)
     }
 
-    /// The stored state of one subject of a participant (`trial::edits`), if the
-    /// server has one.
-    pub async fn subject_state(
-        &mut self,
-        participant: Uuid,
-        subject: Subject,
-    ) -> Result<Option<SubjectState>> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT state FROM subject_states WHERE participant_id = $1 AND subject = $2",
-        )
-        .bind(participant.to_string())
-        .bind(subject_json(subject)?)
-        .fetch_optional(&mut *self.tx)
-        .await
-        .with_context(|| format!("cannot read a subject state of participant {participant}"))?;
-        row.map(|(state,)| {
-            serde_json::from_str(&state).with_context(|| {
-                format!("a subject state of participant {participant} does not read back")
-            })
-        })
-        .transpose()
-    }
-
-    /// Stores the state of one subject of a participant, replacing the one before.
-    pub async fn save_subject_state(
-        &mut self,
-        participant: Uuid,
-        subject: Subject,
-        state: &SubjectState,
-    ) -> Result<()> {
-        let json = serde_json::to_string(state).context("a subject state always serialises")?;
-        sqlx::query(
-            "INSERT INTO subject_states (participant_id, subject, state, updated_at_ms)
-             VALUES ($1, $2, $3, $4)
-             ON CONFLICT (participant_id, subject)
-             DO UPDATE SET state = excluded.state, updated_at_ms = excluded.updated_at_ms",
-        )
-        .bind(participant.to_string())
-        .bind(subject_json(subject)?)
-        .bind(json)
-        .bind(self.now_ms)
-        .execute(&mut *self.tx)
-        .await
-        .with_context(|| format!("cannot store a subject state of participant {participant}"))?;
-        Ok(())
-    }
-
-    /// The stored events that are valid data and write one subject of a
-    /// participant, in the server's order: what the subject is folded again from
-    /// when an event arrives out of order.
-    pub async fn subject_events(
-        &mut self,
-        participant: Uuid,
-        subject: Subject,
-    ) -> Result<Vec<Event>> {
-        let columns: Vec<String> = EVENT_COLUMNS
-            .split(", ")
-            .map(|column| format!("e.{}", column.trim()))
-            .collect();
-        let sql = format!(
-            "SELECT {} FROM events e JOIN event_subjects s ON s.event_id = e.id
-             WHERE s.participant_id = $1 AND s.subject = $2 AND e.rejection_code IS NULL
-             ORDER BY e.server_seq",
-            columns.join(", ")
-        );
-        let rows: Vec<EventRow> = sqlx::query_as(&sql)
-            .bind(participant.to_string())
-            .bind(subject_json(subject)?)
-            .fetch_all(&mut *self.tx)
-            .await
-            .with_context(|| format!("cannot read the events of participant {participant}"))?;
-        rows.iter().map(EventRow::event).collect()
-    }
-
     /// Appends events that continue the device's chain (the caller has verified
-    /// that they do), each with its verdict, allocation and flags. Stops before an
+    /// that they do), each with its verdict, allocation, flags and subject. Stops before an
     /// event whose id is already taken, keeping what came before it.
     pub async fn append(&mut self, events: &[NewEvent]) -> Result<PushOutcome> {
         let device_id = self.head.device_id();
@@ -431,6 +375,7 @@ impl PushTransaction {
                 stored += 1;
             }
         }
+        self.record_subjects(&events[..stored]).await?;
         if stored > 0 {
             sqlx::query("UPDATE devices SET last_seq = $1, last_hash = $2 WHERE id = $3")
                 .bind(to_db(head.last_seq())?)
@@ -509,9 +454,6 @@ impl PushTransaction {
         if let Some(randomised) = &new.randomised {
             self.insert_allocation(event, randomised).await?;
         }
-        if let (None, Some(subject)) = (rejection, new.subject) {
-            insert_subject(&mut self.tx, event, subject).await?;
-        }
         for flag in &new.flags {
             sqlx::query(
                 "INSERT INTO allocation_flags (event_id, device_id, code, message, created_at_ms)
@@ -549,7 +491,7 @@ impl PushTransaction {
 }
 
 /// An event as stored.
-struct EventRow {
+pub(super) struct EventRow {
     server_seq: i64,
     id: String,
     device_id: String,
@@ -596,7 +538,7 @@ impl<'r> FromRow<'r, AnyRow> for EventRow {
 impl EventRow {
     /// The event, read back through its wire form: `Event` has no other way in,
     /// by design, and the caller verifies chains, not this.
-    fn event(&self) -> Result<Event> {
+    pub(super) fn event(&self) -> Result<Event> {
         let json = serde_json::json!({
             "id": self.id,
             "device_id": self.device_id,

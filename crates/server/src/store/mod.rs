@@ -20,6 +20,7 @@ mod devices;
 mod events;
 mod leases;
 mod queries;
+mod subjects;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -29,10 +30,7 @@ use std::str::FromStr;
 use anyhow::{Context, Result, bail};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::{AnyConnection, AnyPool, ConnectOptions};
-use trial::edits::{Subject, subject_of};
-use trial::event::{Event, EventKind};
-use trial::payload::Payload;
+use sqlx::{AnyPool, ConnectOptions};
 
 pub use devices::{Device, EnrolOutcome, Enrolment, NewEnrolment, NewUser, UserOutcome};
 pub use events::{AllocationHoldings, NewEvent, PushOutcome, PushTransaction, StoredEvent};
@@ -184,6 +182,7 @@ impl Store {
         }
         store.migrate().await?;
         store.record_missing_subjects().await?;
+        store.record_missing_states().await?;
         Ok(store)
     }
 
@@ -223,55 +222,6 @@ impl Store {
             .run(&self.pool)
             .await
             .context("cannot bring the database schema up to date")
-    }
-}
-
-impl Store {
-    /// Records the subject of every accepted event stored before the server kept
-    /// them (`event_subjects` came with migration 3; SQL cannot read payloads), so
-    /// any subject can be folded again from its events. Reads nothing once done.
-    async fn record_missing_subjects(&self) -> Result<()> {
-        let kinds = [
-            EventKind::ScreeningRecorded,
-            EventKind::FormSaved,
-            EventKind::ValueCorrected,
-        ]
-        .map(|kind| format!("'{}'", kind.as_str()))
-        .join(", ");
-        let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(&format!(
-            "SELECT e.id, e.participant_id, e.kind, e.schema_version, e.payload FROM events e
-             WHERE e.rejection_code IS NULL AND e.kind IN ({kinds})
-               AND NOT EXISTS (SELECT 1 FROM event_subjects s WHERE s.event_id = e.id)"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .context("cannot look for events without a recorded subject")?;
-        for (id, participant_id, kind, schema_version, payload) in rows {
-            let kind: EventKind = serde_json::from_value(kind.into())
-                .with_context(|| format!("stored event {id} has an unknown kind"))?;
-            let schema_version = u32::try_from(schema_version)
-                .with_context(|| format!("stored event {id} has a bad schema version"))?;
-            // An accepted event parsed when it was stored; one that no longer does
-            // (a later schema) has no subject this build can name.
-            let Some(subject) = Payload::parse(kind, schema_version, &payload)
-                .ok()
-                .as_ref()
-                .and_then(subject_of)
-            else {
-                continue;
-            };
-            sqlx::query(
-                "INSERT INTO event_subjects (event_id, participant_id, subject) VALUES ($1, $2, $3)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&id)
-            .bind(participant_id)
-            .bind(subject_json(subject)?)
-            .execute(&self.pool)
-            .await
-            .with_context(|| format!("cannot record the subject of event {id}"))?;
-        }
-        Ok(())
     }
 }
 
@@ -343,45 +293,30 @@ impl MigrationSource<'static> for EmbeddedMigrations {
     }
 }
 
-/// What the screening is stored as where a subject is (`form_ref` of data queries,
-/// `subject` of event subjects and states), beside the JSON of form references
-/// (which never have this kind).
-const SCREENING_JSON: &str = r#"{"kind":"screening"}"#;
-
-/// A subject as stored.
-fn subject_json(subject: Subject) -> Result<String> {
-    match subject {
-        Subject::Screening => Ok(SCREENING_JSON.to_owned()),
-        Subject::Form(form) => {
-            serde_json::to_string(&form).context("a form reference always serialises")
-        }
-    }
+/// `($1, $2), ($3, $4), …`: the placeholders of `rows` rows of `columns` values.
+fn value_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let values: Vec<String> = (1..=columns)
+                .map(|column| format!("${}", row * columns + column))
+                .collect();
+            format!("({})", values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// A stored subject.
-fn read_subject(json: &str) -> Result<Subject> {
-    if json == SCREENING_JSON {
-        return Ok(Subject::Screening);
-    }
-    serde_json::from_str(json)
-        .map(Subject::Form)
-        .with_context(|| format!("stored form reference {json} does not read back"))
+/// `$1, $2, …, $n`: the placeholders of an `IN` list.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// Records which subject an accepted event writes.
-async fn insert_subject(conn: &mut AnyConnection, event: &Event, subject: Subject) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO event_subjects (event_id, participant_id, subject) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(event.id().to_string())
-    .bind(event.participant_id().to_string())
-    .bind(subject_json(subject)?)
-    .execute(&mut *conn)
-    .await
-    .with_context(|| format!("cannot record the subject of event {}", event.id()))?;
-    Ok(())
-}
+/// How many rows one multi-row statement writes or names at most: well inside
+/// both engines' limits on bound values, and one round trip instead of hundreds.
+const ROWS_PER_STATEMENT: usize = 200;
 
 /// A u64 from the API as the BIGINT the database stores.
 fn to_db(value: u64) -> Result<i64> {

@@ -8,7 +8,8 @@ use trial::field::Field;
 use trial::projection::Subject;
 use uuid::Uuid;
 
-use super::{PushTransaction, Store, read_subject, subject_json};
+use super::subjects::{read_subject, subject_json};
+use super::{PushTransaction, ROWS_PER_STATEMENT, Store, placeholders};
 use crate::queries::{QueryChanges, QueryKey};
 
 /// An open data query, as the coordinator's list shows it.
@@ -69,21 +70,27 @@ type QueryRow = (
 impl PushTransaction {
     /// The keys of these participants' open queries.
     pub async fn open_queries(&mut self, participants: &BTreeSet<Uuid>) -> Result<Vec<QueryKey>> {
+        let ids: Vec<String> = participants.iter().map(Uuid::to_string).collect();
         let mut keys = Vec::new();
-        for participant in participants {
-            let rows: Vec<(String, String, String)> = sqlx::query_as(
-                "SELECT form_ref, field, shown_event_id FROM data_queries
-                 WHERE participant_id = $1 AND closed_at_ms IS NULL",
-            )
-            .bind(participant.to_string())
-            .fetch_all(&mut *self.tx)
-            .await
-            .with_context(|| {
-                format!("cannot read the open queries of participant {participant}")
-            })?;
-            for (form, field, shown) in rows {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT participant_id, form_ref, field, shown_event_id FROM data_queries
+                 WHERE participant_id IN ({}) AND closed_at_ms IS NULL",
+                placeholders(chunk.len())
+            );
+            let mut query = sqlx::query_as::<_, (String, String, String, String)>(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            let rows = query
+                .fetch_all(&mut *self.tx)
+                .await
+                .context("cannot read the open queries of a push's participants")?;
+            for (participant, form, field, shown) in rows {
                 keys.push(QueryKey {
-                    participant_id: *participant,
+                    participant_id: participant
+                        .parse()
+                        .context("a participant id is not a uuid")?,
                     subject: read_subject(&form)?,
                     field: read_field(&field)?,
                     shown_event_id: shown.parse().context("a query's event id is not a uuid")?,

@@ -774,6 +774,8 @@ on_both_engines!(
     a_randomising_batch_cut_off_stores_nothing,
     two_devices_randomise_at_once,
     a_conflict_opens_one_query_and_a_correction_closes_it,
+    what_queries_are_kept_from_is_rebuilt_at_start,
+    an_edit_arriving_out_of_order_folds_its_form_again,
     the_admin_command_prints_an_enrolment_code_beside_the_running_server,
 );
 
@@ -2074,6 +2076,84 @@ async fn two_devices_randomise_at_once(app: TestApp) {
     assert_eq!((a.rejected, b.rejected), (vec![], vec![]));
     assert_eq!(app.count_rows("allocations").await, 10);
     assert_eq!(app.flags().await, []);
+}
+
+/// A database from before the server kept event subjects and subject states:
+/// both are rebuilt when the server starts, and the next blind edit opens its
+/// query as it would have.
+async fn what_queries_are_kept_from_is_rebuilt_at_start(mut app: TestApp) {
+    let mut first = app.enrol().await;
+    let mut second = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let mut events = first.screen(participant);
+    events.push(first.event(participant, &il6_saved(600.0), RANDOMISED_MS + 60_000));
+    assert_eq!(app.push(&first, &events).await.rejected, []);
+    let kept = (
+        app.count_rows("event_subjects").await,
+        app.count_rows("subject_states").await,
+    );
+    assert_eq!(kept, (2, 2), "the screening and the sample");
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(app.database.as_url())
+        .await
+        .unwrap();
+    for table in ["event_subjects", "subject_states"] {
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+    }
+    connection.close().await.unwrap();
+    app.store.close().await;
+    app.store = Store::connect(&app.database).await.unwrap();
+    app.set_clock(NOW_MS);
+    let rebuilt = (
+        app.count_rows("event_subjects").await,
+        app.count_rows("subject_states").await,
+    );
+    assert_eq!(rebuilt, kept);
+    let blind = second.event(participant, &il6_saved(700.0), RANDOMISED_MS + 120_000);
+    assert_eq!(app.push(&second, &[blind]).await.rejected, []);
+    let open = app.store.open_query_reports(&app.site.code).await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].overridden.0, events[2].id());
+}
+
+/// The second tablet's save is dated before the first's but arrives after it:
+/// the sample's events are folded again in their order, the later save (the
+/// first tablet's) shows over the earlier unseen, and a correction that arrives
+/// later still resolves it.
+async fn an_edit_arriving_out_of_order_folds_its_form_again(app: TestApp) {
+    let mut first = app.enrol().await;
+    let mut second = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let mut events = first.screen(participant);
+    let later = first.event(participant, &il6_saved(600.0), RANDOMISED_MS + 120_000);
+    events.push(later.clone());
+    assert_eq!(app.push(&first, &events).await.rejected, []);
+    let earlier = second.event(participant, &il6_saved(700.0), RANDOMISED_MS + 60_000);
+    assert_eq!(
+        app.push(&second, std::slice::from_ref(&earlier))
+            .await
+            .rejected,
+        []
+    );
+    let open = app.store.open_query_reports(&app.site.code).await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(
+        (open[0].shown.0, open[0].overridden.0),
+        (later.id(), earlier.id())
+    );
+    let correction = second.event(
+        participant,
+        &il6_corrected(600.0, 650.0),
+        RANDOMISED_MS + 180_000,
+    );
+    assert_eq!(app.push(&second, &[correction]).await.rejected, []);
+    assert_eq!(
+        app.store.open_query_reports(&app.site.code).await.unwrap(),
+        []
+    );
 }
 
 async fn a_conflict_opens_one_query_and_a_correction_closes_it(app: TestApp) {
