@@ -12,6 +12,16 @@
 //! The JSON of every body is a promise to tablets in the field: fields and variants
 //! are added, never renamed, and [`SCHEMA_VERSION`] names the shape an event was
 //! entered with.
+//!
+//! # Versions
+//!
+//! A trial runs for years and its forms change; an event keeps the version it was
+//! entered with for good (its hash covers it). This build reads every version up to
+//! [`SCHEMA_VERSION`]: an older body is upgraded one version at a time by
+//! [`UPGRADES`], written once when the shapes change and never edited, so an old
+//! event keeps its meaning. A body of a *newer* version is kept and never
+//! interpreted: [`PayloadError::NewerSchemaVersion`] says the app must be updated
+//! to read it. `tests/golden.rs` replays a log recorded by the version-1 build.
 
 use std::fmt;
 
@@ -30,6 +40,14 @@ use crate::time::Moment;
 
 /// The version of the payload shapes in this module, recorded in every event.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Turns the JSON of one version's body into the next version's.
+pub type Upgrade = fn(EventKind, serde_json::Value) -> Result<serde_json::Value, String>;
+
+/// The upgrade steps: `UPGRADES[n]` turns a body of version `n + 1` into version
+/// `n + 2`, so a body of version `v` goes through `UPGRADES[v - 1..]`. One step is
+/// appended with every new version, and none is ever changed.
+pub const UPGRADES: [Upgrade; SCHEMA_VERSION as usize - 1] = [];
 
 /// How far a time in a body may lie after the moment its event is recorded: a
 /// time typed to the next minute, a wall clock read a little ahead. Anything later
@@ -177,13 +195,31 @@ pub enum StudyNumberError {
 /// Occurs when an event's payload cannot be accepted.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PayloadError {
-    /// Occurs when the event was entered with a schema version this code does not
-    /// know: a newer app, or a corrupted record.
+    /// Occurs when the event names schema version 0, which no app ever wrote: a
+    /// corrupted record.
     UnsupportedSchemaVersion {
         /// The version the event records.
         found: u32,
-        /// The version this code reads.
+        /// The newest version this code reads.
         supported: u32,
+    },
+    /// Occurs when the event was entered with a newer version of the app than
+    /// this one: the event is kept, and read once the app is updated.
+    NewerSchemaVersion {
+        /// The version the event records.
+        found: u32,
+        /// The newest version this code reads.
+        supported: u32,
+    },
+    /// Occurs when an older version's body cannot be brought to this version's
+    /// shape.
+    NotUpgradable {
+        /// The event kind.
+        kind: EventKind,
+        /// The version the event records.
+        found: u32,
+        /// What the upgrade step found.
+        message: String,
     },
     /// Occurs when the JSON does not have the shape of the kind's body: a missing
     /// or unknown field, or a value of the wrong type.
@@ -244,24 +280,49 @@ impl Payload {
     /// Reads the body of an event of `kind`, entered with `schema_version`,
     /// strictly, and validates it as far as it can be validated on its own.
     pub fn parse(kind: EventKind, schema_version: u32, json: &str) -> Result<Self, PayloadError> {
-        if schema_version != SCHEMA_VERSION {
-            return Err(PayloadError::UnsupportedSchemaVersion {
-                found: schema_version,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        let payload = match kind {
-            EventKind::ScreeningRecorded => Self::ScreeningRecorded(read(kind, json)?),
-            EventKind::ConsentRecorded => Self::ConsentRecorded(read(kind, json)?),
-            EventKind::Randomised => Self::Randomised(read(kind, json)?),
-            EventKind::FormSaved => Self::FormSaved(read(kind, json)?),
-            EventKind::ValueCorrected => Self::ValueCorrected(read(kind, json)?),
-            EventKind::Withdrawn => Self::Withdrawn(read(kind, json)?),
-            EventKind::EndOfParticipation => Self::EndOfParticipation(read(kind, json)?),
-            EventKind::NotEnrolled => Self::NotEnrolled(read(kind, json)?),
-        };
+        let payload = Self::read(kind, schema_version, json)?;
         payload.validate()?;
         Ok(payload)
+    }
+
+    /// The body in this version's shape, not yet validated: as written when it is
+    /// of this version, through the upgrade steps when older (module doc).
+    fn read(kind: EventKind, schema_version: u32, json: &str) -> Result<Self, PayloadError> {
+        match schema_version {
+            0 => Err(PayloadError::UnsupportedSchemaVersion {
+                found: schema_version,
+                supported: SCHEMA_VERSION,
+            }),
+            SCHEMA_VERSION => Self::read_current(kind, &Text(json)),
+            older if older < SCHEMA_VERSION => {
+                let mut body: serde_json::Value = read(kind, &Text(json))?;
+                for step in &UPGRADES[older as usize - 1..] {
+                    body = step(kind, body).map_err(|message| PayloadError::NotUpgradable {
+                        kind,
+                        found: older,
+                        message,
+                    })?;
+                }
+                Self::read_current(kind, &Json(body))
+            }
+            newer => Err(PayloadError::NewerSchemaVersion {
+                found: newer,
+                supported: SCHEMA_VERSION,
+            }),
+        }
+    }
+
+    fn read_current(kind: EventKind, body: &impl Body) -> Result<Self, PayloadError> {
+        Ok(match kind {
+            EventKind::ScreeningRecorded => Self::ScreeningRecorded(read(kind, body)?),
+            EventKind::ConsentRecorded => Self::ConsentRecorded(read(kind, body)?),
+            EventKind::Randomised => Self::Randomised(read(kind, body)?),
+            EventKind::FormSaved => Self::FormSaved(read(kind, body)?),
+            EventKind::ValueCorrected => Self::ValueCorrected(read(kind, body)?),
+            EventKind::Withdrawn => Self::Withdrawn(read(kind, body)?),
+            EventKind::EndOfParticipation => Self::EndOfParticipation(read(kind, body)?),
+            EventKind::NotEnrolled => Self::NotEnrolled(read(kind, body)?),
+        })
     }
 
     /// Reads the body of `event` as [`Payload::parse`] does, and also refuses
@@ -378,17 +439,41 @@ fn entered<T: DeserializeOwned>(json: serde_json::Value) -> Option<T> {
     }
 }
 
+/// A body to read: the text as stored, or JSON an upgrade step made.
+trait Body {
+    /// The body as `T`, strictly.
+    fn to<T: DeserializeOwned>(&self) -> Result<T, String>;
+}
+
+/// A body's text as stored.
+struct Text<'a>(&'a str);
+
+/// A body an upgrade step made.
+struct Json(serde_json::Value);
+
+impl Body for Text<'_> {
+    fn to<T: DeserializeOwned>(&self) -> Result<T, String> {
+        match check_unique_keys(self.0) {
+            Err(error @ JsonError::DuplicateKey { .. }) => return Err(error.to_string()),
+            // A syntax error is reported by the typed parse, with its position.
+            Err(JsonError::Syntax(_)) | Ok(()) => {}
+        }
+        serde_json::from_str(self.0).map_err(|error| error.to_string())
+    }
+}
+
+impl Body for Json {
+    fn to<T: DeserializeOwned>(&self) -> Result<T, String> {
+        T::deserialize(&self.0).map_err(|error| error.to_string())
+    }
+}
+
 /// Deserialises a body strictly, naming the kind in the error: an object that
 /// repeats a key is refused too, since readers disagree about which one counts
 /// (`crate::json`).
-fn read<T: DeserializeOwned>(kind: EventKind, json: &str) -> Result<T, PayloadError> {
-    let malformed = |message: String| PayloadError::Malformed { kind, message };
-    match check_unique_keys(json) {
-        Err(error @ JsonError::DuplicateKey { .. }) => return Err(malformed(error.to_string())),
-        // A syntax error is reported by the typed parse, with its position.
-        Err(JsonError::Syntax(_)) | Ok(()) => {}
-    }
-    serde_json::from_str(json).map_err(|error| malformed(error.to_string()))
+fn read<T: DeserializeOwned>(kind: EventKind, body: &impl Body) -> Result<T, PayloadError> {
+    body.to()
+        .map_err(|message| PayloadError::Malformed { kind, message })
 }
 
 impl ScreeningRecorded {
@@ -601,7 +686,22 @@ impl fmt::Display for PayloadError {
         match self {
             Self::UnsupportedSchemaVersion { found, supported } => write!(
                 f,
-                "the payload was entered with schema version {found}; this version of the app reads version {supported}"
+                "the payload names schema version {found}, which no version of the app \
+                 writes (this one reads 1 to {supported})"
+            ),
+            Self::NewerSchemaVersion { found, supported } => write!(
+                f,
+                "the payload was entered with a newer version of HP-ECMO (schema version \
+                 {found}; this one reads up to {supported}): update the app to read it"
+            ),
+            Self::NotUpgradable {
+                kind,
+                found,
+                message,
+            } => write!(
+                f,
+                "the {kind} payload of schema version {found} cannot be read as version \
+                 {SCHEMA_VERSION}: {message}"
             ),
             Self::Malformed { kind, message } => {
                 write!(f, "the {kind} payload is malformed: {message}")

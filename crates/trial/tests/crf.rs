@@ -1023,10 +1023,23 @@ fn check_payload(payload: Payload) {
             "{body}"
         );
     }
+    // A newer app's event is kept but not read; version 0 was never written.
+    let newer = Payload::parse(payload.kind(), SCHEMA_VERSION + 1, &json);
     assert_eq!(
-        Payload::parse(payload.kind(), SCHEMA_VERSION + 1, &json),
-        Err(PayloadError::UnsupportedSchemaVersion {
+        newer,
+        Err(PayloadError::NewerSchemaVersion {
             found: SCHEMA_VERSION + 1,
+            supported: SCHEMA_VERSION
+        })
+    );
+    assert!(
+        newer.unwrap_err().to_string().contains("update the app"),
+        "the words say what to do"
+    );
+    assert_eq!(
+        Payload::parse(payload.kind(), 0, &json),
+        Err(PayloadError::UnsupportedSchemaVersion {
+            found: 0,
             supported: SCHEMA_VERSION
         })
     );
