@@ -546,6 +546,10 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
         } => format!(
             "{field}: {value} {unit} is above {warn_above} {unit}, which is unusual; confirm it"
         ),
+        FieldError::Unchanged { .. } if zh => {
+            format!("{field}：{}", t(lang, Text::CorrectionUnchanged))
+        }
+        FieldError::Unchanged { .. } => format!("{field}: {}", t(lang, Text::CorrectionUnchanged)),
         FieldError::UnconfirmedSampleWindow {
             time_point,
             minutes_from_target,

@@ -801,6 +801,12 @@ pub enum FieldError {
         /// What it must come after.
         limit: TimeLimit,
     },
+    /// Occurs when a correction gives the entry it corrects (numerically: 12 and
+    /// 12.0 are one value): it would record a change that changes nothing.
+    Unchanged {
+        /// The field corrected.
+        field: Field,
+    },
 }
 
 impl FieldError {
@@ -818,7 +824,8 @@ impl FieldError {
             | Self::TooLong { field, .. }
             | Self::UnconfirmedWarning { field, .. }
             | Self::EarlierThan { field, .. }
-            | Self::NotAfter { field, .. } => *field,
+            | Self::NotAfter { field, .. }
+            | Self::Unchanged { field } => *field,
             Self::DateOfBirthOutOfRange { .. } => Field::DateOfBirth,
             Self::UnconfirmedSampleWindow { .. } => Field::SampledAt,
         }
@@ -923,6 +930,9 @@ impl fmt::Display for FieldError {
                 write!(f, "{field}: must not be earlier than {limit}")
             }
             Self::NotAfter { field, limit } => write!(f, "{field}: must be later than {limit}"),
+            Self::Unchanged { field } => {
+                write!(f, "{field}: the new entry is the one it corrects")
+            }
         }
     }
 }

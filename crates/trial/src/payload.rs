@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::crf::consent::ConsentForm;
 use crate::crf::end::{EndOfParticipation, NotEnrolled, Withdrawal};
 use crate::crf::{Entry, Form, FormContext, FormKind, FormRef, MAX_TEXT_CHARS};
+use crate::edits::same_json;
 use crate::event::{Event, EventKind};
 use crate::field::{Field, FieldError, Input, TimeLimit};
 use crate::json::{JsonError, check_unique_keys};
@@ -506,8 +507,8 @@ impl ScreeningRecorded {
 
 impl ValueCorrected {
     /// Checks the correction on its own: a reason is given, the field is on the
-    /// form, and the new entry has the field's type and passes the field's own
-    /// rules. Rules that span fields are checked against the whole corrected form
+    /// form, the new entry has the field's type, passes the field's own rules and
+    /// differs from the entry it corrects. Rules that span fields are checked against the whole corrected form
     /// by the projection.
     pub fn validate(&self) -> Result<(), PayloadError> {
         let kind = EventKind::ValueCorrected;
@@ -546,6 +547,9 @@ impl ValueCorrected {
             .into_iter()
             .filter(|error| error.field() == self.field)
             .collect();
+        if same_json(&self.old, &self.new) {
+            errors.push(FieldError::Unchanged { field: self.field });
+        }
         let length = self.reason.chars().count();
         if self.reason.trim().is_empty() {
             errors.push(FieldError::Blank {

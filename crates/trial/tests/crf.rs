@@ -1053,10 +1053,14 @@ fn screening_recorded(screening_number: &str) -> ScreeningRecorded {
 }
 
 fn correction(form: FormRef, field: Field, new: Value, reason: &str) -> Payload {
+    correction_of(form, field, Value::Null, new, reason)
+}
+
+fn correction_of(form: FormRef, field: Field, old: Value, new: Value, reason: &str) -> Payload {
     Payload::ValueCorrected(ValueCorrected {
         form,
         field,
-        old: Value::Null,
+        old,
         new,
         reason: reason.to_owned(),
     })
@@ -1269,20 +1273,58 @@ fn corrections_are_checked_against_the_field() {
             max: 100_000.0,
         }]),
     );
-    check_correction(
-        six_hours,
-        il6,
-        Value::Null,
-        "typo",
-        invalid(vec![FieldError::Required { field: il6 }]),
+    let parse = |payload: Payload| {
+        Payload::parse(
+            EventKind::ValueCorrected,
+            SCHEMA_VERSION,
+            &payload.to_json(),
+        )
+        .map(drop)
+    };
+    let was = json!({ "value": 640 });
+    assert_eq!(
+        parse(correction_of(
+            six_hours,
+            il6,
+            was.clone(),
+            Value::Null,
+            "typo"
+        )),
+        invalid(vec![FieldError::Required { field: il6 }])
     );
-    check_correction(
-        six_hours,
-        Field::Il8PgPerMl,
-        Value::Null,
-        "not measured",
-        Ok(()),
+    let il8 = Field::Il8PgPerMl;
+    assert_eq!(
+        parse(correction_of(
+            six_hours,
+            il8,
+            was.clone(),
+            Value::Null,
+            "not measured"
+        )),
+        Ok(())
     );
+    // A correction changes the entry: 640 and 640.0 are one value.
+    for same in [json!({ "value": 640 }), json!({ "value": 640.0 })] {
+        assert_eq!(
+            parse(correction_of(six_hours, il6, was.clone(), same, "typo")),
+            invalid(vec![FieldError::Unchanged { field: il6 }])
+        );
+    }
+    assert_eq!(
+        parse(correction_of(
+            six_hours,
+            il8,
+            Value::Null,
+            Value::Null,
+            "blank"
+        )),
+        invalid(vec![FieldError::Unchanged { field: il8 }])
+    );
+    // The entry the user saw must be one of the field's too.
+    assert!(matches!(
+        parse(correction_of(six_hours, il6, json!("high"), json!({ "value": 1 }), "typo")),
+        Err(PayloadError::Malformed { message, .. }) if message.starts_with("old: il6_pg_per_ml")
+    ));
     check_correction(
         six_hours,
         il6,

@@ -281,10 +281,6 @@ fn CorrectionForm(
                 return;
             }
         };
-        if body.new == body.old {
-            problem.set(Some(t(lang, Text::CorrectionUnchanged).to_owned()));
-            return;
-        }
         let (Some(user), participant_id) = (
             session.user.get_untracked(),
             participant.with_untracked(Participant::id),

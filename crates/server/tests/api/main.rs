@@ -2203,9 +2203,9 @@ async fn a_conflict_opens_one_query_and_a_correction_closes_it(app: TestApp) {
         []
     );
     assert_eq!(app.count_rows("data_queries").await, 1);
-    // The first tablet confirms its value without having seen 700: its correction
+    // The first tablet corrects its value without having seen 700: its correction
     // closes the query, and is itself blind, so it opens another.
-    let confirmed = il6_corrected(600.0, 600.0);
+    let confirmed = il6_corrected(600.0, 620.0);
     let more = first.event(participant, &confirmed, RANDOMISED_MS + 180_000);
     assert_eq!(app.push(&first, &[more]).await.rejected, []);
     let open = app.store.open_query_reports(&app.site.code).await.unwrap();
@@ -2214,7 +2214,7 @@ async fn a_conflict_opens_one_query_and_a_correction_closes_it(app: TestApp) {
     // The second tablet, having pulled everything, corrects what it sees.
     let correction = second.event(
         participant,
-        &il6_corrected(600.0, 650.0),
+        &il6_corrected(620.0, 650.0),
         RANDOMISED_MS + 240_000,
     );
     assert_eq!(app.push(&second, &[correction]).await.rejected, []);
