@@ -546,6 +546,12 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
         } => format!(
             "{field}: {value} {unit} is above {warn_above} {unit}, which is unusual; confirm it"
         ),
+        FieldError::TooManyDecimals { decimals, .. } if zh => {
+            format!("{field}：最多 {decimals} 位小数")
+        }
+        FieldError::TooManyDecimals { decimals, .. } => {
+            format!("{field}: at most {decimals} decimal place(s)")
+        }
         FieldError::Unchanged { .. } if zh => {
             format!("{field}：{}", t(lang, Text::CorrectionUnchanged))
         }

@@ -801,6 +801,15 @@ pub enum FieldError {
         /// What it must come after.
         limit: TimeLimit,
     },
+    /// Occurs when a measurement has more decimals than the form records (height
+    /// and weight, to the tenth): the decision would rest on a number the screen
+    /// does not show.
+    TooManyDecimals {
+        /// The field the value was entered in.
+        field: Field,
+        /// The most decimals allowed.
+        decimals: u32,
+    },
     /// Occurs when a correction gives the entry it corrects (numerically: 12 and
     /// 12.0 are one value): it would record a change that changes nothing.
     Unchanged {
@@ -825,6 +834,7 @@ impl FieldError {
             | Self::UnconfirmedWarning { field, .. }
             | Self::EarlierThan { field, .. }
             | Self::NotAfter { field, .. }
+            | Self::TooManyDecimals { field, .. }
             | Self::Unchanged { field } => *field,
             Self::DateOfBirthOutOfRange { .. } => Field::DateOfBirth,
             Self::UnconfirmedSampleWindow { .. } => Field::SampledAt,
@@ -930,6 +940,9 @@ impl fmt::Display for FieldError {
                 write!(f, "{field}: must not be earlier than {limit}")
             }
             Self::NotAfter { field, limit } => write!(f, "{field}: must be later than {limit}"),
+            Self::TooManyDecimals { field, decimals } => {
+                write!(f, "{field}: at most {decimals} decimal(s)")
+            }
             Self::Unchanged { field } => {
                 write!(f, "{field}: the new entry is the one it corrects")
             }

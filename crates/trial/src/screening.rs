@@ -153,9 +153,22 @@ pub struct Bmi {
     height_mm: u32,
 }
 
+/// Whether `value` has at most one decimal (the precision the form records);
+/// pushes the error naming `field` when it has more.
+fn to_the_tenth(field: Field, value: f64, errors: &mut Vec<FieldError>) -> bool {
+    let tenths = value * 10.0;
+    // A number typed with one decimal is within a hair of a whole number of tenths
+    // once parsed as binary floating point; 102.36 is 0.4 tenths away.
+    let exact = (tenths - tenths.round()).abs() < 1e-6;
+    if !exact {
+        errors.push(FieldError::TooManyDecimals { field, decimals: 1 });
+    }
+    exact
+}
+
 impl Bmi {
-    /// Builds a BMI from a plausible weight in kg and height in cm; both are rounded
-    /// to one decimal, the precision the form records.
+    /// Builds a BMI from a plausible weight in kg and height in cm, each of at most
+    /// one decimal (`Screening::parse` refuses more), as whole tenths.
     fn from_measurements(weight_kg: f64, height_cm: f64) -> Self {
         // In range (30–250 kg, 100–230 cm) by construction, so the casts are exact.
         Self {
@@ -199,6 +212,12 @@ impl Screening {
         let height_cm = measured(Field::HeightCm, form.height_cm);
         let weight_kg = measured(Field::WeightKg, form.weight_kg);
         measured(Field::LactateMmolPerL, form.lactate_mmol_per_l);
+        // The BMI cut-off is decided on the measurements to the tenth: a value with
+        // more decimals would be decided on a number the screen does not show.
+        let height_cm =
+            height_cm.filter(|height| to_the_tenth(Field::HeightCm, *height, &mut errors));
+        let weight_kg =
+            weight_kg.filter(|weight| to_the_tenth(Field::WeightKg, *weight, &mut errors));
 
         let screening_date = form.screened_at.local_date();
         let mut age_years = None;
@@ -310,6 +329,33 @@ mod tests {
         assert!(!Bmi::from_measurements(115.5, 170.0).is_at_least(40));
         let bmi = Bmi::from_measurements(70.0, 175.0).value();
         assert!((bmi - 22.857).abs() < 0.001, "{bmi}");
+    }
+
+    #[test]
+    fn height_and_weight_have_at_most_one_decimal() {
+        // 160 cm and 102.36 kg is BMI 39.98: not to be rounded up to 102.4 (40.0).
+        let mut form = form();
+        form.height_cm = Some(160.0);
+        form.weight_kg = Some(102.36);
+        assert_eq!(
+            Screening::parse(&form).unwrap_err(),
+            [FieldError::TooManyDecimals {
+                field: Field::WeightKg,
+                decimals: 1
+            }]
+        );
+        form.weight_kg = Some(102.4);
+        form.height_cm = Some(160.05);
+        assert_eq!(
+            Screening::parse(&form).unwrap_err(),
+            [FieldError::TooManyDecimals {
+                field: Field::HeightCm,
+                decimals: 1
+            }]
+        );
+        form.height_cm = Some(160.1);
+        let bmi = Screening::parse(&form).unwrap().bmi().unwrap();
+        assert!(!bmi.is_at_least(40), "{}", bmi.value());
     }
 
     #[test]
