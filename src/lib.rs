@@ -65,7 +65,7 @@ pub fn App() -> impl IntoView {
                 </Show>
                 <Show when=move || tablet.error.with(Option::is_some)>
                     <p class="banner error" role="alert">
-                        {move || format!("{} {}", t(lang.get(), Text::StorageFailed), tablet.error.get().unwrap_or_default())}
+                        {move || i18n::with_detail(lang.get(), Text::StorageFailed, &tablet.error.get().unwrap_or_default())}
                     </p>
                 </Show>
                 <Show when=signed_in fallback=pages::SignIn>

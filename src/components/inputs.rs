@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use trial::field::Field;
 use trial::screening::Answer;
 
-use crate::i18n::{Text, field_label, t, use_lang};
+use crate::i18n::{Text, field_label, t, unit_label, use_lang};
 
 /// The message shown under a field: its error, if any.
 #[component]
@@ -33,7 +33,11 @@ pub fn NumberField(
     error: Signal<Option<String>>,
 ) -> impl IntoView {
     let lang = use_lang();
-    let unit = field.limits().map_or("", |limits| limits.unit);
+    let unit = move || {
+        field
+            .limits()
+            .map_or("", |limits| unit_label(lang.get(), limits.unit))
+    };
     view! {
         <div class="field" class:invalid=move || error.with(Option::is_some)>
             <label for=field.key()>{move || field_label(lang.get(), field)}</label>

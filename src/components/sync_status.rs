@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use trial::wire::RejectionCode;
 
 use crate::clock;
-use crate::i18n::{Text, labelled, sync_error, t, use_lang};
+use crate::i18n::{Text, labelled, refused_record, sync_error, t, use_lang};
 use crate::state::use_tablet;
 use crate::store::SyncState;
 use crate::sync::{Phase, use_sync};
@@ -82,7 +82,7 @@ pub fn SyncStatusPanel() -> impl IntoView {
                         let:rejection
                     >
                         <li class="error">
-                            {move || format!("{} {}: {}", t(lang.get(), Text::SyncRefusedEvent), rejection.device_seq, t(lang.get(), rejection_text(rejection.code)))}
+                            {move || refused_record(lang.get(), rejection.device_seq, rejection_text(rejection.code))}
                         </li>
                     </For>
                 </ul>

@@ -1,7 +1,9 @@
 //! Why an action did not complete, in the user's language. An expected refusal
 //! (no slot left, not eligible any more) is a sentence of its own; an unforeseen
 //! failure (the browser's storage or key store refusing) is a sentence that says
-//! nothing was saved, with the technical detail after it for a support call.
+//! nothing was saved, with the technical detail after it for a support call: the
+//! detail is the browser's or the trial core's English, so it comes last, marked
+//! as such, and a Chinese user reads a whole Chinese sentence first.
 
 use trial::event::{AppendError, LimitError};
 use trial::projection::RandomiseRefusal;
@@ -65,8 +67,15 @@ pub fn crypto_error(lang: Lang, error: &CryptoError) -> String {
     }
 }
 
-fn with_detail(lang: Lang, text: Text, detail: &dyn std::fmt::Display) -> String {
-    super::parenthesised(lang, t(lang, text), &detail.to_string())
+/// `text` (a sentence without its full stop), then the technical detail for a
+/// support call: "… (technical detail: …)." / "…（技术细节：…）。".
+pub fn with_detail(lang: Lang, text: Text, detail: &dyn std::fmt::Display) -> String {
+    let detail = super::labelled(lang, t(lang, Text::TechnicalDetail), &detail.to_string());
+    let sentence = super::parenthesised(lang, t(lang, text), &detail);
+    match lang {
+        Lang::En => format!("{sentence}."),
+        Lang::Zh => format!("{sentence}。"),
+    }
 }
 
 /// Why a sync step did not complete, for the status line. Offline is no failure

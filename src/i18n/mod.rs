@@ -8,7 +8,7 @@ mod errors;
 pub mod options;
 mod strings;
 
-pub use errors::{action_error, crypto_error, refusal_text, store_error, sync_error};
+pub use errors::{action_error, crypto_error, refusal_text, store_error, sync_error, with_detail};
 
 use leptos::prelude::*;
 use trial::crf::FormRef;
@@ -116,7 +116,6 @@ pub enum Text {
     SyncWaiting,
     SyncAllSent,
     SyncNow,
-    SyncRefusedEvent,
     RejectedInvalid,
     RejectedFuture,
     RejectedChain,
@@ -126,7 +125,6 @@ pub enum Text {
     RejectedLimit,
     RejectedOther,
     ClockOff,
-    SlotsLeft,
     Locked,
     Unlock,
     SwitchUser,
@@ -159,7 +157,9 @@ pub enum Text {
     EcmoVv,
     Other,
     FixErrorsFirst,
-    SaveFailed,
+    FormNotBuilt,
+    CorrectionRefused,
+    TechnicalDetail,
     SectionPatient,
     SectionShock,
     SectionEcmo,
@@ -271,6 +271,7 @@ pub enum Text {
     Day28AliveDischarged,
     Day28Dead,
     WithdrawnByParticipant,
+    WithdrawnByRepresentative,
     WithdrawnByInvestigator,
     CaseReportForms,
     Saved,
@@ -335,13 +336,31 @@ pub fn field_label(lang: Lang, field: Field) -> &'static str {
     pick(lang, strings::field(field))
 }
 
-/// A criterion's label in `lang`, with the protocol's number.
+/// A criterion's label in `lang`, with the protocol's number: "I1 Age 18–75
+/// years", "入选 1 年龄 18～75 岁".
 pub fn criterion_label(lang: Lang, criterion: Criterion) -> String {
     format!(
         "{} {}",
-        criterion.code(),
+        criterion_code(lang, criterion),
         pick(lang, strings::criterion(criterion))
     )
+}
+
+/// The protocol's number of a criterion: "I3.1" and "E1" in English, "入选 3.1" and
+/// "排除 1" in Chinese.
+fn criterion_code(lang: Lang, criterion: Criterion) -> String {
+    let code = criterion.code();
+    match lang {
+        Lang::En => code.to_owned(),
+        Lang::Zh => {
+            let kind = if criterion.is_exclusion() {
+                "排除"
+            } else {
+                "入选"
+            };
+            format!("{kind} {}", code.trim_start_matches(['I', 'E']))
+        }
+    }
 }
 
 /// An arm's name in `lang`.
@@ -352,14 +371,15 @@ pub fn arm_label(lang: Lang, arm: Arm) -> &'static str {
     }
 }
 
-/// "IL-6 6 h: due" and the like, for the home screen.
+/// "IL-6 6 h: due now" / "IL-6 6 h：待采样", for the home screen.
 pub fn sample_due_label(lang: Lang, next: &NextSample) -> String {
     let due = match next.due {
         SampleDue::NotYet => Text::SampleNotYet,
         SampleDue::Due => Text::SampleDueNow,
         SampleDue::Overdue => Text::SampleOverdue,
     };
-    format!("IL-6 {} h: {}", next.time_point.hours(), t(lang, due))
+    let time_point = format!("IL-6 {} h", next.time_point.hours());
+    labelled(lang, &time_point, t(lang, due))
 }
 
 /// An event kind in words, for the timeline.
@@ -408,6 +428,62 @@ pub fn form_label(lang: Lang, form: FormRef) -> String {
         }
         FormRef::AdverseEvent { .. } => t(lang, Text::FormAdverseEvent).into(),
         FormRef::Outcomes => t(lang, Text::FormOutcomes).into(),
+    }
+}
+
+/// A numbered instance of a form, `ordinal` from 1: "Hemoperfusion session 2" /
+/// "第 2 次血液灌流", "Adverse event 3" / "不良事件 3".
+pub fn numbered_form(lang: Lang, form: FormRef, ordinal: usize) -> String {
+    match (lang, form) {
+        (Lang::Zh, FormRef::HemoperfusionSession { .. }) => {
+            format!("第 {ordinal} 次{}", t(lang, Text::FormHemoperfusionSession))
+        }
+        _ => format!("{} {ordinal}", form_label(lang, form)),
+    }
+}
+
+/// "… · 3.2 MB used" / "… · 已用 3.2 MB": how much this tablet stores.
+pub fn storage_used(lang: Lang, megabytes: f64) -> String {
+    match lang {
+        Lang::En => format!("{megabytes:.1} MB {}", t(lang, Text::StorageUsed)),
+        Lang::Zh => format!("{} {megabytes:.1} MB", t(lang, Text::StorageUsed)),
+    }
+}
+
+/// "The server refused record 42: why" / "服务器拒收第 42 条记录：why".
+pub fn refused_record(lang: Lang, device_seq: u64, why: Text) -> String {
+    match lang {
+        Lang::En => format!("The server refused record {device_seq}: {}", t(lang, why)),
+        Lang::Zh => format!("服务器拒收第 {device_seq} 条记录：{}", t(lang, why)),
+    }
+}
+
+/// Two sentences, the first written without its full stop: "A. B" / "A。B".
+pub fn sentences(lang: Lang, first: &str, second: &str) -> String {
+    match lang {
+        Lang::En => format!("{first}. {second}"),
+        Lang::Zh => format!("{first}。{second}"),
+    }
+}
+
+/// A percentage: "-50.0 %" / "-50.0%".
+pub fn percent(lang: Lang, number: &str) -> String {
+    match lang {
+        Lang::En => format!("{number} %"),
+        Lang::Zh => format!("{number}%"),
+    }
+}
+
+/// A range, "0–24" / "0～24"; ends that hold a space (two date-times) or a minus
+/// sign are joined by " – " / " 至 ", since "-35～17" and "03-01 23:00～03-02"
+/// read badly in Chinese.
+pub fn range(lang: Lang, from: &str, to: &str) -> String {
+    let wide = from.contains(' ') || to.contains(' ');
+    match lang {
+        Lang::En if wide => format!("{from} – {to}"),
+        Lang::En => format!("{from}–{to}"),
+        Lang::Zh if wide || from.starts_with('-') => format!("{from} 至 {to}"),
+        Lang::Zh => format!("{from}～{to}"),
     }
 }
 
@@ -465,16 +541,23 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
         .limits()
         .map_or("", |limits| unit_label(lang, limits.unit));
     let zh = lang == Lang::Zh;
+    let with_unit = |number: f64| format!("{number} {unit}").trim_end().to_owned();
     match error {
         FieldError::OutOfRange {
             value, min, max, ..
         } if zh => {
-            format!("{field}：{value} {unit} 超出允许范围 {min}–{max} {unit}")
+            let range = range(lang, &min.to_string(), &with_unit(*max));
+            format!("{field}：{}，超出允许范围（{range}）", with_unit(*value))
         }
         FieldError::OutOfRange {
             value, min, max, ..
         } => {
-            format!("{field}: {value} {unit} is outside the allowed range {min}–{max} {unit}")
+            let range = range(lang, &min.to_string(), &max.to_string());
+            format!(
+                "{field}: {} is outside the allowed range {}",
+                with_unit(*value),
+                with_unit_after(&range, unit)
+            )
         }
         FieldError::NotANumber { .. } if zh => format!("{field}：请输入数字"),
         FieldError::NotANumber { .. } => format!("{field}: enter a number"),
@@ -485,7 +568,7 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
             earliest,
             latest,
         } if zh => {
-            format!("{field}：{value} 超出允许范围 {earliest} 至 {latest}（筛选日期）")
+            format!("{field}：{value}，超出允许范围（{earliest} 至筛选日期 {latest}）")
         }
         FieldError::DateOfBirthOutOfRange {
             value,
@@ -495,7 +578,7 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
             "{field}: {value} is outside the allowed range {earliest} to {latest} (the screening date)"
         ),
         FieldError::LaterThan { limit, .. } if zh => {
-            format!("{field}：不得晚于{}", time_limit(lang, *limit))
+            format!("{field}：{}", spaced("不得晚于", time_limit(lang, *limit)))
         }
         FieldError::LaterThan { limit, .. } => {
             format!(
@@ -504,7 +587,7 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
             )
         }
         FieldError::EarlierThan { limit, .. } if zh => {
-            format!("{field}：不得早于{}", time_limit(lang, *limit))
+            format!("{field}：{}", spaced("不得早于", time_limit(lang, *limit)))
         }
         FieldError::EarlierThan { limit, .. } => {
             format!(
@@ -513,7 +596,7 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
             )
         }
         FieldError::NotAfter { limit, .. } if zh => {
-            format!("{field}：必须晚于{}", time_limit(lang, *limit))
+            format!("{field}：{}", spaced("必须晚于", time_limit(lang, *limit)))
         }
         FieldError::NotAfter { limit, .. } => {
             format!("{field}: must be later than {}", time_limit(lang, *limit))
@@ -538,9 +621,11 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
         }
         FieldError::UnconfirmedWarning {
             value, warn_above, ..
-        } if zh => {
-            format!("{field}：{value} {unit} 高于 {warn_above} {unit}，属少见值，请确认")
-        }
+        } if zh => format!(
+            "{field}：{} 高于常见上限 {}，请核实后勾选确认",
+            with_unit(*value),
+            with_unit(*warn_above)
+        ),
         FieldError::UnconfirmedWarning {
             value, warn_above, ..
         } => format!(
@@ -561,7 +646,7 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
             minutes_from_target,
             allowed_minutes,
         } if zh => format!(
-            "{field}：{} h 样本比目标时间{} {} 分钟，超出 ±{allowed_minutes} 分钟窗口，请确认",
+            "{field}：{} h 样本比目标时间{} {} 分钟，超出 ±{allowed_minutes} 分钟采样时间窗，请核实后勾选确认",
             time_point.hours(),
             if *minutes_from_target < 0 {
                 "早"
@@ -587,6 +672,23 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
     }
 }
 
+/// `range` with the unit after it, when there is one: "0–24 points".
+fn with_unit_after(range: &str, unit: &str) -> String {
+    format!("{range} {unit}").trim_end().to_owned()
+}
+
+/// Two pieces of Chinese text joined, with a space where Chinese meets a Latin
+/// letter or digit: "不得晚于" and "ECMO 上机时间" make "不得晚于 ECMO 上机时间".
+fn spaced(before: &str, after: &str) -> String {
+    let is_latin = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let latin_meets_chinese = is_latin(before.chars().last()) || is_latin(after.chars().next());
+    if latin_meets_chinese {
+        format!("{before} {after}")
+    } else {
+        format!("{before}{after}")
+    }
+}
+
 /// What a time must not pass, in `lang`.
 fn time_limit(lang: Lang, limit: TimeLimit) -> &'static str {
     pick(
@@ -594,12 +696,13 @@ fn time_limit(lang: Lang, limit: TimeLimit) -> &'static str {
         match limit {
             TimeLimit::ScreeningTime => ["the screening date-time", "筛选时间"],
             TimeLimit::EvaluationTime => ["now", "当前时间"],
-            TimeLimit::EcmoStart => ["the ECMO start", "ECMO 开始时间"],
+            TimeLimit::EcmoStart => ["the ECMO start", "ECMO 上机时间"],
             TimeLimit::SessionStart => ["the session start", "治疗开始时间"],
-            TimeLimit::IcuDischarge => ["the ICU discharge", "ICU 出院日期"],
-            TimeLimit::RecordingTime => {
-                ["now (it cannot have happened yet)", "当前时间（尚未发生）"]
-            }
+            TimeLimit::IcuDischarge => ["the ICU discharge", "转出 ICU 日期"],
+            TimeLimit::RecordingTime => [
+                "now (it cannot have happened yet)",
+                "当前时间（不能录入尚未发生的事件）",
+            ],
         },
     )
 }

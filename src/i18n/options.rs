@@ -136,7 +136,7 @@ fn text(field: Field, key: &str) -> Option<Text> {
         },
         Field::WithdrawnBy => match read(key)? {
             WithdrawnBy::Participant => Text::WithdrawnByParticipant,
-            WithdrawnBy::LegallyAuthorisedRepresentative => Text::ConsentRepresentative,
+            WithdrawnBy::LegallyAuthorisedRepresentative => Text::WithdrawnByRepresentative,
             WithdrawnBy::Investigator => Text::WithdrawnByInvestigator,
         },
         _ => return None,

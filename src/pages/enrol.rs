@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use trial::wire::{EnrolmentCode, ErrorCode};
 
-use crate::i18n::{Lang, Text, parenthesised, sync_error, t, use_lang};
+use crate::i18n::{Lang, Text, sync_error, t, use_lang, with_detail};
 use crate::state::{DATABASE, use_session, use_tablet};
 use crate::store::Store;
 use crate::sync::{self, SyncError, use_sync};
@@ -99,7 +99,7 @@ fn message(lang: Lang, failure: &SyncError) -> String {
         SyncError::Unauthenticated(_) => Text::EnrolCodeUnknown,
         SyncError::Refused(ErrorCode::Conflict, _) => Text::EnrolCodeUsed,
         SyncError::Refused(_, detail) | SyncError::Unexpected(detail) => {
-            return parenthesised(lang, t(lang, Text::EnrolRefused), detail);
+            return with_detail(lang, Text::EnrolRefused, detail);
         }
         other => return sync_error(lang, other),
     };

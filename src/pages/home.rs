@@ -8,7 +8,7 @@ use trial::time::Moment;
 
 use crate::clock;
 use crate::components::SyncStatusPanel;
-use crate::i18n::{Lang, Text, arm_label, sample_due_label, t, use_lang};
+use crate::i18n::{Lang, Text, arm_label, labelled, sample_due_label, storage_used, t, use_lang};
 use crate::pwa;
 use crate::state::use_tablet;
 
@@ -31,11 +31,15 @@ pub fn Home() -> impl IntoView {
     let storage_line = move || {
         let lang = lang.get();
         storage.get().flatten().map(|status| {
-            let kept = if status.persisted { Text::StorageKept } else { Text::StorageNotKept };
+            let kept = if status.persisted {
+                Text::StorageKept
+            } else {
+                Text::StorageNotKept
+            };
             let megabytes = status.usage / 1_000_000.0;
             view! {
                 <p class="storage" class:warning=!status.persisted data-testid="storage-status">
-                    {format!("{} · {megabytes:.1} MB {}", t(lang, kept), t(lang, Text::StorageUsed))}
+                    {format!("{} · {}", t(lang, kept), storage_used(lang, megabytes))}
                 </p>
             }
         })
@@ -136,12 +140,7 @@ pub fn status_label(lang: Lang, status: Status) -> String {
         Status::NotEligible => t(lang, Text::StatusNotEligible).into(),
         Status::Eligible => t(lang, Text::StatusEligible).into(),
         Status::Randomised { arm } => {
-            let separator = if lang == Lang::Zh { "：" } else { ": " };
-            format!(
-                "{}{separator}{}",
-                t(lang, Text::StatusRandomised),
-                arm_label(lang, arm)
-            )
+            labelled(lang, t(lang, Text::StatusRandomised), arm_label(lang, arm))
         }
         Status::Withdrawn => t(lang, Text::StatusWithdrawn).into(),
         Status::Completed => t(lang, Text::StatusCompleted).into(),

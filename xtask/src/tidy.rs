@@ -1,6 +1,9 @@
 //! Checks that must always hold, run as tests so `cargo xtask test` gates them:
-//! every Rust file opens with a `//!` line saying what it is for, and no file keeps
-//! a debugging leftover or a skipped test.
+//! every Rust file opens with a `//!` line saying what it is for, no file keeps a
+//! debugging leftover or a skipped test, and the Chinese texts keep to their
+//! glossary and punctuation (`chinese`).
+
+mod chinese;
 
 use std::path::{Path, PathBuf};
 
@@ -66,3 +69,4 @@ fn no_leftovers() {
     }
     assert!(found.is_empty(), "leftovers:\n{}", found.join("\n"));
 }
+

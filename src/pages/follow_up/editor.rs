@@ -17,7 +17,7 @@ use super::{OpenForm, VisLine, form_context, title};
 use crate::actions;
 use crate::clock;
 use crate::components::dirty::use_dirty;
-use crate::i18n::{Text, action_error, t, use_lang};
+use crate::i18n::{Text, action_error, t, use_lang, with_detail};
 use crate::pages::home::ticking_clock;
 use crate::state::{use_session, use_tablet};
 
@@ -110,7 +110,7 @@ pub(super) fn FormEditor(
         let form = match typed.get_untracked().0 {
             Ok(form) => form,
             Err(message) => {
-                problem.set(Some(format!("{} {message}", t(lang, Text::SaveFailed))));
+                problem.set(Some(with_detail(lang, Text::FormNotBuilt, &message)));
                 return;
             }
         };

@@ -6,7 +6,7 @@ use trial::crf::cytokine::{Il6Change, TimePoint};
 use trial::crf::{Form, FormRef};
 use trial::projection::Participant;
 
-use crate::i18n::{Text, t, use_lang};
+use crate::i18n::{Lang, Text, parenthesised, percent, t, use_lang};
 
 /// The table of changes, under the samples.
 #[component]
@@ -33,14 +33,17 @@ pub(super) fn Il6Changes(participant: Signal<Participant>) -> impl IntoView {
                         <thead>
                             <tr>
                                 <th scope="col">{move || t(lang.get(), Text::TimePoint)}</th>
-                                <th scope="col">"IL-6 (pg/mL)"</th>
-                                <th scope="col">{move || format!("{} (pg/mL)", t(lang.get(), Text::ChangeAbsolute))}</th>
+                                <th scope="col">{move || parenthesised(lang.get(), "IL-6", "pg/mL")}</th>
+                                <th scope="col">{move || parenthesised(lang.get(), t(lang.get(), Text::ChangeAbsolute), "pg/mL")}</th>
                                 <th scope="col">{move || t(lang.get(), Text::ChangePercent)}</th>
                                 <th scope="col">{move || t(lang.get(), Text::ChangeLog10)}</th>
                             </tr>
                         </thead>
                         <tbody>
-                            {move || rows.get().into_iter().map(|(time_point, t0, value, change)| row(time_point, t0, value, change)).collect_view()}
+                            {move || {
+                                let lang = lang.get();
+                                rows.get().into_iter().map(|(time_point, t0, value, change)| row(lang, time_point, t0, value, change)).collect_view()
+                            }}
                         </tbody>
                     </table>
                 </div>
@@ -50,6 +53,7 @@ pub(super) fn Il6Changes(participant: Signal<Participant>) -> impl IntoView {
 }
 
 fn row(
+    lang: Lang,
     time_point: TimePoint,
     t0: Option<f64>,
     value: Option<f64>,
@@ -66,7 +70,7 @@ fn row(
             <th scope="row">{format!("{hours} h")}</th>
             <td>{values}</td>
             <td>{signed(change.absolute_pg_per_ml, 1)}</td>
-            <td>{change.percent.map_or_else(dash, |percent| format!("{} %", signed(percent, 1)))}</td>
+            <td>{change.percent.map_or_else(dash, |change| percent(lang, &signed(change, 1)))}</td>
             <td>{change.log10_change.map_or_else(dash, |log10| signed(log10, 2))}</td>
         </tr>
     }

@@ -36,7 +36,8 @@ use uuid::Uuid;
 
 use crate::components::dirty::{DirtyForms, provide_dirty};
 use crate::i18n::{
-    Lang, Text, form_label, labelled, not_done_label, options, t, unit_label, use_lang,
+    Lang, Text, form_label, labelled, not_done_label, numbered_form, options, range, t, unit_label,
+    use_lang,
 };
 use crate::store::UserRecord;
 use crate::{actions, clock};
@@ -279,15 +280,13 @@ fn form_context(participant: &Participant) -> FormContext {
 /// A form instance's title: "Baseline (T0)", "Cytokine sample 6 h", "Adverse event
 /// 2" (numbered in the order the events were first saved).
 fn title(lang: Lang, participant: &Participant, form_ref: FormRef) -> String {
-    let label = form_label(lang, form_ref);
-    let ordinal = match form_ref {
+    match form_ref {
         FormRef::HemoperfusionSession { session_id: id }
         | FormRef::AdverseEvent {
             adverse_event_id: id,
-        } => ordinal(participant, form_ref.kind(), id),
-        _ => return label,
-    };
-    format!("{label} {ordinal}")
+        } => numbered_form(lang, form_ref, ordinal(participant, form_ref.kind(), id)),
+        _ => form_label(lang, form_ref),
+    }
 }
 
 /// The place of the session or adverse event `id` among those of its kind, from 1;
@@ -313,8 +312,8 @@ pub(crate) fn wall_clock(moment: Moment) -> String {
 }
 
 /// A sample window on the tablet's wall clock, the date written once when both
-/// ends fall on the same day: "03-01 11:00–13:00".
-fn window_text(window: &SampleWindow) -> String {
+/// ends fall on the same day: "03-01 11:00–13:00" / "03-01 11:00～13:00".
+fn window_text(lang: Lang, window: &SampleWindow) -> String {
     let earliest = wall_clock(window.earliest());
     let latest = wall_clock(window.latest());
     let split = |text: &str| -> (String, String) {
@@ -325,9 +324,16 @@ fn window_text(window: &SampleWindow) -> String {
     let ((earliest_date, earliest_time), (latest_date, latest_time)) =
         (split(&earliest), split(&latest));
     if earliest_date == latest_date {
-        format!("{earliest_date} {earliest_time}–{latest_time}")
+        format!(
+            "{earliest_date} {}",
+            range(lang, &earliest_time, &latest_time)
+        )
     } else {
-        format!("{earliest_date} {earliest_time} – {latest_date} {latest_time}")
+        range(
+            lang,
+            &format!("{earliest_date} {earliest_time}"),
+            &format!("{latest_date} {latest_time}"),
+        )
     }
 }
 

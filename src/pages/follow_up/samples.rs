@@ -27,7 +27,7 @@ pub(super) fn Samples(participant: Signal<Participant>, open: OpenForm) -> impl 
             let detail = Signal::derive(move || {
                 participant.with(|p| window_of(p, time_point)).map_or_else(
                     || t(lang.get(), Text::NoWindow).to_owned(),
-                    |window| window_text(&window),
+                    |window| window_text(lang.get(), &window),
                 )
             });
             let state = Signal::derive(move || {

@@ -21,7 +21,10 @@ use super::{
 };
 use crate::actions;
 use crate::components::dirty::use_dirty;
-use crate::i18n::{Text, action_error, field_error, field_label, labelled, t, use_lang};
+use crate::i18n::{
+    Lang, Text, action_error, field_error, field_label, labelled, sentences, t, use_lang,
+    with_detail,
+};
 use crate::pages::home::ticking_clock;
 use crate::state::{use_session, use_tablet};
 
@@ -171,7 +174,8 @@ fn SavedField(
             };
             Some(view! {
                 <div class="query" role="status" data-testid=format!("query-{key}")>
-                    <p><strong>{t(lang, Text::DataQuery)}</strong> " " {t(lang, Text::DataQueryHelp)}</p>
+                    // No space after the full-width colon of the Chinese label.
+                    <p><strong>{t(lang, Text::DataQuery)}</strong> {(lang == Lang::En).then_some(" ")} {t(lang, Text::DataQueryHelp)}</p>
                     <ul>
                         {line(&conflict.shown_value, &conflict.shown)}
                         {line(&conflict.overridden_value, &conflict.overridden)}
@@ -273,7 +277,7 @@ fn CorrectionForm(
         let body = match verdict.get_untracked() {
             Ok(body) => body,
             Err(Refusal::Other(message)) => {
-                problem.set(Some(format!("{} {message}", t(lang, Text::SaveFailed))));
+                problem.set(Some(with_detail(lang, Text::CorrectionRefused, &message)));
                 return;
             }
             Err(Refusal::Fields(_)) => {
@@ -308,7 +312,7 @@ fn CorrectionForm(
                 {move || {
                     let lang = lang.get();
                     let current = labelled(lang, t(lang, Text::CurrentEntry), &describe_entry(lang, field, &seen));
-                    format!("{current}. {}", t(lang, Text::CorrectionHelp))
+                    sentences(lang, &current, t(lang, Text::CorrectionHelp))
                 }}
             </p>
             <EntryField input error=error_of(field)/>
