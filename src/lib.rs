@@ -38,9 +38,7 @@ pub fn App() -> impl IntoView {
     Effect::new(move || {
         let lang = lang.get();
         lang.save();
-        if let Some(root) = document().document_element() {
-            let _ = root.set_attribute("lang", lang.tag());
-        }
+        lang.apply_to_document();
     });
     let (tablet, session) = state::provide();
     sync::start(tablet);

@@ -55,6 +55,29 @@ impl Lang {
         }
     }
 
+    /// Shows the language in the document: `<html lang>`, and the web manifest in
+    /// the same language (`index.html` links `public/manifest.webmanifest` by the
+    /// id `manifest`; the Chinese one is `manifest.zh.webmanifest`), so an app
+    /// installed by a Chinese user is named in Chinese.
+    pub fn apply_to_document(self) {
+        let document = document();
+        if let Some(root) = document.document_element() {
+            // Failing to set an attribute leaves the document as it was.
+            let _ = root.set_attribute("lang", self.tag());
+        }
+        if let Some(link) = document.get_element_by_id("manifest") {
+            let _ = link.set_attribute("href", self.manifest());
+        }
+    }
+
+    /// The web manifest in this language.
+    fn manifest(self) -> &'static str {
+        match self {
+            Self::En => "/manifest.webmanifest",
+            Self::Zh => "/manifest.zh.webmanifest",
+        }
+    }
+
     /// The BCP 47 tag, for `<html lang>` and `Intl`.
     pub fn tag(self) -> &'static str {
         match self {

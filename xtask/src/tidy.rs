@@ -1,7 +1,7 @@
 //! Checks that must always hold, run as tests so `cargo xtask test` gates them:
 //! every Rust file opens with a `//!` line saying what it is for, no file keeps a
-//! debugging leftover or a skipped test, and the Chinese texts keep to their
-//! glossary and punctuation (`chinese`).
+//! debugging leftover or a skipped test, each language has its web manifest, and
+//! the Chinese texts keep to their glossary and punctuation (`chinese`).
 
 mod chinese;
 
@@ -70,3 +70,37 @@ fn no_leftovers() {
     assert!(found.is_empty(), "leftovers:\n{}", found.join("\n"));
 }
 
+#[test]
+fn each_language_has_its_web_manifest_in_the_build() {
+    // The app switches `<link id="manifest">` to the manifest of its language
+    // (`Lang::apply_to_document`); Trunk copies each one into the build, where the
+    // service worker precaches every file and the server serves it.
+    let root = project_root();
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap();
+    let (index, i18n) = (read("index.html"), read("src/i18n/mod.rs"));
+    let (en, zh) = (
+        read("public/manifest.webmanifest"),
+        read("public/manifest.zh.webmanifest"),
+    );
+    assert!(index.contains(r#"<link rel="manifest" id="manifest" href="/manifest.webmanifest">"#));
+    for name in ["manifest.webmanifest", "manifest.zh.webmanifest"] {
+        let copied = format!(r#"<link data-trunk rel="copy-file" href="public/{name}">"#);
+        assert!(index.contains(&copied), "index.html does not copy {name}");
+        assert!(
+            i18n.contains(&format!(r#""/{name}""#)),
+            "src/i18n names no {name}"
+        );
+    }
+    assert!(en.contains(r#""lang": "en","#) && zh.contains(r#""lang": "zh-CN","#));
+    // Only the words differ: the same app, icons and colours in both.
+    let words = ["\"name\"", "\"description\"", "\"lang\""];
+    let rest = |manifest: &str| -> Vec<String> {
+        manifest
+            .lines()
+            .filter(|line| !words.iter().any(|key| line.trim_start().starts_with(key)))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(rest(&en), rest(&zh));
+    assert_ne!(en, zh);
+}
