@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::clock;
 use crate::crypto::{self, CryptoError};
-use crate::state::DATABASE;
+use crate::state::{self, DATABASE};
 use crate::store::{LeaseMode, LeaseRecord, RandomiseError, Store, StoreError};
 
 /// The site code of training-mode study numbers and strata.
@@ -203,7 +203,7 @@ async fn check_randomisable(
     now: trial::time::Moment,
 ) -> Result<(), ActionError> {
     let device = store.chain_head().await?.device_id();
-    let participants = project(&store.events().await?);
+    let participants = project(&store.events().await?, &state::calendar());
     let participant = participants
         .iter()
         .find(|p| p.id() == participant_id)

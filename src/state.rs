@@ -12,6 +12,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use trial::event::Event;
 use trial::projection::{Participant, project};
+use trial::time::Calendar;
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -99,9 +100,9 @@ impl Tablet {
         self.loaded.set(true);
     }
 
-    /// The participants, projected from the log.
+    /// The participants, projected from the log in the tablet's calendar.
     pub fn participants(self) -> Vec<Participant> {
-        self.events.with(|events| project(events))
+        self.events.with(|events| project(events, &calendar()))
     }
 
     /// How many events about each participant wait for the server.
@@ -183,6 +184,13 @@ pub struct Session {
     /// the open page (with any unsaved form) stays as it was, hidden until the
     /// same user's PIN unlocks it.
     pub locked: RwSignal<bool>,
+}
+
+/// Where the tablet reads calendar dates (the age on the screening date): the
+/// device's own offset at each moment, as every tablet did before sites sent their
+/// time zone's rules.
+pub fn calendar() -> Calendar {
+    Calendar::Device
 }
 
 /// Provides the shared state and starts the first read; called once by the root.

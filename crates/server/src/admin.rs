@@ -67,7 +67,7 @@ pub fn site(code: &str, name: &str, time_zone: &str) -> Result<Site, String> {
         ));
     }
     check_name("site name", name)?;
-    jiff::tz::TimeZone::get(time_zone).map_err(|_| {
+    crate::calendar::site_calendar(time_zone).map_err(|_| {
         format!("time zone {time_zone:?} is not an IANA time zone name, such as Asia/Shanghai")
     })?;
     Ok(Site {

@@ -17,6 +17,7 @@
 pub mod admin;
 mod api;
 mod auth;
+pub mod calendar;
 mod error;
 mod headers;
 mod leases;

@@ -158,6 +158,8 @@ mod tests {
     use trial::projection::project;
     use trial::time::Moment;
 
+    use trial::time::Calendar;
+
     use super::*;
 
     const PARTICIPANT: Uuid = Uuid::from_u128(0xaa);
@@ -238,7 +240,7 @@ mod tests {
         }
 
         fn changes(&self, open: &[QueryKey]) -> QueryChanges {
-            let participants = project(&self.events);
+            let participants = project(&self.events, &Calendar::Device);
             reconcile(&participants[0], Subject::Form(SAMPLE), open)
         }
     }
@@ -363,7 +365,7 @@ mod tests {
         assert_eq!(opened, expected_opened);
         assert_eq!(closed, expected_closed);
         assert_eq!(opened.len(), 3, "{opened:?}");
-        let participant = project(&log.events).remove(0);
+        let participant = project(&log.events, &Calendar::Device).remove(0);
         assert_eq!(
             Some(&state),
             participant.subject_state(Subject::Form(SAMPLE))

@@ -59,6 +59,7 @@ use trial::event::{ChainHead, Event, EventKind, verify_chain_from};
 use trial::payload::{Payload, PayloadError, Randomised, StudyNumber};
 use trial::randomisation::LeaseId;
 use trial::roster::{Member, check_recorder};
+use trial::time::Calendar;
 use trial::wire::{MAX_CLOCK_OFFSET_MS, Rejection, RejectionCode};
 use uuid::Uuid;
 
@@ -88,7 +89,7 @@ pub struct Origin {
 }
 
 /// What the server holds that a batch's randomisations are verified against.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AllocationContext {
     /// The device's site code.
     pub site_code: String,
@@ -101,6 +102,8 @@ pub struct AllocationContext {
     /// events their randomisation is checked against (see
     /// `PushTransaction::participant_logs`).
     pub participant_logs: BTreeMap<Uuid, Vec<Event>>,
+    /// The site's calendar, which eligibility reads dates in.
+    pub calendar: Calendar,
 }
 
 /// The stored sequence numbers a batch repeats, if any: the store reads those
@@ -319,6 +322,7 @@ impl PushPlan {
                         .get(&randomised.study_number)
                         .copied(),
                     participant_log: log,
+                    calendar: &context.calendar,
                 };
                 if let Err(flags) = verify_randomisation(&new.event, randomised, &holdings) {
                     new.flags.extend(flags);
@@ -558,6 +562,7 @@ mod tests {
                 .iter()
                 .map(|participant| (Uuid::from_u128(*participant), Vec::new()))
                 .collect(),
+            calendar: Calendar::Device,
         }
     }
 

@@ -43,7 +43,7 @@ use crate::payload::{PayloadError, Randomised, StudyNumber};
 use crate::projection::{Anomaly, Participant, RandomiseRefusal, project};
 use crate::randomisation::{Arm, Lease, LeaseId, VerifyError};
 use crate::roster::RecorderError;
-use crate::time::Moment;
+use crate::time::{Calendar, Moment};
 
 /// How far the `randomised_at` a payload names may lie from the moment its event
 /// was recorded. The app takes both from one clock, a few milliseconds apart (the
@@ -89,6 +89,8 @@ pub struct Holdings<'a> {
     /// The participant's events the server holds, in the order it received them:
     /// those it accepted, and every earlier randomisation, flagged or unreadable.
     pub participant_log: &'a [Event],
+    /// The site's calendar, which eligibility reads dates in.
+    pub calendar: &'a Calendar,
 }
 
 /// Why a reported randomisation cannot be accepted as it is. Each variant names
@@ -247,7 +249,11 @@ pub fn verify_randomisation(
             holder,
         });
     }
-    flags.extend(check_participant(event, holdings.participant_log));
+    flags.extend(check_participant(
+        event,
+        holdings.participant_log,
+        holdings.calendar,
+    ));
     if flags.is_empty() { Ok(()) } else { Err(flags) }
 }
 
@@ -261,10 +267,10 @@ pub fn unreadable_randomisation(error: &PayloadError) -> AllocationFlag {
 
 /// The participant's part: what the projection found wrong with this very
 /// randomisation when it folded the log with it.
-fn check_participant(event: &Event, log: &[Event]) -> Vec<AllocationFlag> {
+fn check_participant(event: &Event, log: &[Event], calendar: &Calendar) -> Vec<AllocationFlag> {
     let mut with_event = log.to_vec();
     with_event.push(event.clone());
-    let Some(participant) = project(&with_event)
+    let Some(participant) = project(&with_event, calendar)
         .into_iter()
         .find(|participant| participant.id() == event.participant_id())
     else {

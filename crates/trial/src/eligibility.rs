@@ -14,7 +14,7 @@ use std::fmt;
 
 use crate::field::{Field, FieldError, TimeLimit};
 use crate::screening::{Answer, Bmi, EcmoMode, Screening};
-use crate::time::{MS_PER_HOUR, Moment};
+use crate::time::{Calendar, MS_PER_HOUR, Moment};
 
 /// The youngest age included, in completed years.
 pub const MIN_AGE_YEARS: u32 = 18;
@@ -217,9 +217,14 @@ impl Assessment {
 }
 
 /// Assesses `screening` at the moment `at` (the screening itself, or the randomise
-/// tap). Times that cannot be right are errors, not ineligibility: ECMO starting
-/// after `at`, or `at` before the screening.
-pub fn assess(screening: &Screening, at: Moment) -> Result<Assessment, FieldError> {
+/// tap), reading dates (the age on the screening date) in the site's `calendar`.
+/// Times that cannot be right are errors, not ineligibility: ECMO starting after
+/// `at`, or `at` before the screening.
+pub fn assess(
+    screening: &Screening,
+    at: Moment,
+    calendar: &Calendar,
+) -> Result<Assessment, FieldError> {
     let form = screening.form();
     if at < form.screened_at {
         return Err(FieldError::LaterThan {
@@ -236,7 +241,8 @@ pub fn assess(screening: &Screening, at: Moment) -> Result<Assessment, FieldErro
     let ms_on_ecmo = form.ecmo_started_at.map(|started| at.ms_since(started));
     let answer = |field, answer| Truth::from_answer(field, answer);
 
-    let age = match screening.age_years() {
+    let age_years = screening.age_years(calendar);
+    let age = match age_years {
         None => Truth::missing(Field::DateOfBirth),
         Some(age) => Truth::from((MIN_AGE_YEARS..=MAX_AGE_YEARS).contains(&age)),
     };
@@ -350,7 +356,7 @@ pub fn assess(screening: &Screening, at: Moment) -> Result<Assessment, FieldErro
     Ok(Assessment {
         evaluated_at: at,
         statuses,
-        age_years: screening.age_years(),
+        age_years,
         bmi: screening.bmi(),
         ms_on_ecmo,
         outcome,

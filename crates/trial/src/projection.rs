@@ -60,7 +60,7 @@ use crate::payload::{
 };
 use crate::randomisation::Arm;
 use crate::screening::Screening;
-use crate::time::Moment;
+use crate::time::{Calendar, Moment};
 
 /// Who recorded something, on which device, when, and in which event: the audit
 /// trail of every value.
@@ -241,6 +241,8 @@ pub struct NextSample {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Participant {
     id: Uuid,
+    /// Where dates are read: the site's time zone.
+    calendar: Calendar,
     screening_number: Option<String>,
     /// The tablet of the first screening received: the only one that may
     /// randomise, however many tablets edit the screening later.
@@ -266,19 +268,20 @@ pub struct Participant {
     anomalies: Vec<Anomaly>,
 }
 
-/// Folds `events` (of any participants, in any order) into one [`Participant`] per
-/// participant, in the order of each one's first event.
+/// Folds `events` (of any participants, in the order they were received) into one
+/// [`Participant`] per participant, in the order of each one's first event; dates
+/// are read in the site's `calendar`.
 ///
 /// The events must have passed `crate::event::verify_chain`: nothing here checks
 /// hashes. A payload that cannot be read does not stop the projection; it is an
 /// [`Anomaly`] of its participant, so one bad record never hides the others.
-pub fn project(events: &[Event]) -> Vec<Participant> {
+pub fn project(events: &[Event], calendar: &Calendar) -> Vec<Participant> {
     let mut participants: Vec<Participant> = Vec::new();
     let mut index_of: BTreeMap<Uuid, usize> = BTreeMap::new();
     // What the order of receipt decides (see the module doc).
     for event in events {
         let index = *index_of.entry(event.participant_id()).or_insert_with(|| {
-            participants.push(Participant::new(event.participant_id()));
+            participants.push(Participant::new(event.participant_id(), calendar.clone()));
             participants.len() - 1
         });
         let participant = &mut participants[index];
@@ -355,9 +358,10 @@ impl FormRecord {
 }
 
 impl Participant {
-    fn new(id: Uuid) -> Self {
+    fn new(id: Uuid, calendar: Calendar) -> Self {
         Self {
             id,
+            calendar,
             screening_number: None,
             screened_on: None,
             first_randomisation: None,
@@ -528,7 +532,11 @@ impl Participant {
     /// screening, an error when ECMO starts after that moment.
     pub fn assessment(&self, now: Moment) -> Option<Result<Assessment, FieldError>> {
         let screening = &self.screening.as_ref()?.value;
-        Some(assess(screening, now.max(screening.form().screened_at)))
+        Some(assess(
+            screening,
+            now.max(screening.form().screened_at),
+            &self.calendar,
+        ))
     }
 
     /// Whether the participant may be randomised at `now`: not randomised yet,
@@ -573,6 +581,7 @@ impl Participant {
             assess(
                 &screening.value,
                 now.max(screening.value.form().screened_at),
+                &self.calendar,
             )
         }) {
             Some(Ok(assessment)) if assessment.is_eligible() => {}

@@ -12,7 +12,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use crate::field::{Field, FieldError, TimeLimit, check_limits};
-use crate::time::Moment;
+use crate::time::{Calendar, Moment, age_in_years};
 
 /// The oldest age a date of birth may imply; anything older is a typing error.
 pub const MAX_AGE_YEARS: i16 = 120;
@@ -197,7 +197,6 @@ impl Bmi {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Screening {
     form: ScreeningForm,
-    age_years: Option<u32>,
     bmi: Option<Bmi>,
 }
 
@@ -219,8 +218,10 @@ impl Screening {
         let weight_kg =
             weight_kg.filter(|weight| to_the_tenth(Field::WeightKg, *weight, &mut errors));
 
+        // The date as the device saw it: a plausibility check, which a day's
+        // difference from the site's calendar does not change. Age itself is asked
+        // of the site's calendar (`Screening::age_years`).
         let screening_date = form.screened_at.local_date();
-        let mut age_years = None;
         if let Some(born) = form.date_of_birth {
             let earliest = screening_date
                 .checked_sub(MAX_AGE_YEARS.years())
@@ -231,8 +232,6 @@ impl Screening {
                     earliest,
                     latest: screening_date,
                 });
-            } else {
-                age_years = crate::time::age_in_years(born, screening_date);
             }
         }
         if form
@@ -260,7 +259,6 @@ impl Screening {
             .map(|(weight, height)| Bmi::from_measurements(weight, height));
         Ok(Self {
             form: form.clone(),
-            age_years,
             bmi,
         })
     }
@@ -270,9 +268,11 @@ impl Screening {
         &self.form
     }
 
-    /// Completed years of age on the screening date, from the date of birth.
-    pub fn age_years(&self) -> Option<u32> {
-        self.age_years
+    /// Completed years of age on the screening date, as the site's `calendar`
+    /// reads the screening moment, from the date of birth.
+    pub fn age_years(&self, calendar: &Calendar) -> Option<u32> {
+        let born = self.form.date_of_birth?;
+        age_in_years(born, calendar.date(self.form.screened_at))
     }
 
     /// BMI from weight and height, when both are known.

@@ -2,14 +2,77 @@
 //!
 //! An instant is stored as UTC milliseconds plus the device's UTC offset at that
 //! moment (DESIGN.md, "Time"): the UTC part orders events across devices, the offset
-//! answers calendar questions ("how old on the screening date?") the way the ward saw
-//! them. Nothing here reads a clock; callers pass the current time in.
+//! shows when the device thought it was. Calendar questions ("how old on the
+//! screening date?") are answered by a [`Calendar`]: the site's IANA time zone,
+//! whatever zone a tablet happens to be set to. Nothing here reads a clock; callers
+//! pass the current time in.
 
 use std::fmt;
 
 use jiff::civil::Date;
-use jiff::tz::Offset;
+use jiff::tz::{Offset, TimeZone};
 use serde::{Deserialize, Serialize};
+
+/// Where calendar dates are read: the site's time zone, whose rules (TZif, RFC 8536)
+/// the server sends, so the wasm carries no time-zone database; or, on a tablet not
+/// enrolled yet (training mode), the device's own offset as each moment recorded it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Calendar {
+    /// The site's IANA time zone.
+    Site(TimeZone),
+    /// The device's offset at each moment: training mode only, and said so.
+    Device,
+}
+
+/// Occurs when a site's time-zone rules cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CalendarError {
+    /// The zone's IANA name.
+    pub name: String,
+    /// What the TZif reader found.
+    pub message: String,
+}
+
+impl Calendar {
+    /// The calendar of the zone `name`, from its TZif bytes.
+    pub fn site(name: &str, tzif: &[u8]) -> Result<Self, CalendarError> {
+        TimeZone::tzif(name, tzif)
+            .map(Self::Site)
+            .map_err(|error| CalendarError {
+                name: name.to_owned(),
+                message: error.to_string(),
+            })
+    }
+
+    /// The date `moment` falls on.
+    pub fn date(&self, moment: Moment) -> Date {
+        match self {
+            Self::Site(zone) => jiff::Timestamp::from_millisecond(moment.utc_ms)
+                .map_or_else(|_| moment.local_date(), |at| zone.to_datetime(at).date()),
+            Self::Device => moment.local_date(),
+        }
+    }
+
+    /// The zone's IANA name; `None` for the device's offsets.
+    pub fn zone_name(&self) -> Option<&str> {
+        match self {
+            Self::Site(zone) => zone.iana_name(),
+            Self::Device => None,
+        }
+    }
+}
+
+impl fmt::Display for CalendarError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the rules of time zone {} cannot be read: {}",
+            self.name, self.message
+        )
+    }
+}
+
+impl std::error::Error for CalendarError {}
 
 /// Milliseconds in one hour, for durations measured in hours.
 pub const MS_PER_HOUR: i64 = 3_600_000;

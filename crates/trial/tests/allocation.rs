@@ -9,7 +9,7 @@ use trial::event::{ChainHead, Event, EventDraft, EventKind};
 use trial::payload::{Payload, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber};
 use trial::randomisation::{Arm, Lease, LeaseId, RandomisationConfig, Seed, Stratum, arm_at};
 use trial::screening::{Answer, EcmoMode, ScreeningForm};
-use trial::time::{MS_PER_HOUR, Moment};
+use trial::time::{Calendar, MS_PER_HOUR, Moment};
 use uuid::Uuid;
 
 /// 2026-03-01 08:00 in Beijing: ECMO starts.
@@ -182,6 +182,7 @@ fn verify(
         lease_owner,
         study_number_holder,
         participant_log: &stored,
+        calendar: &Calendar::Device,
     };
     verify_randomisation(&event, body, &holdings)
 }

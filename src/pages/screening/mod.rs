@@ -19,7 +19,7 @@ use crate::components::dirty::use_dirty;
 use crate::components::{AnswerField, ChoiceField, DateField, DateTimeField, NumberField};
 use crate::i18n::{Text, action_error, field_error, t, use_lang};
 use crate::pages::home::ticking_clock;
-use crate::state::{DATABASE, use_session, use_tablet};
+use crate::state::{DATABASE, calendar, use_session, use_tablet};
 use crate::store::Store;
 
 mod eligibility;
@@ -210,7 +210,7 @@ fn judge(inputs: Inputs, now: Moment) -> Verdict {
         return Err(errors);
     }
     let at = now.max(form.screened_at);
-    let assessment = assess(&screening, at).map_err(|error| vec![error])?;
+    let assessment = assess(&screening, at, &calendar()).map_err(|error| vec![error])?;
     Ok((form, assessment))
 }
 
@@ -266,7 +266,7 @@ pub fn ScreeningEditor(
         // tablets leave no gaps in its numbers.
         let device = tablet.device.get_untracked();
         let n_screened_here = tablet.events.with_untracked(|events| {
-            project(events)
+            project(events, &calendar())
                 .iter()
                 .filter(|participant| {
                     participant

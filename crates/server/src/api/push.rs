@@ -10,11 +10,13 @@ use trial::edits::Subject;
 use trial::event::Event;
 use trial::payload::Payload;
 use trial::projection::project;
+use trial::time::Calendar;
 use trial::wire::{MAX_PUSH_EVENTS, PushRequest, PushResponse, Rejection, RejectionCode};
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::AuthenticatedDevice;
+use crate::calendar;
 use crate::error::{ApiError, ApiJson};
 use crate::queries::{self, QueryChanges};
 use crate::store::PushTransaction;
@@ -58,6 +60,7 @@ pub async fn push(
             participant_logs: push
                 .participant_logs(&plan.randomised_participants(&origin))
                 .await?,
+            calendar: site_calendar(&state, &device.site_code).await?,
             site_code: device.site_code,
             device_label: device.label,
         };
@@ -114,7 +117,8 @@ async fn update_queries(
             queries::apply_in_order(participant, &mut state, &typed, &open)
         } else {
             let log = push.subject_events(participant, subject).await?;
-            let folded = project(&log)
+            // Which changes conflict does not depend on dates.
+            let folded = project(&log, &Calendar::Device)
                 .into_iter()
                 .find(|folded| folded.id() == participant)
                 .ok_or_else(|| anyhow::anyhow!("participant {participant} has no events"))?;
@@ -128,6 +132,16 @@ async fn update_queries(
     push.record_queries(&changes).await?;
     push.save_subject_states(&states).await?;
     Ok(())
+}
+
+/// The calendar of the device's site, which the eligibility re-check reads dates in.
+async fn site_calendar(state: &AppState, site_code: &str) -> Result<Calendar, ApiError> {
+    let site = state
+        .store
+        .site(site_code)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the device's site {site_code} is not stored"))?;
+    Ok(calendar::site_calendar(&site.time_zone)?)
 }
 
 fn check_batch_size(request: &PushRequest) -> Result<(), ApiError> {

@@ -17,6 +17,7 @@ use trial::edits::{Subject, SubjectState, subject_of};
 use trial::event::{Event, EventKind};
 use trial::payload::Payload;
 use trial::projection::project;
+use trial::time::Calendar;
 use uuid::Uuid;
 
 use super::events::{EVENT_COLUMNS, EventRow};
@@ -202,7 +203,8 @@ impl Store {
                 .context("a participant id is not a uuid")?;
             let subject = read_subject(&subject)?;
             let events = subject_events(&mut conn, participant, subject).await?;
-            let state = project(&events)
+            // Which changes conflict does not depend on dates.
+            let state = project(&events, &Calendar::Device)
                 .into_iter()
                 .find_map(|folded| folded.subject_state(subject).cloned())
                 .unwrap_or_default();

@@ -111,6 +111,7 @@ on_both_engines!(
     a_repeated_key_is_refused,
     a_replay_with_an_edited_offset_is_a_seq_conflict,
     a_cursor_beyond_every_event_is_refused_without_a_500,
+    the_sites_calendar_decides_the_age,
 );
 
 async fn a_randomisation_naming_an_earlier_moment_is_judged_when_recorded(mut app: TestApp) {
@@ -624,4 +625,51 @@ async fn a_cursor_beyond_every_event_is_refused_without_a_500(app: TestApp) {
     }
     let page = app.pull(&tablet, i64::MAX as u64, None).await;
     assert_eq!((page.events.len(), page.more), (0, false));
+}
+
+/// A tablet whose clock runs in UTC at the Shanghai-time site: dates are read in
+/// the site's zone, so a patient who turned 18 on the Shanghai date of the
+/// screening is eligible, though it was still the day before in UTC.
+async fn the_sites_calendar_decides_the_age(mut app: TestApp) {
+    // 17:06 UTC on 15 June 2025 is 01:06 on 16 June in Shanghai.
+    let screened_ms = NOW_MS + 2 * MS_PER_HOUR;
+    app.set_clock(screened_ms + MS_PER_HOUR);
+    let mut tablet = app.enrol().await;
+    let utc = |utc_ms| Moment::new(utc_ms, 0).unwrap();
+    let Payload::ScreeningRecorded(mut body) = screening(EcmoMode::Va) else {
+        unreachable!("screening() makes a screening")
+    };
+    body.form.screened_at = utc(screened_ms);
+    body.form.date_of_birth = Some(jiff::civil::date(2007, 6, 16));
+    body.form.ecmo_started_at = Some(utc(screened_ms - 2 * MS_PER_HOUR));
+    let consent = Payload::ConsentRecorded(ConsentForm {
+        given_by: ConsentGivenBy::Patient,
+        consented_at: utc(screened_ms + 10 * 60_000),
+        form_version: "2.1".to_owned(),
+    });
+    let randomised = Payload::Randomised(tablet.next_randomisation(screened_ms + 20 * 60_000));
+    let participant = Uuid::now_v7();
+    let user = tablet.user_id;
+    let mut record = |payload: &Payload, utc_ms: i64| {
+        tablet
+            .head
+            .append(EventDraft {
+                id: Uuid::now_v7(),
+                participant_id: participant,
+                user_id: user,
+                recorded_at: utc(utc_ms),
+                kind: payload.kind(),
+                payload: payload.to_json(),
+                app_version: "0.1.0".to_owned(),
+                schema_version: SCHEMA_VERSION,
+            })
+            .unwrap()
+    };
+    let events = vec![
+        record(&Payload::ScreeningRecorded(body), screened_ms),
+        record(&consent, screened_ms + 10 * 60_000),
+        record(&randomised, screened_ms + 20 * 60_000),
+    ];
+    assert_eq!(app.push(&tablet, &events).await.rejected, []);
+    assert_eq!(app.flags().await, []);
 }
