@@ -172,6 +172,7 @@ pub enum Text {
     StatusEligible,
     StatusRandomised,
     StatusWithdrawn,
+    EndWithdrawn,
     StatusCompleted,
     StatusLost,
     Female,
@@ -465,11 +466,14 @@ pub fn numbered_form(lang: Lang, form: FormRef, ordinal: usize) -> String {
     }
 }
 
-/// "… · 3.2 MB used" / "… · 已用 3.2 MB": how much this tablet stores.
-pub fn storage_used(lang: Lang, megabytes: f64) -> String {
+/// Whether the browser keeps this tablet's data (`kept`: `StorageKept` or
+/// `StorageNotKept`) and how much is stored: "… · 3.2 MB used" / "本平板已用
+/// 3.2 MB 存储空间。…".
+pub fn storage_line(lang: Lang, kept: Text, megabytes: f64) -> String {
+    let used = t(lang, Text::StorageUsed);
     match lang {
-        Lang::En => format!("{megabytes:.1} MB {}", t(lang, Text::StorageUsed)),
-        Lang::Zh => format!("{} {megabytes:.1} MB", t(lang, Text::StorageUsed)),
+        Lang::En => format!("{} · {megabytes:.1} MB {used}", t(lang, kept)),
+        Lang::Zh => format!("本平板{used} {megabytes:.1} MB 存储空间。{}", t(lang, kept)),
     }
 }
 
@@ -499,14 +503,15 @@ pub fn percent(lang: Lang, number: &str) -> String {
 
 /// A range, "0–24" / "0～24"; ends that hold a space (two date-times) or a minus
 /// sign are joined by " – " / " 至 ", since "-35～17" and "03-01 23:00～03-02"
-/// read badly in Chinese.
+/// read badly in Chinese. A Chinese line may break on either side of "～", so word
+/// joiners (U+2060, invisible) keep "0～24" on one line.
 pub fn range(lang: Lang, from: &str, to: &str) -> String {
     let wide = from.contains(' ') || to.contains(' ');
     match lang {
         Lang::En if wide => format!("{from} – {to}"),
         Lang::En => format!("{from}–{to}"),
         Lang::Zh if wide || from.starts_with('-') => format!("{from} 至 {to}"),
-        Lang::Zh => format!("{from}～{to}"),
+        Lang::Zh => format!("{from}\u{2060}～\u{2060}{to}"),
     }
 }
 
@@ -526,11 +531,15 @@ pub fn not_done_label(lang: Lang, reason: &str) -> String {
     }
 }
 
-/// "text (note)", with the brackets of `lang`.
+/// "text (note)", with the brackets of `lang`; in Chinese a text that ends in
+/// brackets takes the note inside them: "体外心肺复苏（ECPR，选填）".
 pub fn parenthesised(lang: Lang, text: &str, note: &str) -> String {
     match lang {
         Lang::En => format!("{text} ({note})"),
-        Lang::Zh => format!("{text}（{note}）"),
+        Lang::Zh => match text.strip_suffix('）') {
+            Some(open) => format!("{open}，{note}）"),
+            None => format!("{text}（{note}）"),
+        },
     }
 }
 
@@ -564,13 +573,17 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
         .limits()
         .map_or("", |limits| unit_label(lang, limits.unit));
     let zh = lang == Lang::Zh;
-    let with_unit = |number: f64| format!("{number} {unit}").trim_end().to_owned();
+    let with_unit = |number: f64| quantity(lang, &number.to_string(), unit);
     match error {
         FieldError::OutOfRange {
             value, min, max, ..
         } if zh => {
-            let range = range(lang, &min.to_string(), &with_unit(*max));
-            format!("{field}：{}，超出允许范围（{range}）", with_unit(*value))
+            let range = range(lang, &min.to_string(), &max.to_string());
+            format!(
+                "{field}：{}，超出允许范围（{}）",
+                with_unit(*value),
+                quantity(lang, &range, unit)
+            )
         }
         FieldError::OutOfRange {
             value, min, max, ..
@@ -579,7 +592,7 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
             format!(
                 "{field}: {} is outside the allowed range {}",
                 with_unit(*value),
-                with_unit_after(&range, unit)
+                quantity(lang, &range, unit)
             )
         }
         FieldError::NotANumber { .. } if zh => format!("{field}：请输入数字"),
@@ -695,9 +708,15 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
     }
 }
 
-/// `range` with the unit after it, when there is one: "0–24 points".
-fn with_unit_after(range: &str, unit: &str) -> String {
-    format!("{range} {unit}").trim_end().to_owned()
+/// A number (or a range) with its unit, when there is one: "0–24 points". In
+/// Chinese the space is a no-break space, since a Chinese line breaks anywhere and
+/// "（0～24" must not end a line with "分）" starting the next.
+fn quantity(lang: Lang, number: &str, unit: &str) -> String {
+    match (lang, unit) {
+        (_, "") => number.to_owned(),
+        (Lang::En, _) => format!("{number} {unit}"),
+        (Lang::Zh, _) => format!("{number}\u{a0}{unit}"),
+    }
 }
 
 /// Two pieces of Chinese text joined, with a space where Chinese meets a Latin

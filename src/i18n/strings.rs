@@ -15,11 +15,11 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         Text::ReloadNow => ["Reload now", "立即重新加载"],
         Text::StorageKept => [
             "Storage on this tablet: kept (persistent)",
-            "本平板存储已设为持久保存",
+            "存储已设为持久保存。",
         ],
         Text::StorageNotKept => [
             "Storage on this tablet: NOT guaranteed; the browser may clear it when space runs low. Sync often.",
-            "本平板存储未获持久保存保证，空间不足时浏览器可能将其清除，请经常同步。",
+            "存储未获持久保存保证，空间不足时浏览器可能将其清除，请经常同步。",
         ],
         Text::StorageUsed => ["used", "已用"],
         Text::AppTitle => ["HP-ECMO", "HP-ECMO"],
@@ -173,6 +173,7 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         Text::StatusEligible => ["Eligible", "符合入组条件"],
         Text::StatusRandomised => ["Randomised", "已随机分组"],
         Text::StatusWithdrawn => ["Withdrawn", "已退出研究"],
+        Text::EndWithdrawn => ["Withdrawn", "退出研究"],
         Text::StatusCompleted => ["Completed", "完成研究"],
         Text::StatusLost => ["Lost to follow-up", "失访"],
         Text::Female => ["Female", "女"],

@@ -8,7 +8,7 @@ use trial::time::Moment;
 
 use crate::clock;
 use crate::components::SyncStatusPanel;
-use crate::i18n::{Lang, Text, arm_label, labelled, sample_due_label, storage_used, t, use_lang};
+use crate::i18n::{Lang, Text, arm_label, labelled, sample_due_label, storage_line, t, use_lang};
 use crate::pwa;
 use crate::state::use_tablet;
 
@@ -39,7 +39,7 @@ pub fn Home() -> impl IntoView {
             let megabytes = status.usage / 1_000_000.0;
             view! {
                 <p class="storage" class:warning=!status.persisted data-testid="storage-status">
-                    {format!("{} · {}", t(lang, kept), storage_used(lang, megabytes))}
+                    {storage_line(lang, kept, megabytes)}
                 </p>
             }
         })

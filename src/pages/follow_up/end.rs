@@ -24,7 +24,7 @@ use crate::state::{use_session, use_tablet};
 /// §10, which become two kinds of event.
 const ENDINGS: [(&str, Text); 3] = [
     ("completed", Text::StatusCompleted),
-    ("withdrawn", Text::StatusWithdrawn),
+    ("withdrawn", Text::EndWithdrawn),
     ("lost", Text::StatusLost),
 ];
 

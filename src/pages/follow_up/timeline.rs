@@ -13,10 +13,8 @@ use trial::field::Field;
 use trial::payload::Payload;
 use trial::projection::{Change, Participant};
 
-use super::{describe_entry, describe_value, device_label, user_name, wall_clock};
-use crate::i18n::{
-    Lang, Text, arm_label, event_kind_label, field_label, form_label, labelled, t, use_lang,
-};
+use super::{describe_entry, describe_value, device_label, title, user_name, wall_clock};
+use crate::i18n::{Lang, Text, arm_label, event_kind_label, field_label, labelled, t, use_lang};
 use crate::state::use_tablet;
 use crate::store::UserRecord;
 
@@ -137,7 +135,10 @@ fn describe(
                 let fields = fields.join(if lang == Lang::Zh { "、" } else { ", " });
                 lines.push(labelled(lang, t(lang, Text::ConfirmedFields), &fields));
             }
-            (titled(lang, kind, saved.form.form_ref()), lines)
+            (
+                titled(lang, participant, kind, saved.form.form_ref()),
+                lines,
+            )
         }
         Ok(Payload::ValueCorrected(corrected)) => {
             // The projection's change names the value the correction replaced; the
@@ -153,7 +154,7 @@ fn describe(
                 ));
             }
             lines.push(labelled(lang, t(lang, Text::Reason), &corrected.reason));
-            (titled(lang, kind, corrected.form), lines)
+            (titled(lang, participant, kind, corrected.form), lines)
         }
         Ok(Payload::ScreeningRecorded(screening)) => {
             let form = serde_json::to_value(&screening.form)
@@ -234,8 +235,10 @@ fn screening_changes(lang: Lang, before: &Value, after: &Value) -> Vec<String> {
         .collect()
 }
 
-fn titled(lang: Lang, kind: &str, form: FormRef) -> String {
-    labelled(lang, kind, &form_label(lang, form))
+/// "Form saved: Hemoperfusion session 2": the event, and the form it is about as
+/// its own title names it.
+fn titled(lang: Lang, participant: &Participant, kind: &str, form: FormRef) -> String {
+    labelled(lang, kind, &title(lang, participant, form))
 }
 
 fn change_line(lang: Lang, change: &Change) -> String {
