@@ -4,13 +4,18 @@
 // again and find everything; then follow-up offline: IL-6 at 0 h and (six hours
 // later on the browser's clock) at 6 h, an out-of-range value refused, a correction
 // with its reason, a baseline form, and all of it still there after another reload;
-// screenshots of each screen and form at both tablet sizes and in both languages.
+// screenshots of each screen and form at both tablet sizes and in both languages,
+// and each Chinese screen read for ASCII punctuation next to Chinese and for terms
+// the glossary retired.
 import { after, before, test } from "node:test";
 import { TestServer } from "./support/server.mjs";
 import {
-  FollowUp, Home, LANDSCAPE, PORTRAIT, Participant, Screening, SignIn, assert, launch, localInput, screenshot,
-  watchErrors,
+  FollowUp, Home, LANDSCAPE, PORTRAIT, Participant, Screening, SignIn, assert, assertChinese, launch, localInput,
+  readable, screenshot, watchErrors,
 } from "./support/pages.mjs";
+
+/** The Chinese checks for a journey that typed English data (names, reasons). */
+const typedInEnglish = { englishWords: false };
 
 /** A plausible baseline (CRF.md §4): choices by their key, numbers as typed. The
  *  doses give a vasoactive-inotropic score of 5 + 100 × 0.05 + 100 × 0.1 = 20. */
@@ -185,13 +190,14 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   await followUp.fillAll(BASELINE);
   await followUp.fill("sofa_score", "30");
   await followUp.save();
-  assert.equal(await followUp.fieldError("sofa_score"), "SOFA 评分：30 分 超出允许范围 0–24 分");
+  assert.equal(readable(await followUp.fieldError("sofa_score")), "SOFA 评分：30 分，超出允许范围（0～24 分）");
   await screenshot(page, "15-baseline-out-of-range-zh-landscape");
+  await assertChinese(page, "baseline out of range", typedInEnglish);
   await followUp.fill("sofa_score", BASELINE.sofa_score);
-  assert.equal(await page.textContent("[data-testid=vis]"), "血管活性药物评分（自动计算）：20");
+  assert.equal(await page.textContent("[data-testid=vis]"), "血管活性-正性肌力药物评分（VIS，自动计算）：20");
   await followUp.save();
   await followUp.saved();
-  assert.equal(await followUp.tileSummary("baseline"), "已保存");
+  assert.equal(await followUp.tileSummary("baseline"), "已录入");
   await page.click("[data-testid=switch-language]");
   assert.equal(await followUp.value("shock_cause"), "Acute myocardial infarction");
   await screenshot(page, "16-baseline-saved-en-landscape");
@@ -222,10 +228,12 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
         await screenshot(page, `${shot++}-${section}-${lang}-${orientation}`);
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         assert.equal(overflow, 0, `no horizontal scrolling: ${section} ${lang} ${orientation}`);
+        if (lang === "zh") await assertChinese(page, `${section} ${orientation}`, typedInEnglish);
       }
       await followUp.section("end");
       await followUp.choose("end_status", "withdrawn");
       await screenshot(page, `${shot++}-end-withdrawn-${lang}-${orientation}`);
+      if (lang === "zh") await assertChinese(page, `end withdrawn ${orientation}`, typedInEnglish);
       const asked = page.waitForEvent("dialog").then((dialog) => dialog.accept());
       await page.click("[data-testid=section-samples]");
       await asked;
@@ -261,12 +269,14 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   await page.click("[data-testid=switch-language]");
   assert.equal(await page.textContent("[data-testid=new-screening]"), "新建筛选");
   await screenshot(page, "07-home-zh-landscape");
+  await assertChinese(page, "home", typedInEnglish);
   await page.setViewportSize(PORTRAIT);
   await screenshot(page, "08-home-zh-portrait");
   await home.newScreening();
   await screening.fillEligible();
   assert.equal(await screening.outcome(), "符合入组条件");
   await screenshot(page, "09-screening-eligible-zh-portrait");
+  await assertChinese(page, "screening eligible", typedInEnglish);
   await page.click("[data-testid=switch-language]");
   await screenshot(page, "10-screening-eligible-en-portrait");
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

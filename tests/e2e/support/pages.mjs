@@ -1,7 +1,7 @@
 // Page objects: one per screen, so the specs read as what a nurse does.
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const SCREENSHOTS = process.env.HP_ECMO_SCREENSHOTS || "target/e2e-screenshots";
@@ -163,6 +163,85 @@ export class FollowUp {
     await this.page.waitForSelector("[data-testid=correction]", { state: "detached" });
   }
   async timeline() { return this.page.locator("[data-testid=timeline-entry]").allTextContents(); }
+}
+
+/** The glossary of Chinese terms (src/i18n/GLOSSARY.md): the chosen terms, and
+ *  the retired ones that may appear only inside a chosen term. */
+const GLOSSARY = (() => {
+  const markdown = readFileSync(new URL("../../../src/i18n/GLOSSARY.md", import.meta.url), "utf8");
+  const terms = (cell) => cell.split("`").filter((_, index) => index % 2 === 1);
+  const rows = markdown.split("\n").filter((line) => line.startsWith("|") && !line.startsWith("|---")).slice(1);
+  const cells = rows.map((row) => row.replace(/^\||\|$/g, "").split("|"));
+  return { chosen: cells.flatMap((row) => terms(row[1])), retired: cells.flatMap((row) => terms(row[2])) };
+})();
+
+const CHINESE = /[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]/;
+
+/** Latin words a Chinese screen may show: names of drugs, scores, devices and
+ *  units as Chinese ICUs write them, and the data of the test (user and site
+ *  names). Anything else is English left untranslated. */
+const LATIN_WORDS = new Set([
+  "HP", "ECMO", "IL", "TNF", "PIN", "VA", "VV", "SOFA", "APACHE", "II", "SAVE", "BMI", "ICU", "ECPR", "CRRT",
+  "HA", "CytoSorb", "VIS", "SAE", "CONSORT", "TR", "LV", "VAD", "log",
+  "cm", "kg", "mmol", "mmHg", "min", "mL", "pg", "mol", "MB", "https", "localhost",
+  "English", "Coordinator", "Beijing", "Anzhen", "Hospital",
+]);
+
+/** What is wrong with the Chinese text of a screen (its `document.body.innerText`):
+ *  an ASCII colon, full stop or bracket next to Chinese (a decimal like 3.2, a time
+ *  like 14:05 and an address's "://" are fine), a retired term of the glossary, or,
+ *  unless `englishWords` is false (a journey that typed English data), an English
+ *  word. */
+export function chineseTextProblems(text, { englishWords = true } = {}) {
+  const problems = [];
+  const context = (index) => JSON.stringify(text.slice(Math.max(0, index - 12), index + 12));
+  for (const match of text.matchAll(/[:.()]/g)) {
+    const index = match.index;
+    const [before, after] = [text[index - 1] ?? "", text[index + 1] ?? ""];
+    if (/[.:]/.test(match[0]) && /\d/.test(before) && /\d/.test(after)) continue;
+    if (match[0] === ":" && text.startsWith("//", index + 1)) continue;
+    // The nearest neighbours on the same line, spaces skipped.
+    let left = index - 1;
+    while (text[left] === " " || text[left] === "\u00a0") left -= 1;
+    let right = index + 1;
+    while (text[right] === " " || text[right] === "\u00a0") right += 1;
+    if (CHINESE.test(text[left] ?? "") || CHINESE.test(text[right] ?? "")) {
+      problems.push(`ASCII "${match[0]}" next to Chinese: ${context(index)}`);
+    }
+  }
+  const inside = GLOSSARY.chosen.flatMap((term) => [...text.matchAll(new RegExp(escape(term), "g"))]
+    .map((found) => [found.index, found.index + term.length]));
+  for (const term of GLOSSARY.retired) {
+    for (const found of text.matchAll(new RegExp(escape(term), "g"))) {
+      const [from, to] = [found.index, found.index + term.length];
+      if (!inside.some(([start, end]) => start <= from && to <= end)) {
+        problems.push(`retired term "${term}": ${context(from)}`);
+      }
+    }
+  }
+  // Hexadecimal device and study numbers (66BB, TR-66BB-001) are not words.
+  const words = englishWords ? text.replace(/\b[0-9A-F]{4}\b/g, " ").match(/[A-Za-z]{2,}/g) ?? [] : [];
+  for (const word of words.filter((word) => !LATIN_WORDS.has(word))) {
+    problems.push(`English word "${word}"`);
+  }
+  return problems;
+}
+
+function escape(term) {
+  return term.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** A text as a reader sees it: the no-break spaces and word joiners (U+2060) that
+ *  keep Chinese "0～24 分" on one line read as a space and as nothing. */
+export function readable(text) {
+  return text.replaceAll("\u2060", "").replaceAll("\u00a0", " ");
+}
+
+/** Asserts that the page, in Chinese, reads as Chinese (`chineseTextProblems`). */
+export async function assertChinese(page, where, options = {}) {
+  const text = await page.evaluate(() => document.body.innerText);
+  const problems = chineseTextProblems(text, options);
+  assert.deepEqual(problems, [], `${where}: the Chinese screen reads wrong:\n${problems.join("\n")}`);
 }
 
 export { assert };
