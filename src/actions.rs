@@ -203,7 +203,10 @@ async fn check_randomisable(
     now: trial::time::Moment,
 ) -> Result<(), ActionError> {
     let device = store.chain_head().await?.device_id();
-    let participants = project(&store.events().await?, &state::calendar());
+    let participants = project(
+        &store.events().await?,
+        &state::calendar_of(store.enrolment().await?.as_ref()),
+    );
     let participant = participants
         .iter()
         .find(|p| p.id() == participant_id)

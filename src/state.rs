@@ -40,6 +40,8 @@ pub struct Tablet {
     pub device: RwSignal<Option<Uuid>>,
     /// The enrolment with the server; `None` in training mode.
     pub enrolment: RwSignal<Option<Enrolment>>,
+    /// Where calendar dates are read (`calendar_of`).
+    pub calendar: Memo<Calendar>,
     /// Where sync stands.
     pub sync: RwSignal<SyncState>,
     /// Whether the first read has finished (so "no users" means none, not "not yet").
@@ -51,6 +53,7 @@ pub struct Tablet {
 impl Tablet {
     fn new() -> Self {
         let outbox = RwSignal::new(Vec::<Uuid>::new());
+        let enrolment = RwSignal::new(None::<Enrolment>);
         Self {
             events: RwSignal::new(Vec::new()),
             outbox,
@@ -58,7 +61,10 @@ impl Tablet {
             lease: RwSignal::new(None),
             users: RwSignal::new(Vec::new()),
             device: RwSignal::new(None),
-            enrolment: RwSignal::new(None),
+            enrolment,
+            calendar: Memo::new(move |_| {
+                enrolment.with(|enrolment| calendar_of(enrolment.as_ref()))
+            }),
             sync: RwSignal::new(SyncState::default()),
             loaded: RwSignal::new(false),
             error: RwSignal::new(None),
@@ -102,7 +108,16 @@ impl Tablet {
 
     /// The participants, projected from the log in the tablet's calendar.
     pub fn participants(self) -> Vec<Participant> {
-        self.events.with(|events| project(events, &calendar()))
+        self.calendar
+            .with(|calendar| self.events.with(|events| project(events, calendar)))
+    }
+
+    /// What `read` makes of the participants, read without tracking (from an event
+    /// handler).
+    pub fn participants_untracked<T>(self, read: impl FnOnce(&[Participant]) -> T) -> T {
+        let calendar = self.calendar.get_untracked();
+        self.events
+            .with_untracked(|events| read(&project(events, &calendar)))
     }
 
     /// How many events about each participant wait for the server.
@@ -186,11 +201,14 @@ pub struct Session {
     pub locked: RwSignal<bool>,
 }
 
-/// Where the tablet reads calendar dates (the age on the screening date): the
-/// device's own offset at each moment, as every tablet did before sites sent their
-/// time zone's rules.
-pub fn calendar() -> Calendar {
-    Calendar::Device
+/// Where the tablet reads calendar dates (the age on the screening date): in its
+/// site's time zone, by the rules the server sent; in training mode, or with rules
+/// that do not read, in the device's own offset at each moment (the screens say
+/// so).
+pub fn calendar_of(enrolment: Option<&Enrolment>) -> Calendar {
+    enrolment
+        .and_then(|enrolment| enrolment.site.calendar().ok())
+        .unwrap_or(Calendar::Device)
 }
 
 /// Provides the shared state and starts the first read; called once by the root.

@@ -176,6 +176,7 @@ async fn enrolment_replaces_training_records_at_once() {
             code: "BJ".into(),
             name: "Beijing Anzhen".into(),
             time_zone: "Asia/Shanghai".into(),
+            time_zone_rules: String::new(),
         },
         enrolled_at_ms: 1_772_337_600_000,
     };
@@ -189,10 +190,10 @@ async fn enrolment_replaces_training_records_at_once() {
         .await
         .unwrap();
 
-    assert_eq!(store.enrolment().await.unwrap(), Some(enrolment));
+    assert_eq!(store.enrolment().await.unwrap(), Some(enrolment.clone()));
     assert!(store.events().await.unwrap().is_empty());
     assert_eq!(store.pending().await.unwrap(), 0);
-    assert_eq!(store.users().await.unwrap(), [user]);
+    assert_eq!(store.users().await.unwrap(), std::slice::from_ref(&user));
     assert_eq!(store.active_lease().await.unwrap(), Some(lease.clone()));
     let head = store.chain_head().await.unwrap();
     assert_eq!((head.device_id(), head.last_seq()), (device_id, 0));
@@ -203,6 +204,17 @@ async fn enrolment_replaces_training_records_at_once() {
     store.put_lease(&progressed).await.unwrap();
     store.add_new_leases(&[lease]).await.unwrap();
     assert_eq!(store.active_lease().await.unwrap().unwrap().next_slot, 5);
+
+    // A sync replaces the users and the site's time-zone rules together.
+    let mut site = enrolment.site.clone();
+    site.time_zone_rules = "545a6966".into();
+    store
+        .replace_users(std::slice::from_ref(&user), Some(&site))
+        .await
+        .unwrap();
+    let stored = store.enrolment().await.unwrap().unwrap();
+    assert_eq!(stored.site, site);
+    assert_eq!(stored.device_token, enrolment.device_token);
 }
 
 /// `crates/server/tests/fixtures/sealed_seed.json`: a seed the server's code

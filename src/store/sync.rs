@@ -19,7 +19,7 @@ use super::{
 };
 
 /// The meta record holding the [`Enrolment`].
-const ENROLMENT: &str = "enrolment";
+pub(super) const ENROLMENT: &str = "enrolment";
 /// The meta record holding the [`SyncState`].
 const SYNC_STATE: &str = "sync_state";
 

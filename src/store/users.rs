@@ -10,7 +10,11 @@ use serde::{Deserialize, Serialize};
 use trial::pin::PinHash;
 use uuid::Uuid;
 
-use super::{Store, StoreError, USERS, database, decode, encode};
+use trial::wire::Site;
+use wasm_bindgen::JsValue;
+
+use super::sync::ENROLMENT;
+use super::{Enrolment, META, Store, StoreError, USERS, database, decode, encode};
 
 /// A person who may sign in and whose name every event they record carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,17 +56,33 @@ impl Store {
 
     /// Replaces the user list with the server's, in one transaction: a user added
     /// there can sign in here, a changed PIN takes effect, and someone removed
-    /// there can no longer sign in.
-    pub async fn replace_users(&self, new: &[UserRecord]) -> Result<(), StoreError> {
+    /// there can no longer sign in. With the site as the server now describes it
+    /// (its time zone's rules among it), the enrolment's copy is replaced too.
+    pub async fn replace_users(
+        &self,
+        new: &[UserRecord],
+        site: Option<&Site>,
+    ) -> Result<(), StoreError> {
         let tx = self
             .db
-            .transaction(&[USERS], TransactionMode::ReadWrite)
+            .transaction(&[USERS, META], TransactionMode::ReadWrite)
             .map_err(database)?;
         let result = async {
             let users = tx.store(USERS).map_err(database)?;
             users.clear().await.map_err(database)?;
             for user in new {
                 users.put(&encode(user)?, None).await.map_err(database)?;
+            }
+            let meta = tx.store(META).map_err(database)?;
+            let key = JsValue::from_str(ENROLMENT);
+            let stored = meta.get(key.clone()).await.map_err(database)?;
+            if let (Some(site), Some(stored)) = (site, stored.filter(|value| !value.is_undefined()))
+            {
+                let mut enrolment: Enrolment = decode(stored)?;
+                enrolment.site = site.clone();
+                meta.put(&encode(&enrolment)?, Some(&key))
+                    .await
+                    .map_err(database)?;
             }
             Ok(())
         }

@@ -106,8 +106,9 @@ async fn sync_in(store: &Store) -> Result<Outcome, SyncError> {
     let leases: Vec<LeaseRecord> = leases.leases.into_iter().map(lease_record).collect();
     store.add_new_leases(&leases).await?;
     let users: UsersResponse = http::get("/api/users", token).await?;
+    let site = users.site;
     let users: Vec<UserRecord> = users.users.into_iter().map(user_record).collect();
-    store.replace_users(&users).await?;
+    store.replace_users(&users, site.as_ref()).await?;
     loop {
         let cursor = store.sync_state().await?.pull_cursor;
         let path = format!("/api/pull?after={cursor}&limit={MAX_PULL_EVENTS}");

@@ -47,7 +47,12 @@ test("two tabs confirming randomisation at once allocate one arm, once", async (
 
   for (const page of [first, second]) await page.click("[data-testid=randomise-button]");
   await screenshot(first, "61-randomise-confirm-en-landscape");
-  await Promise.all([first, second].map((page) => page.click("[data-testid=confirm-randomise]")));
+  // Both taps leave in one turn of the test's event loop, without Playwright's
+  // waits for the button to settle: on a loaded machine those let the first tab's
+  // allocation reach the second tab, whose button is then gone before its tap,
+  // and the race the store must decide never happens.
+  await Promise.all([first, second].map((page) => page.$eval(
+    "[data-testid=confirm-randomise]", (button) => button.click())));
 
   // Exactly one tab shows an allocation; the other says the first one stands.
   await Promise.all([first, second].map((page) => page.waitForSelector(

@@ -70,11 +70,11 @@ pub fn site(code: &str, name: &str, time_zone: &str) -> Result<Site, String> {
     crate::calendar::site_calendar(time_zone).map_err(|_| {
         format!("time zone {time_zone:?} is not an IANA time zone name, such as Asia/Shanghai")
     })?;
-    Ok(Site {
-        code: code.to_owned(),
-        name: name.trim().to_owned(),
-        time_zone: time_zone.to_owned(),
-    })
+    Ok(crate::calendar::site(
+        code.to_owned(),
+        name.trim().to_owned(),
+        time_zone.to_owned(),
+    ))
 }
 
 /// Readies the store for serving `site`: stores the site, creates a first user when

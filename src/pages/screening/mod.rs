@@ -8,9 +8,8 @@ use leptos_router::hooks::use_navigate;
 use trial::eligibility::{Assessment, assess};
 use trial::field::{Field, FieldError};
 use trial::payload::{Payload, ScreeningRecorded};
-use trial::projection::project;
 use trial::screening::{Answer, EcmoMode, Screening, ScreeningForm, Sex};
-use trial::time::Moment;
+use trial::time::{Calendar, Moment};
 use uuid::Uuid;
 
 use crate::actions;
@@ -19,7 +18,7 @@ use crate::components::dirty::use_dirty;
 use crate::components::{AnswerField, ChoiceField, DateField, DateTimeField, NumberField};
 use crate::i18n::{Text, action_error, field_error, t, use_lang};
 use crate::pages::home::ticking_clock;
-use crate::state::{DATABASE, calendar, use_session, use_tablet};
+use crate::state::{DATABASE, use_session, use_tablet};
 use crate::store::Store;
 
 mod eligibility;
@@ -189,7 +188,7 @@ type Verdict = Result<(ScreeningForm, Assessment), Vec<FieldError>>;
 
 /// Every problem at once: what is not a number, and what the trial core finds
 /// implausible in the rest.
-fn judge(inputs: Inputs, now: Moment) -> Verdict {
+fn judge(inputs: Inputs, now: Moment, calendar: &Calendar) -> Verdict {
     let (form, mut errors) = inputs.to_form();
     let screening = match Screening::parse(&form) {
         Ok(screening) => screening,
@@ -210,7 +209,7 @@ fn judge(inputs: Inputs, now: Moment) -> Verdict {
         return Err(errors);
     }
     let at = now.max(form.screened_at);
-    let assessment = assess(&screening, at, &calendar()).map_err(|error| vec![error])?;
+    let assessment = assess(&screening, at, calendar).map_err(|error| vec![error])?;
     Ok((form, assessment))
 }
 
@@ -229,7 +228,11 @@ pub fn ScreeningEditor(
     let navigate = use_navigate();
     let inputs = Inputs::from_form(&initial);
     let now = ticking_clock();
-    let verdict = Memo::new(move |_| judge(inputs, now.get()));
+    let verdict = Memo::new(move |_| {
+        tablet
+            .calendar
+            .with(|calendar| judge(inputs, now.get(), calendar))
+    });
     let error_of = move |field: Field| {
         Signal::derive(move || {
             verdict.with(|verdict| match verdict {
@@ -265,8 +268,8 @@ pub fn ScreeningEditor(
         // this tablet's own screenings count, so participants pulled from other
         // tablets leave no gaps in its numbers.
         let device = tablet.device.get_untracked();
-        let n_screened_here = tablet.events.with_untracked(|events| {
-            project(events, &calendar())
+        let n_screened_here = tablet.participants_untracked(|participants| {
+            participants
                 .iter()
                 .filter(|participant| {
                     participant

@@ -1,6 +1,7 @@
 //! `GET /api/users`: who may sign in on the site's tablets, with their PIN hashes,
 //! so a user added or a PIN changed on the server reaches every tablet at its next
-//! sync, and a tablet never needs the network to check a PIN.
+//! sync, and a tablet never needs the network to check a PIN. The site comes with
+//! them, so the rules of its time zone reach the tablets as well.
 
 use axum::extract::State;
 use axum::response::Json;
@@ -10,14 +11,17 @@ use crate::AppState;
 use crate::auth::AuthenticatedDevice;
 use crate::error::ApiError;
 
-/// The users of the device's site, as enrolment gave them.
+/// The users of the device's site, as enrolment gave them, and the site with its
+/// time zone's rules.
 pub async fn users(
     State(state): State<AppState>,
     AuthenticatedDevice(device): AuthenticatedDevice,
 ) -> Result<Json<UsersResponse>, ApiError> {
     let users = state.store.users(&device.site_code).await?;
+    let site = state.store.site(&device.site_code).await?;
     Ok(Json(UsersResponse {
         users,
+        site,
         server_time_ms: state.clock.now_ms(),
     }))
 }

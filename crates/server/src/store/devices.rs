@@ -11,6 +11,7 @@ use trial::wire::{Role, Site, User};
 use uuid::Uuid;
 
 use super::{Store, leases};
+use crate::calendar;
 use crate::leases::FreshLease;
 
 /// A device that presented a valid, unrevoked token.
@@ -125,11 +126,7 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await
                 .with_context(|| format!("cannot read site {code}"))?;
-        Ok(row.map(|(code, name, time_zone)| Site {
-            code,
-            name,
-            time_zone,
-        }))
+        Ok(row.map(|(code, name, time_zone)| calendar::site(code, name, time_zone)))
     }
 
     /// The site's users, by name.
@@ -323,11 +320,7 @@ impl Store {
         tx.commit().await.context("cannot commit an enrolment")?;
         Ok(EnrolOutcome::Enrolled(Box::new(Enrolment {
             label,
-            site: Site {
-                code: site_code,
-                name,
-                time_zone,
-            },
+            site: calendar::site(site_code, name, time_zone),
             users,
             lease,
         })))

@@ -989,6 +989,14 @@ async fn users_and_pins_reach_enrolled_tablets(app: TestApp) {
     assert!(user("Zhang Wei").pin.verify(&pin));
     assert!(user("Li Na").pin.verify(&new_pin));
     assert!(!user("Li Na").pin.verify(&Pin::parse("2468").unwrap()));
+    // The site comes with its time zone's rules, which the tablet reads dates in.
+    let site = answer
+        .site
+        .as_ref()
+        .expect("the site is sent at every sync");
+    assert_eq!(site.time_zone, "Asia/Shanghai");
+    let calendar = site.calendar().unwrap();
+    assert_eq!(calendar.zone_name(), Some("Asia/Shanghai"));
 
     for token in [None, Some("0".repeat(64).as_str())] {
         let (status, body) = app.get("/api/users", token).await;

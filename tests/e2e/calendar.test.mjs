@@ -1,0 +1,42 @@
+// The site's calendar, end to end: a tablet whose browser runs in UTC at a site on
+// Asia/Shanghai time screens at 2026-03-09 23:30 UTC (already 07:30 on 10 March in
+// Shanghai) a patient born on 10 March 2008. The age is read in the site's zone,
+// whose rules the tablet got at enrolment: 18, eligible. Read in the tablet's own
+// zone it would be 17, not eligible.
+import { after, before, test } from "node:test";
+import { TestServer } from "./support/server.mjs";
+import { Home, LANDSCAPE, Screening, SignIn, assert, launch, screenshot, watchErrors } from "./support/pages.mjs";
+import { Enrol } from "./support/tablet.mjs";
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+test("a UTC tablet at a Shanghai site reads the age in Shanghai's calendar", async () => {
+  const server = await TestServer.start();
+  try {
+    const context = await browser.newContext({ viewport: LANDSCAPE, locale: "en-GB", timezoneId: "UTC" });
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.clock.setFixedTime(new Date("2026-03-09T23:30:00Z"));
+    await page.goto(server.url);
+    await page.waitForSelector("#enrolment-code");
+    await new Enrol(page).enrol(server.enrolmentCode());
+    await new SignIn(page).signIn("Coordinator", server.firstUserPin());
+    const home = new Home(page);
+    await home.newScreening();
+    const screening = new Screening(page);
+    await screening.fillEligible({ born: "2008-03-10", ecmoHoursAgo: 3 });
+    assert.equal(await page.textContent("[data-testid=computed-age]"), "18");
+    assert.equal(await screening.outcome(), "Eligible");
+    await screenshot(page, "calendar-utc-tablet-shanghai-site");
+    assert.deepEqual(errors.filter((error) => !/ERR_INTERNET_DISCONNECTED|status of 409/.test(error)), []);
+    await context.close();
+  } finally {
+    await server.stop();
+  }
+});
