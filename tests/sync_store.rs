@@ -247,7 +247,10 @@ async fn a_seed_sealed_by_the_server_opens_with_webcrypto() {
 
     // Moved to another lease, or altered, it does not open.
     let other_lease = LeaseId::new(Uuid::now_v7());
-    assert!(crypto::open(&store, other_lease, &seal).await.is_err());
+    assert!(matches!(
+        crypto::open(&store, other_lease, &seal).await,
+        Err(crypto::CryptoError::Refused(_))
+    ));
     let mut altered = fixture.sealed_seed;
     let flipped = if altered.ciphertext.starts_with("00") {
         "01"
@@ -255,11 +258,10 @@ async fn a_seed_sealed_by_the_server_opens_with_webcrypto() {
         "00"
     };
     altered.ciphertext.replace_range(0..2, flipped);
-    assert!(
-        crypto::open(&store, lease_id, &LeaseSeal::Server(altered))
-            .await
-            .is_err()
-    );
+    assert!(matches!(
+        crypto::open(&store, lease_id, &LeaseSeal::Server(altered)).await,
+        Err(crypto::CryptoError::Refused(_))
+    ));
 }
 
 /// Stores the fixture's private key as this tablet's lease key, the way the app

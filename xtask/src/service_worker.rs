@@ -132,6 +132,12 @@ mod tests {
 
     #[test]
     fn a_template_without_its_markers_is_an_error() {
-        assert!(render("self.addEventListener()", &files(b"")).is_err());
+        let error = render("self.addEventListener()", &files(b"")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("lost its VERSION or PRECACHE line"),
+            "{error}"
+        );
     }
 }

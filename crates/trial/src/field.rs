@@ -1039,7 +1039,15 @@ mod tests {
             check_measured(Field::Il6PgPerMl, 10_001.0, &confirmed),
             Ok(10_001.0)
         );
-        assert!(check_measured(Field::Il6PgPerMl, 100_001.0, &confirmed).is_err());
+        assert_eq!(
+            check_measured(Field::Il6PgPerMl, 100_001.0, &confirmed),
+            Err(FieldError::OutOfRange {
+                field: Field::Il6PgPerMl,
+                value: 100_001.0,
+                min: 0.0,
+                max: 100_000.0
+            })
+        );
     }
 
     #[test]

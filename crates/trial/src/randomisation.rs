@@ -899,7 +899,8 @@ mod tests {
         let config: RandomisationConfig = serde_json::from_str(r#"{"block_sizes":[4,2]}"#).unwrap();
         assert_eq!(config.block_sizes(), [2, 4]);
         let odd = serde_json::from_str::<RandomisationConfig>(r#"{"block_sizes":[3]}"#);
-        assert!(odd.is_err());
+        let error = odd.unwrap_err().to_string();
+        assert!(error.contains("block size 3"), "{error}");
     }
 
     #[test]
@@ -928,8 +929,10 @@ mod tests {
             "\"0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20\""
         );
         assert_eq!(serde_json::from_str::<Seed>(&json).unwrap(), seed);
-        assert!(serde_json::from_str::<Seed>("\"0102\"").is_err());
-        assert!(serde_json::from_str::<Seed>(&json.replace('a', "x")).is_err());
+        let short = serde_json::from_str::<Seed>("\"0102\"").unwrap_err();
+        assert!(short.to_string().contains("64 hex digits"), "{short}");
+        let not_hex = serde_json::from_str::<Seed>(&json.replace('a', "x")).unwrap_err();
+        assert!(not_hex.to_string().contains("64 hex digits"), "{not_hex}");
     }
 
     /// A generator that returns the words it is given, to test `below` exactly.
@@ -1143,7 +1146,8 @@ mod tests {
             }),
         );
         let json = r#"{"site":"","device":"00000000-0000-0000-0000-000000000000"}"#;
-        assert!(serde_json::from_str::<Stratum>(json).is_err());
+        let error = serde_json::from_str::<Stratum>(json).unwrap_err();
+        assert_eq!(error.to_string(), StratumError::EmptySite.to_string());
     }
 
     #[test]

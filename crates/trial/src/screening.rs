@@ -380,6 +380,12 @@ mod tests {
         let parsed: ScreeningForm = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed, form());
         let unknown_field = json.replace("}}", r#"},"favourite_colour":"red"}"#);
-        assert!(serde_json::from_str::<ScreeningForm>(&unknown_field).is_err());
+        let error = serde_json::from_str::<ScreeningForm>(&unknown_field).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("unknown field `favourite_colour`"),
+            "{error}"
+        );
     }
 }

@@ -257,7 +257,11 @@ mod tests {
             })
         );
         let err = serde_json::from_str::<Moment>(r#"{"utc_ms":0,"offset_minutes":2000}"#);
-        assert!(err.is_err(), "deserialising validates too");
+        let error = err.unwrap_err().to_string();
+        assert!(
+            error.contains("2000"),
+            "deserialising validates too: {error}"
+        );
     }
 
     fn check_age(born: Date, on: Date, expected: Option<u32>) {

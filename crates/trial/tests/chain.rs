@@ -272,7 +272,8 @@ fn a_head_round_trips_through_json_and_validates() {
     let json = serde_json::to_string(&head).unwrap();
     assert_eq!(serde_json::from_str::<ChainHead>(&json).unwrap(), head);
     let inconsistent = json!({ "device_id": DEVICE, "last_seq": 0, "last_hash": head.last_hash() });
-    assert!(serde_json::from_value::<ChainHead>(inconsistent).is_err());
+    let error = serde_json::from_value::<ChainHead>(inconsistent).unwrap_err();
+    assert!(error.to_string().contains("inconsistent"), "{error}");
 }
 
 #[test]

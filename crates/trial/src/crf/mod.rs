@@ -645,13 +645,21 @@ mod tests {
     fn a_key_that_is_no_choice_and_a_field_off_the_form_are_refused() {
         let baseline = FormRef::Baseline;
         let wrong_key = json!({ "value": "influenza" });
+        let error = baseline
+            .form_with([(Field::ShockCause, wrong_key)])
+            .unwrap_err();
         assert!(
-            baseline
-                .form_with([(Field::ShockCause, wrong_key)])
-                .is_err()
+            error.to_string().starts_with("unknown variant `influenza`"),
+            "{error}"
         );
         let sample = json!({ "value": 12.0 });
-        assert!(baseline.form_with([(Field::Il6PgPerMl, sample)]).is_err());
+        let error = baseline
+            .form_with([(Field::Il6PgPerMl, sample)])
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "il6_pg_per_ml is not a field of the baseline form"
+        );
     }
 
     fn reads_back<T: DeserializeOwned>(field: Field) {
