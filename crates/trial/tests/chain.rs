@@ -1,6 +1,8 @@
 //! The event hash chain against the tampering it exists to catch: an edited, removed,
-//! reordered or re-hashed event is reported at exactly the link that breaks.
+//! reordered, inserted, duplicated or re-hashed event is reported at exactly the
+//! link that breaks, case by case and for random tampering.
 
+use proptest::prelude::*;
 use serde_json::{Value, json};
 use trial::event::{
     ChainError, ChainHead, Event, EventDraft, EventKind, Hash, verify_chain, verify_chain_from,
@@ -345,4 +347,127 @@ fn the_hash_encoding_never_changes() {
         event.hash().to_string(),
         "66a9c730f1231c15f502177d923a5a56541194360c851ebda901dd589793eb7c"
     );
+}
+
+/// One way to tamper with a stored chain.
+#[derive(Clone, Debug)]
+enum Tamper {
+    /// One stored field of event `at` changed, its hash left as it was.
+    Edit { at: usize, field: usize },
+    /// Event `at` removed.
+    Remove { at: usize },
+    /// A valid event of another chain slipped in before event `at`.
+    Insert { at: usize },
+    /// Events `at` and `with` swapped.
+    Swap { at: usize, with: usize },
+    /// Event `at` stored twice.
+    Duplicate { at: usize },
+}
+
+/// The stored fields an edit may change, each with a value it cannot have had.
+fn edit(event: &Event, field: usize) -> Event {
+    match field {
+        0 => edited(event, "payload", json!("{\"n\":999}")),
+        1 => edited(event, "user_id", json!(Uuid::from_u128(0xbad))),
+        2 => edited(event, "participant_id", json!(Uuid::from_u128(0xbad))),
+        3 => edited(
+            event,
+            "recorded_at",
+            json!({ "utc_ms": event.recorded_at().utc_ms() + 1, "offset_minutes": 480 }),
+        ),
+        4 => edited(
+            event,
+            "recorded_at",
+            json!({ "utc_ms": event.recorded_at().utc_ms(), "offset_minutes": 0 }),
+        ),
+        5 => edited(event, "app_version", json!("9.9.9")),
+        6 => edited(event, "schema_version", json!(2)),
+        _ => edited(event, "id", json!(Uuid::from_u128(0xbad))),
+    }
+}
+
+fn tamper(events: &[Event], how: &Tamper) -> Vec<Event> {
+    let mut tampered = events.to_vec();
+    match *how {
+        Tamper::Edit { at, field } => tampered[at] = edit(&events[at], field),
+        Tamper::Remove { at } => {
+            tampered.remove(at);
+        }
+        Tamper::Insert { at } => {
+            // Another copy of the chain up to `at`, continued differently.
+            let mut other = ChainHead::genesis(DEVICE);
+            for n in 1..=at as u64 {
+                other.append(draft(n)).unwrap();
+            }
+            let intruder = other.append(draft(900)).unwrap();
+            tampered.insert(at, intruder);
+        }
+        Tamper::Swap { at, with } => tampered.swap(at, with),
+        Tamper::Duplicate { at } => tampered.insert(at + 1, events[at].clone()),
+    }
+    tampered
+}
+
+/// The event an error names as the first link that does not hold.
+fn named(error: &ChainError) -> Option<Uuid> {
+    match *error {
+        ChainError::Empty => None,
+        ChainError::WrongDevice { event_id, .. }
+        | ChainError::SequenceGap { event_id, .. }
+        | ChainError::SequenceOutOfOrder { event_id, .. }
+        | ChainError::PrevHashMismatch { event_id, .. }
+        | ChainError::HashMismatch { event_id, .. } => Some(event_id),
+    }
+}
+
+fn arb_tamper(n: usize) -> impl Strategy<Value = Tamper> {
+    prop_oneof![
+        (0..n, 0..8usize).prop_map(|(at, field)| Tamper::Edit { at, field }),
+        (0..n).prop_map(|at| Tamper::Remove { at }),
+        (0..n).prop_map(|at| Tamper::Insert { at }),
+        (0..n, 0..n)
+            .prop_filter("two different events", |(at, with)| at != with)
+            .prop_map(|(at, with)| Tamper::Swap {
+                at: at.min(with),
+                with: at.max(with)
+            }),
+        (0..n).prop_map(|at| Tamper::Duplicate { at }),
+    ]
+}
+
+proptest! {
+    /// Any edit, removal, insertion, reordering or duplication is caught, and
+    /// the error names the first link that does not hold: the first event that
+    /// is not what was recorded there (after an inserted one, the next). A
+    /// removed last event leaves a chain that holds on its own: it is caught
+    /// against the head the server acknowledged, which it falls short of.
+    #[test]
+    fn any_tampering_is_caught_at_the_first_broken_link(
+        (events, how) in (2..12usize).prop_flat_map(|n| {
+            let mut head = ChainHead::genesis(DEVICE);
+            let events: Vec<Event> = (1..=n as u64).map(|i| head.append(draft(i)).unwrap()).collect();
+            (Just(events), arb_tamper(n))
+        })
+    ) {
+        let acknowledged = verify_chain(&events).unwrap();
+        let tampered = tamper(&events, &how);
+        let first_change = tampered
+            .iter()
+            .zip(&events)
+            .position(|(tampered, recorded)| tampered != recorded)
+            .unwrap_or(tampered.len().min(events.len()));
+        // An inserted event that continues the chain as a fork would is a link
+        // that holds: the first that does not is the recorded event after it.
+        let broken = match how {
+            Tamper::Insert { .. } => first_change + 1,
+            _ => first_change,
+        };
+        match verify_chain(&tampered) {
+            Err(error) => prop_assert_eq!(named(&error), Some(tampered[broken].id()), "{:?}", how),
+            Ok(head) => {
+                prop_assert!(matches!(how, Tamper::Remove { at } if at == events.len() - 1), "{:?}", how);
+                prop_assert!(head.last_seq() < acknowledged.last_seq());
+            }
+        }
+    }
 }
