@@ -732,6 +732,7 @@ macro_rules! on_both_engines {
 }
 
 mod crafted;
+mod race;
 
 on_both_engines!(
     serves_the_app_shell_and_deep_links,
