@@ -108,10 +108,13 @@ async function journey(server, shoot) {
   assert.match(await b.sync.pending(), /^1 waiting to sync/);
   await shoot(b.page, "22-home-offline-en-portrait");
 
-  // The server is killed as A saves (which starts a sync), and comes back.
+  // The server is killed while the push A's save starts is in flight (the request
+  // has left the tablet, its answer has not come back), and comes back.
   await a.home.newScreening();
   await a.screening.fillEligible({ born: "1955-09-09" });
+  const pushLeft = a.page.waitForRequest((request) => request.url().includes("/api/push"));
   await a.screening.save();
+  await pushLeft;
   await server.kill();
   await server.resume();
   await a.home.open();
