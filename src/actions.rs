@@ -2,8 +2,9 @@
 //! and writes the answer through the store in one transaction. Decisions stay in
 //! `trial`; this module only orders the steps.
 
+use trial::crf::FormContext;
 use trial::event::EventDraft;
-use trial::payload::{Payload, Randomised, SCHEMA_VERSION, StudyNumber};
+use trial::payload::{Payload, PayloadError, Randomised, SCHEMA_VERSION, StudyNumber};
 use trial::projection::{RandomiseRefusal, project};
 use trial::randomisation::{Lease, LeaseId, RandomisationConfig, Stratum};
 use uuid::Uuid;
@@ -35,6 +36,9 @@ pub enum ActionError {
     Randomise(RandomiseError),
     /// Occurs when the participant may not be randomised at the moment of the tap.
     NotRandomisable(Refusal),
+    /// Occurs when the trial core refuses the record (`Payload::check`); the
+    /// form should have said so at its fields first.
+    Refused(PayloadError),
 }
 
 /// Why a participant may not be randomised now, checked again at the tap.
@@ -62,14 +66,21 @@ impl From<CryptoError> for ActionError {
     }
 }
 
-/// Records `payload` about `participant_id` as `user_id`, now.
+/// Records `payload` about `participant_id` as `user_id`, now: only once the
+/// trial core's check before saving passes (`Payload::check`), the check the
+/// server makes of the pushed event, so no form can save what the server would
+/// refuse, whatever the form itself checked.
 pub async fn record(
     participant_id: Uuid,
     user_id: Uuid,
     payload: &Payload,
 ) -> Result<(), ActionError> {
+    let draft = draft(participant_id, user_id, payload);
+    payload
+        .check(draft.recorded_at, FormContext::NONE)
+        .map_err(ActionError::Refused)?;
     let store = Store::open(DATABASE).await?;
-    let result = store.record(draft(participant_id, user_id, payload)).await;
+    let result = store.record(draft).await;
     store.close();
     result.map(drop).map_err(ActionError::from)
 }

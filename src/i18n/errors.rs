@@ -6,6 +6,7 @@
 //! as such, and a Chinese user reads a whole Chinese sentence first.
 
 use trial::event::{AppendError, LimitError};
+use trial::payload::PayloadError;
 use trial::projection::RandomiseRefusal;
 
 use super::{Lang, Text, t};
@@ -30,6 +31,19 @@ pub fn action_error(lang: Lang, error: &ActionError) -> String {
             return store_error(lang, error);
         }
         ActionError::Crypto(error) => return crypto_error(lang, error),
+        // The form named each problem at its field already; this lists them again
+        // for the one that got past it.
+        ActionError::Refused(PayloadError::Invalid { errors, .. }) => {
+            let problems: Vec<String> =
+                errors.iter().map(|e| super::field_error(lang, e)).collect();
+            let separator = if lang == Lang::Zh { "；" } else { "; " };
+            return format!(
+                "{} {}",
+                t(lang, Text::CheckMarkedFields),
+                problems.join(separator)
+            );
+        }
+        ActionError::Refused(other) => return with_detail(lang, Text::FormNotBuilt, other),
     };
     t(lang, text).to_owned()
 }

@@ -5,9 +5,10 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
+use trial::crf::FormContext;
 use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::field::Field;
-use trial::payload::{Payload, Randomised};
+use trial::payload::{Payload, PayloadError, Randomised};
 use trial::projection::Participant;
 use uuid::Uuid;
 
@@ -141,8 +142,12 @@ fn ConsentSection(participant: Signal<Participant>) -> impl IntoView {
             consented_at: at,
             form_version: form_version.get_untracked().trim().to_owned(),
         };
-        let mut errors = form.validate().err().unwrap_or_default();
-        errors.extend(Payload::ConsentRecorded(form.clone()).times_after(clock::now()));
+        // The trial core's one check before saving.
+        let errors =
+            match Payload::ConsentRecorded(form.clone()).check(clock::now(), FormContext::NONE) {
+                Err(PayloadError::Invalid { errors, .. }) => errors,
+                Ok(()) | Err(_) => Vec::new(),
+            };
         let error_of = |field: Field| {
             errors
                 .iter()

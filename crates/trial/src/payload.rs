@@ -326,19 +326,40 @@ impl Payload {
         })
     }
 
-    /// Reads the body of `event` as [`Payload::parse`] does, and also refuses
-    /// anything in it that happened after the event was recorded
-    /// ([`Payload::times_after`]): the server's check of every pushed event.
+    /// Reads the body of `event` and makes the check before saving
+    /// ([`Payload::check`]) at the moment the event was recorded: the server's
+    /// check of every pushed event, the same one the tablet made.
     pub fn of_event(event: &Event) -> Result<Self, PayloadError> {
-        let payload = Self::parse(event.kind(), event.schema_version(), event.payload())?;
-        let errors = payload.times_after(event.recorded_at());
+        let payload = Self::read(event.kind(), event.schema_version(), event.payload())?;
+        payload.check(event.recorded_at(), FormContext::NONE)?;
+        Ok(payload)
+    }
+
+    /// The one check before an event is recorded, which every form on the tablet
+    /// makes before saving and the server makes again of every pushed event: the
+    /// body's own rules ([`Payload::validate`], a saved form's with the
+    /// participant's anchors in `context` when the caller has them) and nothing
+    /// dated after `recorded_at` ([`Payload::times_after`]). Every problem at once,
+    /// times first: a time that has not come yet says more than a window missed.
+    pub fn check(&self, recorded_at: Moment, context: FormContext) -> Result<(), PayloadError> {
+        let kind = self.kind();
+        let mut errors = self.times_after(recorded_at);
+        let valid = match self {
+            Self::FormSaved(body) => body
+                .form
+                .validate(&body.confirmed, context)
+                .map_err(|errors| PayloadError::Invalid { kind, errors }),
+            _ => self.validate(),
+        };
+        match valid {
+            Ok(()) => {}
+            Err(PayloadError::Invalid { errors: found, .. }) => errors.extend(found),
+            Err(other) => return Err(other),
+        }
         if errors.is_empty() {
-            Ok(payload)
+            Ok(())
         } else {
-            Err(PayloadError::Invalid {
-                kind: event.kind(),
-                errors,
-            })
+            Err(PayloadError::Invalid { kind, errors })
         }
     }
 

@@ -693,7 +693,29 @@ impl Participant {
             .collect()
     }
 
-    fn il6(&self, time_point: TimePoint) -> Option<f64> {
+    /// T0, the randomisation: what cytokine samples are timed from.
+    pub fn t0(&self) -> Option<Moment> {
+        self.randomisation
+            .as_ref()
+            .map(|randomised| randomised.value.randomised_at)
+    }
+
+    /// The anchors every form check is measured from: the ECMO start of the
+    /// screening and T0.
+    pub fn form_context(&self) -> FormContext {
+        FormContext {
+            ecmo_started_at: self.ecmo_started_at(),
+            randomised_at: self.t0(),
+        }
+    }
+
+    /// The window of a sample's time point, measured from T0, once randomised.
+    pub fn sample_window(&self, time_point: TimePoint) -> Option<SampleWindow> {
+        time_point.window(self.t0()?).ok()
+    }
+
+    /// The IL-6 recorded at a time point, if a value was.
+    pub fn il6(&self, time_point: TimePoint) -> Option<f64> {
         match &self
             .forms
             .get(&FormRef::CytokineSample { time_point })?
@@ -865,12 +887,7 @@ impl Participant {
     /// Re-validates a form after a change, with the participant's anchors (the
     /// ECMO start from the screening, T0 from the randomisation).
     fn check_in_context(&mut self, form: FormRef, by: Provenance) {
-        let context = FormContext {
-            ecmo_started_at: self.ecmo_started_at(),
-            randomised_at: self
-                .randomisation()
-                .map(|randomised| randomised.value.randomised_at),
-        };
+        let context = self.form_context();
         let record = self
             .forms
             .get(&form)

@@ -1489,3 +1489,50 @@ fn nothing_is_recorded_before_it_happened() {
     );
     check_times_after(corrected_to(Entry::not_done("lost")), taken, &[]);
 }
+
+#[test]
+fn the_study_days_are_the_days_the_field_allows() {
+    let limits = Field::StudyDay.limits().unwrap();
+    let days: Vec<f64> = StudyDay::ALL
+        .iter()
+        .map(|day| f64::from(day.get()))
+        .collect();
+    let allowed: Vec<f64> = (limits.min as u8..=limits.max as u8)
+        .map(f64::from)
+        .collect();
+    assert_eq!(days, allowed);
+    for day in StudyDay::ALL {
+        assert_eq!(StudyDay::new(day.get()), Ok(day));
+    }
+}
+
+#[test]
+fn the_check_before_saving_names_every_problem_at_once() {
+    // A 6 h sample dated after its recording and with IL-6 out of range: both
+    // errors, the time first.
+    let mut late = sample(TimePoint::H6);
+    late.il6_pg_per_ml = value(200_000.0);
+    late.sampled_at = value(at(ECMO_UTC_MS + 10 * MS_PER_HOUR));
+    let payload = Payload::FormSaved(FormSaved {
+        form: Form::CytokineSample(late),
+        confirmed: vec![],
+    });
+    assert_eq!(
+        payload.check(at(ECMO_UTC_MS + 9 * MS_PER_HOUR), FormContext::NONE),
+        Err(PayloadError::Invalid {
+            kind: EventKind::FormSaved,
+            errors: vec![
+                FieldError::LaterThan {
+                    field: Field::SampledAt,
+                    limit: TimeLimit::RecordingTime
+                },
+                FieldError::OutOfRange {
+                    field: Field::Il6PgPerMl,
+                    value: 200_000.0,
+                    min: 0.0,
+                    max: 100_000.0
+                }
+            ]
+        })
+    );
+}

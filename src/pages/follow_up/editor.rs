@@ -9,11 +9,11 @@ use leptos::task::spawn_local;
 use serde_json::Value;
 use trial::crf::{Form, FormContext, FormRef};
 use trial::field::{Field, FieldError};
-use trial::payload::{FormSaved, Payload};
+use trial::payload::{FormSaved, Payload, PayloadError};
 use trial::projection::Participant;
 
 use super::entry::{EntryField, EntryInput};
-use super::{OpenForm, VisLine, form_context, title};
+use super::{OpenForm, VisLine, title};
 use crate::actions;
 use crate::clock;
 use crate::components::dirty::use_dirty;
@@ -80,18 +80,18 @@ pub(super) fn FormEditor(
         typed.with(|(form, input_errors)| {
             let mut errors = input_errors.clone();
             if let Ok(form) = form {
-                // A time not yet come first: it says more than a window missed.
+                // The trial core's one check before saving, with the participant's
+                // anchors: every problem at once.
                 let saved = Payload::FormSaved(FormSaved {
                     form: form.clone(),
-                    confirmed: Vec::new(),
+                    confirmed: confirmed(),
                 });
-                errors.extend(saved.times_after(now.get()));
-                let context = participant.with(form_context);
-                errors.extend(
-                    form.validate(&confirmed(), context)
-                        .err()
-                        .unwrap_or_default(),
-                );
+                let context = participant.with(Participant::form_context);
+                if let Err(PayloadError::Invalid { errors: found, .. }) =
+                    saved.check(now.get(), context)
+                {
+                    errors.extend(found);
+                }
             }
             errors
         })

@@ -3,7 +3,6 @@
 
 use leptos::prelude::*;
 use trial::crf::cytokine::{Il6Change, TimePoint};
-use trial::crf::{Form, FormRef};
 use trial::projection::Participant;
 
 use crate::i18n::{Lang, Text, parenthesised, percent, t, use_lang};
@@ -14,10 +13,10 @@ pub(super) fn Il6Changes(participant: Signal<Participant>) -> impl IntoView {
     let lang = use_lang();
     let rows = Memo::new(move |_| {
         participant.with(|p| {
-            let t0 = il6(p, TimePoint::H0);
+            let t0 = p.il6(TimePoint::H0);
             p.il6_changes()
                 .into_iter()
-                .map(|(time_point, change)| (time_point, t0, il6(p, time_point), change))
+                .map(|(time_point, change)| (time_point, t0, p.il6(time_point), change))
                 .collect::<Vec<_>>()
         })
     });
@@ -73,17 +72,6 @@ fn row(
             <td>{change.percent.map_or_else(dash, |change| percent(lang, &signed(change, 1)))}</td>
             <td>{change.log10_change.map_or_else(dash, |log10| signed(log10, 2))}</td>
         </tr>
-    }
-}
-
-/// IL-6 at a time point, if a value was recorded.
-fn il6(participant: &Participant, time_point: TimePoint) -> Option<f64> {
-    match participant
-        .form(FormRef::CytokineSample { time_point })?
-        .form()
-    {
-        Form::CytokineSample(sample) => sample.il6_pg_per_ml(),
-        _ => None,
     }
 }
 

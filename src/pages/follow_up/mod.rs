@@ -28,7 +28,8 @@ pub use timeline::Timeline;
 use leptos::prelude::*;
 use serde_json::Value;
 use trial::crf::cytokine::{SampleWindow, TimePoint};
-use trial::crf::{Entry, Form, FormContext, FormKind, FormRef};
+use trial::crf::daily::StudyDay;
+use trial::crf::{Entry, Form, FormKind, FormRef};
 use trial::field::{Field, Input};
 use trial::projection::{Participant, Provenance, Subject};
 use trial::time::Moment;
@@ -176,7 +177,7 @@ impl Section {
             Self::Baseline => once(FormRef::Baseline),
             Self::Samples => counted(FormKind::CytokineSample, Some(TimePoint::ALL.len())),
             Self::Sessions => counted(FormKind::HemoperfusionSession, None),
-            Self::Daily => counted(FormKind::DailyAssessment, Some(rows::study_days().len())),
+            Self::Daily => counted(FormKind::DailyAssessment, Some(StudyDay::ALL.len())),
             Self::AdverseEvents => counted(FormKind::AdverseEvent, None),
             Self::Outcomes => once(FormRef::Outcomes),
             Self::End => t(lang, end::state_text(participant)).to_owned(),
@@ -264,16 +265,6 @@ fn VisLine(
         );
         let text = labelled(lang, t(lang, Text::Vis), &value);
         Some(view! { <p class="computed-score" data-testid="vis">{text}</p> })
-    }
-}
-
-/// The anchors the form checks are measured from: ECMO start and T0.
-fn form_context(participant: &Participant) -> FormContext {
-    FormContext {
-        ecmo_started_at: participant.ecmo_started_at(),
-        randomised_at: participant
-            .randomisation()
-            .map(|randomised| randomised.value.randomised_at),
     }
 }
 

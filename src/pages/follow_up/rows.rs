@@ -41,14 +41,6 @@ impl RowState {
     }
 }
 
-/// The study days a daily assessment may be saved for, as the core limits them.
-pub(super) fn study_days() -> Vec<StudyDay> {
-    let limits = Field::StudyDay.limits().expect("the study day has limits");
-    (limits.min as u8..=limits.max as u8)
-        .filter_map(|day| StudyDay::new(day).ok())
-        .collect()
-}
-
 /// One form instance: the row to tap, and below it, when open, its form or its
 /// saved values.
 #[component]
@@ -158,7 +150,7 @@ pub(super) fn DailyAssessments(participant: Signal<Participant>, open: OpenForm)
             <h2>{move || t(lang.get(), Text::SectionDaily)}</h2>
             <p class="hint">{move || t(lang.get(), Text::DailyHelp)}</p>
             <ul class="form-list">
-                {study_days()
+                {StudyDay::ALL
                     .into_iter()
                     .map(|study_day| view! { <DayRow participant open study_day/> })
                     .collect_view()}

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use trial::crf::FormRef;
-use trial::crf::cytokine::{SampleDue, SampleWindow, TimePoint};
+use trial::crf::cytokine::{SampleDue, TimePoint};
 use trial::field::Field;
 use trial::projection::Participant;
 use trial::time::Moment;
@@ -25,10 +25,12 @@ pub(super) fn Samples(participant: Signal<Participant>, open: OpenForm) -> impl 
             let form_ref = FormRef::CytokineSample { time_point };
             let hours = time_point.hours();
             let detail = Signal::derive(move || {
-                participant.with(|p| window_of(p, time_point)).map_or_else(
-                    || t(lang.get(), Text::NoWindow).to_owned(),
-                    |window| window_text(lang.get(), &window),
-                )
+                participant
+                    .with(|p| p.sample_window(time_point))
+                    .map_or_else(
+                        || t(lang.get(), Text::NoWindow).to_owned(),
+                        |window| window_text(lang.get(), &window),
+                    )
             });
             let state = Signal::derive(move || {
                 participant.with(|p| sample_state(lang.get(), p, time_point, now.get()))
@@ -74,7 +76,10 @@ fn sample_state(
             text: format!("IL-6 {il6}"),
         };
     }
-    let (class, text) = match window_of(participant, time_point).map(|window| window.due(now)) {
+    let (class, text) = match participant
+        .sample_window(time_point)
+        .map(|window| window.due(now))
+    {
         Some(SampleDue::Due) => ("due", t(lang, Text::SampleDueNow)),
         Some(SampleDue::Overdue) => ("overdue", t(lang, Text::SampleOverdue)),
         Some(SampleDue::NotYet) => ("not-yet", t(lang, Text::SampleNotYet)),
@@ -84,10 +89,4 @@ fn sample_state(
         class,
         text: text.to_owned(),
     }
-}
-
-/// The window of a time point, measured from T0.
-fn window_of(participant: &Participant, time_point: TimePoint) -> Option<SampleWindow> {
-    let t0 = participant.randomisation()?.value.randomised_at;
-    time_point.window(t0).ok()
 }

@@ -8,7 +8,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
-use trial::crf::FormRef;
+use trial::crf::{FormContext, FormRef};
 use trial::field::{Field, FieldError};
 use trial::payload::{Payload, PayloadError, ValueCorrected};
 use trial::projection::{Change, Participant, Provenance, Subject};
@@ -16,8 +16,7 @@ use trial::time::Moment;
 
 use super::entry::{EntryField, EntryInput};
 use super::{
-    OpenForm, VisLine, describe_entry, device_label, form_context, recorded_by, title, user_name,
-    wall_clock,
+    OpenForm, VisLine, describe_entry, device_label, recorded_by, title, user_name, wall_clock,
 };
 use crate::actions;
 use crate::components::dirty::use_dirty;
@@ -50,7 +49,7 @@ pub(super) fn SavedForm(
             let record = p.form(form_ref)?;
             record
                 .form()
-                .validate(record.confirmed(), form_context(p))
+                .validate(record.confirmed(), p.form_context())
                 .err()
         })?;
         Some(view! {
@@ -368,8 +367,7 @@ fn judge(
         reason: reason.trim().to_owned(),
     };
     let payload = Payload::ValueCorrected(body.clone());
-    errors.extend(payload.times_after(now));
-    match payload.validate() {
+    match payload.check(now, FormContext::NONE) {
         Ok(()) if errors.is_empty() => Ok(body),
         Ok(()) => Err(Refusal::Fields(errors)),
         Err(PayloadError::Invalid { errors: more, .. }) => {

@@ -5,9 +5,10 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
+use trial::crf::FormContext;
 use trial::eligibility::{Assessment, assess};
 use trial::field::{Field, FieldError};
-use trial::payload::{Payload, ScreeningRecorded};
+use trial::payload::{Payload, PayloadError, ScreeningRecorded};
 use trial::screening::{Answer, EcmoMode, Screening, ScreeningForm, Sex};
 use trial::time::{Calendar, Moment};
 use uuid::Uuid;
@@ -188,30 +189,30 @@ type Verdict = Result<(ScreeningForm, Assessment), Vec<FieldError>>;
 
 /// Every problem at once: what is not a number, and what the trial core finds
 /// implausible in the rest.
-fn judge(inputs: Inputs, now: Moment, calendar: &Calendar) -> Verdict {
+fn judge(inputs: Inputs, now: Moment, calendar: &Calendar, screening_number: &str) -> Verdict {
     let (form, mut errors) = inputs.to_form();
-    let screening = match Screening::parse(&form) {
-        Ok(screening) => screening,
-        Err(found) => {
-            errors.extend(found);
-            return Err(errors);
-        }
-    };
-    // What the form says happened must have happened by now.
-    errors.extend(
-        Payload::ScreeningRecorded(ScreeningRecorded {
-            screening_number: String::new(),
-            form: form.clone(),
-        })
-        .times_after(now),
-    );
+    // The trial core's one check before saving: the form's rules and nothing
+    // dated after now, every problem at once.
+    let payload = Payload::ScreeningRecorded(ScreeningRecorded {
+        screening_number: screening_number.to_owned(),
+        form: form.clone(),
+    });
+    if let Err(PayloadError::Invalid { errors: found, .. }) = payload.check(now, FormContext::NONE)
+    {
+        errors.extend(found);
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
+    let screening = Screening::parse(&form)?;
     let at = now.max(form.screened_at);
     let assessment = assess(&screening, at, calendar).map_err(|error| vec![error])?;
     Ok((form, assessment))
 }
+
+/// The number a screening is checked with before its participant has one: the
+/// tablet gives the real number as it saves.
+const NUMBER_TO_BE_GIVEN: &str = "…";
 
 /// The screening form for a new participant (`participant` is `None`) or to
 /// re-screen an existing one; saving records a screening event either way.
@@ -228,10 +229,14 @@ pub fn ScreeningEditor(
     let navigate = use_navigate();
     let inputs = Inputs::from_form(&initial);
     let now = ticking_clock();
+    let number_to_check = participant.as_ref().map_or_else(
+        || NUMBER_TO_BE_GIVEN.to_owned(),
+        |(_, number)| number.clone(),
+    );
     let verdict = Memo::new(move |_| {
         tablet
             .calendar
-            .with(|calendar| judge(inputs, now.get(), calendar))
+            .with(|calendar| judge(inputs, now.get(), calendar, &number_to_check))
     });
     let error_of = move |field: Field| {
         Signal::derive(move || {

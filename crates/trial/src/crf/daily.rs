@@ -55,6 +55,17 @@ pub struct DailyAssessmentForm {
 }
 
 impl StudyDay {
+    /// Every study day a daily assessment is recorded for (CRF.md §7), in order.
+    pub const ALL: [StudyDay; 7] = [
+        StudyDay(1),
+        StudyDay(2),
+        StudyDay(3),
+        StudyDay(4),
+        StudyDay(5),
+        StudyDay(6),
+        StudyDay(7),
+    ];
+
     /// Day `day`, which must be 1 to 7.
     pub fn new(day: u8) -> Result<Self, FieldError> {
         check_limits(Field::StudyDay, f64::from(day))?;
