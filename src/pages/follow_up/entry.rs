@@ -6,7 +6,7 @@
 //! the range and every other rule are the core's.
 
 use leptos::prelude::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 use trial::crf::Entry;
 use trial::field::{Field, FieldError, Input, check_limits};
 use trial::time::Moment;
@@ -73,7 +73,7 @@ impl EntryInput {
     pub fn to_json(self) -> Result<Value, FieldError> {
         let field = self.field;
         if self.not_done.get() {
-            return Ok(json!({ "not_done": { "reason": self.reason.get().trim() } }));
+            return Ok(entry_json(Entry::not_done(self.reason.get().trim())));
         }
         let text = self.text.get();
         let text = text.trim();
@@ -84,7 +84,7 @@ impl EntryInput {
             // No thousands separators and no decimal comma: "12,000" could mean
             // twelve or twelve thousand, and a guess here would be a wrong value.
             Input::Decimal => match text.parse::<f64>() {
-                Ok(number) if number.is_finite() => json!(number),
+                Ok(number) if number.is_finite() => Value::from(number),
                 _ => return Err(FieldError::NotANumber { field }),
             },
             Input::Integer => match text.parse::<i64>() {
@@ -92,7 +92,7 @@ impl EntryInput {
                 // value its type cannot hold would never reach the core's check.
                 Ok(number) => {
                     check_limits(field, number as f64)?;
-                    json!(number)
+                    Value::from(number)
                 }
                 Err(_) if text.parse::<f64>().is_ok() => {
                     return Err(FieldError::NotAWholeNumber { field });
@@ -100,18 +100,29 @@ impl EntryInput {
                 Err(_) => return Err(FieldError::NotANumber { field }),
             },
             Input::DateTime => match clock::from_local_input(text) {
-                Some(moment) => json!(moment),
+                Some(moment) => typed_json(moment),
                 None => return Ok(Value::Null),
             },
             Input::Date => match text.parse::<jiff::civil::Date>() {
-                Ok(date) => json!(date),
+                Ok(date) => typed_json(date),
                 Err(_) => return Ok(Value::Null),
             },
-            Input::YesNo => json!(text == YES),
-            Input::Choice(_) | Input::Answer | Input::Text => json!(text),
+            Input::YesNo => Value::from(text == YES),
+            Input::Choice(_) | Input::Answer | Input::Text => Value::from(text),
         };
-        Ok(json!({ "value": value }))
+        Ok(entry_json(Entry::Value(value)))
     }
+}
+
+/// An entry as the core's `Entry` serialises it: the shape every form and
+/// correction carries.
+fn entry_json(entry: Entry<Value>) -> Value {
+    serde_json::to_value(entry).expect("invariant: an entry of JSON serialises to JSON")
+}
+
+/// A typed value (a moment, a date) as its core type serialises it.
+fn typed_json(value: impl serde::Serialize) -> Value {
+    serde_json::to_value(value).expect("invariant: a moment or a date serialises to JSON")
 }
 
 /// A saved value (the inside of an entry) as the input shows it.

@@ -5,7 +5,7 @@
 //! participation say what was recorded.
 
 use leptos::prelude::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 use trial::crf::FormRef;
 use trial::crf::end::EndStatus;
 use trial::event::Event;
@@ -174,14 +174,14 @@ fn describe(
                 )
             };
             let lines = vec![
-                line(Field::ConsentGivenBy, json!(consent.given_by)),
-                line(Field::ConsentedAt, json!(consent.consented_at)),
-                line(Field::ConsentFormVersion, json!(consent.form_version)),
+                line(Field::ConsentGivenBy, to_json(consent.given_by)),
+                line(Field::ConsentedAt, to_json(consent.consented_at)),
+                line(Field::ConsentFormVersion, to_json(&consent.form_version)),
             ];
             (kind.to_owned(), lines)
         }
         Ok(Payload::Withdrawn(withdrawal)) => {
-            let by = describe_value(lang, Field::WithdrawnBy, &json!(withdrawal.by));
+            let by = describe_value(lang, Field::WithdrawnBy, &to_json(withdrawal.by));
             let lines = vec![
                 labelled(lang, field_label(lang, Field::WithdrawnBy), &by),
                 labelled(
@@ -200,8 +200,11 @@ fn describe(
             (labelled(lang, kind, t(lang, status)), Vec::new())
         }
         Ok(Payload::NotEnrolled(not_enrolled)) => {
-            let reason =
-                describe_value(lang, Field::NotEnrolledReason, &json!(not_enrolled.reason));
+            let reason = describe_value(
+                lang,
+                Field::NotEnrolledReason,
+                &to_json(not_enrolled.reason),
+            );
             let lines = (!not_enrolled.details.trim().is_empty())
                 .then(|| {
                     let label = field_label(lang, Field::NotEnrolledDetails);
@@ -258,4 +261,9 @@ fn entry_line(
         None => new,
     };
     labelled(lang, field_label(lang, field), &value)
+}
+
+/// A recorded value as its core type serialises it, for the words that describe it.
+fn to_json(value: impl serde::Serialize) -> Value {
+    serde_json::to_value(value).expect("invariant: a recorded value serialises to JSON")
 }
