@@ -4,9 +4,13 @@
 
 use trial::crf::FormContext;
 use trial::event::EventDraft;
-use trial::payload::{Payload, PayloadError, Randomised, SCHEMA_VERSION, StudyNumber};
+use trial::payload::{
+    Payload, PayloadError, Randomised, SCHEMA_VERSION, ScreeningNumber, ScreeningRecorded,
+    StudyNumber,
+};
 use trial::projection::{RandomiseRefusal, project};
 use trial::randomisation::{Lease, LeaseId, RandomisationConfig, Stratum};
+use trial::screening::ScreeningForm;
 use uuid::Uuid;
 
 use crate::clock;
@@ -83,6 +87,42 @@ pub async fn record(
     let result = store.record(draft).await;
     store.close();
     result.map(drop).map_err(ActionError::from)
+}
+
+/// Records the screening of a new participant, `participant_id`, as `user_id`,
+/// now, under this tablet's next screening number, which the store takes in the
+/// same transaction as the event (so two tabs never give one twice). The trial
+/// core's check before saving comes first, as for every record.
+pub async fn record_screening(
+    participant_id: Uuid,
+    user_id: Uuid,
+    form: ScreeningForm,
+) -> Result<ScreeningNumber, ActionError> {
+    let store = Store::open(DATABASE).await?;
+    let result = async {
+        let label = device_label(&store).await?;
+        let body = |number: &ScreeningNumber| {
+            Payload::ScreeningRecorded(ScreeningRecorded {
+                screening_number: number.as_str().to_owned(),
+                form: form.clone(),
+            })
+        };
+        // Any number of the tablet's checks as the one it will get.
+        let first = ScreeningNumber::new(&label, 1)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        body(&first)
+            .check(clock::now(), FormContext::NONE)
+            .map_err(ActionError::Refused)?;
+        let (_, number) = store
+            .record_screening(&label, |number| {
+                draft(participant_id, user_id, &body(number))
+            })
+            .await?;
+        Ok(number)
+    }
+    .await;
+    store.close();
+    result
 }
 
 /// The tablet's short label in study numbers: the one enrolment gave it ("T1"),

@@ -3,7 +3,9 @@
 #![cfg(target_arch = "wasm32")]
 
 use hp_ecmo::store::{Store, StoreError};
+
 use trial::event::{AppendError, EventDraft, EventKind, verify_chain};
+use trial::payload::{ScreeningNumber, ScreeningRecorded};
 use trial::randomisation::{AllocationSequence, Arm, RandomisationConfig, Seed};
 use trial::screening::ScreeningForm;
 use trial::time::Moment;
@@ -109,6 +111,63 @@ async fn a_refused_event_leaves_the_log_and_head_unchanged() {
     assert_eq!(store.events().await.unwrap(), std::slice::from_ref(&first));
     let head = store.chain_head().await.unwrap();
     assert_eq!((head.last_seq(), head.last_hash()), (1, first.hash()));
+    store.close();
+    rexie::Rexie::delete(&name).await.unwrap();
+}
+
+/// A new participant's screening as the store numbers it: the number goes into
+/// the payload, which the hash then covers.
+fn numbered_draft(number: &ScreeningNumber, minute: i64) -> EventDraft {
+    let screened_at = Moment::new(1_772_337_600_000 + minute * 60_000, 480).unwrap();
+    let body = ScreeningRecorded {
+        screening_number: number.as_str().to_owned(),
+        form: ScreeningForm::blank(screened_at),
+    };
+    EventDraft {
+        payload: serde_json::to_string(&body).unwrap(),
+        ..screening_draft(Uuid::now_v7(), minute)
+    }
+}
+
+#[wasm_bindgen_test]
+async fn two_tabs_screening_at_once_get_two_numbers() {
+    let (name, first) = fresh_store().await;
+    // The second tab: another connection to the same database.
+    let second = Store::open(&name).await.unwrap();
+    let (a, b) = futures::join!(
+        first.record_screening("T1", |number| numbered_draft(number, 0)),
+        second.record_screening("T1", |number| numbered_draft(number, 1)),
+    );
+    let (a, b) = (a.unwrap().1, b.unwrap().1);
+    let mut numbers = [a.as_str().to_owned(), b.as_str().to_owned()];
+    numbers.sort();
+    assert_eq!(numbers, ["T1-0001", "T1-0002"]);
+    // Both events are in the log, each with its own number.
+    let events = first.events().await.unwrap();
+    assert_eq!(events.len(), 2);
+    let (_, third) = first
+        .record_screening("T1", |number| numbered_draft(number, 2))
+        .await
+        .unwrap();
+    assert_eq!(third.as_str(), "T1-0003");
+    second.close();
+    first.close();
+    rexie::Rexie::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn numbering_carries_on_from_the_highest_number_in_the_log() {
+    let (name, store) = fresh_store().await;
+    // Screenings numbered before the count was kept: T1-0004 is the highest.
+    for (minute, count) in [(0, 2), (1, 4)] {
+        let number = ScreeningNumber::new("T1", count).unwrap();
+        store.record(numbered_draft(&number, minute)).await.unwrap();
+    }
+    let (_, next) = store
+        .record_screening("T1", |number| numbered_draft(number, 2))
+        .await
+        .unwrap();
+    assert_eq!(next.as_str(), "T1-0005");
     store.close();
     rexie::Rexie::delete(&name).await.unwrap();
 }

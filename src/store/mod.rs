@@ -23,7 +23,8 @@ use std::fmt;
 use rexie::{Index, ObjectStore, Rexie, Store as ObjectStoreTx, TransactionMode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use trial::event::{AppendError, ChainHead, Event, EventDraft};
+use trial::event::{AppendError, ChainHead, Event, EventDraft, EventKind};
+use trial::payload::{ScreeningNumber, ScreeningRecorded};
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
 
@@ -45,6 +46,9 @@ const BY_DEVICE_SEQ: &str = "by_device_seq";
 /// The meta record holding this tablet's chain head (its device id, last sequence
 /// number and last hash).
 const CHAIN_HEAD: &str = "chain_head";
+/// The meta record holding how many patients this tablet has screened: the count
+/// in its last screening number.
+pub(crate) const SCREENING_COUNT: &str = "screening_count";
 
 /// The tablet's WebCrypto keys, kept in the meta store as the key objects
 /// themselves: IndexedDB clones a `CryptoKey` without exposing its bytes, so a
@@ -138,6 +142,45 @@ impl Store {
             .map_err(database)?;
         let appended = append(&tx, draft).await;
         finish(tx, appended).await
+    }
+
+    /// Records a new participant's screening with this tablet's next screening
+    /// number, taken in the same transaction as the event: two tabs screening at
+    /// once are serialised by IndexedDB and get two numbers. `draft` builds the
+    /// event from the number (it must not await). The count carries on from the
+    /// highest number of this tablet's label its log holds, the first time.
+    pub async fn record_screening(
+        &self,
+        device_label: &str,
+        draft: impl FnOnce(&ScreeningNumber) -> EventDraft,
+    ) -> Result<(Event, ScreeningNumber), StoreError> {
+        let tx = self
+            .db
+            .transaction(&[EVENTS, META, OUTBOX], TransactionMode::ReadWrite)
+            .map_err(database)?;
+        let result = async {
+            let meta = tx.store(META).map_err(database)?;
+            let key = JsValue::from_str(SCREENING_COUNT);
+            let stored = meta.get(key.clone()).await.map_err(database)?;
+            let last: u32 = match stored.filter(|value| !value.is_undefined()) {
+                Some(value) => decode(value)?,
+                None => {
+                    let device = read_head(&meta).await?.device_id();
+                    let events = tx.store(EVENTS).map_err(database)?;
+                    let all = events.get_all(None, None).await.map_err(database)?;
+                    highest_screening_count(all, device, device_label)?
+                }
+            };
+            let number = ScreeningNumber::new(device_label, last + 1)
+                .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            meta.put(&encode(&(last + 1))?, Some(&key))
+                .await
+                .map_err(database)?;
+            let event = append(&tx, draft(&number)).await?;
+            Ok((event, number))
+        }
+        .await;
+        finish(tx, result).await
     }
 
     /// Every stored event, in chain order (by device, then sequence number).
@@ -258,6 +301,29 @@ async fn append(tx: &rexie::Transaction, draft: EventDraft) -> Result<Event, Sto
     let outbox = tx.store(OUTBOX).map_err(database)?;
     outbox.add(&outbox_value, None).await.map_err(database)?;
     Ok(event)
+}
+
+/// The highest screening count in the numbers of `device`'s screenings, as the
+/// tablet labelled `device_label` gave them; 0 before the first.
+fn highest_screening_count(
+    events: Vec<JsValue>,
+    device: Uuid,
+    device_label: &str,
+) -> Result<u32, StoreError> {
+    let mut highest = 0;
+    for value in events {
+        let event: Event = decode(value)?;
+        if event.device_id() != device || event.kind() != EventKind::ScreeningRecorded {
+            continue;
+        }
+        let Ok(body) = serde_json::from_str::<ScreeningRecorded>(event.payload()) else {
+            continue;
+        };
+        if let Some(count) = ScreeningNumber::count_in(&body.screening_number, device_label) {
+            highest = highest.max(count);
+        }
+    }
+    Ok(highest)
 }
 
 /// Commits `tx` when `result` is a success, and aborts it otherwise: dropping a

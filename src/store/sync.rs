@@ -114,6 +114,10 @@ impl Store {
                     .map_err(database)?;
             }
             let meta = tx.store(META).map_err(database)?;
+            // Training screenings are gone: the enrolled tablet numbers afresh.
+            meta.delete(JsValue::from_str(super::SCREENING_COUNT))
+                .await
+                .map_err(database)?;
             let head = ChainHead::genesis(new.device_id);
             meta.put(&encode(&head)?, Some(&JsValue::from_str(CHAIN_HEAD)))
                 .await

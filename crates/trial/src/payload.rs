@@ -96,8 +96,10 @@ pub enum Payload {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScreeningRecorded {
-    /// Assigned by the tablet (e.g. "T1-0007"), so it exists offline; at most
-    /// [`MAX_SCREENING_NUMBER_CHARS`] characters.
+    /// Assigned by the tablet, so it exists offline: a [`ScreeningNumber`] from
+    /// this build on ("T1-0007"); any text of at most
+    /// [`MAX_SCREENING_NUMBER_CHARS`] characters from events recorded before, which
+    /// keep the number they were given.
     pub screening_number: String,
     /// The screening form as entered.
     pub form: ScreeningForm,
@@ -164,6 +166,89 @@ pub struct ValueCorrected {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct StudyNumber(String);
+
+/// A screening number: the screening tablet's label and how many patients that
+/// tablet has screened, `T1-0007`. Each tablet numbers only its own screenings,
+/// so numbers are unique without a network; the store takes the next one in the
+/// same transaction as the screening event, so two tabs never give one twice.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ScreeningNumber(String);
+
+/// The most screenings one tablet numbers: four digits.
+const MAX_SCREENING_COUNT: u32 = 9_999;
+
+/// Occurs when a screening number cannot be made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScreeningNumberError {
+    /// Occurs when the device label is empty, too long or not capital letters and
+    /// digits.
+    DeviceLabel {
+        /// The label given.
+        label: String,
+    },
+    /// Occurs when the count is 0 or beyond 9 999.
+    Count {
+        /// The count given.
+        count: u32,
+    },
+}
+
+impl ScreeningNumber {
+    /// The number of the `count`-th patient (from 1) screened on the tablet
+    /// labelled `device_label`.
+    pub fn new(device_label: &str, count: u32) -> Result<Self, ScreeningNumberError> {
+        if !is_code(device_label) {
+            return Err(ScreeningNumberError::DeviceLabel {
+                label: device_label.to_owned(),
+            });
+        }
+        if !(1..=MAX_SCREENING_COUNT).contains(&count) {
+            return Err(ScreeningNumberError::Count { count });
+        }
+        Ok(Self(format!("{device_label}-{count:04}")))
+    }
+
+    /// The count in `text` when it is a number the tablet `device_label` gave,
+    /// so a tablet carries on from its highest.
+    pub fn count_in(text: &str, device_label: &str) -> Option<u32> {
+        let count: u32 = text
+            .strip_prefix(device_label)?
+            .strip_prefix('-')?
+            .parse()
+            .ok()?;
+        (Self::new(device_label, count).ok()?.0 == text).then_some(count)
+    }
+
+    /// The number as printed and stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ScreeningNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for ScreeningNumberError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DeviceLabel { label } => write!(
+                f,
+                "device label {label:?} must be 1 to {MAX_STUDY_NUMBER_PART_CHARS} capital letters or digits"
+            ),
+            Self::Count { count } => {
+                write!(
+                    f,
+                    "screening count {count} must be 1 to {MAX_SCREENING_COUNT}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScreeningNumberError {}
 
 /// Occurs when a study number cannot be made or read.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,8 +20,8 @@ use trial::crf::{Entry, Form, FormContext, FormKind, FormRef, MAX_TEXT_CHARS};
 use trial::event::EventKind;
 use trial::field::{Field, FieldError, Input, TimeLimit};
 use trial::payload::{
-    FormSaved, Payload, PayloadError, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber,
-    StudyNumberError, ValueCorrected,
+    FormSaved, Payload, PayloadError, Randomised, SCHEMA_VERSION, ScreeningNumber,
+    ScreeningNumberError, ScreeningRecorded, StudyNumber, StudyNumberError, ValueCorrected,
 };
 use trial::randomisation::{Arm, LeaseId};
 use trial::screening::ScreeningForm;
@@ -1535,4 +1535,33 @@ fn the_check_before_saving_names_every_problem_at_once() {
             ]
         })
     );
+}
+
+#[test]
+fn screening_numbers_are_the_tablets_label_and_count() {
+    assert_eq!(ScreeningNumber::new("T1", 7).unwrap().as_str(), "T1-0007");
+    assert_eq!(
+        ScreeningNumber::new("T12", 9_999).unwrap().as_str(),
+        "T12-9999"
+    );
+    assert_eq!(
+        ScreeningNumber::new("T1", 0),
+        Err(ScreeningNumberError::Count { count: 0 })
+    );
+    assert_eq!(
+        ScreeningNumber::new("T1", 10_000),
+        Err(ScreeningNumberError::Count { count: 10_000 })
+    );
+    assert_eq!(
+        ScreeningNumber::new("t1", 1),
+        Err(ScreeningNumberError::DeviceLabel {
+            label: "t1".to_owned()
+        })
+    );
+    assert_eq!(ScreeningNumber::count_in("T1-0007", "T1"), Some(7));
+    for other in [
+        "T2-0007", "T1-7", "T1-00007", "T1-0000", "T10-0007", "T1-000x",
+    ] {
+        assert_eq!(ScreeningNumber::count_in(other, "T1"), None, "{other}");
+    }
 }

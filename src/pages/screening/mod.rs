@@ -19,8 +19,7 @@ use crate::components::dirty::use_dirty;
 use crate::components::{AnswerField, ChoiceField, DateField, DateTimeField, NumberField};
 use crate::i18n::{Text, action_error, field_error, t, use_lang};
 use crate::pages::home::ticking_clock;
-use crate::state::{DATABASE, use_session, use_tablet};
-use crate::store::Store;
+use crate::state::{use_session, use_tablet};
 
 mod eligibility;
 
@@ -269,34 +268,25 @@ pub fn ScreeningEditor(
         };
         let participant = participant.clone();
         let navigate = navigate.clone();
-        // Read now, in the handler: inside the task below nothing tracks it. Only
-        // this tablet's own screenings count, so participants pulled from other
-        // tablets leave no gaps in its numbers.
-        let device = tablet.device.get_untracked();
-        let n_screened_here = tablet.participants_untracked(|participants| {
-            participants
-                .iter()
-                .filter(|participant| {
-                    participant
-                        .screened_on()
-                        .is_some_and(|on| Some(on) == device)
-                })
-                .count()
-        });
         spawn_local(async move {
             let result = async {
-                let (participant_id, screening_number) = match participant {
-                    Some(known) => known,
-                    None => (
-                        Uuid::now_v7(),
-                        next_screening_number(n_screened_here).await?,
-                    ),
+                let participant_id = match participant {
+                    // Screened again: the number it was given stays.
+                    Some((participant_id, screening_number)) => {
+                        let payload = Payload::ScreeningRecorded(ScreeningRecorded {
+                            screening_number,
+                            form: form.clone(),
+                        });
+                        actions::record(participant_id, user.id, &payload).await?;
+                        participant_id
+                    }
+                    // A new patient: the store gives the next number as it saves.
+                    None => {
+                        let participant_id = Uuid::now_v7();
+                        actions::record_screening(participant_id, user.id, form.clone()).await?;
+                        participant_id
+                    }
                 };
-                let payload = Payload::ScreeningRecorded(ScreeningRecorded {
-                    screening_number,
-                    form: form.clone(),
-                });
-                actions::record(participant_id, user.id, &payload).await?;
                 Ok::<_, actions::ActionError>(participant_id)
             }
             .await;
@@ -364,12 +354,4 @@ pub fn ScreeningEditor(
             <EligibilityPanel verdict now/>
         </div>
     }
-}
-
-/// The next screening number on this tablet: its label and a running count.
-async fn next_screening_number(n_screened_here: usize) -> Result<String, actions::ActionError> {
-    let store = Store::open(DATABASE).await?;
-    let label = actions::device_label(&store).await;
-    store.close();
-    Ok(format!("{}-{:04}", label?, n_screened_here + 1))
 }
