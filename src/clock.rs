@@ -2,11 +2,26 @@
 
 use trial::time::Moment;
 
-/// Now, as UTC milliseconds plus the tablet's current UTC offset.
+/// Now, as UTC milliseconds plus the tablet's current UTC offset. A clock set
+/// outside the years a moment can hold (1900–2200) reads as the nearest of them
+/// rather than stopping the app: a record dated so is then refused, with words
+/// that say the clock is wrong (`trial::event::LimitError`, the server's
+/// "from the future").
 pub fn now() -> Moment {
     let date = js_sys::Date::new_0();
-    from_js_date(&date).expect("the browser's clock is inside 1900–2200")
+    from_js_date(&date).unwrap_or_else(|| {
+        let bound = if date.get_time() < 0.0 {
+            MIN_UTC_MS
+        } else {
+            MAX_UTC_MS
+        };
+        Moment::new(bound, 0).expect("invariant: the bounds are moments")
+    })
 }
+
+/// The first and last instants a moment holds (1900-01-01 and 2200-01-01 UTC).
+const MIN_UTC_MS: i64 = -2_208_988_800_000;
+const MAX_UTC_MS: i64 = 7_258_118_400_000;
 
 /// A `<input type="datetime-local">` value ("2026-03-01T12:00"), read on the
 /// tablet's wall clock; `None` when empty or not a date-time.

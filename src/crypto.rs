@@ -294,5 +294,5 @@ fn bytes_of(buffer: JsValue) -> Vec<u8> {
 }
 
 fn refused(error: JsValue) -> CryptoError {
-    CryptoError::Refused(format!("{error:?}"))
+    CryptoError::Refused(crate::store::js_words(&error))
 }

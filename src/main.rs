@@ -2,7 +2,7 @@
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    console_error_panic_hook::set_once();
+    hp_ecmo::crash::install();
     leptos::mount::mount_to_body(hp_ecmo::App);
 }
 

@@ -100,6 +100,7 @@ impl Lang {
 #[allow(missing_docs)] // Each variant is the text of the same name; see `strings.rs`.
 pub enum Text {
     UpdateReady,
+    CrashNotice,
     ReloadNow,
     StorageKept,
     StorageNotKept,

@@ -13,6 +13,10 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "应用新版本已就绪，且没有未保存的内容，重新加载即可使用。",
         ],
         Text::ReloadNow => ["Reload now", "立即重新加载"],
+        Text::CrashNotice => [
+            "Something went wrong. Your saved records are safe. Reload to go on.",
+            "出现错误。已录入的记录不会丢失。请重新加载后继续。",
+        ],
         Text::StorageKept => [
             "Storage on this tablet: kept (persistent)",
             "存储已设为持久保存。",

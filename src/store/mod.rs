@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use trial::event::{AppendError, ChainHead, Event, EventDraft, EventKind};
 use trial::payload::{ScreeningNumber, ScreeningRecorded};
 use uuid::Uuid;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// The database's schema version; raise it with every change of stores or indexes.
 const SCHEMA_VERSION: u32 = 1;
@@ -364,9 +364,29 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-/// rexie's `Display` hides the browser's message ("idb error"); its `Debug` keeps it.
+/// The browser's own words for a refusal: rexie's `Display` says only "idb
+/// error", so the `idb` error inside it is shown, which names the request and the
+/// browser's message.
 fn database(error: rexie::Error) -> StoreError {
-    StoreError::Database(format!("{error:?}"))
+    StoreError::Database(match error {
+        rexie::Error::IdbError(inner) => inner.to_string(),
+        other => other.to_string(),
+    })
+}
+
+/// A JavaScript error in words: its name and message when it is an `Error` or a
+/// `DOMException`, its text when it is a string.
+pub(crate) fn js_words(value: &JsValue) -> String {
+    if let Some(error) = value.dyn_ref::<js_sys::Error>() {
+        return format!(
+            "{}: {}",
+            String::from(error.name()),
+            String::from(error.message())
+        );
+    }
+    value
+        .as_string()
+        .unwrap_or_else(|| "the browser gave no reason".to_owned())
 }
 
 fn encode(value: &impl Serialize) -> Result<JsValue, StoreError> {

@@ -194,7 +194,7 @@ impl Store {
         let result = async {
             let outbox = tx.store(OUTBOX).map_err(database)?;
             let range = KeyRange::upper_bound(&JsValue::from_f64(acked_seq as f64), Some(false))
-                .map_err(|error| StoreError::Database(format!("{error:?}")))?;
+                .map_err(|error| StoreError::Database(error.to_string()))?;
             for key in outbox
                 .get_all_keys(Some(range), None)
                 .await

@@ -71,6 +71,32 @@ fn no_leftovers() {
 }
 
 #[test]
+fn the_app_shows_no_debug_text_and_no_asserting_without_the_error() {
+    // A user never reads Rust's `Debug` output (ARCHITECTURE.md, "Errors"), and a
+    // test that expects an error says which one. Spelled in halves, as above.
+    let debug = concat!(":", "?}");
+    let bare = concat!(".is_", "err())");
+    let mut found = Vec::new();
+    for path in rust_files() {
+        let in_app = path.starts_with(Path::new(env!("CARGO_MANIFEST_DIR")).join("../src"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (line_no, line) in text.lines().enumerate() {
+            let debug_in_app = in_app && line.contains(debug);
+            let bare_assert = line.contains("assert!(") && line.contains(bare);
+            if debug_in_app || bare_assert {
+                found.push(format!(
+                    "{}:{}: {}",
+                    path.display(),
+                    line_no + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(found.is_empty(), "found:\n{}", found.join("\n"));
+}
+
+#[test]
 fn each_language_has_its_web_manifest_in_the_build() {
     // The app switches `<link id="manifest">` to the manifest of its language
     // (`Lang::apply_to_document`); Trunk copies each one into the build, where the
