@@ -8,7 +8,7 @@ use trial::payload::{
     Payload, PayloadError, Randomised, SCHEMA_VERSION, ScreeningNumber, ScreeningRecorded,
     StudyNumber,
 };
-use trial::projection::{RandomiseRefusal, project};
+use trial::projection::RandomiseRefusal;
 use trial::randomisation::{Lease, LeaseId, RandomisationConfig, Stratum};
 use trial::screening::ScreeningForm;
 use uuid::Uuid;
@@ -254,7 +254,7 @@ async fn check_randomisable(
     now: trial::time::Moment,
 ) -> Result<(), ActionError> {
     let device = store.chain_head().await?.device_id();
-    let participants = project(
+    let participants = state::participants_of(
         &store.events().await?,
         &state::calendar_of(store.enrolment().await?.as_ref()),
     );

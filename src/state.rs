@@ -109,7 +109,7 @@ impl Tablet {
     /// The participants, projected from the log in the tablet's calendar.
     pub fn participants(self) -> Vec<Participant> {
         self.calendar
-            .with(|calendar| self.events.with(|events| project(events, calendar)))
+            .with(|calendar| self.events.with(|events| participants_of(events, calendar)))
     }
 
     /// What `read` makes of the participants, read without tracking (from an event
@@ -117,7 +117,7 @@ impl Tablet {
     pub fn participants_untracked<T>(self, read: impl FnOnce(&[Participant]) -> T) -> T {
         let calendar = self.calendar.get_untracked();
         self.events
-            .with_untracked(|events| read(&project(events, &calendar)))
+            .with_untracked(|events| read(&participants_of(events, &calendar)))
     }
 
     /// How many events about each participant wait for the server.
@@ -199,6 +199,17 @@ pub struct Session {
     /// the open page (with any unsaved form) stays as it was, hidden until the
     /// same user's PIN unlocks it.
     pub locked: RwSignal<bool>,
+}
+
+/// The participants of the tablet's log. The projection decides two facts by the
+/// order events were received in (the screening tablet, the randomisation that
+/// stands); the tablet does not record when each event arrived, so it gives them
+/// in the order they were recorded, as the nearest it knows. The server, which
+/// does know, verifies every randomisation by its own order.
+pub fn participants_of(events: &[Event], calendar: &Calendar) -> Vec<Participant> {
+    let mut ordered: Vec<Event> = events.to_vec();
+    ordered.sort_by_key(|event| (event.recorded_at(), event.id()));
+    project(&ordered, calendar)
 }
 
 /// Where the tablet reads calendar dates (the age on the screening date): in its
