@@ -329,6 +329,7 @@ pub enum Text {
     UnitUnits,
     UnitDays,
     UnitDay,
+    UnitTherapeuticDoses,
     UnitPerMin,
     SlotsBusy,
     UnknownParticipant,
@@ -516,6 +517,17 @@ pub fn range(lang: Lang, from: &str, to: &str) -> String {
     }
 }
 
+/// A dose entered per hour as it is stored: "= 0.0004762 U/kg/min (at 70 kg)",
+/// "＝ 0.0004762 U/kg/min（按体重 70 kg 换算）".
+pub fn converted_dose(lang: Lang, dose: &str, unit: &str, weight_kg: &str) -> String {
+    let dose = quantity(lang, dose, unit);
+    let weight = quantity(lang, weight_kg, "kg");
+    match lang {
+        Lang::En => format!("= {dose} (at {weight})"),
+        Lang::Zh => format!("＝ {dose}（按体重 {weight} 换算）"),
+    }
+}
+
 /// "label: value", with the colon of `lang`.
 pub fn labelled(lang: Lang, label: &str, value: &str) -> String {
     match lang {
@@ -552,6 +564,7 @@ pub fn unit_label(lang: Lang, unit: &'static str) -> &'static str {
         "units" => Text::UnitUnits,
         "days" => Text::UnitDays,
         "day" => Text::UnitDay,
+        "therapeutic doses" => Text::UnitTherapeuticDoses,
         "/min" => Text::UnitPerMin,
         _ => return unit,
     };
@@ -712,7 +725,7 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
 /// A number (or a range) with its unit, when there is one: "0–24 points". In
 /// Chinese the space is a no-break space, since a Chinese line breaks anywhere and
 /// "（0～24" must not end a line with "分）" starting the next.
-fn quantity(lang: Lang, number: &str, unit: &str) -> String {
+pub fn quantity(lang: Lang, number: &str, unit: &str) -> String {
     match (lang, unit) {
         (_, "") => number.to_owned(),
         (Lang::En, _) => format!("{number} {unit}"),

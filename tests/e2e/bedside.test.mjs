@@ -195,11 +195,22 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   await assertChinese(page, "baseline out of range", typedInEnglish);
   await followUp.fill("sofa_score", BASELINE.sofa_score);
   assert.equal(await page.textContent("[data-testid=vis]"), "血管活性-正性肌力药物评分（VIS，自动计算）：20");
+  // Vasopressin (or pituitrin) as prescribed, in U/h: 2 U/h for the screening's
+  // 72 kg is stored as 0.000463 U/kg/min, and both show (CRF.md §4); it adds
+  // 10 000 × 0.000463 = 4.63 to the score.
+  assert.equal(await page.textContent("#vasopressin_u_per_kg_min + .unit"), "U/h");
+  await followUp.fill("vasopressin_u_per_kg_min", "2");
+  assert.equal(
+    readable(await page.textContent("[data-testid=vasopressin_u_per_kg_min-converted]")),
+    "＝ 0.000463 U/kg/min（按体重 72 kg 换算）",
+  );
+  assert.equal(await page.textContent("[data-testid=vis]"), "血管活性-正性肌力药物评分（VIS，自动计算）：24.63");
   await followUp.save();
   await followUp.saved();
   assert.equal(await followUp.tileSummary("baseline"), "已录入");
   await page.click("[data-testid=switch-language]");
   assert.equal(await followUp.value("shock_cause"), "Acute myocardial infarction");
+  assert.equal(readable(await followUp.value("vasopressin_u_per_kg_min")), "0.000463 U/kg/min (2 U/h)");
   await screenshot(page, "16-baseline-saved-en-landscape");
 
   // A hemoperfusion session. In a standard-care participant it is a protocol

@@ -13,113 +13,253 @@ use serde::{Deserialize, Serialize};
 
 use crate::crf::cytokine::TimePoint;
 
-/// A field of a case report form that a value or an error can belong to.
-///
-/// The serialised names are stable keys: the app's translations and the server's
-/// error answers use them, so variants are appended, never renamed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[allow(missing_docs)] // Each variant is the CRF.md field of the same name.
-pub enum Field {
-    ScreenedAt,
-    DateOfBirth,
-    Sex,
-    HeightCm,
-    WeightKg,
-    AdmittedToIcu,
-    IcuAdmittedAt,
-    SbpBelow90For30Min,
-    MapBelow65For30Min,
-    VasopressorsToKeepSbp90,
-    PulmonaryCongestion,
-    ElevatedLvFillingPressure,
-    AlteredMentalStatus,
-    ColdClammySkin,
-    Oliguria,
-    LactateMmolPerL,
-    EcmoMode,
-    EcmoCardiopulmonarySupport,
-    EcmoStartedAt,
-    ConsentRefused,
-    ActiveHaemorrhage,
-    ThrombocytopenicPurpura,
-    BridgeToVadOrTransplant,
-    Infection,
+/// Declares every [`Field`] once: its stable key, English label, input and limits,
+/// and the field of an earlier version it replaces. Everything the rest of the
+/// crate asks of a field is generated from this one line, so no table can miss a
+/// field or disagree with another.
+macro_rules! fields {
+    ($(
+        $(#[$attribute:meta])*
+        $variant:ident: $key:literal, $label:literal, $input:expr, $limits:expr
+            $(, replaces $old:ident)?;
+    )*) => {
+        /// A field of a case report form that a value or an error can belong to.
+        ///
+        /// The serialised names are stable keys: the app's translations and the
+        /// server's error answers use them, so variants are appended, never renamed.
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+        )]
+        pub enum Field {
+            $(
+                #[doc = $label]
+                $(#[$attribute])*
+                #[serde(rename = $key)]
+                $variant,
+            )*
+        }
+
+        impl Field {
+            /// Every field, in declaration order: the screening form first, then the
+            /// other forms in CRF.md order, then the fields added since. For exports
+            /// and tests that must cover every key.
+            pub const ALL: [Field; [$($key),*].len()] = [$(Self::$variant),*];
+
+            /// The stable key of this field, as serialised: used for translations,
+            /// test ids and the server's error answers.
+            pub fn key(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $key,)*
+                }
+            }
+
+            /// The English label, for logs and server messages; the app translates
+            /// the key.
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $label,)*
+                }
+            }
+
+            /// How this field's value is entered and stored. Choice keys are the
+            /// serialised names of the form's enum (`crf::baseline::ShockCause` and
+            /// the like); a test checks that each one reads back as its field's type.
+            pub fn input(self) -> Input {
+                use Input::{Answer, Choice, Date, DateTime, Decimal, Integer, Text, YesNo};
+                match self {
+                    $(Self::$variant => $input,)*
+                }
+            }
+
+            /// The plausibility limits of a measured field (CRF.md); `None` for
+            /// fields that are not numbers.
+            pub fn limits(self) -> Option<Limits> {
+                match self {
+                    $(Self::$variant => $limits,)*
+                }
+            }
+
+            /// The field of an earlier version of the forms that this one records
+            /// in its place (in other units): an old form keeps its old field, and
+            /// keeps its meaning, for good.
+            pub fn replaces(self) -> Option<Field> {
+                match self {
+                    $(Self::$variant => None $(.or(Some(Self::$old)))?,)*
+                }
+            }
+        }
+    };
+}
+
+// CRF.md gives no range for the vasoactive doses, so those are ours: the upper
+// limit is well beyond any dose given on purpose, the warning starts where a dose
+// is still seen in refractory shock but a slipped decimal point is likelier.
+fields! {
+    ScreenedAt: "screened_at", "screening date-time", DateTime, None;
+    DateOfBirth: "date_of_birth", "date of birth", Date, None;
+    Sex: "sex", "sex", Choice(&["female", "male"]), None;
+    HeightCm: "height_cm", "height", Decimal, range(100.0, 230.0, "cm");
+    WeightKg: "weight_kg", "weight", Decimal, range(30.0, 250.0, "kg");
+    AdmittedToIcu: "admitted_to_icu", "admitted to ICU", Answer, None;
+    IcuAdmittedAt: "icu_admitted_at", "ICU admission date-time", DateTime, None;
+    SbpBelow90For30Min: "sbp_below90_for30_min", "systolic BP < 90 mmHg for ≥ 30 min", Answer, None;
+    MapBelow65For30Min: "map_below65_for30_min", "MAP < 65 mmHg for ≥ 30 min", Answer, None;
+    VasopressorsToKeepSbp90: "vasopressors_to_keep_sbp90",
+        "vasopressors needed to keep systolic BP ≥ 90 mmHg",
+        Answer, None;
+    PulmonaryCongestion: "pulmonary_congestion", "pulmonary congestion", Answer, None;
+    ElevatedLvFillingPressure: "elevated_lv_filling_pressure", "elevated LV filling pressure",
+        Answer, None;
+    AlteredMentalStatus: "altered_mental_status", "altered mental status", Answer, None;
+    ColdClammySkin: "cold_clammy_skin", "cold, clammy skin", Answer, None;
+    Oliguria: "oliguria", "oliguria (< 30 mL/h)", Answer, None;
+    LactateMmolPerL: "lactate_mmol_per_l", "serum lactate", Decimal, range(0.0, 30.0, "mmol/L");
+    EcmoMode: "ecmo_mode", "ECMO mode", Choice(&["va", "vv", "other"]), None;
+    EcmoCardiopulmonarySupport: "ecmo_cardiopulmonary_support",
+        "ECMO supplies cardiopulmonary support",
+        Answer, None;
+    EcmoStartedAt: "ecmo_started_at", "ECMO start date-time", DateTime, None;
+    ConsentRefused: "consent_refused", "consent refused", Answer, None;
+    ActiveHaemorrhage: "active_haemorrhage", "active haemorrhage", Answer, None;
+    ThrombocytopenicPurpura: "thrombocytopenic_purpura", "thrombocytopenic purpura", Answer, None;
+    BridgeToVadOrTransplant: "bridge_to_vad_or_transplant",
+        "ECMO as bridge to long-term VAD or transplant",
+        Answer, None;
+    Infection: "infection", "infection", Answer, None;
     // Record identifiers.
-    ScreeningNumber,
-    StudyNumber,
+    ScreeningNumber: "screening_number", "screening number", Text, None;
+    StudyNumber: "study_number", "study number", Text, None;
     // §2 Consent.
-    ConsentGivenBy,
-    ConsentedAt,
-    ConsentFormVersion,
+    ConsentGivenBy: "consent_given_by", "consent given by",
+        Choice(&["patient", "legally_authorised_representative"]), None;
+    ConsentedAt: "consented_at", "consent date-time", DateTime, None;
+    ConsentFormVersion: "consent_form_version", "consent form version", Text, None;
     // §4 Baseline (with `LactateMmolPerL` from screening).
-    ShockCause,
-    CardiacArrest,
-    Ecpr,
-    SofaScore,
-    ApacheIiScore,
-    SaveScore,
-    MeanArterialPressureMmhg,
-    HeartRatePerMin,
-    EcmoFlowLPerMin,
-    SweepGasLPerMin,
-    PlateletsE9PerL,
-    HaemoglobinGPerL,
-    CreatinineUmolPerL,
-    BilirubinUmolPerL,
-    DopamineUgPerKgMin,
-    DobutamineUgPerKgMin,
-    AdrenalineUgPerKgMin,
-    NoradrenalineUgPerKgMin,
-    MilrinoneUgPerKgMin,
-    VasopressinUPerKgMin,
+    ShockCause: "shock_cause", "cause of cardiogenic shock",
+        Choice(&[
+            "acute_myocardial_infarction", "fulminant_myocarditis", "post_cardiotomy",
+            "cardiomyopathy_decompensation", "other",
+        ]), None;
+    CardiacArrest: "cardiac_arrest", "cardiac arrest before ECMO", YesNo, None;
+    Ecpr: "ecpr", "ECPR", YesNo, None;
+    SofaScore: "sofa_score", "SOFA score", Integer, range(0.0, 24.0, "points");
+    ApacheIiScore: "apache_ii_score", "APACHE II score", Integer, range(0.0, 71.0, "points");
+    SaveScore: "save_score", "SAVE score", Integer, range(-35.0, 17.0, "points");
+    MeanArterialPressureMmhg: "mean_arterial_pressure_mmhg", "mean arterial pressure",
+        Decimal, range(20.0, 200.0, "mmHg");
+    HeartRatePerMin: "heart_rate_per_min", "heart rate", Decimal, range(0.0, 250.0, "/min");
+    EcmoFlowLPerMin: "ecmo_flow_l_per_min", "ECMO blood flow", Decimal, range(0.0, 8.0, "L/min");
+    SweepGasLPerMin: "sweep_gas_l_per_min", "sweep gas flow", Decimal, range(0.0, 15.0, "L/min");
+    PlateletsE9PerL: "platelets_e9_per_l", "platelet count", Decimal, range(0.0, 1500.0, "×10⁹/L");
+    HaemoglobinGPerL: "haemoglobin_g_per_l", "haemoglobin", Decimal, range(20.0, 250.0, "g/L");
+    CreatinineUmolPerL: "creatinine_umol_per_l", "creatinine",
+        Decimal, range(10.0, 2000.0, "µmol/L");
+    BilirubinUmolPerL: "bilirubin_umol_per_l", "bilirubin", Decimal, range(0.0, 800.0, "µmol/L");
+    DopamineUgPerKgMin: "dopamine_ug_per_kg_min", "dopamine dose",
+        Decimal, warned(0.0, 50.0, "µg/kg/min", 20.0);
+    DobutamineUgPerKgMin: "dobutamine_ug_per_kg_min", "dobutamine dose",
+        Decimal, warned(0.0, 40.0, "µg/kg/min", 20.0);
+    AdrenalineUgPerKgMin: "adrenaline_ug_per_kg_min", "adrenaline dose",
+        Decimal, warned(0.0, 5.0, "µg/kg/min", 1.0);
+    NoradrenalineUgPerKgMin: "noradrenaline_ug_per_kg_min", "noradrenaline dose",
+        Decimal, warned(0.0, 5.0, "µg/kg/min", 1.0);
+    MilrinoneUgPerKgMin: "milrinone_ug_per_kg_min", "milrinone dose",
+        Decimal, warned(0.0, 2.0, "µg/kg/min", 0.75);
+    VasopressinUPerKgMin: "vasopressin_u_per_kg_min", "vasopressin dose",
+        Decimal, warned(0.0, 0.005, "U/kg/min", 0.001);
     // §5 Cytokine samples.
-    SampledAt,
-    Il6PgPerMl,
-    Il8PgPerMl,
-    Il10PgPerMl,
-    TnfAlphaPgPerMl,
+    SampledAt: "sampled_at", "sample date-time", DateTime, None;
+    Il6PgPerMl: "il6_pg_per_ml", "IL-6", Decimal, warned(0.0, 100_000.0, "pg/mL", 10_000.0);
+    Il8PgPerMl: "il8_pg_per_ml", "IL-8", Decimal, range(0.0, 100_000.0, "pg/mL");
+    Il10PgPerMl: "il10_pg_per_ml", "IL-10", Decimal, range(0.0, 100_000.0, "pg/mL");
+    TnfAlphaPgPerMl: "tnf_alpha_pg_per_ml", "TNF-α", Decimal, range(0.0, 100_000.0, "pg/mL");
     // §6 Hemoperfusion sessions.
-    Cartridge,
-    CartridgeLot,
-    SessionStartedAt,
-    SessionStoppedAt,
-    HpBloodFlowMlPerMin,
-    CircuitPosition,
-    Anticoagulation,
-    SessionStopReason,
+    Cartridge: "cartridge", "hemoperfusion cartridge",
+        Choice(&["ha330", "ha380", "cytosorb", "other"]), None;
+    CartridgeLot: "cartridge_lot", "cartridge lot", Text, None;
+    SessionStartedAt: "session_started_at", "session start date-time", DateTime, None;
+    SessionStoppedAt: "session_stopped_at", "session stop date-time", DateTime, None;
+    HpBloodFlowMlPerMin: "hp_blood_flow_ml_per_min", "hemoperfusion blood flow",
+        Decimal, range(50.0, 400.0, "mL/min");
+    CircuitPosition: "circuit_position", "position in the circuit",
+        Choice(&["ecmo_circuit", "crrt_circuit", "separate_access"]), None;
+    Anticoagulation: "anticoagulation", "anticoagulation", Text, None;
+    SessionStopReason: "session_stop_reason", "reason stopped",
+        Choice(&["completed", "clotting", "bleeding", "haemodynamic", "other"]), None;
     // §7 Daily assessment (with lactate, SOFA, doses, flow, platelets, haemoglobin).
-    StudyDay,
-    RbcUnits,
-    PlateletUnits,
-    PlasmaUnits,
-    BleedingEvent,
-    RenalReplacementTherapy,
+    StudyDay: "study_day", "study day", Integer, range(1.0, 7.0, "day");
+    // Transfusions as version 1 of the forms counted them, all in "units"; read in
+    // old forms, replaced by `RedCellsU`, `PlateletDoses` and `PlasmaMl`.
+    RbcUnits: "rbc_units", "red cell transfusion (units, version 1)",
+        Integer, range(0.0, 50.0, "units");
+    PlateletUnits: "platelet_units", "platelet transfusion (units, version 1)",
+        Integer, range(0.0, 50.0, "units");
+    PlasmaUnits: "plasma_units", "plasma transfusion (units, version 1)",
+        Integer, range(0.0, 50.0, "units");
+    BleedingEvent: "bleeding_event", "bleeding event", YesNo, None;
+    RenalReplacementTherapy: "renal_replacement_therapy", "renal replacement therapy", YesNo, None;
     // §8 Adverse events.
-    AeTerm,
-    AeOnsetAt,
-    AeSeverity,
-    AeSerious,
-    AeRelatedness,
-    AeAction,
-    AeOutcome,
+    AeTerm: "ae_term", "adverse event term", Text, None;
+    AeOnsetAt: "ae_onset_at", "onset date-time", DateTime, None;
+    AeSeverity: "ae_severity", "severity", Choice(&["mild", "moderate", "severe"]), None;
+    AeSerious: "ae_serious", "serious", YesNo, None;
+    AeRelatedness: "ae_relatedness", "related to hemoperfusion",
+        Choice(&["not_related", "unlikely", "possible", "probable", "definite"]), None;
+    AeAction: "ae_action", "action taken", Text, None;
+    AeOutcome: "ae_outcome", "outcome of the adverse event",
+        Choice(&[
+            "recovered", "recovering", "not_recovered", "recovered_with_sequelae", "fatal",
+        ]), None;
     // §9 Outcomes.
-    EcmoWeaned,
-    EcmoWeanedAt,
-    Died,
-    DiedAt,
-    Day28Status,
-    IcuDischargedOn,
-    HospitalDischargedOn,
-    RrtDays,
-    BridgedToVadOrTransplant,
+    EcmoWeaned: "ecmo_weaned", "ECMO weaned", YesNo, None;
+    EcmoWeanedAt: "ecmo_weaned_at", "ECMO weaning date-time", DateTime, None;
+    Died: "died", "death", YesNo, None;
+    DiedAt: "died_at", "date-time of death", DateTime, None;
+    Day28Status: "day28_status", "status at day 28",
+        Choice(&["alive_in_hospital", "alive_discharged", "dead"]), None;
+    IcuDischargedOn: "icu_discharged_on", "ICU discharge date", Date, None;
+    HospitalDischargedOn: "hospital_discharged_on", "hospital discharge date", Date, None;
+    RrtDays: "rrt_days", "days of renal replacement therapy", Integer, range(0.0, 365.0, "days");
+    BridgedToVadOrTransplant: "bridged_to_vad_or_transplant",
+        "bridged to VAD or transplant after enrolment",
+        YesNo, None;
     // §10 End of participation, and corrections.
-    WithdrawnBy,
-    WithdrawalReason,
-    CorrectionReason,
+    WithdrawnBy: "withdrawn_by", "withdrawn by",
+        Choice(&["participant", "legally_authorised_representative", "investigator"]), None;
+    WithdrawalReason: "withdrawal_reason", "reason for withdrawal", Text, None;
+    CorrectionReason: "correction_reason", "reason for the correction", Text, None;
     // §1 A screened patient not enrolled (appended after the rest).
-    NotEnrolledReason,
-    NotEnrolledDetails,
+    NotEnrolledReason: "not_enrolled_reason", "reason not enrolled",
+        Choice(&["ineligible", "consent_refused", "missed_window", "other"]), None;
+    NotEnrolledDetails: "not_enrolled_details", "details of why not enrolled", Text, None;
+    // §7 Transfusions as Chinese blood banks count them (version 2 of the forms): red
+    // cells in U of 200 mL whole blood, to one decimal (half a unit is given).
+    RedCellsU: "red_cells_u", "red cell transfusion",
+        Decimal, range(0.0, 50.0, "U"), replaces RbcUnits;
+    PlateletDoses: "platelet_doses", "platelet transfusion",
+        Integer, range(0.0, 10.0, "therapeutic doses"), replaces PlateletUnits;
+    PlasmaMl: "plasma_ml", "plasma transfusion",
+        Integer, range(0.0, 5000.0, "mL"), replaces PlasmaUnits;
+}
+
+/// Limits without a warning range.
+const fn range(min: f64, max: f64, unit: &'static str) -> Option<Limits> {
+    Some(Limits {
+        min,
+        max,
+        unit,
+        warn_above: None,
+    })
+}
+
+/// Limits whose values above `warn_above` must be confirmed.
+const fn warned(min: f64, max: f64, unit: &'static str, warn_above: f64) -> Option<Limits> {
+    Some(Limits {
+        min,
+        max,
+        unit,
+        warn_above: Some(warn_above),
+    })
 }
 
 /// The inclusive range a measured value must lie in, its fixed unit, and the part of
@@ -163,6 +303,12 @@ pub enum Input {
 }
 
 impl Field {
+    /// Whether a newer field records this one's item in its place
+    /// ([`Field::replaces`]): forms of earlier versions hold it, new forms never do.
+    pub fn is_retired(self) -> bool {
+        Self::ALL.iter().any(|field| field.replaces() == Some(self))
+    }
+
     /// The screening form's fields (CRF.md §1), in the order the form shows them.
     pub const SCREENING: [Field; 24] = [
         Self::ScreenedAt,
@@ -190,472 +336,6 @@ impl Field {
         Self::BridgeToVadOrTransplant,
         Self::Infection,
     ];
-
-    /// Every field, in declaration order: the screening form first, then the other
-    /// forms in CRF.md order. For exports and tests that must cover every key.
-    pub const ALL: [Field; 89] = [
-        Self::ScreenedAt,
-        Self::DateOfBirth,
-        Self::Sex,
-        Self::HeightCm,
-        Self::WeightKg,
-        Self::AdmittedToIcu,
-        Self::IcuAdmittedAt,
-        Self::SbpBelow90For30Min,
-        Self::MapBelow65For30Min,
-        Self::VasopressorsToKeepSbp90,
-        Self::PulmonaryCongestion,
-        Self::ElevatedLvFillingPressure,
-        Self::AlteredMentalStatus,
-        Self::ColdClammySkin,
-        Self::Oliguria,
-        Self::LactateMmolPerL,
-        Self::EcmoMode,
-        Self::EcmoCardiopulmonarySupport,
-        Self::EcmoStartedAt,
-        Self::ConsentRefused,
-        Self::ActiveHaemorrhage,
-        Self::ThrombocytopenicPurpura,
-        Self::BridgeToVadOrTransplant,
-        Self::Infection,
-        Self::ScreeningNumber,
-        Self::StudyNumber,
-        Self::ConsentGivenBy,
-        Self::ConsentedAt,
-        Self::ConsentFormVersion,
-        Self::ShockCause,
-        Self::CardiacArrest,
-        Self::Ecpr,
-        Self::SofaScore,
-        Self::ApacheIiScore,
-        Self::SaveScore,
-        Self::MeanArterialPressureMmhg,
-        Self::HeartRatePerMin,
-        Self::EcmoFlowLPerMin,
-        Self::SweepGasLPerMin,
-        Self::PlateletsE9PerL,
-        Self::HaemoglobinGPerL,
-        Self::CreatinineUmolPerL,
-        Self::BilirubinUmolPerL,
-        Self::DopamineUgPerKgMin,
-        Self::DobutamineUgPerKgMin,
-        Self::AdrenalineUgPerKgMin,
-        Self::NoradrenalineUgPerKgMin,
-        Self::MilrinoneUgPerKgMin,
-        Self::VasopressinUPerKgMin,
-        Self::SampledAt,
-        Self::Il6PgPerMl,
-        Self::Il8PgPerMl,
-        Self::Il10PgPerMl,
-        Self::TnfAlphaPgPerMl,
-        Self::Cartridge,
-        Self::CartridgeLot,
-        Self::SessionStartedAt,
-        Self::SessionStoppedAt,
-        Self::HpBloodFlowMlPerMin,
-        Self::CircuitPosition,
-        Self::Anticoagulation,
-        Self::SessionStopReason,
-        Self::StudyDay,
-        Self::RbcUnits,
-        Self::PlateletUnits,
-        Self::PlasmaUnits,
-        Self::BleedingEvent,
-        Self::RenalReplacementTherapy,
-        Self::AeTerm,
-        Self::AeOnsetAt,
-        Self::AeSeverity,
-        Self::AeSerious,
-        Self::AeRelatedness,
-        Self::AeAction,
-        Self::AeOutcome,
-        Self::EcmoWeaned,
-        Self::EcmoWeanedAt,
-        Self::Died,
-        Self::DiedAt,
-        Self::Day28Status,
-        Self::IcuDischargedOn,
-        Self::HospitalDischargedOn,
-        Self::RrtDays,
-        Self::BridgedToVadOrTransplant,
-        Self::WithdrawnBy,
-        Self::WithdrawalReason,
-        Self::CorrectionReason,
-        Self::NotEnrolledReason,
-        Self::NotEnrolledDetails,
-    ];
-
-    /// The stable key of this field, as serialised: used for translations, test ids
-    /// and the server's error answers.
-    pub fn key(self) -> &'static str {
-        match self {
-            Self::ScreenedAt => "screened_at",
-            Self::DateOfBirth => "date_of_birth",
-            Self::Sex => "sex",
-            Self::HeightCm => "height_cm",
-            Self::WeightKg => "weight_kg",
-            Self::AdmittedToIcu => "admitted_to_icu",
-            Self::IcuAdmittedAt => "icu_admitted_at",
-            Self::SbpBelow90For30Min => "sbp_below90_for30_min",
-            Self::MapBelow65For30Min => "map_below65_for30_min",
-            Self::VasopressorsToKeepSbp90 => "vasopressors_to_keep_sbp90",
-            Self::PulmonaryCongestion => "pulmonary_congestion",
-            Self::ElevatedLvFillingPressure => "elevated_lv_filling_pressure",
-            Self::AlteredMentalStatus => "altered_mental_status",
-            Self::ColdClammySkin => "cold_clammy_skin",
-            Self::Oliguria => "oliguria",
-            Self::LactateMmolPerL => "lactate_mmol_per_l",
-            Self::EcmoMode => "ecmo_mode",
-            Self::EcmoCardiopulmonarySupport => "ecmo_cardiopulmonary_support",
-            Self::EcmoStartedAt => "ecmo_started_at",
-            Self::ConsentRefused => "consent_refused",
-            Self::ActiveHaemorrhage => "active_haemorrhage",
-            Self::ThrombocytopenicPurpura => "thrombocytopenic_purpura",
-            Self::BridgeToVadOrTransplant => "bridge_to_vad_or_transplant",
-            Self::Infection => "infection",
-            Self::ScreeningNumber => "screening_number",
-            Self::StudyNumber => "study_number",
-            Self::ConsentGivenBy => "consent_given_by",
-            Self::ConsentedAt => "consented_at",
-            Self::ConsentFormVersion => "consent_form_version",
-            Self::ShockCause => "shock_cause",
-            Self::CardiacArrest => "cardiac_arrest",
-            Self::Ecpr => "ecpr",
-            Self::SofaScore => "sofa_score",
-            Self::ApacheIiScore => "apache_ii_score",
-            Self::SaveScore => "save_score",
-            Self::MeanArterialPressureMmhg => "mean_arterial_pressure_mmhg",
-            Self::HeartRatePerMin => "heart_rate_per_min",
-            Self::EcmoFlowLPerMin => "ecmo_flow_l_per_min",
-            Self::SweepGasLPerMin => "sweep_gas_l_per_min",
-            Self::PlateletsE9PerL => "platelets_e9_per_l",
-            Self::HaemoglobinGPerL => "haemoglobin_g_per_l",
-            Self::CreatinineUmolPerL => "creatinine_umol_per_l",
-            Self::BilirubinUmolPerL => "bilirubin_umol_per_l",
-            Self::DopamineUgPerKgMin => "dopamine_ug_per_kg_min",
-            Self::DobutamineUgPerKgMin => "dobutamine_ug_per_kg_min",
-            Self::AdrenalineUgPerKgMin => "adrenaline_ug_per_kg_min",
-            Self::NoradrenalineUgPerKgMin => "noradrenaline_ug_per_kg_min",
-            Self::MilrinoneUgPerKgMin => "milrinone_ug_per_kg_min",
-            Self::VasopressinUPerKgMin => "vasopressin_u_per_kg_min",
-            Self::SampledAt => "sampled_at",
-            Self::Il6PgPerMl => "il6_pg_per_ml",
-            Self::Il8PgPerMl => "il8_pg_per_ml",
-            Self::Il10PgPerMl => "il10_pg_per_ml",
-            Self::TnfAlphaPgPerMl => "tnf_alpha_pg_per_ml",
-            Self::Cartridge => "cartridge",
-            Self::CartridgeLot => "cartridge_lot",
-            Self::SessionStartedAt => "session_started_at",
-            Self::SessionStoppedAt => "session_stopped_at",
-            Self::HpBloodFlowMlPerMin => "hp_blood_flow_ml_per_min",
-            Self::CircuitPosition => "circuit_position",
-            Self::Anticoagulation => "anticoagulation",
-            Self::SessionStopReason => "session_stop_reason",
-            Self::StudyDay => "study_day",
-            Self::RbcUnits => "rbc_units",
-            Self::PlateletUnits => "platelet_units",
-            Self::PlasmaUnits => "plasma_units",
-            Self::BleedingEvent => "bleeding_event",
-            Self::RenalReplacementTherapy => "renal_replacement_therapy",
-            Self::AeTerm => "ae_term",
-            Self::AeOnsetAt => "ae_onset_at",
-            Self::AeSeverity => "ae_severity",
-            Self::AeSerious => "ae_serious",
-            Self::AeRelatedness => "ae_relatedness",
-            Self::AeAction => "ae_action",
-            Self::AeOutcome => "ae_outcome",
-            Self::EcmoWeaned => "ecmo_weaned",
-            Self::EcmoWeanedAt => "ecmo_weaned_at",
-            Self::Died => "died",
-            Self::DiedAt => "died_at",
-            Self::Day28Status => "day28_status",
-            Self::IcuDischargedOn => "icu_discharged_on",
-            Self::HospitalDischargedOn => "hospital_discharged_on",
-            Self::RrtDays => "rrt_days",
-            Self::BridgedToVadOrTransplant => "bridged_to_vad_or_transplant",
-            Self::WithdrawnBy => "withdrawn_by",
-            Self::WithdrawalReason => "withdrawal_reason",
-            Self::CorrectionReason => "correction_reason",
-            Self::NotEnrolledReason => "not_enrolled_reason",
-            Self::NotEnrolledDetails => "not_enrolled_details",
-        }
-    }
-
-    /// The English label, for logs and server messages; the app translates the key.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::ScreenedAt => "screening date-time",
-            Self::DateOfBirth => "date of birth",
-            Self::Sex => "sex",
-            Self::HeightCm => "height",
-            Self::WeightKg => "weight",
-            Self::AdmittedToIcu => "admitted to ICU",
-            Self::IcuAdmittedAt => "ICU admission date-time",
-            Self::SbpBelow90For30Min => "systolic BP < 90 mmHg for ≥ 30 min",
-            Self::MapBelow65For30Min => "MAP < 65 mmHg for ≥ 30 min",
-            Self::VasopressorsToKeepSbp90 => "vasopressors needed to keep systolic BP ≥ 90 mmHg",
-            Self::PulmonaryCongestion => "pulmonary congestion",
-            Self::ElevatedLvFillingPressure => "elevated LV filling pressure",
-            Self::AlteredMentalStatus => "altered mental status",
-            Self::ColdClammySkin => "cold, clammy skin",
-            Self::Oliguria => "oliguria (< 30 mL/h)",
-            Self::LactateMmolPerL => "serum lactate",
-            Self::EcmoMode => "ECMO mode",
-            Self::EcmoCardiopulmonarySupport => "ECMO supplies cardiopulmonary support",
-            Self::EcmoStartedAt => "ECMO start date-time",
-            Self::ConsentRefused => "consent refused",
-            Self::ActiveHaemorrhage => "active haemorrhage",
-            Self::ThrombocytopenicPurpura => "thrombocytopenic purpura",
-            Self::BridgeToVadOrTransplant => "ECMO as bridge to long-term VAD or transplant",
-            Self::Infection => "infection",
-            Self::ScreeningNumber => "screening number",
-            Self::StudyNumber => "study number",
-            Self::ConsentGivenBy => "consent given by",
-            Self::ConsentedAt => "consent date-time",
-            Self::ConsentFormVersion => "consent form version",
-            Self::ShockCause => "cause of cardiogenic shock",
-            Self::CardiacArrest => "cardiac arrest before ECMO",
-            Self::Ecpr => "ECPR",
-            Self::SofaScore => "SOFA score",
-            Self::ApacheIiScore => "APACHE II score",
-            Self::SaveScore => "SAVE score",
-            Self::MeanArterialPressureMmhg => "mean arterial pressure",
-            Self::HeartRatePerMin => "heart rate",
-            Self::EcmoFlowLPerMin => "ECMO blood flow",
-            Self::SweepGasLPerMin => "sweep gas flow",
-            Self::PlateletsE9PerL => "platelet count",
-            Self::HaemoglobinGPerL => "haemoglobin",
-            Self::CreatinineUmolPerL => "creatinine",
-            Self::BilirubinUmolPerL => "bilirubin",
-            Self::DopamineUgPerKgMin => "dopamine dose",
-            Self::DobutamineUgPerKgMin => "dobutamine dose",
-            Self::AdrenalineUgPerKgMin => "adrenaline dose",
-            Self::NoradrenalineUgPerKgMin => "noradrenaline dose",
-            Self::MilrinoneUgPerKgMin => "milrinone dose",
-            Self::VasopressinUPerKgMin => "vasopressin dose",
-            Self::SampledAt => "sample date-time",
-            Self::Il6PgPerMl => "IL-6",
-            Self::Il8PgPerMl => "IL-8",
-            Self::Il10PgPerMl => "IL-10",
-            Self::TnfAlphaPgPerMl => "TNF-α",
-            Self::Cartridge => "hemoperfusion cartridge",
-            Self::CartridgeLot => "cartridge lot",
-            Self::SessionStartedAt => "session start date-time",
-            Self::SessionStoppedAt => "session stop date-time",
-            Self::HpBloodFlowMlPerMin => "hemoperfusion blood flow",
-            Self::CircuitPosition => "position in the circuit",
-            Self::Anticoagulation => "anticoagulation",
-            Self::SessionStopReason => "reason stopped",
-            Self::StudyDay => "study day",
-            Self::RbcUnits => "RBC transfusion",
-            Self::PlateletUnits => "platelet transfusion",
-            Self::PlasmaUnits => "plasma transfusion",
-            Self::BleedingEvent => "bleeding event",
-            Self::RenalReplacementTherapy => "renal replacement therapy",
-            Self::AeTerm => "adverse event term",
-            Self::AeOnsetAt => "onset date-time",
-            Self::AeSeverity => "severity",
-            Self::AeSerious => "serious",
-            Self::AeRelatedness => "related to hemoperfusion",
-            Self::AeAction => "action taken",
-            Self::AeOutcome => "outcome of the adverse event",
-            Self::EcmoWeaned => "ECMO weaned",
-            Self::EcmoWeanedAt => "ECMO weaning date-time",
-            Self::Died => "death",
-            Self::DiedAt => "date-time of death",
-            Self::Day28Status => "status at day 28",
-            Self::IcuDischargedOn => "ICU discharge date",
-            Self::HospitalDischargedOn => "hospital discharge date",
-            Self::RrtDays => "days of renal replacement therapy",
-            Self::BridgedToVadOrTransplant => "bridged to VAD or transplant after enrolment",
-            Self::WithdrawnBy => "withdrawn by",
-            Self::WithdrawalReason => "reason for withdrawal",
-            Self::CorrectionReason => "reason for the correction",
-            Self::NotEnrolledReason => "reason not enrolled",
-            Self::NotEnrolledDetails => "details of why not enrolled",
-        }
-    }
-
-    /// How this field's value is entered and stored. Choice keys are the serialised
-    /// names of the form's enum (`crf::baseline::ShockCause` and the like); a test
-    /// checks that each one reads back as its field's type.
-    pub fn input(self) -> Input {
-        match self {
-            Self::ScreenedAt
-            | Self::IcuAdmittedAt
-            | Self::EcmoStartedAt
-            | Self::ConsentedAt
-            | Self::SampledAt
-            | Self::SessionStartedAt
-            | Self::SessionStoppedAt
-            | Self::AeOnsetAt
-            | Self::EcmoWeanedAt
-            | Self::DiedAt => Input::DateTime,
-            Self::DateOfBirth | Self::IcuDischargedOn | Self::HospitalDischargedOn => Input::Date,
-            Self::Sex => Input::Choice(&["female", "male"]),
-            Self::EcmoMode => Input::Choice(&["va", "vv", "other"]),
-            Self::ConsentGivenBy => {
-                Input::Choice(&["patient", "legally_authorised_representative"])
-            }
-            Self::ShockCause => Input::Choice(&[
-                "acute_myocardial_infarction",
-                "fulminant_myocarditis",
-                "post_cardiotomy",
-                "cardiomyopathy_decompensation",
-                "other",
-            ]),
-            Self::Cartridge => Input::Choice(&["ha330", "ha380", "cytosorb", "other"]),
-            Self::CircuitPosition => {
-                Input::Choice(&["ecmo_circuit", "crrt_circuit", "separate_access"])
-            }
-            Self::SessionStopReason => {
-                Input::Choice(&["completed", "clotting", "bleeding", "haemodynamic", "other"])
-            }
-            Self::AeSeverity => Input::Choice(&["mild", "moderate", "severe"]),
-            Self::AeRelatedness => Input::Choice(&[
-                "not_related",
-                "unlikely",
-                "possible",
-                "probable",
-                "definite",
-            ]),
-            Self::AeOutcome => Input::Choice(&[
-                "recovered",
-                "recovering",
-                "not_recovered",
-                "recovered_with_sequelae",
-                "fatal",
-            ]),
-            Self::Day28Status => Input::Choice(&["alive_in_hospital", "alive_discharged", "dead"]),
-            Self::WithdrawnBy => Input::Choice(&[
-                "participant",
-                "legally_authorised_representative",
-                "investigator",
-            ]),
-            Self::AdmittedToIcu
-            | Self::SbpBelow90For30Min
-            | Self::MapBelow65For30Min
-            | Self::VasopressorsToKeepSbp90
-            | Self::PulmonaryCongestion
-            | Self::ElevatedLvFillingPressure
-            | Self::AlteredMentalStatus
-            | Self::ColdClammySkin
-            | Self::Oliguria
-            | Self::EcmoCardiopulmonarySupport
-            | Self::ConsentRefused
-            | Self::ActiveHaemorrhage
-            | Self::ThrombocytopenicPurpura
-            | Self::BridgeToVadOrTransplant
-            | Self::Infection => Input::Answer,
-            Self::CardiacArrest
-            | Self::Ecpr
-            | Self::BleedingEvent
-            | Self::RenalReplacementTherapy
-            | Self::AeSerious
-            | Self::EcmoWeaned
-            | Self::Died
-            | Self::BridgedToVadOrTransplant => Input::YesNo,
-            Self::SofaScore
-            | Self::ApacheIiScore
-            | Self::SaveScore
-            | Self::StudyDay
-            | Self::RbcUnits
-            | Self::PlateletUnits
-            | Self::PlasmaUnits
-            | Self::RrtDays => Input::Integer,
-            Self::HeightCm
-            | Self::WeightKg
-            | Self::LactateMmolPerL
-            | Self::MeanArterialPressureMmhg
-            | Self::HeartRatePerMin
-            | Self::EcmoFlowLPerMin
-            | Self::SweepGasLPerMin
-            | Self::PlateletsE9PerL
-            | Self::HaemoglobinGPerL
-            | Self::CreatinineUmolPerL
-            | Self::BilirubinUmolPerL
-            | Self::DopamineUgPerKgMin
-            | Self::DobutamineUgPerKgMin
-            | Self::AdrenalineUgPerKgMin
-            | Self::NoradrenalineUgPerKgMin
-            | Self::MilrinoneUgPerKgMin
-            | Self::VasopressinUPerKgMin
-            | Self::Il6PgPerMl
-            | Self::Il8PgPerMl
-            | Self::Il10PgPerMl
-            | Self::TnfAlphaPgPerMl
-            | Self::HpBloodFlowMlPerMin => Input::Decimal,
-            Self::ScreeningNumber
-            | Self::StudyNumber
-            | Self::ConsentFormVersion
-            | Self::CartridgeLot
-            | Self::Anticoagulation
-            | Self::AeTerm
-            | Self::AeAction
-            | Self::WithdrawalReason
-            | Self::CorrectionReason
-            | Self::NotEnrolledDetails => Input::Text,
-            Self::NotEnrolledReason => {
-                Input::Choice(&["ineligible", "consent_refused", "missed_window", "other"])
-            }
-        }
-    }
-
-    /// The plausibility limits of a measured field (CRF.md); `None` for fields that
-    /// are not numbers.
-    ///
-    /// CRF.md gives no range for the vasoactive doses, so these are ours: the upper
-    /// limit is well beyond any dose given on purpose, the warning starts where a
-    /// dose is still seen in refractory shock but a slipped decimal point is likelier.
-    pub fn limits(self) -> Option<Limits> {
-        let limits = |min, max, unit| {
-            Some(Limits {
-                min,
-                max,
-                unit,
-                warn_above: None,
-            })
-        };
-        let warned = |min, max, unit, warn_above| {
-            Some(Limits {
-                min,
-                max,
-                unit,
-                warn_above: Some(warn_above),
-            })
-        };
-        match self {
-            Self::HeightCm => limits(100.0, 230.0, "cm"),
-            Self::WeightKg => limits(30.0, 250.0, "kg"),
-            Self::LactateMmolPerL => limits(0.0, 30.0, "mmol/L"),
-            Self::SofaScore => limits(0.0, 24.0, "points"),
-            Self::ApacheIiScore => limits(0.0, 71.0, "points"),
-            Self::SaveScore => limits(-35.0, 17.0, "points"),
-            Self::MeanArterialPressureMmhg => limits(20.0, 200.0, "mmHg"),
-            Self::HeartRatePerMin => limits(0.0, 250.0, "/min"),
-            Self::EcmoFlowLPerMin => limits(0.0, 8.0, "L/min"),
-            Self::SweepGasLPerMin => limits(0.0, 15.0, "L/min"),
-            Self::PlateletsE9PerL => limits(0.0, 1500.0, "×10⁹/L"),
-            Self::HaemoglobinGPerL => limits(20.0, 250.0, "g/L"),
-            Self::CreatinineUmolPerL => limits(10.0, 2000.0, "µmol/L"),
-            Self::BilirubinUmolPerL => limits(0.0, 800.0, "µmol/L"),
-            Self::DopamineUgPerKgMin => warned(0.0, 50.0, "µg/kg/min", 20.0),
-            Self::DobutamineUgPerKgMin => warned(0.0, 40.0, "µg/kg/min", 20.0),
-            Self::AdrenalineUgPerKgMin => warned(0.0, 5.0, "µg/kg/min", 1.0),
-            Self::NoradrenalineUgPerKgMin => warned(0.0, 5.0, "µg/kg/min", 1.0),
-            Self::MilrinoneUgPerKgMin => warned(0.0, 2.0, "µg/kg/min", 0.75),
-            Self::VasopressinUPerKgMin => warned(0.0, 0.005, "U/kg/min", 0.001),
-            Self::Il6PgPerMl => warned(0.0, 100_000.0, "pg/mL", 10_000.0),
-            Self::Il8PgPerMl | Self::Il10PgPerMl | Self::TnfAlphaPgPerMl => {
-                limits(0.0, 100_000.0, "pg/mL")
-            }
-            Self::HpBloodFlowMlPerMin => limits(50.0, 400.0, "mL/min"),
-            Self::StudyDay => limits(1.0, 7.0, "day"),
-            Self::RbcUnits | Self::PlateletUnits | Self::PlasmaUnits => limits(0.0, 50.0, "units"),
-            Self::RrtDays => limits(0.0, 365.0, "days"),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for Field {
@@ -998,6 +678,19 @@ pub(crate) fn check_measured(
     }
 }
 
+/// Checks that a measurement has at most one decimal, the precision its form
+/// records: a decision or a total must not rest on digits the screen does not show.
+pub(crate) fn check_tenths(field: Field, value: f64) -> Result<f64, FieldError> {
+    let tenths = value * 10.0;
+    // A number typed with one decimal is within a hair of a whole number of tenths
+    // once parsed as binary floating point; 102.36 is 0.4 tenths away.
+    if (tenths - tenths.round()).abs() < 1e-6 {
+        Ok(value)
+    } else {
+        Err(FieldError::TooManyDecimals { field, decimals: 1 })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1015,8 +708,8 @@ mod tests {
         for (index, field) in Field::ALL.into_iter().enumerate() {
             assert_eq!(field as usize, index, "{field:?}");
         }
-        // `NotEnrolledDetails` is the last variant: a new field goes after it, and here.
-        assert_eq!(Field::ALL.len(), Field::NotEnrolledDetails as usize + 1);
+        // `PlasmaMl` is the last variant: a new field goes after it, and here.
+        assert_eq!(Field::ALL.len(), Field::PlasmaMl as usize + 1);
         assert_eq!(Field::SCREENING[..], Field::ALL[..Field::SCREENING.len()]);
     }
 

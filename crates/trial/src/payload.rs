@@ -40,7 +40,7 @@ use crate::screening::{Screening, ScreeningForm};
 use crate::time::Moment;
 
 /// The version of the payload shapes in this module, recorded in every event.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Turns the JSON of one version's body into the next version's.
 pub type Upgrade = fn(EventKind, serde_json::Value) -> Result<serde_json::Value, String>;
@@ -48,7 +48,16 @@ pub type Upgrade = fn(EventKind, serde_json::Value) -> Result<serde_json::Value,
 /// The upgrade steps: `UPGRADES[n]` turns a body of version `n + 1` into version
 /// `n + 2`, so a body of version `v` goes through `UPGRADES[v - 1..]`. One step is
 /// appended with every new version, and none is ever changed.
-pub const UPGRADES: [Upgrade; SCHEMA_VERSION as usize - 1] = [];
+pub const UPGRADES: [Upgrade; SCHEMA_VERSION as usize - 1] = [version_1_to_2];
+
+/// Version 2 counts transfusions as Chinese blood banks do (CRF.md §7): red cells
+/// in U, platelets in therapeutic doses, plasma in mL. A version-1 daily
+/// assessment keeps its three counts in units, which this version still reads and
+/// shows as entered (converting them would invent a number no one recorded), so
+/// no body changes; a form of version 2 may not hold them ([`Payload::parse`]).
+fn version_1_to_2(_: EventKind, body: serde_json::Value) -> Result<serde_json::Value, String> {
+    Ok(body)
+}
 
 /// How far a time in a body may lie after the moment its event is recorded: a
 /// time typed to the next minute, a wall clock read a little ahead. Anything later
@@ -324,7 +333,8 @@ pub enum PayloadError {
         errors: Vec<FieldError>,
     },
     /// Occurs when a correction names a field that is not on the form (or is the
-    /// form's identity, which is never corrected).
+    /// form's identity, which is never corrected), or a form of this version holds
+    /// a field only an earlier version's forms have.
     FieldNotOnForm {
         /// The kind of form named.
         form: FormKind,
@@ -379,7 +389,11 @@ impl Payload {
                 found: schema_version,
                 supported: SCHEMA_VERSION,
             }),
-            SCHEMA_VERSION => Self::read_current(kind, &Text(json)),
+            SCHEMA_VERSION => {
+                let payload = Self::read_current(kind, &Text(json))?;
+                payload.refuse_retired_fields()?;
+                Ok(payload)
+            }
             older if older < SCHEMA_VERSION => {
                 let mut body: serde_json::Value = read(kind, &Text(json))?;
                 for step in &UPGRADES[older as usize - 1..] {
@@ -395,6 +409,25 @@ impl Payload {
                 found: newer,
                 supported: SCHEMA_VERSION,
             }),
+        }
+    }
+
+    /// A form entered in this version holds none of the fields an earlier version
+    /// had in their place ([`Field::is_retired`]): those belong to old forms.
+    fn refuse_retired_fields(&self) -> Result<(), PayloadError> {
+        let Self::FormSaved(body) = self else {
+            return Ok(());
+        };
+        let form = &body.form;
+        let retired = form.kind().fields().iter().copied().find(|&field| {
+            field.is_retired() && form.value(field).is_some_and(|entry| !entry.is_null())
+        });
+        match retired {
+            Some(field) => Err(PayloadError::FieldNotOnForm {
+                form: form.kind(),
+                field,
+            }),
+            None => Ok(()),
         }
     }
 
@@ -828,7 +861,7 @@ impl fmt::Display for PayloadError {
             }
             Self::FieldNotOnForm { form, field } => write!(
                 f,
-                "the {form} form has no correctable field {}",
+                "the {form} form of version {SCHEMA_VERSION} has no field {} to enter or correct",
                 field.key()
             ),
         }

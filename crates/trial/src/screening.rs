@@ -11,7 +11,7 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::field::{Field, FieldError, TimeLimit, check_limits};
+use crate::field::{Field, FieldError, TimeLimit, check_limits, check_tenths};
 use crate::time::{Calendar, Moment, age_in_years};
 
 /// The oldest age a date of birth may imply; anything older is a typing error.
@@ -156,14 +156,9 @@ pub struct Bmi {
 /// Whether `value` has at most one decimal (the precision the form records);
 /// pushes the error naming `field` when it has more.
 fn to_the_tenth(field: Field, value: f64, errors: &mut Vec<FieldError>) -> bool {
-    let tenths = value * 10.0;
-    // A number typed with one decimal is within a hair of a whole number of tenths
-    // once parsed as binary floating point; 102.36 is 0.4 tenths away.
-    let exact = (tenths - tenths.round()).abs() < 1e-6;
-    if !exact {
-        errors.push(FieldError::TooManyDecimals { field, decimals: 1 });
-    }
-    exact
+    check_tenths(field, value)
+        .map_err(|error| errors.push(error))
+        .is_ok()
 }
 
 impl Bmi {

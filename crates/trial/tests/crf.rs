@@ -118,11 +118,27 @@ fn daily(study_day: StudyDay) -> DailyAssessmentForm {
         ecmo_flow_l_per_min: value(3.8),
         platelets_e9_per_l: value(96.0),
         haemoglobin_g_per_l: value(92.0),
+        red_cells_u: value(2.0),
+        platelet_doses: value(0),
+        plasma_ml: value(400),
+        bleeding_event: value(false),
+        renal_replacement_therapy: value(true),
+        rbc_units: None,
+        platelet_units: None,
+        plasma_units: None,
+    }
+}
+
+/// A daily assessment as version 1 of the forms recorded it: transfusions in units.
+fn daily_in_version_1_units(study_day: StudyDay) -> DailyAssessmentForm {
+    DailyAssessmentForm {
+        red_cells_u: None,
+        platelet_doses: None,
+        plasma_ml: None,
         rbc_units: value(2),
         platelet_units: value(0),
         plasma_units: value(1),
-        bleeding_event: value(false),
-        renal_replacement_therapy: value(true),
+        ..daily(study_day)
     }
 }
 
@@ -163,6 +179,21 @@ fn every_form() -> [Form; 6] {
         Form::AdverseEvent(adverse_event()),
         Form::Outcomes(outcomes()),
     ]
+}
+
+/// One form of every kind that holds `field`: a field of version 1 on a form of
+/// version 1.
+fn forms_holding(field: Field) -> Vec<Form> {
+    every_form()
+        .into_iter()
+        .filter(|form| form.kind().fields().contains(&field))
+        .map(|form| match form {
+            Form::DailyAssessment(daily) if field.is_retired() => {
+                Form::DailyAssessment(daily_in_version_1_units(daily.study_day))
+            }
+            form => form,
+        })
+        .collect()
 }
 
 /// `form` with one field's entry replaced through its JSON, as a correction does.
@@ -216,7 +247,8 @@ fn form_json_keys_are_field_keys() {
         let mut expected: Vec<_> = ["kind"]
             .into_iter()
             .chain(identity(kind))
-            .chain(kind.fields().iter().map(|field| field.key()))
+            // An old field is written only by the old forms that hold it.
+            .chain(kind.entered_fields().map(Field::key))
             .map(str::to_owned)
             .collect();
         keys.sort();
@@ -243,10 +275,7 @@ fn number(value: f64) -> Value {
 fn check_limits(field: Field, below: Option<f64>, min: f64, max: f64, above: f64) {
     let limits = field.limits().expect("a measured field");
     assert_eq!((limits.min, limits.max), (min, max), "{field:?}");
-    let forms: Vec<_> = every_form()
-        .into_iter()
-        .filter(|form| form.kind().fields().contains(&field))
-        .collect();
+    let forms = forms_holding(field);
     assert!(!forms.is_empty(), "{field:?} is on no form");
     for form in forms {
         for inside in [min, max] {
@@ -298,6 +327,7 @@ fn every_limit_holds_on_both_sides_of_each_boundary() {
         (Field::Il10PgPerMl,                -0.1,      0.0,    100_000.0, 100_000.1),
         (Field::TnfAlphaPgPerMl,            -0.1,      0.0,    100_000.0, 100_000.1),
         (Field::HpBloodFlowMlPerMin,        49.9,      50.0,   400.0,     400.1),
+        (Field::RedCellsU,                  -0.5,      0.0,    50.0,      50.5),
     ];
     for (field, below, min, max, above) in table {
         check_limits(field, Some(below), min, max, above);
@@ -306,9 +336,11 @@ fn every_limit_holds_on_both_sides_of_each_boundary() {
     for field in [Field::RbcUnits, Field::PlateletUnits, Field::PlasmaUnits] {
         check_limits(field, None, 0.0, 50.0, 51.0);
     }
+    check_limits(Field::PlateletDoses, None, 0.0, 10.0, 11.0);
+    check_limits(Field::PlasmaMl, None, 0.0, 5000.0, 5001.0);
     check_limits(Field::RrtDays, None, 0.0, 365.0, 366.0);
     // Every measured field of a form is in the tables above.
-    let tested = table.len() + 4;
+    let tested = table.len() + 6;
     let measured = Field::ALL
         .into_iter()
         .filter(|field| field.limits().is_some())
@@ -326,7 +358,8 @@ fn whole_numbers_and_counts_refuse_other_types() {
     let form = Form::DailyAssessment(daily(day(1)));
     let mut json = serde_json::to_value(&form).unwrap();
     for (field, entry) in [
-        (Field::RbcUnits, json!({ "value": -1 })),
+        (Field::PlateletDoses, json!({ "value": -1 })),
+        (Field::PlasmaMl, json!({ "value": 200.5 })),
         (Field::SofaScore, json!({ "value": 3.5 })),
         (Field::BleedingEvent, json!({ "value": "yes" })),
     ] {
@@ -429,10 +462,7 @@ fn unusual_values_need_confirmation() {
 
 /// Sets `field` to `entry` on the form of its kind and checks the errors.
 fn check_entry(field: Field, entry: Value, expected: &[FieldError]) {
-    let form = every_form()
-        .into_iter()
-        .find(|form| form.kind().fields().contains(&field))
-        .unwrap();
+    let form = forms_holding(field).swap_remove(0);
     let changed = with(&form, field, entry.clone());
     let expected = if expected.is_empty() {
         Ok(())
@@ -1564,4 +1594,132 @@ fn screening_numbers_are_the_tablets_label_and_count() {
     ] {
         assert_eq!(ScreeningNumber::count_in(other, "T1"), None, "{other}");
     }
+}
+
+/// A saved daily assessment as the server reads it, entered with `schema_version`.
+fn parse_daily(form: DailyAssessmentForm, schema_version: u32) -> Result<Payload, PayloadError> {
+    let saved = Payload::FormSaved(FormSaved {
+        form: Form::DailyAssessment(form),
+        confirmed: Vec::new(),
+    });
+    Payload::parse(EventKind::FormSaved, schema_version, &saved.to_json())
+}
+
+#[test]
+fn transfusions_are_counted_as_chinese_blood_banks_count_them() {
+    // CRF.md §7: red cells in U (0–50, half units given), platelets in
+    // therapeutic doses (0–10), plasma in mL (0–5000).
+    let mut form = daily(day(2));
+    form.red_cells_u = value(1.5);
+    form.platelet_doses = value(1);
+    form.plasma_ml = value(600);
+    assert_eq!(form.validate(&[]), Ok(()));
+    assert!(parse_daily(form.clone(), SCHEMA_VERSION).is_ok());
+
+    form.red_cells_u = value(1.25);
+    form.platelet_doses = value(12);
+    form.plasma_ml = None;
+    assert_eq!(
+        form.validate(&[]),
+        Err(vec![
+            FieldError::TooManyDecimals {
+                field: Field::RedCellsU,
+                decimals: 1
+            },
+            FieldError::OutOfRange {
+                field: Field::PlateletDoses,
+                value: 12.0,
+                min: 0.0,
+                max: 10.0
+            },
+            FieldError::Required {
+                field: Field::PlasmaMl
+            },
+        ])
+    );
+    assert_eq!(
+        Field::PlateletDoses.limits().unwrap().unit,
+        "therapeutic doses"
+    );
+    assert_eq!(Field::PlasmaMl.limits().unwrap().unit, "mL");
+    assert_eq!(Field::RedCellsU.limits().unwrap().unit, "U");
+}
+
+#[test]
+fn a_version_1_daily_assessment_keeps_its_units_and_its_meaning() {
+    let old = daily_in_version_1_units(day(1));
+    let Payload::FormSaved(saved) = parse_daily(old.clone(), 1).unwrap() else {
+        panic!("a saved form");
+    };
+    assert_eq!(saved.form, Form::DailyAssessment(old.clone()));
+    // Shown in the units it was entered in, where the new fields would be.
+    let shown = saved.form.shown_fields();
+    let transfusions: Vec<_> = shown
+        .iter()
+        .copied()
+        .filter(|field| field.is_retired() || field.replaces().is_some())
+        .collect();
+    assert_eq!(
+        transfusions,
+        [Field::RbcUnits, Field::PlateletUnits, Field::PlasmaUnits]
+    );
+    assert_eq!(
+        saved.form.value(Field::PlasmaUnits),
+        Some(json!({ "value": 1 }))
+    );
+    // A new form is entered and shown in the new units only.
+    let new = Form::DailyAssessment(daily(day(1)));
+    let entered: Vec<_> = FormKind::DailyAssessment.entered_fields().collect();
+    assert_eq!(new.shown_fields(), entered);
+    assert!(entered.contains(&Field::PlateletDoses));
+    assert!(!entered.contains(&Field::PlateletUnits));
+}
+
+#[test]
+fn a_form_of_this_version_may_not_hold_the_old_units() {
+    // Entered now in the old units: refused, naming the field.
+    assert_eq!(
+        parse_daily(daily_in_version_1_units(day(1)), SCHEMA_VERSION).map(drop),
+        Err(PayloadError::FieldNotOnForm {
+            form: FormKind::DailyAssessment,
+            field: Field::RbcUnits
+        })
+    );
+    // Both sets at once (a correction of an old field on a new form would make
+    // this): every new field is named beside the old one it contradicts.
+    let mixed = DailyAssessmentForm {
+        rbc_units: value(2),
+        ..daily(day(1))
+    };
+    let errors = mixed.validate(&[]).unwrap_err();
+    assert!(errors.contains(&FieldError::Contradiction {
+        field: Field::PlateletDoses,
+        other: Field::PlateletUnits
+    }));
+    assert!(errors.contains(&FieldError::Required {
+        field: Field::PlateletUnits
+    }));
+    assert_eq!(
+        parse_daily(mixed, 1).map(drop),
+        Err(PayloadError::Invalid {
+            kind: EventKind::FormSaved,
+            errors
+        })
+    );
+}
+
+#[test]
+fn a_version_1_form_is_corrected_in_its_own_units() {
+    let day_1 = FormRef::DailyAssessment { study_day: day(1) };
+    let old = Form::DailyAssessment(daily_in_version_1_units(day(1)));
+    assert_eq!(old.validate(&[], FormContext::NONE), Ok(()));
+    let corrected = with(&old, Field::PlateletUnits, json!({ "value": 2 }));
+    assert_eq!(corrected.validate(&[], FormContext::NONE), Ok(()));
+    check_correction(
+        day_1,
+        Field::PlateletUnits,
+        json!({ "value": 2 }),
+        "counted the second bag",
+        Ok(()),
+    );
 }

@@ -128,11 +128,11 @@ fn state(participants: &[Participant]) -> Value {
                 .forms()
                 .map(|record| {
                     let form = record.form();
+                    // What the form shows, as entered: an old form in its units.
                     let values: BTreeMap<&str, Value> = form
-                        .kind()
-                        .fields()
-                        .iter()
-                        .filter_map(|field| Some((field.key(), form.value(*field)?)))
+                        .shown_fields()
+                        .into_iter()
+                        .filter_map(|field| Some((field.key(), form.value(field)?)))
                         .collect();
                     let history: Vec<Value> = record
                         .history()

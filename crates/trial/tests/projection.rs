@@ -231,11 +231,14 @@ fn daily(day: u8, lactate: f64, platelets: f64) -> Form {
         ecmo_flow_l_per_min: value(3.5),
         platelets_e9_per_l: value(platelets),
         haemoglobin_g_per_l: value(95.0),
-        rbc_units: value(1),
-        platelet_units: value(0),
-        plasma_units: value(0),
+        red_cells_u: value(1.5),
+        platelet_doses: value(0),
+        plasma_ml: value(0),
         bleeding_event: value(false),
         renal_replacement_therapy: value(false),
+        rbc_units: None,
+        platelet_units: None,
+        plasma_units: None,
     })
 }
 

@@ -13,7 +13,7 @@ use trial::payload::{FormSaved, Payload, PayloadError};
 use trial::projection::Participant;
 
 use super::entry::{EntryField, EntryInput};
-use super::{OpenForm, VisLine, title};
+use super::{OpenForm, VisLine, hourly_rate, title};
 use crate::actions;
 use crate::clock;
 use crate::components::dirty::use_dirty;
@@ -43,17 +43,17 @@ pub(super) fn FormEditor(
     let lang = use_lang();
     let tablet = use_tablet();
     let session = use_session();
+    let rate = participant.with_untracked(hourly_rate);
     let inputs: Vec<EntryInput> = form_ref
         .kind()
-        .fields()
-        .iter()
-        .map(|&field| {
+        .entered_fields()
+        .map(|field| {
             let text = if NOW_BY_DEFAULT.contains(&field) {
                 clock::to_local_input(clock::now())
             } else {
                 String::new()
             };
-            EntryInput::new(field, text)
+            EntryInput::new(field, text, rate)
         })
         .collect();
     let inputs = StoredValue::new(inputs);
@@ -215,9 +215,7 @@ fn may_stay_blank(form_ref: FormRef) -> Vec<Field> {
         .collect();
     form_ref
         .kind()
-        .fields()
-        .iter()
-        .copied()
+        .entered_fields()
         .filter(|field| !required.contains(field))
         .collect()
 }

@@ -8,13 +8,17 @@
 use leptos::prelude::*;
 use serde_json::Value;
 use trial::crf::Entry;
+use trial::crf::vasoactive::HourlyRate;
 use trial::field::{Field, FieldError, Input, check_limits};
 use trial::time::Moment;
 
 use crate::clock;
 use crate::components::Radios;
 use crate::i18n::options::{self, NO, YES};
-use crate::i18n::{Text, field_error, field_label, parenthesised, t, unit_label, use_lang};
+use crate::i18n::{
+    Lang, Text, converted_dose, field_error, field_label, parenthesised, quantity, t, unit_label,
+    use_lang,
+};
 
 /// The inputs of one field, as typed.
 #[derive(Clone, Copy)]
@@ -30,26 +34,44 @@ pub(super) struct EntryInput {
     pub reason: RwSignal<String>,
     /// Whether the user confirmed the field's unusual value.
     pub confirmed: RwSignal<bool>,
+    /// For a dose prescribed per hour ([`HourlyRate::enters`]), the conversion with
+    /// the screening's weight: the text is then in U/h, the entry per kg per min.
+    rate: Option<HourlyRate>,
     /// What the inputs held when the form opened, to tell whether anything changed.
     initial: StoredValue<(String, bool, String)>,
 }
 
 impl EntryInput {
-    /// Inputs holding `text` and nothing else.
-    pub fn new(field: Field, text: String) -> Self {
-        Self::holding(field, text, None)
+    /// Inputs holding `text` and nothing else; `rate` converts a dose prescribed
+    /// per hour, and is ignored for any other field.
+    pub fn new(field: Field, text: String, rate: Option<HourlyRate>) -> Self {
+        Self::holding(field, text, None, rate)
     }
 
     /// Inputs showing a saved entry (its JSON, `null` when blank), for corrections.
-    pub fn from_json(field: Field, value: &Value) -> Self {
+    pub fn from_json(field: Field, value: &Value, rate: Option<HourlyRate>) -> Self {
+        let rate = rate.filter(|_| HourlyRate::enters(field));
         match serde_json::from_value::<Entry<Value>>(value.clone()) {
-            Ok(Entry::Value(value)) => Self::new(field, text_of(field, &value)),
-            Ok(Entry::NotDone { reason }) => Self::holding(field, String::new(), Some(reason)),
-            Err(_) => Self::new(field, String::new()),
+            Ok(Entry::Value(value)) => {
+                let text = match (rate, value.as_f64()) {
+                    (Some(rate), Some(dose)) => rate_text(rate.per_hour(dose)),
+                    _ => text_of(field, &value),
+                };
+                Self::new(field, text, rate)
+            }
+            Ok(Entry::NotDone { reason }) => {
+                Self::holding(field, String::new(), Some(reason), rate)
+            }
+            Err(_) => Self::new(field, String::new(), rate),
         }
     }
 
-    fn holding(field: Field, text: String, not_done: Option<String>) -> Self {
+    fn holding(
+        field: Field,
+        text: String,
+        not_done: Option<String>,
+        rate: Option<HourlyRate>,
+    ) -> Self {
         let initial = (text, not_done.is_some(), not_done.unwrap_or_default());
         Self {
             field,
@@ -57,8 +79,17 @@ impl EntryInput {
             not_done: RwSignal::new(initial.1),
             reason: RwSignal::new(initial.2.clone()),
             confirmed: RwSignal::new(false),
+            rate: rate.filter(|_| HourlyRate::enters(field)),
             initial: StoredValue::new(initial),
         }
+    }
+
+    /// The dose typed per hour, as the entry stores it (U/kg/min), when the
+    /// field is entered per hour and the text is a number.
+    fn converted(self) -> Option<f64> {
+        let rate = self.rate?;
+        let per_hour = self.text.with(|text| text.trim().parse::<f64>().ok())?;
+        per_hour.is_finite().then(|| rate.per_kg_min(per_hour))
     }
 
     /// Whether anything was typed or chosen since the form opened.
@@ -83,8 +114,12 @@ impl EntryInput {
         let value = match field.input() {
             // No thousands separators and no decimal comma: "12,000" could mean
             // twelve or twelve thousand, and a guess here would be a wrong value.
-            Input::Decimal => match text.parse::<f64>() {
-                Ok(number) if number.is_finite() => Value::from(number),
+            Input::Decimal => match (self.rate, text.parse::<f64>()) {
+                (Some(_), Ok(_)) => match self.converted() {
+                    Some(dose) => Value::from(dose),
+                    None => return Err(FieldError::NotANumber { field }),
+                },
+                (None, Ok(number)) if number.is_finite() => Value::from(number),
                 _ => return Err(FieldError::NotANumber { field }),
             },
             Input::Integer => match text.parse::<i64>() {
@@ -138,6 +173,26 @@ fn text_of(field: Field, value: &Value) -> String {
     }
 }
 
+/// A rate in U/h as the input shows it: to the hundredth, which is finer than any
+/// pump is set, without trailing zeros.
+fn rate_text(per_hour: f64) -> String {
+    let text = format!("{per_hour:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// What a dose prescribed per hour is stored as, in words: "= 0.0004762 U/kg/min
+/// (at 70 kg)", shown under the U/h input and beside the saved dose.
+pub(super) fn per_kg_min_note(lang: Lang, field: Field, rate: HourlyRate, dose: f64) -> String {
+    let unit = field.limits().map_or("", |limits| limits.unit);
+    converted_dose(lang, &dose.to_string(), unit, &rate.weight_kg().to_string())
+}
+
+/// A stored dose per kg per minute as the rate it was prescribed at, in words:
+/// "2 U/h".
+pub(super) fn per_hour_note(lang: Lang, rate: HourlyRate, dose: f64) -> String {
+    quantity(lang, &rate_text(rate.per_hour(dose)), HourlyRate::UNIT)
+}
+
 /// The input a field of `input` kind is typed in: its `type` and, for numbers,
 /// the keyboard a tablet shows.
 fn html_input(field: Field, input: Input) -> (&'static str, Option<&'static str>) {
@@ -175,10 +230,18 @@ pub(super) fn EntryField(
     let toggle_id = format!("{key}-not-done");
     let confirm_id = format!("confirm-{key}");
     let error_id = format!("{key}-error");
-    let unit = move || {
-        field
+    let unit = move || match input.rate {
+        Some(_) => HourlyRate::UNIT,
+        None => field
             .limits()
-            .map_or("", |limits| unit_label(lang.get(), limits.unit))
+            .map_or("", |limits| unit_label(lang.get(), limits.unit)),
+    };
+    // A dose typed per hour shows what it is stored as, per kg per minute.
+    let stored_as = move || {
+        let rate = input.rate?;
+        let dose = input.converted()?;
+        let note = per_kg_min_note(lang.get(), field, rate, dose);
+        Some(view! { <span class="converted" data-testid=format!("{key}-converted")>{note}</span> })
     };
     let choices = options::keys(field);
     let is_choice = choices.is_some();
@@ -253,6 +316,7 @@ pub(super) fn EntryField(
                     }
                 />
                 <span class="unit">{unit}</span>
+                {stored_as}
             </span>
         }
         .into_any(),

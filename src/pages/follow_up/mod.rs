@@ -29,6 +29,7 @@ use leptos::prelude::*;
 use serde_json::Value;
 use trial::crf::cytokine::{SampleWindow, TimePoint};
 use trial::crf::daily::StudyDay;
+use trial::crf::vasoactive::HourlyRate;
 use trial::crf::{Entry, Form, FormKind, FormRef};
 use trial::field::{Field, Input};
 use trial::projection::{Participant, Provenance, Subject};
@@ -361,6 +362,13 @@ fn describe_value(lang: Lang, field: Field, value: &Value) -> String {
         (_, Value::String(text)) => text.clone(),
         _ => value.to_string(),
     }
+}
+
+/// How a dose prescribed per hour converts for this participant: with the weight
+/// recorded at their screening, when there is one.
+fn hourly_rate(participant: &Participant) -> Option<HourlyRate> {
+    let screening = participant.screening()?;
+    HourlyRate::for_weight(screening.value.form().weight_kg?)
 }
 
 /// The name of the user `id` on this tablet, else the end of the id.

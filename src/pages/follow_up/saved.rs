@@ -8,21 +8,23 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
+use trial::crf::vasoactive::HourlyRate;
 use trial::crf::{FormContext, FormRef};
 use trial::field::{Field, FieldError};
 use trial::payload::{Payload, PayloadError, ValueCorrected};
 use trial::projection::{Change, Participant, Provenance, Subject};
 use trial::time::Moment;
 
-use super::entry::{EntryField, EntryInput};
+use super::entry::{EntryField, EntryInput, per_hour_note};
 use super::{
-    OpenForm, VisLine, describe_entry, device_label, recorded_by, title, user_name, wall_clock,
+    OpenForm, VisLine, describe_entry, device_label, hourly_rate, recorded_by, title, user_name,
+    wall_clock,
 };
 use crate::actions;
 use crate::components::dirty::use_dirty;
 use crate::i18n::{
-    Lang, Text, action_error, field_error, field_label, labelled, sentences, t, use_lang,
-    with_detail,
+    Lang, Text, action_error, field_error, field_label, labelled, parenthesised, sentences, t,
+    use_lang, with_detail,
 };
 use crate::pages::home::ticking_clock;
 use crate::state::{use_session, use_tablet};
@@ -62,15 +64,20 @@ pub(super) fn SavedForm(
     let form = Signal::derive(move || {
         participant.with(|p| p.form(form_ref).map(|record| record.form().clone()))
     });
+    // A form keeps the version it was entered in: an old one shows its old fields.
+    let shown = participant.with_untracked(|p| {
+        p.form(form_ref).map_or_else(
+            || form_ref.kind().entered_fields().collect(),
+            |record| record.form().shown_fields(),
+        )
+    });
     view! {
         {(!standalone).then(|| view! { <h3>{move || participant.with(|p| title(lang.get(), p, form_ref))}</h3> })}
         {review}
         <ul class="saved-fields" data-testid="saved-form">
-            {form_ref
-                .kind()
-                .fields()
-                .iter()
-                .map(|&field| view! { <SavedField participant open form_ref field correcting/> })
+            {shown
+                .into_iter()
+                .map(|field| view! { <SavedField participant open form_ref field correcting/> })
                 .collect_view()}
         </ul>
         <VisLine form/>
@@ -183,6 +190,19 @@ fn SavedField(
             })
         })
     };
+    // A dose prescribed per hour shows the rate beside the dose stored.
+    let shown_value = move || {
+        let lang = lang.get();
+        let text = describe_entry(lang, field, &current.get());
+        let rate = participant
+            .with(hourly_rate)
+            .filter(|_| HourlyRate::enters(field));
+        let dose = current.with(|entry| entry.get("value").and_then(Value::as_f64));
+        match rate.zip(dose) {
+            Some((rate, dose)) => parenthesised(lang, &text, &per_hour_note(lang, rate, dose)),
+            None => text,
+        }
+    };
     let is_correcting =
         move || correcting.with(|open| open.as_ref().is_some_and(|(open, _)| *open == field));
     let correction = move || {
@@ -199,7 +219,7 @@ fn SavedField(
         <li data-testid=format!("saved-{key}")>
             <span class="saved-label">{move || field_label(lang.get(), field)}</span>
             <span class="saved-value" data-testid=format!("value-{key}")>
-                {move || describe_entry(lang.get(), field, &current.get())}
+                {shown_value}
             </span>
             <span class="saved-by">{set_by}</span>
             <button
@@ -245,7 +265,7 @@ fn CorrectionForm(
     let lang = use_lang();
     let tablet = use_tablet();
     let session = use_session();
-    let input = EntryInput::from_json(field, &old);
+    let input = EntryInput::from_json(field, &old, participant.with_untracked(hourly_rate));
     let reason = RwSignal::new(String::new());
     use_dirty().register(Signal::derive(move || {
         input.changed() || !reason.with(|reason| reason.trim().is_empty())

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::vasoactive::VasoactiveDoses;
 use super::{Checker, Entry};
-use crate::field::{Field, FieldError, check_limits};
+use crate::field::{Field, FieldError, check_limits, check_tenths};
 
 /// A study day, 1 to 7: the identity of a daily assessment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -43,15 +43,23 @@ pub struct DailyAssessmentForm {
     #[serde(default)]
     pub haemoglobin_g_per_l: Option<Entry<f64>>,
     #[serde(default)]
-    pub rbc_units: Option<Entry<u32>>,
+    pub red_cells_u: Option<Entry<f64>>,
     #[serde(default)]
-    pub platelet_units: Option<Entry<u32>>,
+    pub platelet_doses: Option<Entry<u32>>,
     #[serde(default)]
-    pub plasma_units: Option<Entry<u32>>,
+    pub plasma_ml: Option<Entry<u32>>,
     #[serde(default)]
     pub bleeding_event: Option<Entry<bool>>,
     #[serde(default)]
     pub renal_replacement_therapy: Option<Entry<bool>>,
+    /// Transfusions as version 1 of the forms counted them, all in "units": an old
+    /// form keeps them, and their meaning; a new form records the three above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rbc_units: Option<Entry<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platelet_units: Option<Entry<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plasma_units: Option<Entry<u32>>,
 }
 
 impl StudyDay {
@@ -107,11 +115,14 @@ impl DailyAssessmentForm {
             ecmo_flow_l_per_min: None,
             platelets_e9_per_l: None,
             haemoglobin_g_per_l: None,
+            red_cells_u: None,
+            platelet_doses: None,
+            plasma_ml: None,
+            bleeding_event: None,
+            renal_replacement_therapy: None,
             rbc_units: None,
             platelet_units: None,
             plasma_units: None,
-            bleeding_event: None,
-            renal_replacement_therapy: None,
         }
     }
 
@@ -128,15 +139,46 @@ impl DailyAssessmentForm {
         ]) {
             checker.required_number(field, entry);
         }
-        checker.required_integer(Field::RbcUnits, &self.rbc_units);
-        checker.required_integer(Field::PlateletUnits, &self.platelet_units);
-        checker.required_integer(Field::PlasmaUnits, &self.plasma_units);
+        self.check_transfusions(&mut checker);
         checker.required(Field::BleedingEvent, &self.bleeding_event);
         checker.required(
             Field::RenalReplacementTherapy,
             &self.renal_replacement_therapy,
         );
         checker.finish()
+    }
+
+    /// Whether the transfusions are counted as version 1 of the forms counted them.
+    pub fn in_version_1_units(&self) -> bool {
+        self.rbc_units.is_some() || self.platelet_units.is_some() || self.plasma_units.is_some()
+    }
+
+    /// The transfusions in one set of units: a version 1 form's three counts, or
+    /// the three of CRF.md §7 now, never a mix of the two (which a correction of
+    /// an old field on a new form would make).
+    fn check_transfusions(&self, checker: &mut Checker) {
+        if self.in_version_1_units() {
+            checker.required_integer(Field::RbcUnits, &self.rbc_units);
+            checker.required_integer(Field::PlateletUnits, &self.platelet_units);
+            checker.required_integer(Field::PlasmaUnits, &self.plasma_units);
+            let newer = [
+                (Field::RedCellsU, self.red_cells_u.is_some()),
+                (Field::PlateletDoses, self.platelet_doses.is_some()),
+                (Field::PlasmaMl, self.plasma_ml.is_some()),
+            ];
+            for (field, recorded) in newer {
+                if let (true, Some(other)) = (recorded, field.replaces()) {
+                    checker.push(FieldError::Contradiction { field, other });
+                }
+            }
+        } else {
+            let red_cells = checker.required_number(Field::RedCellsU, &self.red_cells_u);
+            if let Some(Err(error)) = red_cells.map(|u| check_tenths(Field::RedCellsU, u)) {
+                checker.push(error);
+            }
+            checker.required_integer(Field::PlateletDoses, &self.platelet_doses);
+            checker.required_integer(Field::PlasmaMl, &self.plasma_ml);
+        }
     }
 
     /// The six doses, when all were recorded as values.

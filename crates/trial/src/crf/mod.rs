@@ -167,8 +167,11 @@ impl FormKind {
         Self::Outcomes,
     ];
 
-    /// The fields a user enters on this form, in the order it shows them. These are
-    /// the fields a correction may change; the form's identity is not among them.
+    /// The fields a form of this kind holds, in the order it shows them, those of
+    /// earlier versions ([`Field::is_retired`]) just before the fields that replaced
+    /// them, where an old form recorded them. These are the fields a correction may
+    /// change; the form's identity is not among them. A new form is entered in
+    /// [`FormKind::entered_fields`].
     pub fn fields(self) -> &'static [Field] {
         match self {
             Self::Baseline => &[
@@ -226,6 +229,9 @@ impl FormKind {
                 Field::RbcUnits,
                 Field::PlateletUnits,
                 Field::PlasmaUnits,
+                Field::RedCellsU,
+                Field::PlateletDoses,
+                Field::PlasmaMl,
                 Field::BleedingEvent,
                 Field::RenalReplacementTherapy,
             ],
@@ -250,6 +256,15 @@ impl FormKind {
                 Field::BridgedToVadOrTransplant,
             ],
         }
+    }
+
+    /// The fields a new form of this kind is entered in: its fields of this
+    /// version.
+    pub fn entered_fields(self) -> impl Iterator<Item = Field> {
+        self.fields()
+            .iter()
+            .copied()
+            .filter(|field| !field.is_retired())
     }
 
     /// The stable key of this kind, as serialised.
@@ -420,6 +435,17 @@ impl Form {
             Self::AdverseEvent(form) => form.validate(confirmed),
             Self::Outcomes(form) => form.validate(confirmed, context.ecmo_started_at),
         }
+    }
+
+    /// The fields this form shows, in order: its kind's fields of this version,
+    /// except that a form of an earlier version shows the old fields it holds in
+    /// place of those that replaced them, in their units.
+    pub fn shown_fields(&self) -> Vec<Field> {
+        let holds = |field| self.value(field).is_some_and(|entry| !entry.is_null());
+        self.kind()
+            .entered_fields()
+            .map(|field| field.replaces().filter(|&old| holds(old)).unwrap_or(field))
+            .collect()
     }
 
     /// The JSON of one field's entry (`null` when blank), as history and

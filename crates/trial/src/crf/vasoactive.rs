@@ -2,6 +2,7 @@
 //! it, so no one types a score that disagrees with the doses beside it.
 
 use super::Entry;
+use crate::field::Field;
 
 /// The six doses the score is computed from, each per kg of body weight per minute.
 ///
@@ -54,5 +55,73 @@ impl VasoactiveDoses {
             milrinone_ug_per_kg_min: milrinone?,
             vasopressin_u_per_kg_min: vasopressin?,
         })
+    }
+}
+
+/// A dose prescribed as a rate for the whole patient, per hour, which the forms
+/// store per kg of body weight per minute (CRF.md §4): vasopressin, and pituitrin
+/// (垂体后叶素) that Chinese ICUs give in its place, are prescribed in U/h. The
+/// conversion lives here so what the tablet shows and what it stores agree; the
+/// weight is the one recorded at screening.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HourlyRate {
+    weight_kg: f64,
+}
+
+impl HourlyRate {
+    /// The unit the rate is entered in.
+    pub const UNIT: &'static str = "U/h";
+
+    /// The rate for a patient of `weight_kg`, when it is a plausible weight: a
+    /// dose converted with no weight, or a nonsense one, would be a wrong dose.
+    pub fn for_weight(weight_kg: f64) -> Option<Self> {
+        crate::field::check_limits(Field::WeightKg, weight_kg)
+            .ok()
+            .map(|weight_kg| Self { weight_kg })
+    }
+
+    /// Whether `field` is entered as an hourly rate.
+    pub fn enters(field: Field) -> bool {
+        field == Field::VasopressinUPerKgMin
+    }
+
+    /// The weight the rate is converted with, in kg.
+    pub fn weight_kg(self) -> f64 {
+        self.weight_kg
+    }
+
+    /// `per_hour` (U/h) as the stored dose, U/kg/min, to the 10⁻⁷ U/kg/min that is
+    /// a thousandth of a score point: the digits shown are the digits stored.
+    pub fn per_kg_min(self, per_hour: f64) -> f64 {
+        (per_hour / self.weight_kg / 60.0 * 1e7).round() / 1e7
+    }
+
+    /// A stored dose (U/kg/min) as the rate it was entered as, U/h.
+    pub fn per_hour(self, per_kg_min: f64) -> f64 {
+        per_kg_min * self.weight_kg * 60.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_units_an_hour_for_seventy_kg_is_stored_per_kg_per_minute() {
+        let rate = HourlyRate::for_weight(70.0).unwrap();
+        let stored = rate.per_kg_min(2.0);
+        assert_eq!(stored, 0.000_476_2);
+        assert!((rate.per_hour(stored) - 2.0).abs() < 1e-3);
+        // Its score: 10 000 × vasopressin (CRF.md §4).
+        assert!((10_000.0 * stored - 4.762).abs() < 1e-9);
+    }
+
+    #[test]
+    fn no_rate_without_a_plausible_weight() {
+        assert_eq!(HourlyRate::for_weight(0.0), None);
+        assert_eq!(HourlyRate::for_weight(f64::NAN), None);
+        assert_eq!(HourlyRate::for_weight(900.0), None);
+        assert!(HourlyRate::enters(Field::VasopressinUPerKgMin));
+        assert!(!HourlyRate::enters(Field::NoradrenalineUgPerKgMin));
     }
 }
