@@ -338,7 +338,7 @@ impl FormRef {
         entries: impl IntoIterator<Item = (Field, serde_json::Value)>,
     ) -> Result<Form, serde_json::Error> {
         let fields = self.kind().fields();
-        let mut json = self.blank_form().to_json_value();
+        let mut form = self.blank_form();
         for (field, value) in entries {
             if !fields.contains(&field) {
                 return Err(serde::de::Error::custom(format!(
@@ -347,9 +347,9 @@ impl FormRef {
                     self.kind()
                 )));
             }
-            json[field.key()] = value;
+            form.set_value(field, &value)?;
         }
-        serde_json::from_value(json)
+        Ok(form)
     }
 }
 
@@ -449,13 +449,17 @@ impl Form {
     }
 
     /// The JSON of one field's entry (`null` when blank), as history and
-    /// corrections record it; `None` when the field is not on this form.
+    /// corrections record it; `None` when the field is not on this form. Only that
+    /// entry is converted ([`FORM_ENTRIES`]), so reading every field of a form costs
+    /// as much as converting it once.
     pub fn value(&self, field: Field) -> Option<serde_json::Value> {
         if !self.kind().fields().contains(&field) {
             return None;
         }
-        let mut json = self.to_json_value();
-        Some(json[field.key()].take())
+        Some(
+            self.listed_entry(field)
+                .unwrap_or_else(|| self.to_json_value()[field.key()].take()),
+        )
     }
 
     /// This form with one field's entry replaced by `value` (its JSON, `null` for
@@ -467,15 +471,166 @@ impl Form {
         field: Field,
         value: serde_json::Value,
     ) -> Result<Form, serde_json::Error> {
+        let mut form = self.clone();
+        form.set_value(field, &value)?;
+        Ok(form)
+    }
+
+    /// Replaces one field's entry by `value` in place, as [`Form::with_value`]
+    /// does: only the new entry is read, the rest of the form is left as it is (a
+    /// correction does not read the whole form again). Nothing changes when it
+    /// fails.
+    pub(crate) fn set_value(
+        &mut self,
+        field: Field,
+        value: &serde_json::Value,
+    ) -> Result<(), serde_json::Error> {
         debug_assert!(self.kind().fields().contains(&field), "{field:?}");
+        if let Some(replaced) = self.replace_listed(field, value) {
+            return replaced;
+        }
         let mut json = self.to_json_value();
-        json[field.key()] = value;
-        serde_json::from_value(json)
+        json[field.key()] = value.clone();
+        *self = serde_json::from_value(json)?;
+        Ok(())
     }
 
     fn to_json_value(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("invariant: a form serialises to a JSON object")
     }
+}
+
+/// Declares, for each form, the struct member that holds each of its fields, and
+/// from it [`Form::listed_entry`] and [`Form::replace_listed`]: one entry read or
+/// replaced without converting the whole form to JSON and back. A field missing
+/// here still works (through the whole form's JSON), only slower; a test makes
+/// sure every field of [`FormKind::fields`] is listed.
+macro_rules! form_entries {
+    ($($variant:ident { $($field:ident => $member:ident),* $(,)? })*) => {
+        /// Every field the table below lists, by form: what the test of its
+        /// completeness compares with [`FormKind::fields`].
+        #[cfg(test)]
+        const FORM_ENTRIES: &[(FormKind, &[Field])] = &[
+            $((FormKind::$variant, &[$(Field::$field),*])),*
+        ];
+
+        impl Form {
+            /// The JSON of one entry, if the table lists the field for this form.
+            fn listed_entry(&self, field: Field) -> Option<serde_json::Value> {
+                match self {
+                    $(Self::$variant(form) => match field {
+                        $(Field::$field => Some(entry_json(&form.$member)),)*
+                        _ => None,
+                    },)*
+                }
+            }
+
+            /// Replaces one entry, if the table lists the field for this form.
+            fn replace_listed(
+                &mut self,
+                field: Field,
+                value: &serde_json::Value,
+            ) -> Option<Result<(), serde_json::Error>> {
+                match self {
+                    $(Self::$variant(form) => match field {
+                        $(Field::$field => Some(
+                            Deserialize::deserialize(value).map(|entry| form.$member = entry),
+                        ),)*
+                        _ => None,
+                    },)*
+                }
+            }
+        }
+    };
+}
+
+form_entries! {
+    Baseline {
+        ShockCause => shock_cause,
+        CardiacArrest => cardiac_arrest,
+        Ecpr => ecpr,
+        SofaScore => sofa_score,
+        ApacheIiScore => apache_ii_score,
+        SaveScore => save_score,
+        MeanArterialPressureMmhg => mean_arterial_pressure_mmhg,
+        HeartRatePerMin => heart_rate_per_min,
+        LactateMmolPerL => lactate_mmol_per_l,
+        EcmoFlowLPerMin => ecmo_flow_l_per_min,
+        SweepGasLPerMin => sweep_gas_l_per_min,
+        PlateletsE9PerL => platelets_e9_per_l,
+        HaemoglobinGPerL => haemoglobin_g_per_l,
+        CreatinineUmolPerL => creatinine_umol_per_l,
+        BilirubinUmolPerL => bilirubin_umol_per_l,
+        DopamineUgPerKgMin => dopamine_ug_per_kg_min,
+        DobutamineUgPerKgMin => dobutamine_ug_per_kg_min,
+        AdrenalineUgPerKgMin => adrenaline_ug_per_kg_min,
+        NoradrenalineUgPerKgMin => noradrenaline_ug_per_kg_min,
+        MilrinoneUgPerKgMin => milrinone_ug_per_kg_min,
+        VasopressinUPerKgMin => vasopressin_u_per_kg_min,
+    }
+    CytokineSample {
+        SampledAt => sampled_at,
+        Il6PgPerMl => il6_pg_per_ml,
+        Il8PgPerMl => il8_pg_per_ml,
+        Il10PgPerMl => il10_pg_per_ml,
+        TnfAlphaPgPerMl => tnf_alpha_pg_per_ml,
+    }
+    HemoperfusionSession {
+        Cartridge => cartridge,
+        CartridgeLot => cartridge_lot,
+        SessionStartedAt => session_started_at,
+        SessionStoppedAt => session_stopped_at,
+        HpBloodFlowMlPerMin => hp_blood_flow_ml_per_min,
+        CircuitPosition => circuit_position,
+        Anticoagulation => anticoagulation,
+        SessionStopReason => session_stop_reason,
+    }
+    DailyAssessment {
+        LactateMmolPerL => lactate_mmol_per_l,
+        SofaScore => sofa_score,
+        DopamineUgPerKgMin => dopamine_ug_per_kg_min,
+        DobutamineUgPerKgMin => dobutamine_ug_per_kg_min,
+        AdrenalineUgPerKgMin => adrenaline_ug_per_kg_min,
+        NoradrenalineUgPerKgMin => noradrenaline_ug_per_kg_min,
+        MilrinoneUgPerKgMin => milrinone_ug_per_kg_min,
+        VasopressinUPerKgMin => vasopressin_u_per_kg_min,
+        EcmoFlowLPerMin => ecmo_flow_l_per_min,
+        PlateletsE9PerL => platelets_e9_per_l,
+        HaemoglobinGPerL => haemoglobin_g_per_l,
+        RbcUnits => rbc_units,
+        PlateletUnits => platelet_units,
+        PlasmaUnits => plasma_units,
+        RedCellsU => red_cells_u,
+        PlateletDoses => platelet_doses,
+        PlasmaMl => plasma_ml,
+        BleedingEvent => bleeding_event,
+        RenalReplacementTherapy => renal_replacement_therapy,
+    }
+    AdverseEvent {
+        AeTerm => ae_term,
+        AeOnsetAt => ae_onset_at,
+        AeSeverity => ae_severity,
+        AeSerious => ae_serious,
+        AeRelatedness => ae_relatedness,
+        AeAction => ae_action,
+        AeOutcome => ae_outcome,
+    }
+    Outcomes {
+        EcmoWeaned => ecmo_weaned,
+        EcmoWeanedAt => ecmo_weaned_at,
+        Died => died,
+        DiedAt => died_at,
+        Day28Status => day28_status,
+        IcuDischargedOn => icu_discharged_on,
+        HospitalDischargedOn => hospital_discharged_on,
+        RrtDays => rrt_days,
+        BridgedToVadOrTransplant => bridged_to_vad_or_transplant,
+    }
+}
+
+/// One entry's JSON (`null` when blank), exactly as it stands in its form's JSON.
+fn entry_json<T: Serialize>(entry: &Option<Entry<T>>) -> serde_json::Value {
+    serde_json::to_value(entry).expect("invariant: an entry serialises to JSON")
 }
 
 /// Collects every problem of a form as its fields are checked one by one.
@@ -663,6 +818,38 @@ mod tests {
                 }
                 let not_done = json!({ "not_done": { "reason": "no sample" } });
                 assert!(form.form_with([(field, not_done)]).is_ok(), "{field:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_field_of_every_form_is_read_and_replaced_on_its_own() {
+        for kind in FormKind::ALL {
+            let listed = FORM_ENTRIES
+                .iter()
+                .find(|(listed, _)| *listed == kind)
+                .map_or(&[][..], |(_, fields)| fields);
+            for field in kind.fields() {
+                assert!(
+                    listed.contains(field),
+                    "{field:?} of the {kind} form is missing from form_entries! in crf/mod.rs"
+                );
+            }
+        }
+        for form in every_form() {
+            for &field in form.kind().fields() {
+                for value in samples(field.input()) {
+                    let entry = json!({ "value": value });
+                    let mut replaced = form.blank_form();
+                    replaced.set_value(field, &entry).unwrap();
+                    let whole = serde_json::to_value(&replaced).unwrap();
+                    assert_eq!(replaced.value(field).as_ref(), Some(&whole[field.key()]));
+                    assert_eq!(whole[field.key()], entry, "{field:?}");
+                }
+                // A wrong entry changes nothing.
+                let mut kept = form.blank_form();
+                assert!(kept.set_value(field, &json!({ "value": [] })).is_err());
+                assert_eq!(kept, form.blank_form());
             }
         }
     }
