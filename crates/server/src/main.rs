@@ -8,6 +8,7 @@
 //! log, and a busy connection waits up to 5 s). Logs go to stderr, so stdout holds
 //! only what the task prints.
 
+use std::io::IsTerminal;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -125,11 +126,14 @@ enum Task {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Colour codes only where a person reads them as colour: on a terminal. In a
+    // file or a journal they are noise around every level and field name.
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
     match run(args).await {
