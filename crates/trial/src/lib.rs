@@ -26,6 +26,7 @@ pub mod crf;
 pub mod edits;
 pub mod eligibility;
 pub mod event;
+pub mod export;
 pub mod field;
 pub mod json;
 pub mod payload;

@@ -1,0 +1,195 @@
+//! The CONSORT flow's counts (PROTOCOL.md: a screened patient who is not enrolled
+//! is still counted): assessed for eligibility, excluded with reasons, randomised,
+//! allocated per arm, received the allocated intervention, withdrawn or lost, and
+//! analysed for the primary outcome. Counted from each participant's projection as
+//! they are written, so the export never holds the trial to count it.
+
+use std::collections::BTreeMap;
+
+use super::Record;
+use crate::crf::FormRef;
+use crate::crf::end::NotEnrolledReason;
+use crate::projection::Status;
+use crate::randomisation::Arm;
+use crate::time::Moment;
+
+/// The CONSORT counts of a trial.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Consort {
+    /// Participants with a screening: assessed for eligibility.
+    pub assessed: u32,
+    /// Screened and not randomised, by reason.
+    pub excluded: BTreeMap<Exclusion, u32>,
+    /// Participants randomised (an unreadable randomisation counts: the patient
+    /// may have been allocated).
+    pub randomised: u32,
+    /// The counts after allocation, per arm, hemoperfusion first.
+    pub arms: BTreeMap<Arm, ArmCounts>,
+}
+
+/// Why a screened patient was not randomised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exclusion {
+    /// A criterion fails (including the ECMO window having passed).
+    NotEligible,
+    /// Answers are still missing.
+    ScreeningIncomplete,
+    /// Recorded as not enrolled, for this reason.
+    NotEnrolled(NotEnrolledReason),
+    /// Eligible at the export, not randomised yet.
+    AwaitingRandomisation,
+}
+
+/// The counts of one arm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArmCounts {
+    /// Allocated to the arm.
+    pub allocated: u32,
+    /// Received the allocated intervention: a hemoperfusion session in the
+    /// hemoperfusion arm, none in standard care.
+    pub received_allocated: u32,
+    /// Withdrawn (still analysed in their arm: intention to treat).
+    pub withdrawn: u32,
+    /// Lost to follow-up.
+    pub lost: u32,
+    /// With an IL-6 value at T0 and at a later time point: analysed for the
+    /// primary outcome.
+    pub analysed_primary: u32,
+}
+
+impl Consort {
+    /// Counts one participant, their status read at `now`.
+    pub fn count(&mut self, record: &Record, now: Moment) {
+        let participant = record.participant();
+        if participant.screening().is_none() {
+            return;
+        }
+        self.assessed += 1;
+        let status = participant.status(now);
+        // A randomisation whose payload cannot be read (stored as refused data)
+        // still counts: the patient may have been allocated, to an arm unknown.
+        let randomised_unreadably = record
+            .log()
+            .events
+            .iter()
+            .any(|logged| logged.event.kind() == crate::event::EventKind::Randomised);
+        let Some(arm) = participant.arm() else {
+            let exclusion = match status {
+                _ if randomised_unreadably => {
+                    self.randomised += 1;
+                    return;
+                }
+                Status::NotEligible => Exclusion::NotEligible,
+                Status::Eligible => Exclusion::AwaitingRandomisation,
+                Status::NotEnrolled => participant
+                    .not_enrolled()
+                    .map_or(Exclusion::NotEligible, |record| {
+                        Exclusion::NotEnrolled(record.value.reason)
+                    }),
+                _ => Exclusion::ScreeningIncomplete,
+            };
+            *self.excluded.entry(exclusion).or_default() += 1;
+            return;
+        };
+        self.randomised += 1;
+        let counts = self.arms.entry(arm).or_default();
+        counts.allocated += 1;
+        let had_session = participant
+            .forms()
+            .any(|form| matches!(form.form().form_ref(), FormRef::HemoperfusionSession { .. }));
+        if had_session == (arm == Arm::Hemoperfusion) {
+            counts.received_allocated += 1;
+        }
+        match status {
+            Status::Withdrawn => counts.withdrawn += 1,
+            Status::LostToFollowUp => counts.lost += 1,
+            _ => {}
+        }
+        if !participant.il6_changes().is_empty() {
+            counts.analysed_primary += 1;
+        }
+    }
+
+    /// The rows of the CONSORT table: stage, arm, reason, count.
+    pub fn rows(&self) -> Vec<[String; 4]> {
+        let row = |stage: &str, arm: &str, reason: &str, count: u32| {
+            [
+                stage.to_owned(),
+                arm.to_owned(),
+                reason.to_owned(),
+                count.to_string(),
+            ]
+        };
+        let mut rows = vec![row("assessed_for_eligibility", "", "", self.assessed)];
+        for (exclusion, count) in &self.excluded {
+            rows.push(row("excluded", "", &exclusion.key(), *count));
+        }
+        rows.push(row("randomised", "", "", self.randomised));
+        for arm in [Arm::Hemoperfusion, Arm::StandardCare] {
+            let counts = self.arms.get(&arm).copied().unwrap_or_default();
+            let arm = arm.as_str();
+            rows.push(row("allocated", arm, "", counts.allocated));
+            rows.push(row(
+                "received_allocated_intervention",
+                arm,
+                "",
+                counts.received_allocated,
+            ));
+            rows.push(row("withdrawn", arm, "", counts.withdrawn));
+            rows.push(row("lost_to_follow_up", arm, "", counts.lost));
+            rows.push(row(
+                "analysed_primary_outcome",
+                arm,
+                "",
+                counts.analysed_primary,
+            ));
+        }
+        rows
+    }
+}
+
+impl Exclusion {
+    /// Where it stands in the table: in declaration order, reasons not to enrol
+    /// in theirs.
+    fn rank(self) -> (u8, u8) {
+        match self {
+            Self::NotEligible => (0, 0),
+            Self::ScreeningIncomplete => (1, 0),
+            Self::NotEnrolled(reason) => (
+                2,
+                match reason {
+                    NotEnrolledReason::Ineligible => 0,
+                    NotEnrolledReason::ConsentRefused => 1,
+                    NotEnrolledReason::MissedWindow => 2,
+                    NotEnrolledReason::Other => 3,
+                },
+            ),
+            Self::AwaitingRandomisation => (3, 0),
+        }
+    }
+
+    /// The reason's key, as the table names it.
+    pub fn key(self) -> String {
+        match self {
+            Self::NotEligible => "not_eligible".to_owned(),
+            Self::ScreeningIncomplete => "screening_incomplete".to_owned(),
+            Self::NotEnrolled(reason) => {
+                let reason = serde_json::to_value(reason).unwrap_or_default();
+                format!("not_enrolled_{}", reason.as_str().unwrap_or_default())
+            }
+            Self::AwaitingRandomisation => "awaiting_randomisation".to_owned(),
+        }
+    }
+}
+
+impl PartialOrd for Exclusion {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Exclusion {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
