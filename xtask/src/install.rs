@@ -1,10 +1,11 @@
 //! Installs what the build and tests need, and nothing that is already there.
 //!
-//! Every tool comes from a package registry (crates.io, npm, Debian), because the
-//! machines reach nothing else. Versions are pinned where the build depends on them:
-//! Trunk 0.21.14 (0.22 needs a newer rustc), wasm-bindgen-cli equal to the
+//! Every tool comes from a package registry (crates.io, npm, PyPI, Debian), because
+//! the machines reach nothing else. Versions are pinned where the build depends on
+//! them: Trunk 0.21.14 (0.22 needs a newer rustc), wasm-bindgen-cli equal to the
 //! `wasm-bindgen` in Cargo.lock (the CLI refuses any other), wasm-opt from npm's
-//! binaryen (Debian's is too old for today's rustc output).
+//! binaryen (Debian's is too old for today's rustc output), pandas and odmlib
+//! exactly as the export checks were written against.
 
 use std::path::{Path, PathBuf};
 
@@ -38,10 +39,55 @@ pub fn build_tools(sh: &Shell) -> Result {
     npm_tools(sh)
 }
 
-/// Everything: the build tools and the browser the tests drive.
+/// Everything: the build tools, the browser the tests drive and the checkers of
+/// the exports.
 pub fn everything(sh: &Shell) -> Result {
     build_tools(sh)?;
-    chromium(sh)
+    chromium(sh)?;
+    export_checkers(sh)
+}
+
+/// The Python virtual environment the export checks run in, made once and reused.
+pub const VENV: &str = "target/venv";
+
+/// What [`VENV`] holds for the export checks, exactly as `pip freeze` names it:
+/// pandas reads the CSV files back with the dictionary's types, and odmlib ships
+/// the CDISC ODM 1.3.2 schema files the ODM file is validated against.
+const EXPORT_CHECKERS: [&str; 2] = ["pandas==3.1.1", "odmlib==0.2.1"];
+
+/// Debian's `libxml2-utils` puts the schema validator here.
+pub const XMLLINT: &str = "/usr/bin/xmllint";
+
+fn export_checkers(sh: &Shell) -> Result {
+    if !Path::new(XMLLINT).exists() {
+        step("installing xmllint from Debian (libxml2-utils)");
+        apt_get_install(sh, &["libxml2-utils"])?;
+    }
+    let python = format!("{VENV}/bin/python");
+    if !sh.path_exists(&python) {
+        step("creating a Python virtual environment for the export checks");
+        if cmd!(sh, "python3 -m venv {VENV}").run().is_err() {
+            // Debian keeps `venv` (with the pip it installs) in a package of its own.
+            apt_get_install(sh, &["python3", "python3-venv"])?;
+            cmd!(sh, "python3 -m venv {VENV}").run()?;
+        }
+    }
+    let installed = cmd!(sh, "{python} -m pip freeze --disable-pip-version-check")
+        .quiet()
+        .read()?;
+    if EXPORT_CHECKERS
+        .iter()
+        .all(|tool| installed.lines().any(|line| line.trim() == *tool))
+    {
+        return Ok(());
+    }
+    step("installing the export checkers from PyPI (pandas, odmlib)");
+    cmd!(
+        sh,
+        "{python} -m pip install --quiet --disable-pip-version-check {EXPORT_CHECKERS...}"
+    )
+    .run()?;
+    Ok(())
 }
 
 fn cargo_bin() -> PathBuf {

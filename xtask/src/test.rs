@@ -7,7 +7,7 @@
 
 use xshell::{Shell, cmd};
 
-use crate::install::{CHROMEDRIVER, CHROMIUM, everything};
+use crate::install::{CHROMEDRIVER, CHROMIUM, VENV, everything};
 use crate::{Result, app, bench, postgres, step};
 
 /// Runs everything; the first failure stops the run with a non-zero exit.
@@ -31,10 +31,16 @@ pub fn test(sh: &Shell) -> Result {
     // The server's suite and the two-tablet journey run on SQLite and, through
     // this variable, on PostgreSQL; the cluster stops when `postgres` is dropped,
     // also when a test fails.
+    // The server's export tests read their files back with pandas and validate
+    // the ODM file with xmllint, in the virtual environment `install` made.
     let postgres = postgres::Postgres::start(sh)?;
     step("native tests: trial core, server (SQLite and PostgreSQL), xtask checks");
     cmd!(sh, "cargo test")
         .env("HP_ECMO_TEST_POSTGRES_URL", postgres.url())
+        .env(
+            "HP_ECMO_EXPORT_PYTHON",
+            sh.current_dir().join(VENV).join("bin/python"),
+        )
         .run()?;
 
     step("browser tests: wasm-bindgen-test in headless Chromium");

@@ -19,6 +19,7 @@ mod api;
 mod auth;
 pub mod calendar;
 mod error;
+pub mod export;
 mod headers;
 mod leases;
 mod queries;

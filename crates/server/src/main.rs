@@ -3,7 +3,7 @@
 //! `--listen` says otherwise, over TLS with `--tls-cert` or `--self-signed`) until
 //! interrupted or does one coordinator task
 //! (`add-user`, `set-pin`, `disable-user`, `revoke-device`, `enrolment-code`,
-//! `queries`) and exits.
+//! `queries`, `export`) and exits.
 //! A task may run beside a serving server on the same SQLite file (write-ahead
 //! log, and a busy connection waits up to 5 s). Logs go to stderr, so stdout holds
 //! only what the task prints.
@@ -16,6 +16,7 @@ use std::time::SystemTime;
 
 use clap::{Parser, Subcommand};
 use server::admin;
+use server::export::Format;
 use server::serve::{Listener, Timeouts};
 use server::store::{DEFAULT_SQLITE_FILE, DatabaseUrl, Engine, Store, UserOutcome};
 use server::tls::{self, CertName, Tls};
@@ -122,6 +123,17 @@ enum Task {
     EnrolmentCode,
     /// Lists the site's open data queries and allocation flags.
     Queries,
+    /// Writes the site's exports into a folder: the CSV tables with their data
+    /// dictionary and the CDISC ODM 1.3.2 file. Each export is recorded.
+    Export {
+        /// The folder to write into (created when missing; files of the same
+        /// names are replaced).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// csv, odm or all.
+        #[arg(long, default_value = "all", value_parser = Format::parse)]
+        format: Format,
+    },
 }
 
 #[tokio::main]
@@ -343,6 +355,19 @@ async fn run_task(store: &Store, clock: &Clock, site_code: &str, task: Task) -> 
             let report = admin::queries_report(store, site_code).await;
             print!("{}", report.map_err(failed)?);
         }
+        Task::Export { out, format } => {
+            let written =
+                server::export::export(store, site_code, format, &out, "command line", clock)
+                    .await
+                    .map_err(failed)?;
+            for file in &written.files {
+                println!("{}", file.display());
+            }
+            eprintln!(
+                "Exported {} participants and {} events of site {site_code} (export {}).",
+                written.record.participants, written.record.events, written.record.id
+            );
+        }
     }
     Ok(())
 }
@@ -456,6 +481,30 @@ mod tests {
         assert!(refused(&["--tls-key", "k.pem"]).contains("--tls-cert"));
         let both = [&cert[..], &["--self-signed", "ward"]].concat();
         assert!(refused(&both).contains("cannot be used with"));
+    }
+
+    #[test]
+    fn export_takes_a_folder_and_a_format() {
+        let task = |command_line: &[&str]| {
+            let args = Args::try_parse_from(["hp-ecmo-server"].iter().chain(command_line))
+                .unwrap_or_else(|error| panic!("{command_line:?}: {error}"));
+            match args.task {
+                Some(Task::Export { out, format }) => (out, format),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            task(&["export", "--out", "exports"]),
+            (PathBuf::from("exports"), Format::All)
+        );
+        assert_eq!(
+            task(&["export", "--out", "x", "--format", "odm"]).1,
+            Format::Odm
+        );
+        assert!(
+            refused(&["export", "--out", "x", "--format", "xls"]).contains("one of csv, odm, all")
+        );
+        assert!(refused(&["export"]).contains("--out"));
     }
 
     #[test]

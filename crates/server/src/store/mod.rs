@@ -18,6 +18,7 @@
 
 mod devices;
 mod events;
+mod export;
 mod leases;
 mod queries;
 mod subjects;
@@ -34,6 +35,7 @@ use sqlx::{AnyPool, ConnectOptions};
 
 pub use devices::{Device, EnrolOutcome, Enrolment, NewEnrolment, NewUser, UserOutcome};
 pub use events::{AllocationHoldings, NewEvent, PushOutcome, PushTransaction, StoredEvent};
+pub use export::ExportRecord;
 pub use leases::DeviceLeases;
 pub use queries::{FlagReport, QueryReport};
 
@@ -247,6 +249,11 @@ const SQLITE_MIGRATIONS: &[EmbeddedMigration] = &[
         "participant sites users",
         include_str!("../../migrations/sqlite/0003_participant_sites_users.sql"),
     ),
+    (
+        4,
+        "exports",
+        include_str!("../../migrations/sqlite/0004_exports.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
     (
@@ -263,6 +270,11 @@ const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
         3,
         "participant sites users",
         include_str!("../../migrations/postgres/0003_participant_sites_users.sql"),
+    ),
+    (
+        4,
+        "exports",
+        include_str!("../../migrations/postgres/0004_exports.sql"),
     ),
 ];
 

@@ -729,6 +729,7 @@ macro_rules! on_both_engines {
 }
 
 mod crafted;
+mod export;
 mod race;
 
 on_both_engines!(

@@ -1,0 +1,173 @@
+//! `hp-ecmo-server export`: writes a site's exports into a folder, reading the
+//! database one participant at a time and handing each to the trial core's
+//! writers (`trial::export`), which decide everything the files say. So the
+//! memory an export needs does not grow with the trial.
+//!
+//! Each export is recorded in the `exports` table and in the log: its id, the
+//! format, who asked, how many participants and events; never a value from it.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use trial::export::{
+    Consort, CsvExport, DICTIONARY_FILE, ODM_FILE, OdmExport, Record, Site, Table, Trial,
+};
+use trial::time::Moment;
+use uuid::Uuid;
+
+use crate::Clock;
+use crate::store::{ExportRecord, Store};
+
+/// Which files an export writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The data dictionary and the CSV tables.
+    Csv,
+    /// The CDISC ODM 1.3.2 file.
+    Odm,
+    /// Both.
+    All,
+}
+
+/// What an export wrote.
+#[derive(Debug)]
+pub struct Written {
+    /// What the `exports` table recorded.
+    pub record: ExportRecord,
+    /// Every file written, in the order written.
+    pub files: Vec<PathBuf>,
+    /// The CONSORT counts, when the CSV tables were written.
+    pub consort: Option<Consort>,
+}
+
+impl Format {
+    /// Reads `--format`: `csv`, `odm` or `all`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "csv" => Ok(Self::Csv),
+            "odm" => Ok(Self::Odm),
+            "all" => Ok(Self::All),
+            _ => Err(format!("{text:?}: one of csv, odm, all")),
+        }
+    }
+
+    /// The format's name, as `--format` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Odm => "odm",
+            Self::All => "all",
+        }
+    }
+
+    fn writes_csv(self) -> bool {
+        matches!(self, Self::Csv | Self::All)
+    }
+
+    fn writes_odm(self) -> bool {
+        matches!(self, Self::Odm | Self::All)
+    }
+}
+
+/// Writes the exports of `site_code` in `format` into `folder` (created when
+/// missing; files of the same names are replaced), as asked by `requested_by`,
+/// and records it.
+pub async fn export(
+    store: &Store,
+    site_code: &str,
+    format: Format,
+    folder: &Path,
+    requested_by: &str,
+    clock: &Clock,
+) -> Result<Written> {
+    let started_at_ms = clock.now_ms();
+    let Some(site) = store.site(site_code).await? else {
+        bail!("there is no site {site_code}: start the server with --site-code {site_code} once");
+    };
+    let calendar = crate::calendar::site_calendar(&site.time_zone)?;
+    let (versions, _) = store.export_versions(site_code).await?;
+    let trial = Trial::new(
+        Site {
+            code: site.code.clone(),
+            name: site.name.clone(),
+            calendar,
+        },
+        store.export_people(site_code).await?,
+        store.export_tablets(site_code).await?,
+        versions,
+        Moment::new(started_at_ms, 0).context("the server's clock is outside 1900 to 2200")?,
+    );
+    std::fs::create_dir_all(folder)
+        .with_context(|| format!("cannot create the folder {}", folder.display()))?;
+    let create = |name: &str| File::create(folder.join(name)).map(BufWriter::new);
+    let mut files = Vec::new();
+    let mut csv = None;
+    if format.writes_csv() {
+        csv = Some(CsvExport::new(trial.clone(), create).context("cannot start the CSV export")?);
+        files.push(folder.join(DICTIONARY_FILE));
+        files.extend(
+            Table::all()
+                .iter()
+                .map(|table| folder.join(table.file_name())),
+        );
+    }
+    let mut odm = None;
+    if format.writes_odm() {
+        let file = create(ODM_FILE).with_context(|| format!("cannot create {ODM_FILE}"))?;
+        odm = Some(OdmExport::new(trial.clone(), file).context("cannot start the ODM export")?);
+        files.push(folder.join(ODM_FILE));
+    }
+    let mut participants = 0;
+    let mut events = 0;
+    for participant in store.export_participants(site_code).await? {
+        let log = store.export_log(site_code, participant).await?;
+        let record = Record::of(&trial, &log);
+        if let Some(csv) = &mut csv {
+            csv.write(&record)
+                .with_context(|| format!("cannot write participant {participant} as CSV"))?;
+        }
+        if let Some(odm) = &mut odm {
+            odm.write(&record)
+                .with_context(|| format!("cannot write participant {participant} as ODM"))?;
+        }
+        participants += 1;
+        events += log.events.len() as u64;
+    }
+    let consort = match csv {
+        Some(csv) => Some(csv.finish().context("cannot finish the CSV export")?),
+        None => None,
+    };
+    if let Some(odm) = odm {
+        odm.finish()
+            .context("cannot finish the ODM export")?
+            .into_inner()
+            .map_err(|error| error.into_error())
+            .context("cannot write the ODM file")?;
+    }
+    let record = ExportRecord {
+        id: Uuid::now_v7(),
+        site_code: site_code.to_owned(),
+        format: format.as_str().to_owned(),
+        requested_by: requested_by.to_owned(),
+        participants,
+        events,
+        started_at_ms,
+        finished_at_ms: clock.now_ms(),
+    };
+    store.record_export(&record).await?;
+    tracing::info!(
+        export_id = %record.id,
+        site = site_code,
+        format = format.as_str(),
+        participants,
+        events,
+        "export written"
+    );
+    Ok(Written {
+        record,
+        files,
+        consort,
+    })
+}
