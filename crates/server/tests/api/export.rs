@@ -1,6 +1,7 @@
 //! The exports of a seeded trial, pushed through the API as tablets push it: 40
 //! participants screened on 3 tablets, 35 randomised and followed up (IL-6 at T0
-//! and, for half, at 6 h), corrections, one blind edit that leaves a data query
+//! and, for half, at 6 h; a day-1 assessment in CRF version 1 and one in version
+//! 2), corrections, one blind edit that leaves a data query
 //! open, one randomisation flagged for a forged arm, 3 patients not eligible, one
 //! not enrolled, one withdrawal. The files are read back here with exact counts
 //! and values, and (with `HP_ECMO_EXPORT_PYTHON`, as `cargo xtask test` sets it)
@@ -10,6 +11,7 @@
 use std::path::Path;
 
 use server::export::{Format, export};
+use trial::crf::daily::StudyDay;
 use trial::crf::end::{Withdrawal, WithdrawnBy};
 use trial::export::ODM_FILE;
 
@@ -25,6 +27,9 @@ const RANDOMISED: usize = 35;
 const FORGED: usize = 35;
 const QUERIED: usize = 1;
 const WITHDRAWN: usize = 2;
+/// Participant 3's day 1 is recorded in CRF version 1, participant 4's in 2.
+const OLD_CRF: usize = 3;
+const NEW_CRF: usize = 4;
 
 /// What was pushed, to check the files against.
 struct Seeded {
@@ -45,6 +50,64 @@ fn screening_numbered(number: String, infection: Answer) -> Payload {
     body.screening_number = number;
     body.form.infection = infection;
     Payload::ScreeningRecorded(body)
+}
+
+/// Day 1's assessment with its transfusions as `transfusions` gives them: in
+/// version-1 units or in version 2's U, doses and mL.
+fn daily(transfusions: [(Field, serde_json::Value); 3]) -> Payload {
+    let value = |value: serde_json::Value| json!({ "value": value });
+    let fields = [
+        (Field::LactateMmolPerL, json!(3.1)),
+        (Field::SofaScore, json!(11)),
+        (Field::DopamineUgPerKgMin, json!(5.0)),
+        (Field::DobutamineUgPerKgMin, json!(2.5)),
+        (Field::AdrenalineUgPerKgMin, json!(0.0)),
+        (Field::NoradrenalineUgPerKgMin, json!(0.12)),
+        (Field::MilrinoneUgPerKgMin, json!(0.0)),
+        (Field::VasopressinUPerKgMin, json!(0.0)),
+        (Field::EcmoFlowLPerMin, json!(3.5)),
+        (Field::PlateletsE9PerL, json!(118.0)),
+        (Field::HaemoglobinGPerL, json!(98.0)),
+        (Field::BleedingEvent, json!(false)),
+        (Field::RenalReplacementTherapy, json!(true)),
+    ];
+    let form = FormRef::DailyAssessment {
+        study_day: StudyDay::new(1).unwrap(),
+    }
+    .form_with(
+        fields
+            .into_iter()
+            .chain(transfusions)
+            .map(|(field, entry)| (field, value(entry))),
+    )
+    .unwrap();
+    Payload::FormSaved(FormSaved {
+        form,
+        confirmed: vec![],
+    })
+}
+
+/// `payload` recorded by `tablet` as a build of CRF `schema_version` records it.
+fn event_of_version(
+    tablet: &mut TestTablet,
+    participant: Uuid,
+    payload: &Payload,
+    schema_version: u32,
+    utc_ms: i64,
+) -> Event {
+    tablet
+        .head
+        .append(EventDraft {
+            id: Uuid::now_v7(),
+            participant_id: participant,
+            user_id: tablet.user_id,
+            recorded_at: Moment::new(utc_ms, BEIJING).unwrap(),
+            kind: payload.kind(),
+            payload: payload.to_json(),
+            app_version: "0.1.0".to_owned(),
+            schema_version,
+        })
+        .unwrap()
 }
 
 /// The sample of `time_point`, taken at `sampled_ms`, with this IL-6.
@@ -120,6 +183,25 @@ async fn seed(app: &mut TestApp) -> Seeded {
                     sampled_ms + 300_000,
                 ));
                 later = Some(il6);
+            }
+            // Day 1 as a tablet still on CRF version 1 records it, and as one on
+            // version 2 does.
+            let day_1 = RANDOMISED_MS + 24 * MS_PER_HOUR;
+            if index == OLD_CRF {
+                let units = daily([
+                    (Field::RbcUnits, json!(2)),
+                    (Field::PlateletUnits, json!(0)),
+                    (Field::PlasmaUnits, json!(1)),
+                ]);
+                events.push(event_of_version(tablet, participant, &units, 1, day_1));
+            }
+            if index == NEW_CRF {
+                let units = daily([
+                    (Field::RedCellsU, json!(1.5)),
+                    (Field::PlateletDoses, json!(1)),
+                    (Field::PlasmaMl, json!(200)),
+                ]);
+                events.push(tablet.event(participant, &units, day_1));
             }
             if index == WITHDRAWN {
                 let withdrawal = Payload::Withdrawn(Withdrawal {
@@ -200,7 +282,7 @@ fn expected_rows(seeded: &Seeded) -> BTreeMap<&'static str, usize> {
         ("baseline.csv", 0),
         ("cytokine_sample.csv", RANDOMISED + later),
         ("hemoperfusion_session.csv", 0),
-        ("daily_assessment.csv", 0),
+        ("daily_assessment.csv", 2),
         ("adverse_event.csv", 0),
         ("outcomes.csv", 0),
         ("il6_change.csv", later),
@@ -315,6 +397,35 @@ async fn exports_hold_every_participant_value_and_event(mut app: TestApp) {
     assert!(by_id(0)["randomised_at_local"].ends_with("+08:00"));
     assert!(by_id(3)["study_number"].starts_with("BJ-T1-"));
 
+    let daily = read_table(folder.path(), "daily_assessment.csv");
+    let day_of = |index: usize| {
+        let id = seeded.participants[index].to_string();
+        daily
+            .iter()
+            .find(|row| row["participant_id"] == id)
+            .unwrap()
+    };
+    let old = day_of(OLD_CRF);
+    assert_eq!(
+        (
+            &old["crf_version"][..],
+            &old["rbc_units"][..],
+            &old["red_cells_u"][..]
+        ),
+        ("1", "2", ""),
+        "a version-1 form keeps its count in units"
+    );
+    let new = day_of(NEW_CRF);
+    assert_eq!(
+        (
+            &new["crf_version"][..],
+            &new["rbc_units"][..],
+            &new["red_cells_u"][..]
+        ),
+        ("2", "", "1.5")
+    );
+    assert_eq!((&new["study_day"][..], &new["plasma_ml"][..]), ("1", "200"));
+
     let allocations = read_table(folder.path(), "allocations.csv");
     let flagged: Vec<_> = allocations
         .iter()
@@ -362,7 +473,21 @@ async fn exports_hold_every_participant_value_and_event(mut app: TestApp) {
         ]
     );
 
-    let odm = std::fs::read_to_string(folder.path().join("hp-ecmo.odm.xml")).unwrap();
+    let odm = std::fs::read_to_string(folder.path().join(ODM_FILE)).unwrap();
+    for version in ["1", "2"] {
+        let metadata = format!("<MetaDataVersion OID=\"MDV.{version}\"");
+        assert!(
+            odm.contains(&metadata),
+            "one MetaDataVersion per CRF version in use"
+        );
+    }
+    let version_1 = odm.find("<MetaDataVersion OID=\"MDV.1\"").unwrap();
+    let version_2 = odm.find("<MetaDataVersion OID=\"MDV.2\"").unwrap();
+    assert!(odm[version_1..version_2].contains("<ItemDef OID=\"IT.rbc_units\""));
+    assert!(!odm[version_1..version_2].contains("<ItemDef OID=\"IT.red_cells_u\""));
+    assert!(
+        odm.contains("<ItemData ItemOID=\"IT.rbc_units\" TransactionType=\"Insert\" Value=\"2\">")
+    );
     let item_data = odm.matches("<ItemData ").count();
     assert_eq!(odm.matches("<AuditRecord>").count(), item_data);
     assert_eq!(
@@ -411,7 +536,7 @@ async fn pandas_and_xmllint_read_the_exports_back() {
     assert_eq!(odm["subjects"], PARTICIPANTS, "{odm}");
     assert_eq!(odm["audited"], odm["item_data"], "{odm}");
     assert_eq!(odm["reasons"], seeded.corrections, "{odm}");
-    assert_eq!(odm["metadata_versions"], json!(["MDV.2"]), "{odm}");
+    assert_eq!(odm["metadata_versions"], json!(["MDV.1", "MDV.2"]), "{odm}");
     assert!(
         odm["updates"].as_u64().unwrap() > seeded.corrections as u64,
         "{odm}"
