@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use serde_json::{Value, json};
+
 use super::consort::Consort;
 use super::{Cells, ExportError, Item, Kind, Record, Section, Trial, entry, repeat_key};
 use crate::crf::FormKind;
@@ -106,15 +108,11 @@ impl Table {
                 columns.text("screened_on", "tablet whose screening arrived first");
                 columns.instant("randomised_at", "randomisation date-time (T0)");
                 columns.integer("consents", "consents recorded");
-                for field in [Field::WithdrawnBy, Field::WithdrawalReason] {
-                    columns.item(Item::Field(field));
-                }
+                columns.section(Section::Withdrawal);
                 columns.instant("withdrawn_at", "withdrawal recorded at");
-                columns.item(Item::EndStatus);
+                columns.section(Section::End);
                 columns.instant("ended_at", "end of follow-up recorded at");
-                for field in [Field::NotEnrolledReason, Field::NotEnrolledDetails] {
-                    columns.item(Item::Field(field));
-                }
+                columns.section(Section::NotEnrolled);
                 columns.integer("open_queries", "data queries no correction has closed");
                 columns.integer("anomalies", "records the rules forbid, listed for review");
                 columns.integer("deviations", "protocol deviations the data show");
@@ -129,9 +127,7 @@ impl Table {
             Self::Consent => {
                 columns.ids();
                 columns.integer("consent", "consent number, in the order recorded");
-                for item in Section::Consent.items() {
-                    columns.item(item);
-                }
+                columns.section(Section::Consent);
                 columns.recorded("recorded", "consent");
             }
             Self::Form(kind) => {
@@ -343,6 +339,13 @@ impl Columns {
         }
     }
 
+    /// Every item of a section that is not a form.
+    fn section(&mut self, section: Section) {
+        for item in section.items() {
+            self.item(item);
+        }
+    }
+
     /// A form field's entry: its value, and the reason when it was not done.
     fn entry(&mut self, item: Item) {
         self.item(item);
@@ -511,6 +514,17 @@ fn item_cells(trial: &Trial, item: Item, value: &serde_json::Value) -> Vec<Strin
     row
 }
 
+/// The cells of every item of a section that is not a form, from its record's
+/// JSON (blank without one), as [`Columns::section`] declares them.
+fn section_cells(trial: &Trial, section: Section, record: Option<Value>) -> Vec<String> {
+    let record = record.unwrap_or_default();
+    section
+        .json_keys()
+        .iter()
+        .flat_map(|(item, key)| item_cells(trial, *item, &record[key]))
+        .collect()
+}
+
 fn participant_row(trial: &Trial, record: &Record) -> Vec<String> {
     let participant = &record.participant;
     let mut row = ids(record);
@@ -523,49 +537,24 @@ fn participant_row(trial: &Trial, record: &Record) -> Vec<String> {
     row.extend(instant(trial, participant.t0()));
     row.push(participant.consents().len().to_string());
     let withdrawal = participant.withdrawal();
-    let withdrawn =
-        withdrawal.map(|withdrawal| serde_json::to_value(&withdrawal.value).unwrap_or_default());
-    row.extend(item_cells(
+    row.extend(section_cells(
         trial,
-        Item::Field(Field::WithdrawnBy),
-        withdrawn
-            .as_ref()
-            .map_or(&serde_json::Value::Null, |value| &value["by"]),
-    ));
-    row.extend(item_cells(
-        trial,
-        Item::Field(Field::WithdrawalReason),
-        withdrawn
-            .as_ref()
-            .map_or(&serde_json::Value::Null, |value| &value["reason"]),
+        Section::Withdrawal,
+        withdrawal.map(|withdrawal| json!(withdrawal.value)),
     ));
     row.extend(instant(
         trial,
         withdrawal.map(|withdrawal| withdrawal.by.recorded_at),
     ));
     let end = participant.end();
-    row.extend(item_cells(
+    row.extend(section_cells(
         trial,
-        Item::EndStatus,
-        &end.map_or(serde_json::Value::Null, |end| {
-            serde_json::json!(end.value.status)
-        }),
+        Section::End,
+        end.map(|end| json!(end.value)),
     ));
     row.extend(instant(trial, end.map(|end| end.by.recorded_at)));
-    let not_enrolled = participant
-        .not_enrolled()
-        .map(|record| serde_json::to_value(&record.value).unwrap_or_default());
-    let not_enrolled = not_enrolled.unwrap_or_default();
-    row.extend(item_cells(
-        trial,
-        Item::Field(Field::NotEnrolledReason),
-        &not_enrolled["reason"],
-    ));
-    row.extend(item_cells(
-        trial,
-        Item::Field(Field::NotEnrolledDetails),
-        &not_enrolled["details"],
-    ));
+    let not_enrolled = participant.not_enrolled().map(|record| json!(record.value));
+    row.extend(section_cells(trial, Section::NotEnrolled, not_enrolled));
     row.push(participant.open_conflicts().count().to_string());
     row.push(participant.anomalies().len().to_string());
     row.push(participant.deviations().len().to_string());
@@ -606,23 +595,12 @@ fn consent_rows(trial: &Trial, record: &Record) -> Vec<Vec<String>> {
         .iter()
         .enumerate()
         .map(|(index, consent)| {
-            let value = serde_json::to_value(&consent.value).unwrap_or_default();
             let mut row = ids(record);
             row.push((index + 1).to_string());
-            row.extend(item_cells(
+            row.extend(section_cells(
                 trial,
-                Item::Field(Field::ConsentGivenBy),
-                &value["given_by"],
-            ));
-            row.extend(item_cells(
-                trial,
-                Item::Field(Field::ConsentedAt),
-                &value["consented_at"],
-            ));
-            row.extend(item_cells(
-                trial,
-                Item::Field(Field::ConsentFormVersion),
-                &value["form_version"],
+                Section::Consent,
+                Some(json!(consent.value)),
             ));
             row.extend(recorded(trial, &consent.by));
             row

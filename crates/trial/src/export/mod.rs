@@ -413,55 +413,25 @@ fn changes_of<'a>(log: &'a ParticipantLog, participant: &Participant) -> Vec<Eve
                     .unwrap_or_default(),
                 Payload::ConsentRecorded(consent) => {
                     consents += 1;
-                    let value = serde_json::to_value(&consent).unwrap_or_default();
                     firsts(
                         Section::Consent,
                         Some(consents.to_string()),
-                        &[
-                            (Field::ConsentGivenBy, &value["given_by"]),
-                            (Field::ConsentedAt, &value["consented_at"]),
-                            (Field::ConsentFormVersion, &value["form_version"]),
-                        ],
+                        &json!(consent),
                     )
                 }
                 Payload::Randomised(randomised) => {
-                    let value = serde_json::to_value(&randomised).unwrap_or_default();
-                    [
-                        (Item::Field(Field::StudyNumber), &value["study_number"]),
-                        (Item::Arm, &value["arm"]),
-                        (Item::RandomisedAt, &value["randomised_at"]),
-                        (Item::LeaseId, &value["lease_id"]),
-                        (Item::Slot, &value["slot"]),
-                    ]
-                    .into_iter()
-                    .map(|(item, value)| first(Section::Randomisation, None, item, value))
-                    .collect()
+                    firsts(Section::Randomisation, None, &json!(randomised))
                 }
                 Payload::FormSaved(_) | Payload::ValueCorrected(_) => {
                     form_changes.remove(&event.id()).unwrap_or_default()
                 }
-                Payload::Withdrawn(withdrawal) => firsts(
-                    Section::Withdrawal,
-                    None,
-                    &[
-                        (Field::WithdrawnBy, &json!(withdrawal.by)),
-                        (Field::WithdrawalReason, &json!(withdrawal.reason)),
-                    ],
-                ),
-                Payload::EndOfParticipation(end) => vec![first(
-                    Section::End,
-                    None,
-                    Item::EndStatus,
-                    &json!(end.status),
-                )],
-                Payload::NotEnrolled(not_enrolled) => firsts(
-                    Section::NotEnrolled,
-                    None,
-                    &[
-                        (Field::NotEnrolledReason, &json!(not_enrolled.reason)),
-                        (Field::NotEnrolledDetails, &json!(not_enrolled.details)),
-                    ],
-                ),
+                Payload::Withdrawn(withdrawal) => {
+                    firsts(Section::Withdrawal, None, &json!(withdrawal))
+                }
+                Payload::EndOfParticipation(end) => firsts(Section::End, None, &json!(end)),
+                Payload::NotEnrolled(not_enrolled) => {
+                    firsts(Section::NotEnrolled, None, &json!(not_enrolled))
+                }
             };
             EventChanges {
                 logged,
@@ -541,15 +511,13 @@ fn first(section: Section, repeat_key: Option<String>, item: Item, value: &Value
     }
 }
 
-/// The first values of fields of a new section instance.
-fn firsts(
-    section: Section,
-    repeat_key: Option<String>,
-    values: &[(Field, &Value)],
-) -> Vec<ItemChange> {
-    values
+/// The first values of every item of a new instance of `section` (one that is
+/// not a form), read from its record's JSON.
+fn firsts(section: Section, repeat_key: Option<String>, record: &Value) -> Vec<ItemChange> {
+    section
+        .json_keys()
         .iter()
-        .map(|(field, value)| first(section, repeat_key.clone(), Item::Field(*field), value))
+        .map(|(item, key)| first(section, repeat_key.clone(), *item, &record[key]))
         .collect()
 }
 
@@ -630,22 +598,40 @@ impl Section {
                 items.extend(Field::SCREENING.map(Item::Field));
                 items
             }
-            Self::Consent => fields(&[
-                Field::ConsentGivenBy,
-                Field::ConsentedAt,
-                Field::ConsentFormVersion,
-            ]),
-            Self::Randomisation => vec![
-                Item::Field(Field::StudyNumber),
-                Item::Arm,
-                Item::RandomisedAt,
-                Item::LeaseId,
-                Item::Slot,
-            ],
             Self::Form(kind) => fields(kind.fields()),
-            Self::Withdrawal => fields(&[Field::WithdrawnBy, Field::WithdrawalReason]),
-            Self::End => vec![Item::EndStatus],
-            Self::NotEnrolled => fields(&[Field::NotEnrolledReason, Field::NotEnrolledDetails]),
+            other => other.json_keys().iter().map(|(item, _)| *item).collect(),
+        }
+    }
+}
+
+impl Section {
+    /// Where each item of a section that is not a form stands in its record's
+    /// JSON (the payload's body); empty for the screening and the forms, whose
+    /// keys are their fields' keys.
+    fn json_keys(self) -> &'static [(Item, &'static str)] {
+        match self {
+            Self::Consent => &[
+                (Item::Field(Field::ConsentGivenBy), "given_by"),
+                (Item::Field(Field::ConsentedAt), "consented_at"),
+                (Item::Field(Field::ConsentFormVersion), "form_version"),
+            ],
+            Self::Randomisation => &[
+                (Item::Field(Field::StudyNumber), "study_number"),
+                (Item::Arm, "arm"),
+                (Item::RandomisedAt, "randomised_at"),
+                (Item::LeaseId, "lease_id"),
+                (Item::Slot, "slot"),
+            ],
+            Self::Withdrawal => &[
+                (Item::Field(Field::WithdrawnBy), "by"),
+                (Item::Field(Field::WithdrawalReason), "reason"),
+            ],
+            Self::End => &[(Item::EndStatus, "status")],
+            Self::NotEnrolled => &[
+                (Item::Field(Field::NotEnrolledReason), "reason"),
+                (Item::Field(Field::NotEnrolledDetails), "details"),
+            ],
+            Self::Screening | Self::Form(_) => &[],
         }
     }
 }

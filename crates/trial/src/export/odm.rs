@@ -382,51 +382,35 @@ fn metadata_version<W: Write>(writer: &mut Writer<W>, version: u32) -> Written {
                 })?;
             for section in Section::ALL {
                 let name = oid_name(section);
-                writer
-                    .create_element("StudyEventDef")
-                    .with_attributes([
-                        ("OID", format!("SE.{name}").as_str()),
-                        ("Name", section.to_string().as_str()),
+                let kind = if section.repeating() {
+                    "Unscheduled"
+                } else {
+                    "Scheduled"
+                };
+                definition(
+                    writer,
+                    "StudyEventDef",
+                    &[
+                        ("OID", &format!("SE.{name}")),
+                        ("Name", &section.to_string()),
                         ("Repeating", yes_no(section.repeating())),
-                        (
-                            "Type",
-                            if section.repeating() {
-                                "Unscheduled"
-                            } else {
-                                "Scheduled"
-                            },
-                        ),
-                    ])
-                    .write_inner_content(|writer| {
-                        writer
-                            .create_element("FormRef")
-                            .with_attributes([
-                                ("FormOID", format!("F.{name}").as_str()),
-                                ("Mandatory", "Yes"),
-                            ])
-                            .write_empty()?;
-                        Ok(())
-                    })?;
+                        ("Type", kind),
+                    ],
+                    ("FormRef", "FormOID", &format!("F.{name}")),
+                )?;
             }
             for section in Section::ALL {
                 let name = oid_name(section);
-                writer
-                    .create_element("FormDef")
-                    .with_attributes([
-                        ("OID", format!("F.{name}").as_str()),
-                        ("Name", section.to_string().as_str()),
+                definition(
+                    writer,
+                    "FormDef",
+                    &[
+                        ("OID", &format!("F.{name}")),
+                        ("Name", &section.to_string()),
                         ("Repeating", "No"),
-                    ])
-                    .write_inner_content(|writer| {
-                        writer
-                            .create_element("ItemGroupRef")
-                            .with_attributes([
-                                ("ItemGroupOID", format!("IG.{name}").as_str()),
-                                ("Mandatory", "Yes"),
-                            ])
-                            .write_empty()?;
-                        Ok(())
-                    })?;
+                    ],
+                    ("ItemGroupRef", "ItemGroupOID", &format!("IG.{name}")),
+                )?;
             }
             for section in Section::ALL {
                 let name = oid_name(section);
@@ -458,6 +442,27 @@ fn metadata_version<W: Write>(writer: &mut Writer<W>, version: u32) -> Written {
             for &item in &items {
                 code_list(writer, item)?;
             }
+            Ok(())
+        })?;
+    Ok(())
+}
+
+/// `<element attributes><child reference="oid" Mandatory="Yes"/></element>`: a
+/// definition of one level that refers to the one below it.
+fn definition<W: Write>(
+    writer: &mut Writer<W>,
+    element: &str,
+    attributes: &[(&str, &str)],
+    (child, reference, oid): (&str, &str, &str),
+) -> Written {
+    writer
+        .create_element(element)
+        .with_attributes(attributes.iter().copied())
+        .write_inner_content(|writer| {
+            writer
+                .create_element(child)
+                .with_attributes([(reference, oid), ("Mandatory", "Yes")])
+                .write_empty()?;
             Ok(())
         })?;
     Ok(())
