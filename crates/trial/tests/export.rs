@@ -118,6 +118,10 @@ fn csv_export() -> BTreeMap<String, Vec<Vec<String>>> {
         .iter()
         .map(|(name, buffer)| {
             let bytes = buffer.0.borrow();
+            assert!(
+                bytes.starts_with(b"\xEF\xBB\xBF"),
+                "{name} opens with the UTF-8 byte-order mark a spreadsheet needs"
+            );
             let mut reader = csv::ReaderBuilder::new()
                 .has_headers(false)
                 .from_reader(&bytes[..]);

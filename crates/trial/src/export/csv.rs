@@ -1,6 +1,7 @@
-//! The CSV export: one file per [`Table`], UTF-8, quoted where needed, and a data
-//! dictionary that names every column of every file with its type, unit, range,
-//! choices and CRF versions, so a reader parses each column as what it is.
+//! The CSV export: one file per [`Table`], UTF-8 with a byte-order mark, quoted
+//! where needed, and a data dictionary that names every column of every file with
+//! its type, unit, range, choices and CRF versions, so a reader parses each column
+//! as what it is.
 //!
 //! The dictionary is made from the same column lists the rows are written by, and
 //! those from the field declarations, so a column cannot be missing from it.
@@ -380,10 +381,10 @@ impl<W: Write> CsvExport<W> {
         trial: Trial,
         mut open: impl FnMut(&str) -> std::io::Result<W>,
     ) -> Result<Self, ExportError> {
-        write_dictionary(open(DICTIONARY_FILE)?)?;
+        write_dictionary(with_bom(open(DICTIONARY_FILE)?)?)?;
         let mut tables = BTreeMap::new();
         for table in Table::all() {
-            let mut writer = ::csv::Writer::from_writer(open(&table.file_name())?);
+            let mut writer = ::csv::Writer::from_writer(with_bom(open(&table.file_name())?)?);
             writer.write_record(table.columns().iter().map(|column| &column.name))?;
             tables.insert(table, writer);
         }
@@ -417,6 +418,14 @@ impl<W: Write> CsvExport<W> {
         }
         Ok(self.consort)
     }
+}
+
+/// `file` after the UTF-8 byte-order mark: a spreadsheet reads the file as UTF-8
+/// only with it (Chinese names and units would be garbled otherwise), and
+/// pandas, R's readr and the `csv` crate skip it.
+fn with_bom<W: Write>(mut file: W) -> std::io::Result<W> {
+    file.write_all(b"\xEF\xBB\xBF")?;
+    Ok(file)
 }
 
 /// Writes the data dictionary: one row per column of every table.
