@@ -12,8 +12,9 @@ names must be defined in the file (the schema does not check that), every item
 of a ClinicalData block must be defined in its MetaDataVersion, and every
 ItemData must carry an AuditRecord naming a defined user and location.
 
-Prints one JSON object on stdout: the rows pandas read per table, and what the
-ODM file holds. Exits 1 with the reasons on stderr when anything fails.
+Prints one JSON object on stdout: the rows pandas read per table, the withdrawal
+reasons as pandas and the XML parser read them (free text with commas, quotes and
+line breaks), and what the ODM file holds. Exits 1 with the reasons on stderr when anything fails.
 """
 
 import json
@@ -30,6 +31,9 @@ SCHEMA = Path(odmlib.__file__).parent / "schemas" / "odm" / "1.3.2" / "ODM1-3-2.
 DTYPES = {"integer": "Int64", "decimal": "Float64", "boolean": "boolean"}
 
 problems = []
+# The free texts of withdrawals as each reader reads them back, to compare with
+# what was entered.
+withdrawal_reasons = []
 
 
 def read_tables(folder):
@@ -44,6 +48,8 @@ def read_tables(folder):
         for column in columns.itertuples():
             check_column(table, frame, column)
         rows[table] = len(frame)
+        if table == "participants.csv":
+            withdrawal_reasons.extend(frame["withdrawal_reason"].dropna())
     return rows
 
 
@@ -112,7 +118,15 @@ def check_odm(path):
         for ref in version.iter(ODM + "ItemRef"):
             if ref.get("ItemOID") not in items_of[version.get("OID")]:
                 problems.append(f"{version.get('OID')}: ItemRef {ref.get('ItemOID')} is not defined in it")
-    summary = {"item_data": 0, "audited": 0, "inserts": 0, "updates": 0, "reasons": 0, "subjects": set()}
+    summary = {
+        "item_data": 0,
+        "audited": 0,
+        "inserts": 0,
+        "updates": 0,
+        "reasons": 0,
+        "subjects": set(),
+        "withdrawal_reasons": [],
+    }
     for block in root.iter(ODM + "ClinicalData"):
         version = block.get("MetaDataVersionOID")
         for subject in block.iter(ODM + "SubjectData"):
@@ -142,6 +156,8 @@ def check_odm(path):
                 summary["audited"] += 1
             if audit.find(ODM + "ReasonForChange") is not None:
                 summary["reasons"] += 1
+            if oid == "IT.withdrawal_reason":
+                summary["withdrawal_reasons"].append(item.get("Value"))
     summary["subjects"] = len(summary["subjects"])
     summary["metadata_versions"] = sorted(items_of)
     return summary
@@ -149,7 +165,11 @@ def check_odm(path):
 
 def main():
     folder = Path(sys.argv[1])
-    result = {"tables": read_tables(folder), "odm": check_odm(folder / "hp-ecmo.odm.xml")}
+    result = {
+        "tables": read_tables(folder),
+        "withdrawal_reasons": withdrawal_reasons,
+        "odm": check_odm(folder / "hp-ecmo.odm.xml"),
+    }
     if problems:
         print("\n".join(problems), file=sys.stderr)
         sys.exit(1)

@@ -27,6 +27,9 @@ const RANDOMISED: usize = 35;
 const FORGED: usize = 35;
 const QUERIED: usize = 1;
 const WITHDRAWN: usize = 2;
+/// A free text as people type it: a comma, quotes, a line break and Chinese, which
+/// the CSV quotes and the XML escapes.
+const WITHDRAWAL_REASON: &str = "转院, to \"Anzhen\"\nat the family's wish";
 /// Participant 3's day 1 is recorded in CRF version 1, participant 4's in 2.
 const OLD_CRF: usize = 3;
 const NEW_CRF: usize = 4;
@@ -206,7 +209,7 @@ async fn seed(app: &mut TestApp) -> Seeded {
             if index == WITHDRAWN {
                 let withdrawal = Payload::Withdrawn(Withdrawal {
                     by: WithdrawnBy::Participant,
-                    reason: "moved to another hospital".to_owned(),
+                    reason: WITHDRAWAL_REASON.to_owned(),
                 });
                 events.push(tablet.event(participant, &withdrawal, NOW_MS));
             }
@@ -382,10 +385,7 @@ async fn exports_hold_every_participant_value_and_event(mut app: TestApp) {
     assert_eq!(by_id(QUERIED)["open_queries"], "1");
     assert_eq!(by_id(0)["open_queries"], "0");
     assert_eq!(by_id(WITHDRAWN)["status"], "withdrawn");
-    assert_eq!(
-        by_id(WITHDRAWN)["withdrawal_reason"],
-        "moved to another hospital"
-    );
+    assert_eq!(by_id(WITHDRAWN)["withdrawal_reason"], WITHDRAWAL_REASON);
     assert_eq!(by_id(39)["not_enrolled_reason"], "consent_refused");
     assert_eq!(by_id(37)["status"], "not_eligible");
     assert_eq!(
@@ -474,6 +474,13 @@ async fn exports_hold_every_participant_value_and_event(mut app: TestApp) {
     );
 
     let odm = std::fs::read_to_string(folder.path().join(ODM_FILE)).unwrap();
+    assert!(
+        odm.contains(
+            "<ItemData ItemOID=\"IT.withdrawal_reason\" TransactionType=\"Insert\" \
+             Value=\"转院, to &quot;Anzhen&quot;&#10;at the family&apos;s wish\">"
+        ),
+        "free text escaped, its line break kept"
+    );
     for version in ["1", "2"] {
         let metadata = format!("<MetaDataVersion OID=\"MDV.{version}\"");
         assert!(
@@ -532,7 +539,17 @@ async fn pandas_and_xmllint_read_the_exports_back() {
     for (file, rows) in expected_rows(&seeded) {
         assert_eq!(found["tables"][file], rows, "{file}: {found}");
     }
+    assert_eq!(
+        found["withdrawal_reasons"],
+        json!([WITHDRAWAL_REASON]),
+        "{found}"
+    );
     let odm = &found["odm"];
+    assert_eq!(
+        odm["withdrawal_reasons"],
+        json!([WITHDRAWAL_REASON]),
+        "{odm}"
+    );
     assert_eq!(odm["subjects"], PARTICIPANTS, "{odm}");
     assert_eq!(odm["audited"], odm["item_data"], "{odm}");
     assert_eq!(odm["reasons"], seeded.corrections, "{odm}");

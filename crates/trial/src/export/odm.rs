@@ -13,11 +13,14 @@
 //! OIDs: `ST.HP-ECMO`, `MDV.<version>`, `SE.`/`F.`/`IG.<SECTION>`,
 //! `IT.<item key>`, `CL.<item key>`, `MU.<n>`, `USR.<user id>`, `LOC.<site code>`.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::io::Write;
 
 use quick_xml::Writer;
+use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::name::QName;
 
 use super::{Cells, ExportError, Item, Kind, Record, Section, Trial};
 use crate::field::Field;
@@ -308,7 +311,7 @@ fn item_data<W: Write>(
     if not_done {
         element = element.with_attribute(("IsNull", "Yes"));
     } else if !change.new.is_null() {
-        element = element.with_attribute(("Value", cells.value.as_str()));
+        element = element.with_attribute(attribute("Value", &cells.value));
     }
     element.write_inner_content(|writer| {
         writer
@@ -604,6 +607,20 @@ fn oid_name(section: Section) -> String {
 
 fn yes_no(yes: bool) -> &'static str {
     if yes { "Yes" } else { "No" }
+}
+
+/// An attribute whose value keeps its line breaks and tabs: written as character
+/// references, since a reader turns a raw one into a space (XML 1.0, 3.3.3), and a
+/// free text's lines are part of what was entered.
+fn attribute<'a>(name: &'a str, value: &str) -> Attribute<'a> {
+    let escaped = quick_xml::escape::escape(value)
+        .replace('\n', "&#10;")
+        .replace('\r', "&#13;")
+        .replace('\t', "&#9;");
+    Attribute {
+        key: QName(name),
+        value: Cow::Owned(escaped),
+    }
 }
 
 /// `<name>text</name>`.
