@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::clock;
 use crate::crypto::{self, CryptoError};
-use crate::state::{self, DATABASE};
+use crate::state::DATABASE;
 use crate::store::{LeaseMode, LeaseRecord, RandomiseError, Store, StoreError};
 
 /// The site code of training-mode study numbers and strata.
@@ -254,13 +254,10 @@ async fn check_randomisable(
     now: trial::time::Moment,
 ) -> Result<(), ActionError> {
     let device = store.chain_head().await?.device_id();
-    let participants = state::participants_of(
-        &store.events().await?,
-        &state::calendar_of(store.enrolment().await?.as_ref()),
-    );
-    let participant = participants
-        .iter()
-        .find(|p| p.id() == participant_id)
+    let context = store.state_context().await?;
+    let (participant, _) = store
+        .participant(participant_id, &context)
+        .await?
         .ok_or(ActionError::NotRandomisable(Refusal::UnknownParticipant))?;
     participant
         .may_randomise(now, device)

@@ -54,6 +54,7 @@ pub fn App() -> impl IntoView {
     view! {
         <Router>
             <AppBar/>
+            <components::ProgressBar/>
             <main>
                 <Show when=offer_update>
                     <p class="banner update" role="status" data-testid="update-ready">

@@ -11,4 +11,4 @@ pub use app_bar::AppBar;
 pub use inputs::{
     AnswerField, ChoiceField, DateField, DateTimeField, NumberField, Radios, TextField,
 };
-pub use sync_status::SyncStatusPanel;
+pub use sync_status::{ProgressBar, SyncStatusPanel};

@@ -1,6 +1,8 @@
 //! Where sync stands, in words: the last successful sync, what waits to be sent,
 //! whether the tablet is offline (normal, not an error), what the server refused
-//! and whether the tablet's clock disagrees with the server's.
+//! and whether the tablet's clock disagrees with the server's; and a progress bar
+//! while the tablet stores other tablets' records or prepares its participants'
+//! states after an update ([`ProgressBar`], shown in training mode too).
 
 use leptos::prelude::*;
 
@@ -8,7 +10,7 @@ use trial::wire::RejectionCode;
 
 use crate::clock;
 use crate::i18n::{Text, labelled, refused_record, sync_error, t, use_lang};
-use crate::state::use_tablet;
+use crate::state::{Progress, use_tablet};
 use crate::store::SyncState;
 use crate::sync::{Phase, use_sync};
 
@@ -93,6 +95,38 @@ pub fn SyncStatusPanel() -> impl IntoView {
                 </button>
             </div>
         </Show>
+    }
+}
+
+/// Long work under way, as a bar: how far the participants' states are folded
+/// again (of how many), or how many records sync has stored (a bar that moves,
+/// since the server does not say how many remain). Nothing when idle.
+#[component]
+pub fn ProgressBar() -> impl IntoView {
+    let lang = use_lang();
+    let tablet = use_tablet();
+    move || {
+        let lang = lang.get();
+        tablet.progress.get().map(|progress| match progress {
+            Progress::Rebuilding(rebuild) => view! {
+                <div class="progress" role="status" data-testid="progress">
+                    <label for="progress-bar">
+                        {labelled(lang, t(lang, Text::StatesRebuilding), &format!("{} / {}", rebuild.done, rebuild.total))}
+                    </label>
+                    <progress id="progress-bar" max=rebuild.total.max(1) value=rebuild.done></progress>
+                </div>
+            }
+            .into_any(),
+            Progress::Receiving { received } => view! {
+                <div class="progress" role="status" data-testid="progress">
+                    <label for="progress-bar">
+                        {labelled(lang, t(lang, Text::SyncReceiving), &received.to_string())}
+                    </label>
+                    <progress id="progress-bar"></progress>
+                </div>
+            }
+            .into_any(),
+        })
     }
 }
 

@@ -106,6 +106,19 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         Text::SyncWaiting => ["waiting to sync", "条待同步"],
         Text::SyncAllSent => ["All records are on the server.", "所有记录均已上传服务器。"],
         Text::SyncNow => ["Sync now", "立即同步"],
+        Text::SyncReceiving => [
+            "Records received from other tablets",
+            "已接收其他平板的记录",
+        ],
+        Text::StatesRebuilding => [
+            "Preparing the participant list after an update",
+            "更新后正在整理患者列表",
+        ],
+        Text::FindParticipant => [
+            "Find by screening or study number",
+            "按筛选号或受试者编号查找",
+        ],
+        Text::NoParticipantMatches => ["No participant has that number.", "没有编号相符的患者。"],
         Text::RejectedInvalid => [
             "its data failed the server's checks; it is kept and the coordinator will query it.",
             "其数据未通过服务器校验；记录已保留，协调员将发起数据质疑。",

@@ -23,7 +23,7 @@ pub fn Enrol() -> impl IntoView {
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let has_training = LocalResource::new(move || {
-        tablet.events.track();
+        tablet.summaries.track();
         tablet.lease.track();
         async {
             let store = Store::open(DATABASE).await.ok()?;

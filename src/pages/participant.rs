@@ -31,14 +31,11 @@ pub fn ParticipantPage() -> impl IntoView {
     let tablet = use_tablet();
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").and_then(|id| id.parse::<Uuid>().ok()));
-    let participant = Memo::new(move |_| {
-        let id = id()?;
-        tablet.participants().into_iter().find(|p| p.id() == id)
-    });
+    let participant = Memo::new(move |_| tablet.participant(id()?));
     view! {
         <Show
             when=move || participant.with(Option::is_some)
-            fallback=move || view! { <p>{move || t(lang.get(), Text::NotFound)}</p> }
+            fallback=move || view! { <p>{move || (!tablet.is_opening()).then(|| t(lang.get(), Text::NotFound))}</p> }
         >
             {move || {
                 // The last participant seen stands in while `Show` swaps to its

@@ -18,8 +18,8 @@ use uuid::Uuid;
 use wasm_bindgen::JsValue;
 
 use super::{
-    ALLOCATIONS, EVENTS, LEASES, META, OUTBOX, Store, StoreError, append, database, decode, encode,
-    finish,
+    ALLOCATIONS, EVENTS, LEASES, META, OUTBOX, PARTICIPANTS, SUMMARIES, Store, StoreError, append,
+    database, decode, encode, finish,
 };
 
 /// A lease's seed as stored: never in the clear.
@@ -179,7 +179,8 @@ impl Store {
 
     /// Consumes `slot` of lease `lease_id` for `participant_id` and records the
     /// randomisation event `draft`, in one transaction: either the slot is consumed,
-    /// the allocation recorded, the event appended and queued, or nothing is.
+    /// the allocation recorded, the event appended and queued and the
+    /// participant's state updated, or nothing is.
     pub async fn randomise(
         &self,
         participant_id: Uuid,
@@ -190,7 +191,15 @@ impl Store {
         let tx = self
             .db
             .transaction(
-                &[LEASES, ALLOCATIONS, EVENTS, META, OUTBOX],
+                &[
+                    LEASES,
+                    ALLOCATIONS,
+                    EVENTS,
+                    META,
+                    OUTBOX,
+                    PARTICIPANTS,
+                    SUMMARIES,
+                ],
                 TransactionMode::ReadWrite,
             )
             .map_err(database)?;

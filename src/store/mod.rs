@@ -8,12 +8,18 @@
 //! WebCrypto) would let IndexedDB commit it early (PITFALLS.md §2). Readwrite
 //! transactions over overlapping stores are serialised by the browser, also across
 //! tabs, which is what makes the compare-and-set in [`Store::randomise`] safe.
+//!
+//! Every transaction that adds events also folds them into the states of the
+//! participants they are about (`states`), so the screens read those states and
+//! never the whole log.
 
 mod lease;
+mod states;
 mod sync;
 mod users;
 
 pub use lease::{LeaseMode, LeaseRecord, LeaseSeal, LocallySealed, RandomiseError};
+pub use states::{RebuildProgress, StateContext, sort_summaries, take_changed};
 pub use sync::{Enrolment, NewEnrolment, SyncState};
 
 pub use users::UserRecord;
@@ -29,7 +35,10 @@ use uuid::Uuid;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The database's schema version; raise it with every change of stores or indexes.
-const SCHEMA_VERSION: u32 = 1;
+/// Version 2 adds the participants' states and summaries and the events' index by
+/// participant; opening a version-1 database adds them and keeps every record
+/// (the states are then folded from the log, once).
+const SCHEMA_VERSION: u32 = 2;
 const EVENTS: &str = "events";
 const META: &str = "meta";
 /// The allocation leases this tablet randomises from, keyed by lease id.
@@ -43,6 +52,13 @@ const OUTBOX: &str = "outbox";
 const USERS: &str = "users";
 /// Events in chain order: by device, then by the device's sequence number.
 const BY_DEVICE_SEQ: &str = "by_device_seq";
+/// Events by the participant they are about: what folds one participant again.
+const BY_PARTICIPANT: &str = "by_participant";
+/// Each participant's state as the trial core folds it, keyed by participant id
+/// (`states`).
+const PARTICIPANTS: &str = "participants";
+/// Each participant's summary for the home list, keyed by participant id.
+const SUMMARIES: &str = "summaries";
 /// The meta record holding this tablet's chain head (its device id, last sequence
 /// number and last hash).
 const CHAIN_HEAD: &str = "chain_head";
@@ -95,6 +111,19 @@ pub enum StoreError {
 struct OutboxEntry {
     device_seq: u64,
     event_id: Uuid,
+    /// Who the event is about; entries written before version 2 of the database
+    /// lack it, and the event says.
+    #[serde(default)]
+    participant_id: Option<Uuid>,
+}
+
+/// One of this tablet's events waiting for the server, and who it is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// The event.
+    pub event_id: Uuid,
+    /// The participant it is about.
+    pub participant_id: Uuid,
 }
 
 impl Store {
@@ -103,14 +132,21 @@ impl Store {
     pub async fn open(name: &str) -> Result<Self, StoreError> {
         let db = Rexie::builder(name)
             .version(SCHEMA_VERSION)
-            .add_object_store(ObjectStore::new(EVENTS).key_path("id").add_index(
-                Index::new_array(BY_DEVICE_SEQ, ["device_id", "device_seq"]).unique(true),
-            ))
+            .add_object_store(
+                ObjectStore::new(EVENTS)
+                    .key_path("id")
+                    .add_index(
+                        Index::new_array(BY_DEVICE_SEQ, ["device_id", "device_seq"]).unique(true),
+                    )
+                    .add_index(Index::new(BY_PARTICIPANT, "participant_id")),
+            )
             .add_object_store(ObjectStore::new(META))
             .add_object_store(ObjectStore::new(LEASES).key_path("lease_id"))
             .add_object_store(ObjectStore::new(ALLOCATIONS).key_path("participant_id"))
             .add_object_store(ObjectStore::new(OUTBOX).key_path("device_seq"))
             .add_object_store(ObjectStore::new(USERS).key_path("id"))
+            .add_object_store(ObjectStore::new(PARTICIPANTS).key_path("id"))
+            .add_object_store(ObjectStore::new(SUMMARIES).key_path("id"))
             .build()
             .await
             .map_err(database)?;
@@ -134,11 +170,12 @@ impl Store {
     }
 
     /// Seals `draft` as this tablet's next event and stores it with the new chain
-    /// head and its outbox entry, atomically. Returns the stored event.
+    /// head, its outbox entry and its participant's new state, atomically.
+    /// Returns the stored event.
     pub async fn record(&self, draft: EventDraft) -> Result<Event, StoreError> {
         let tx = self
             .db
-            .transaction(&[EVENTS, META, OUTBOX], TransactionMode::ReadWrite)
+            .transaction(&APPEND_STORES, TransactionMode::ReadWrite)
             .map_err(database)?;
         let appended = append(&tx, draft).await;
         finish(tx, appended).await
@@ -156,7 +193,7 @@ impl Store {
     ) -> Result<(Event, ScreeningNumber), StoreError> {
         let tx = self
             .db
-            .transaction(&[EVENTS, META, OUTBOX], TransactionMode::ReadWrite)
+            .transaction(&APPEND_STORES, TransactionMode::ReadWrite)
             .map_err(database)?;
         let result = async {
             let meta = tx.store(META).map_err(database)?;
@@ -207,12 +244,12 @@ impl Store {
         outbox.count(None).await.map_err(database)
     }
 
-    /// The ids of the events in the outbox, oldest first: what the server has not
-    /// acknowledged yet.
-    pub async fn outbox_event_ids(&self) -> Result<Vec<Uuid>, StoreError> {
+    /// The events in the outbox, oldest first, and who each is about: what the
+    /// server has not acknowledged yet.
+    pub async fn outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
         let tx = self
             .db
-            .transaction(&[OUTBOX], TransactionMode::ReadOnly)
+            .transaction(&[OUTBOX, EVENTS], TransactionMode::ReadOnly)
             .map_err(database)?;
         let entries = tx
             .store(OUTBOX)
@@ -220,10 +257,32 @@ impl Store {
             .get_all(None, None)
             .await
             .map_err(database)?;
-        entries
-            .into_iter()
-            .map(|entry| decode::<OutboxEntry>(entry).map(|entry| entry.event_id))
-            .collect()
+        let events = tx.store(EVENTS).map_err(database)?;
+        let mut items = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let entry: OutboxEntry = decode(entry)?;
+            let participant_id = match entry.participant_id {
+                Some(participant_id) => participant_id,
+                None => {
+                    let event = events
+                        .get(JsValue::from_str(&entry.event_id.to_string()))
+                        .await
+                        .map_err(database)?
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "outbox event {} is missing",
+                                entry.device_seq
+                            ))
+                        })?;
+                    decode::<Event>(event)?.participant_id()
+                }
+            };
+            items.push(OutboxItem {
+                event_id: entry.event_id,
+                participant_id,
+            });
+        }
+        Ok(items)
     }
 
     /// The WebCrypto key object stored under `slot`, if any.
@@ -281,8 +340,13 @@ impl Store {
     }
 }
 
-/// Appends `draft` inside `tx` (which must cover events, meta and outbox): reads the
-/// chain head, seals the event, writes event, head and outbox entry.
+/// The stores a transaction that appends an event covers: the event, the chain
+/// head, the outbox entry and the participant's state and summary.
+const APPEND_STORES: [&str; 5] = [EVENTS, META, OUTBOX, PARTICIPANTS, SUMMARIES];
+
+/// Appends `draft` inside `tx` (which must cover [`APPEND_STORES`]): reads the
+/// chain head, seals the event, writes event, head and outbox entry, and folds
+/// the event into its participant's state.
 async fn append(tx: &rexie::Transaction, draft: EventDraft) -> Result<Event, StoreError> {
     let meta = tx.store(META).map_err(database)?;
     let mut head = read_head(&meta).await?;
@@ -290,6 +354,7 @@ async fn append(tx: &rexie::Transaction, draft: EventDraft) -> Result<Event, Sto
     let outbox_entry = OutboxEntry {
         device_seq: event.device_seq(),
         event_id: event.id(),
+        participant_id: Some(event.participant_id()),
     };
     let (event_value, head_value, outbox_value) =
         (encode(&event)?, encode(&head)?, encode(&outbox_entry)?);
@@ -300,6 +365,7 @@ async fn append(tx: &rexie::Transaction, draft: EventDraft) -> Result<Event, Sto
         .map_err(database)?;
     let outbox = tx.store(OUTBOX).map_err(database)?;
     outbox.add(&outbox_value, None).await.map_err(database)?;
+    states::fold_into_states(tx, std::slice::from_ref(&event)).await?;
     Ok(event)
 }
 

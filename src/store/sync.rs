@@ -3,9 +3,11 @@
 //!
 //! Each write is one transaction, so an answer half-applied cannot exist: the
 //! outbox entries an acknowledgement removes go with the state that records it,
-//! and pulled events go with the cursor that says they were pulled. A lost answer
-//! only means the next sync asks again, which the server answers the same.
+//! and pulled events go with the cursor that says they were pulled and with
+//! their participants' new states. A lost answer only means the next sync asks
+//! again, which the server answers the same.
 
+use futures::future::join_all;
 use rexie::{KeyRange, TransactionMode};
 use serde::{Deserialize, Serialize};
 use trial::event::{ChainHead, Event};
@@ -13,9 +15,10 @@ use trial::wire::{MAX_CLOCK_OFFSET_MS, Rejection, Site};
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
 
+use super::states::{self, StateContext};
 use super::{
-    ALLOCATIONS, CHAIN_HEAD, EVENTS, LEASES, LeaseRecord, META, OUTBOX, OutboxEntry, Store,
-    StoreError, USERS, UserRecord, database, decode, encode,
+    ALLOCATIONS, CHAIN_HEAD, EVENTS, LEASES, LeaseRecord, META, OUTBOX, OutboxEntry, PARTICIPANTS,
+    SUMMARIES, Store, StoreError, USERS, UserRecord, database, decode, encode,
 };
 
 /// The meta record holding the [`Enrolment`].
@@ -96,17 +99,27 @@ impl Store {
     }
 
     /// Makes this tablet the enrolled device `new.device_id`: training records
-    /// (events, leases, allocations, outbox, the first-run users) are removed, the
-    /// chain starts afresh under the new id, and the enrolment, the site's users
-    /// and the first lease are stored. All or nothing.
+    /// (events and the states folded from them, leases, allocations, outbox, the
+    /// first-run users) are removed, the chain starts afresh under the new id, and
+    /// the enrolment, the site's users and the first lease are stored. All or
+    /// nothing.
     pub async fn enrol(&self, new: NewEnrolment) -> Result<(), StoreError> {
-        let stores = [EVENTS, LEASES, ALLOCATIONS, OUTBOX, USERS, META];
+        let cleared = [
+            EVENTS,
+            LEASES,
+            ALLOCATIONS,
+            OUTBOX,
+            USERS,
+            PARTICIPANTS,
+            SUMMARIES,
+        ];
+        let stores = [&cleared[..], &[META]].concat();
         let tx = self
             .db
             .transaction(&stores, TransactionMode::ReadWrite)
             .map_err(database)?;
         let result = async {
-            for name in [EVENTS, LEASES, ALLOCATIONS, OUTBOX, USERS] {
+            for name in cleared {
                 tx.store(name)
                     .map_err(database)?
                     .clear()
@@ -134,6 +147,8 @@ impl Store {
             )
             .await
             .map_err(database)?;
+            // No events, so no states: current for the site's calendar.
+            states::write_stamp_for(&meta, &StateContext::of(Some(&new.enrolment)), 0).await?;
             let users = tx.store(USERS).map_err(database)?;
             for user in &new.users {
                 users.put(&encode(user)?, None).await.map_err(database)?;
@@ -225,21 +240,44 @@ impl Store {
     }
 
     /// Stores a page of other devices' events (skipping any already held) with
-    /// the cursor after them.
-    pub async fn store_pulled(&self, pulled: &[Event], next_cursor: u64) -> Result<(), StoreError> {
+    /// the cursor after them and the new states of the participants they are
+    /// about, in one transaction whose requests go out together. Returns how many
+    /// events were new.
+    pub async fn store_pulled(
+        &self,
+        pulled: &[Event],
+        next_cursor: u64,
+    ) -> Result<usize, StoreError> {
+        // Encoded before the transaction opens: inside it, only its own
+        // requests are awaited.
+        let encoded = pulled.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
         let tx = self
             .db
-            .transaction(&[EVENTS, META], TransactionMode::ReadWrite)
+            .transaction(
+                &[EVENTS, META, PARTICIPANTS, SUMMARIES],
+                TransactionMode::ReadWrite,
+            )
             .map_err(database)?;
         let result = async {
             let events = tx.store(EVENTS).map_err(database)?;
-            for event in pulled {
-                let id = JsValue::from_str(&event.id().to_string());
-                if !events.key_exists(id).await.map_err(database)? {
-                    events.add(&encode(event)?, None).await.map_err(database)?;
+            let held = join_all(
+                pulled
+                    .iter()
+                    .map(|event| events.key_exists(JsValue::from_str(&event.id().to_string()))),
+            )
+            .await;
+            let mut new = Vec::new();
+            let mut values = Vec::new();
+            for ((event, value), held) in pulled.iter().zip(encoded).zip(held) {
+                if !held.map_err(database)? {
+                    new.push(event.clone());
+                    values.push((value, None));
                 }
             }
-            update_sync_state(&tx, |state| state.pull_cursor = next_cursor).await
+            events.add_all(values.into_iter()).await.map_err(database)?;
+            states::fold_into_states(&tx, &new).await?;
+            update_sync_state(&tx, |state| state.pull_cursor = next_cursor).await?;
+            Ok(new.len())
         }
         .await;
         super::finish(tx, result).await

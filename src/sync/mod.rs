@@ -4,7 +4,8 @@
 //! The order of one run matters. The outbox goes first, so the server counts the
 //! slots this tablet used before it decides whether to issue a lease; then the
 //! site's users (a new user, a changed PIN); pulls come last, page by page, each
-//! page stored with its cursor. Every step's answer is
+//! page stored with its cursor and its participants' new states, while the next
+//! page is already on its way. Every step's answer is
 //! stored in one transaction (`crate::store`), so a run cut off anywhere (the
 //! network gone, the tab closed, the server killed) leaves nothing half-done, and
 //! the next run simply asks again: push and pull are idempotent on the server.
@@ -14,6 +15,7 @@
 mod http;
 mod schedule;
 
+use trial::event::Event;
 use trial::wire::{
     EnrolRequest, EnrolResponse, LeaseRequest, LeaseResponse, MAX_PULL_EVENTS, MAX_PUSH_EVENTS,
     PullResponse, PushRequest, PushResponse, SealedLease, User, UsersResponse,
@@ -85,15 +87,15 @@ pub enum Outcome {
 }
 
 /// One sync run: push the outbox, top up the leases, pull the other devices'
-/// events.
-pub async fn sync_once() -> Result<Outcome, SyncError> {
+/// events, telling `received` how many new events it has stored so far.
+pub async fn sync_once(received: impl Fn(usize)) -> Result<Outcome, SyncError> {
     let store = Store::open(DATABASE).await?;
-    let result = sync_in(&store).await;
+    let result = sync_in(&store, &received).await;
     store.close();
     result
 }
 
-async fn sync_in(store: &Store) -> Result<Outcome, SyncError> {
+async fn sync_in(store: &Store, received: &impl Fn(usize)) -> Result<Outcome, SyncError> {
     let Some(enrolment) = store.enrolment().await? else {
         return Ok(Outcome::NotEnrolled);
     };
@@ -109,18 +111,46 @@ async fn sync_in(store: &Store) -> Result<Outcome, SyncError> {
     let site = users.site;
     let users: Vec<UserRecord> = users.users.into_iter().map(user_record).collect();
     store.replace_users(&users, site.as_ref()).await?;
-    loop {
-        let cursor = store.sync_state().await?.pull_cursor;
-        let path = format!("/api/pull?after={cursor}&limit={MAX_PULL_EVENTS}");
-        let page: PullResponse = http::get(&path, token).await?;
-        let events: Vec<_> = page.events.into_iter().map(|pulled| pulled.event).collect();
-        store.store_pulled(&events, page.next_cursor).await?;
-        if !page.more {
-            break;
-        }
-    }
+    pull(store, token, received).await?;
     store.sync_succeeded(now_ms(), clock_offset_ms).await?;
     Ok(Outcome::Synced { refused })
+}
+
+/// Pulls page after page until the server has no more, each stored (with its
+/// cursor) while the next one is fetched: the store's transaction awaits only
+/// its own requests, and the fetch runs beside it.
+async fn pull(
+    store: &Store,
+    token: Option<&str>,
+    received: &impl Fn(usize),
+) -> Result<(), SyncError> {
+    let mut page = pull_page(store.sync_state().await?.pull_cursor, token).await?;
+    let mut stored = 0;
+    loop {
+        let events: Vec<Event> = page.events.into_iter().map(|pulled| pulled.event).collect();
+        let (next_cursor, more) = (page.next_cursor, page.more);
+        let storing = store.store_pulled(&events, next_cursor);
+        let (new, next) = if more {
+            let (new, next) = futures::join!(storing, pull_page(next_cursor, token));
+            (new?, Some(next?))
+        } else {
+            (storing.await?, None)
+        };
+        if new > 0 {
+            stored += new;
+            received(stored);
+        }
+        match next {
+            Some(next) => page = next,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The page of other devices' events after `cursor`.
+async fn pull_page(cursor: u64, token: Option<&str>) -> Result<PullResponse, SyncError> {
+    let path = format!("/api/pull?after={cursor}&limit={MAX_PULL_EVENTS}");
+    http::get(&path, token).await
 }
 
 /// Pushes the outbox in batches until it is empty or the server stops accepting.

@@ -17,7 +17,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use super::{Outcome, SyncError, sync_once};
-use crate::state::Tablet;
+use crate::state::{Progress, Tablet};
 
 /// How often an idle tablet looks for the others' news.
 const TICK: Duration = Duration::from_secs(30);
@@ -84,7 +84,9 @@ pub fn start(tablet: Tablet) -> SyncStatus {
     // grew: a run that acknowledges one event as another is saved leaves the count
     // as it was, and the new one would wait for the timer.
     Effect::new(move |previous: Option<Vec<Uuid>>| {
-        let outbox = tablet.outbox.get();
+        let outbox: Vec<Uuid> = tablet
+            .outbox
+            .with(|outbox| outbox.iter().map(|item| item.event_id).collect());
         if previous.is_some_and(|previous| outbox.iter().any(|id| !previous.contains(id))) {
             status.run_now();
         }
@@ -116,7 +118,7 @@ impl SyncStatus {
         }
         self.phase.set(Phase::Running);
         spawn_local(async move {
-            let result = run_locked().await;
+            let result = run_locked(self.tablet).await;
             self.finish(result);
         });
     }
@@ -165,6 +167,12 @@ impl SyncStatus {
         });
         let again = again.unwrap_or(false);
         self.phase.set(phase);
+        let progress = self.tablet.progress;
+        if matches!(progress.get_untracked(), Some(Progress::Receiving { .. })) {
+            progress.set(None);
+        }
+        // Re-reads only what the run changed: nothing of the participants when it
+        // pulled nothing new.
         self.tablet.refresh();
         if again {
             self.run_now();
@@ -180,13 +188,19 @@ impl SyncStatus {
     }
 }
 
-/// One run under the tab-wide lock; `None` when another tab holds it.
-async fn run_locked() -> Option<Result<Outcome, SyncError>> {
+/// One run under the tab-wide lock; `None` when another tab holds it. While it
+/// stores other tablets' events, the progress bar counts them and the screens
+/// show each page's participants as it is stored.
+async fn run_locked(tablet: Tablet) -> Option<Result<Outcome, SyncError>> {
     let slot: Rc<RefCell<Option<Result<Outcome, SyncError>>>> = Rc::default();
     let filled = Rc::clone(&slot);
+    let received = move |received| {
+        tablet.progress.set(Some(Progress::Receiving { received }));
+        tablet.refresh();
+    };
     let run = Closure::once_into_js(move || {
         future_to_promise(async move {
-            *filled.borrow_mut() = Some(sync_once().await);
+            *filled.borrow_mut() = Some(sync_once(received).await);
             Ok(JsValue::UNDEFINED)
         })
     });

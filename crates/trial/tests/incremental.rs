@@ -336,6 +336,10 @@ fn check_summary(participant: &Participant) -> Result<(), TestCaseError> {
 }
 
 proptest! {
+    // Each case checks the whole projection after every event: fewer cases than
+    // the default keep the suite quick, and each covers forty events.
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
     /// The server's way: the order of arrival decides what it decides.
     #[test]
     fn applying_events_one_at_a_time_gives_the_projection_of_the_log(

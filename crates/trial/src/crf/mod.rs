@@ -846,9 +846,11 @@ mod tests {
                     assert_eq!(replaced.value(field).as_ref(), Some(&whole[field.key()]));
                     assert_eq!(whole[field.key()], entry, "{field:?}");
                 }
-                // A wrong entry changes nothing.
+                // An entry that is two at once changes nothing.
                 let mut kept = form.blank_form();
-                assert!(kept.set_value(field, &json!({ "value": [] })).is_err());
+                let both = json!({ "value": 1, "not_done": { "reason": "no sample" } });
+                let error = kept.set_value(field, &both).unwrap_err();
+                assert!(error.to_string().contains("single key"), "{error}");
                 assert_eq!(kept, form.blank_form());
             }
         }

@@ -11,6 +11,8 @@
 //! errors) keep it. A validated screening is kept as its form and checked again
 //! when read, since only `Screening::parse` makes one.
 
+use std::fmt;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use uuid::Uuid;
@@ -40,6 +42,19 @@ pub enum StoredError {
     /// Occurs when the stored screening no longer passes its checks.
     InvalidScreening(Vec<FieldError>),
 }
+
+impl fmt::Display for StoredError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed(message) => write!(f, "a stored state does not read: {message}"),
+            Self::InvalidScreening(errors) => {
+                write!(f, "a stored screening fails {} of its checks", errors.len())
+            }
+        }
+    }
+}
+
+impl std::error::Error for StoredError {}
 
 impl Participant {
     /// The state as JSON text, to keep beside the log (module doc).
