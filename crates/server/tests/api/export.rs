@@ -290,7 +290,7 @@ fn expected_rows(seeded: &Seeded) -> BTreeMap<&'static str, usize> {
         ("outcomes.csv", 0),
         ("il6_change.csv", later),
         ("allocations.csv", RANDOMISED + 1),
-        ("consort.csv", 14),
+        ("consort.csv", 15),
     ])
 }
 
@@ -456,6 +456,7 @@ async fn exports_hold_every_participant_value_and_event(mut app: TestApp) {
     );
     let allocated: u32 = consort.arms.values().map(|arm| arm.allocated).sum();
     assert_eq!(allocated, RANDOMISED as u32);
+    assert_eq!(consort.arm_unknown, 1, "the forged arm is no arm");
     let withdrawn: u32 = consort.arms.values().map(|arm| arm.withdrawn).sum();
     assert_eq!(withdrawn, 1);
     let analysed: u32 = consort.arms.values().map(|arm| arm.analysed_primary).sum();

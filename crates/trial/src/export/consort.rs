@@ -23,6 +23,9 @@ pub struct Consort {
     /// Participants randomised (an unreadable randomisation counts: the patient
     /// may have been allocated).
     pub randomised: u32,
+    /// Randomised, but to no arm that stands: the only randomisation is flagged or
+    /// unreadable, so the coordinator must settle the arm.
+    pub arm_unknown: u32,
     /// The counts after allocation, per arm, hemoperfusion first.
     pub arms: BTreeMap<Arm, ArmCounts>,
 }
@@ -66,8 +69,9 @@ impl Consort {
         }
         self.assessed += 1;
         let status = participant.status(now);
-        // A randomisation whose payload cannot be read (stored as refused data)
-        // still counts: the patient may have been allocated, to an arm unknown.
+        // A randomisation flagged or whose payload cannot be read (both stored as
+        // refused data) still counts: the patient may have been allocated, to an
+        // arm no one can vouch for.
         let randomised_unreadably = record
             .log()
             .events
@@ -77,6 +81,7 @@ impl Consort {
             let exclusion = match status {
                 _ if randomised_unreadably => {
                     self.randomised += 1;
+                    self.arm_unknown += 1;
                     return;
                 }
                 Status::NotEligible => Exclusion::NotEligible,
@@ -125,6 +130,7 @@ impl Consort {
             rows.push(row("excluded", "", &exclusion.key(), *count));
         }
         rows.push(row("randomised", "", "", self.randomised));
+        rows.push(row("allocated", "", "arm_unknown", self.arm_unknown));
         for arm in [Arm::Hemoperfusion, Arm::StandardCare] {
             let counts = self.arms.get(&arm).copied().unwrap_or_default();
             let arm = arm.as_str();
