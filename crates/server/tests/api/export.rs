@@ -308,6 +308,14 @@ async fn exports_hold_every_participant_value_and_event(mut app: TestApp) {
     )
     .await
     .unwrap();
+    let error = export(&app.store, "SH", Format::Csv, folder.path(), "test", &clock)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "there is no site SH: start the server with --site-code SH once"
+    );
+    assert_eq!(app.store.exports("SH").await.unwrap(), []);
     assert_eq!(written.record.participants, PARTICIPANTS as u64);
     assert_eq!(written.record.events, seeded.events as u64);
     assert_eq!(
