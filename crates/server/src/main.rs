@@ -364,7 +364,7 @@ async fn run_task(store: &Store, clock: &Clock, site_code: &str, task: Task) -> 
                 println!("{}", file.display());
             }
             eprintln!(
-                "Exported {} participants and {} events of site {site_code} (export {}).",
+                "Exported site {site_code}: {} participant(s), {} event(s) (export {}).",
                 written.record.participants, written.record.events, written.record.id
             );
         }

@@ -601,4 +601,70 @@ async fn pandas_and_xmllint_read_the_exports_back() {
     );
 }
 
-on_both_engines!(exports_hold_every_participant_value_and_event);
+/// `hp-ecmo-server export`, as the coordinator runs it beside the server: it lists
+/// the files it wrote on stdout and records who asked.
+async fn the_export_command_writes_the_files_and_records_the_export(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let mut events = tablet.screen(participant);
+    events.push(tablet.randomise(participant));
+    assert_eq!(app.push(&tablet, &events).await.rejected, []);
+    let folder = tempfile::tempdir().unwrap();
+    let out = folder.path().join("exports");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hp-ecmo-server"))
+        .args([
+            "--database",
+            &app.database_arg,
+            "export",
+            "--format",
+            "csv",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let listed: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let mut expected = vec![out.join(trial::export::DICTIONARY_FILE)];
+    expected.extend(
+        trial::export::Table::all()
+            .iter()
+            .map(|table| out.join(table.file_name())),
+    );
+    let expected: Vec<String> = expected
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
+    assert_eq!(listed, expected, "the CSV files, and no ODM file");
+    assert!(!out.join(ODM_FILE).exists());
+    assert!(
+        stderr.contains("Exported site BJ: 1 participant(s), 3 event(s)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&participant.to_string()),
+        "no patient data in the log"
+    );
+    let exports = app.store.exports(&app.site.code).await.unwrap();
+    assert_eq!(exports.len(), 1);
+    assert_eq!(
+        (
+            &exports[0].format[..],
+            &exports[0].requested_by[..],
+            exports[0].participants,
+            exports[0].events
+        ),
+        ("csv", "command line", 1, 3)
+    );
+    assert_eq!(read_table(&out, "allocations.csv").len(), 1);
+}
+
+on_both_engines!(
+    exports_hold_every_participant_value_and_event,
+    the_export_command_writes_the_files_and_records_the_export,
+);
