@@ -31,7 +31,7 @@ use crate::state::Session;
 const IDLE_LOCK_MS: f64 = 5.0 * 60_000.0;
 
 /// The root component: shared state, the language, and the routes. Every page but
-/// sign-in requires a signed-in user.
+/// sign-in requires a signed-in user; an insecure origin gets one page only.
 #[component]
 pub fn App() -> impl IntoView {
     let lang = RwSignal::new(Lang::initial());
@@ -41,6 +41,10 @@ pub fn App() -> impl IntoView {
         lang.save();
         lang.apply_to_document();
     });
+    // Nothing is stored or synced on an insecure origin (`pages::InsecureOrigin`).
+    if !pages::is_secure_origin() {
+        return view! { <pages::InsecureOrigin/> }.into_any();
+    }
     let (tablet, session) = state::provide();
     sync::start(tablet);
     lock_when_idle(session);
@@ -86,6 +90,7 @@ pub fn App() -> impl IntoView {
             </main>
         </Router>
     }
+    .into_any()
 }
 
 /// Locks the screen after [`IDLE_LOCK_MS`] without a touch or a key press, so a

@@ -39,6 +39,19 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         Text::Unknown => ["Unknown", "未知"],
         Text::Cancel => ["Cancel", "取消"],
         Text::NotFound => ["Not found.", "未找到。"],
+        Text::InsecureOrigin => ["Open HP-ECMO over HTTPS", "请通过 HTTPS 打开 HP-ECMO"],
+        Text::InsecureOriginWhy => [
+            "This address uses plain HTTP. HP-ECMO keeps the trial's records on this tablet and protects them with the browser's security features, which work only over a secure connection (HTTPS).",
+            "当前地址使用的是普通 HTTP。HP-ECMO 将试验记录保存在本平板上，并依靠浏览器的安全功能加以保护，而这些功能只能在安全连接（HTTPS）下使用。",
+        ],
+        Text::InsecureOriginHow => [
+            "Open the address beginning with https:// instead; the trial coordinator gives it, with the certificate this tablet must trust once:",
+            "请改用以 https:// 开头的地址打开。该地址及本平板需要信任一次的证书，请向试验协调员索取：",
+        ],
+        Text::InsecureOriginNothingSaved => [
+            "Nothing has been recorded on this page.",
+            "本页面未录入任何数据。",
+        ],
         Text::StorageFailed => [
             "Storage problem on this tablet: the records could not be read. Reload the app; if it happens again, tell the trial coordinator",
             "本平板存储出错，记录无法读取。请重新加载应用；如再次发生，请告知试验协调员",

@@ -3,6 +3,7 @@
 mod enrol;
 mod follow_up;
 mod home;
+mod insecure;
 mod not_enrolled;
 mod participant;
 mod screening;
@@ -10,6 +11,7 @@ mod sign_in;
 
 pub use enrol::Enrol;
 pub use home::Home;
+pub use insecure::{InsecureOrigin, is_secure_origin};
 pub use participant::ParticipantPage;
 pub use screening::NewScreening;
 pub use sign_in::{SignIn, Unlock};

@@ -6,11 +6,11 @@ import { join } from "node:path";
 
 export const SCREENSHOTS = process.env.HP_ECMO_SCREENSHOTS || "target/e2e-screenshots";
 
-export async function launch() {
+export async function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-      "--disable-component-update", "--no-first-run"],
+      "--disable-component-update", "--no-first-run", ...extraArgs],
   });
 }
 

@@ -3,6 +3,7 @@
 // build, and stops or kills it (also to simulate the network going away).
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,39 +38,65 @@ function freshPostgresDatabase(url) {
 export class TestServer {
   /** A server on a fresh database: a SQLite file by default, or a new database
    *  in the cluster at `postgresUrl`. */
-  static async start({ postgresUrl } = {}) {
+  /** A server on a fresh database: a SQLite file by default, or a new database
+   *  in the cluster at `postgresUrl`. With `selfSigned` (a host name), it serves
+   *  HTTPS with its own local CA's certificate for that name, and `url` names it:
+   *  the browser must resolve the name to 127.0.0.1 and trust the CA. */
+  static async start({ postgresUrl, selfSigned } = {}) {
     if (!BIN || !DIST) throw new Error("HP_ECMO_SERVER_BIN and HP_ECMO_DIST must be set (cargo xtask test sets them)");
     const database = postgresUrl
       ? freshPostgresDatabase(postgresUrl)
       : join(mkdtempSync(join(tmpdir(), "hp-ecmo-e2e-")), "server.sqlite");
-    const server = new TestServer(await freePort(), database);
+    const server = new TestServer(await freePort(), database, selfSigned);
     await server.resume();
     return server;
   }
 
-  constructor(port, database) {
+  constructor(port, database, selfSigned) {
     this.port = port;
     this.database = database;
-    this.url = `http://127.0.0.1:${port}`;
+    this.selfSigned = selfSigned;
+    this.url = selfSigned ? `https://${selfSigned}:${port}` : `http://127.0.0.1:${port}`;
     this.output = "";
   }
 
   /** Starts (or restarts) the server on the same port and database. */
   async resume() {
-    this.process = spawn(BIN, ["--database", this.database, "--dist", DIST, "--listen", `127.0.0.1:${this.port}`], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const args = ["--database", this.database, "--dist", DIST, "--listen", `127.0.0.1:${this.port}`];
+    if (this.selfSigned) args.push("--self-signed", this.selfSigned);
+    this.process = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
     for (const stream of [this.process.stdout, this.process.stderr]) {
       stream.on("data", (chunk) => { this.output += chunk; });
     }
     for (let attempt = 0; attempt < 100; attempt += 1) {
-      try {
-        const response = await fetch(`${this.url}/api/health`);
-        if (response.ok) return;
-      } catch { /* not up yet */ }
+      if (await this.#healthy()) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     throw new Error(`the server did not start:\n${this.output}`);
+  }
+
+  /** Whether the server answers its health check. Over HTTPS the probe does not
+   *  check the certificate: the browser under test does, against the CA. */
+  async #healthy() {
+    if (!this.selfSigned) {
+      try {
+        return (await fetch(`${this.url}/api/health`)).ok;
+      } catch {
+        return false;
+      }
+    }
+    return new Promise((resolve) => {
+      const request = httpsGet(
+        { host: "127.0.0.1", port: this.port, path: "/api/health", servername: this.selfSigned, rejectUnauthorized: false },
+        (response) => { response.resume(); resolve(response.statusCode === 200); },
+      );
+      request.on("error", () => resolve(false));
+    });
+  }
+
+  /** The file of the local CA a `selfSigned` server printed it made. */
+  caCertificatePath() {
+    return this.output.match(/Local certificate authority \([^)]*\): (\S+)/)?.[1];
   }
 
   /** The enrolment code the server printed. */
