@@ -12,10 +12,11 @@ use std::rc::Rc;
 use quick_xml::Reader;
 use quick_xml::XmlVersion;
 use quick_xml::events::Event as Xml;
-use trial::event::Event;
+use trial::eligibility::Criterion;
+use trial::event::{Event, EventKind};
 use trial::export::{
-    CsvExport, DICTIONARY_FILE, Logged, OdmExport, ParticipantLog, Person, Record, Site, Table,
-    Tablet, Trial,
+    Consort, CsvExport, DICTIONARY_FILE, Exclusion, Logged, OdmExport, ParticipantLog, Person,
+    Record, Site, Table, Tablet, Trial,
 };
 use trial::time::{Calendar, Moment};
 use uuid::Uuid;
@@ -344,4 +345,32 @@ fn every_oid_the_odm_file_refers_to_is_defined_in_it_and_every_item_has_an_audit
     assert!(defined.contains("MDV.1") && !defined.contains("MDV.2"));
     assert!(defined.contains("IT.rbc_units") && !defined.contains("IT.red_cells_u"));
     assert!(xml.contains("<ReasonForChange>re-read the lab report</ReasonForChange>"));
+}
+
+#[test]
+fn a_patient_eligible_at_screening_whose_window_ran_out_is_counted_as_failing_i5() {
+    let trial = trial();
+    let mut log = logs().into_iter().find(|log| log.id == RANDOMISED).unwrap();
+    // The screening and the consent, and no randomisation before the 24 hours ran out.
+    log.events.retain(|logged| {
+        matches!(
+            logged.event.kind(),
+            EventKind::ScreeningRecorded | EventKind::ConsentRecorded
+        )
+    });
+    let mut consort = Consort::default();
+    consort.count(
+        &Record::of(&trial, &log),
+        Moment::new(EXPORTED_MS, 480).unwrap(),
+    );
+    assert_eq!(consort.assessed, 1);
+    assert_eq!(consort.randomised, 0);
+    assert_eq!(
+        consort.excluded,
+        BTreeMap::from([(Exclusion::NotEligible, 1)])
+    );
+    assert_eq!(
+        consort.failed_criteria,
+        BTreeMap::from([(Criterion::EcmoWithin24Hours, 1)])
+    );
 }

@@ -13,6 +13,7 @@ use std::path::Path;
 use server::export::{Format, export};
 use trial::crf::daily::StudyDay;
 use trial::crf::end::{Withdrawal, WithdrawnBy};
+use trial::eligibility::Criterion;
 use trial::export::ODM_FILE;
 
 use super::*;
@@ -290,7 +291,7 @@ fn expected_rows(seeded: &Seeded) -> BTreeMap<&'static str, usize> {
         ("outcomes.csv", 0),
         ("il6_change.csv", later),
         ("allocations.csv", RANDOMISED + 1),
-        ("consort.csv", 15),
+        ("consort.csv", 16),
     ])
 }
 
@@ -465,6 +466,38 @@ async fn exports_hold_every_participant_value_and_event(mut app: TestApp) {
     let allocated: u32 = consort.arms.values().map(|arm| arm.allocated).sum();
     assert_eq!(allocated, RANDOMISED as u32);
     assert_eq!(consort.arm_unknown, 1, "the forged arm is no arm");
+    assert_eq!(
+        consort.failed_criteria,
+        BTreeMap::from([(Criterion::Infection, 3)])
+    );
+    let screenings = read_table(folder.path(), "screening.csv");
+    let screening_of = |index: usize| {
+        let id = seeded.participants[index].to_string();
+        screenings
+            .iter()
+            .find(|row| row["participant_id"] == id)
+            .unwrap()
+    };
+    let infected = screening_of(37);
+    assert_eq!(
+        (
+            &infected["eligibility"][..],
+            &infected["failed_criteria"][..],
+            &infected["infection"][..]
+        ),
+        ("ineligible", "E5", "yes")
+    );
+    let eligible = screening_of(0);
+    assert_eq!(
+        (
+            &eligible["eligibility"][..],
+            &eligible["age_years"][..],
+            &eligible["height_cm"][..]
+        ),
+        ("eligible", "55", "170.0")
+    );
+    let bmi: f64 = eligible["bmi_kg_per_m2"].parse().unwrap();
+    assert!((bmi - 70.0 / (1.7 * 1.7)).abs() < 1e-9, "{bmi}");
     let withdrawn: u32 = consort.arms.values().map(|arm| arm.withdrawn).sum();
     assert_eq!(withdrawn, 1);
     let analysed: u32 = consort.arms.values().map(|arm| arm.analysed_primary).sum();

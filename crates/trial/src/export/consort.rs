@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use super::Record;
 use crate::crf::FormRef;
 use crate::crf::end::NotEnrolledReason;
-use crate::projection::Status;
+use crate::eligibility::{Criterion, Outcome};
+use crate::projection::{Participant, Status};
 use crate::randomisation::Arm;
 use crate::time::Moment;
 
@@ -20,6 +21,10 @@ pub struct Consort {
     pub assessed: u32,
     /// Screened and not randomised, by reason.
     pub excluded: BTreeMap<Exclusion, u32>,
+    /// Of those not eligible, how many fail each criterion: at the screening's
+    /// own time, or, for a patient eligible then, at the export (whose 24 hours on
+    /// ECMO ran out before randomisation: I5). One patient may fail several.
+    pub failed_criteria: BTreeMap<Criterion, u32>,
     /// Participants randomised (an unreadable randomisation counts: the patient
     /// may have been allocated).
     pub randomised: u32,
@@ -84,7 +89,12 @@ impl Consort {
                     self.arm_unknown += 1;
                     return;
                 }
-                Status::NotEligible => Exclusion::NotEligible,
+                Status::NotEligible => {
+                    for criterion in failed_criteria(participant, now) {
+                        *self.failed_criteria.entry(criterion).or_default() += 1;
+                    }
+                    Exclusion::NotEligible
+                }
                 Status::Eligible => Exclusion::AwaitingRandomisation,
                 Status::NotEnrolled => participant
                     .not_enrolled()
@@ -129,6 +139,14 @@ impl Consort {
         for (exclusion, count) in &self.excluded {
             rows.push(row("excluded", "", &exclusion.key(), *count));
         }
+        for (criterion, count) in &self.failed_criteria {
+            rows.push(row(
+                "not_eligible_by_criterion",
+                "",
+                criterion.code(),
+                *count,
+            ));
+        }
         rows.push(row("randomised", "", "", self.randomised));
         rows.push(row("allocated", "", "arm_unknown", self.arm_unknown));
         for arm in [Arm::Hemoperfusion, Arm::StandardCare] {
@@ -151,6 +169,25 @@ impl Consort {
             ));
         }
         rows
+    }
+}
+
+/// The criteria a patient not eligible fails: those that failed at the screening's
+/// own time, else those that fail at `now`.
+fn failed_criteria(participant: &Participant, now: Moment) -> Vec<Criterion> {
+    let failed_at = |moment: Moment| match participant.assessment(moment) {
+        Some(Ok(assessment)) => match assessment.outcome() {
+            Outcome::Ineligible { failed } => failed.clone(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let screened_at = participant
+        .screening()
+        .map(|screening| screening.value.form().screened_at);
+    match screened_at.map(failed_at) {
+        Some(failed) if !failed.is_empty() => failed,
+        _ => failed_at(now),
     }
 }
 

@@ -15,6 +15,7 @@ use super::consort::Consort;
 use super::{Cells, ExportError, Item, Kind, Record, Section, Trial, entry, repeat_key};
 use crate::crf::FormKind;
 use crate::crf::cytokine::TimePoint;
+use crate::eligibility::Outcome;
 use crate::field::Field;
 use crate::payload::{Payload, SCHEMA_VERSION};
 use crate::projection::Status;
@@ -123,6 +124,24 @@ impl Table {
                 for field in Field::SCREENING {
                     columns.item(Item::Field(field));
                 }
+                columns.integer(
+                    "age_years",
+                    "age on the screening date in completed years, in the site's calendar",
+                );
+                columns.decimal("bmi_kg_per_m2", "BMI from weight and height (kg/m²)");
+                columns.choice(
+                    "eligibility",
+                    "the screening's outcome at its own time",
+                    &["eligible", "ineligible", "incomplete"],
+                );
+                columns.text(
+                    "failed_criteria",
+                    "criteria that fail, by protocol code (I1, E5, …), separated by |",
+                );
+                columns.text(
+                    "missing_answers",
+                    "answers still needed, by field key, separated by |",
+                );
                 columns.recorded("recorded", "latest screening");
             }
             Self::Consent => {
@@ -592,6 +611,33 @@ fn screening_rows(trial: &Trial, record: &Record) -> Vec<Vec<String>> {
     let mut row = ids(record);
     for field in Field::SCREENING {
         row.extend(item_cells(trial, Item::Field(field), &form[field.key()]));
+    }
+    // Judged at the screening's own time, as the tablet judged it.
+    match record
+        .participant
+        .assessment(screening.value.form().screened_at)
+    {
+        Some(Ok(assessment)) => {
+            let number = |value: Option<String>| value.unwrap_or_default();
+            row.push(number(assessment.age_years().map(|age| age.to_string())));
+            row.push(number(assessment.bmi().map(|bmi| bmi.value().to_string())));
+            let (outcome, failed, missing) = match assessment.outcome() {
+                Outcome::Eligible => ("eligible", Vec::new(), Vec::new()),
+                Outcome::Ineligible { failed } => (
+                    "ineligible",
+                    failed.iter().map(|criterion| criterion.code()).collect(),
+                    Vec::new(),
+                ),
+                Outcome::Incomplete { missing } => (
+                    "incomplete",
+                    Vec::new(),
+                    missing.iter().map(|field| field.key()).collect(),
+                ),
+            };
+            row.extend([outcome.to_owned(), failed.join("|"), missing.join("|")]);
+        }
+        // Times that cannot be right (ECMO after the screening): nothing is known.
+        Some(Err(_)) | None => row.extend(std::iter::repeat_n(String::new(), 5)),
     }
     row.extend(recorded(trial, &screening.by));
     vec![row]
