@@ -3,8 +3,11 @@
 //! writers (`trial::export`), which decide everything the files say. So the
 //! memory an export needs does not grow with the trial.
 //!
-//! Each export is recorded in the `exports` table and in the log: its id, the
-//! format, who asked, how many participants and events; never a value from it.
+//! An export is a snapshot: it holds the events stored before it started
+//! ([`Store::export_cut`]), so one taken beside a running server is consistent,
+//! and what arrives meanwhile goes in the next. Each export is recorded in the
+//! `exports` table and in the log: its id, the format, who asked, how many
+//! participants and events, where it ends; never a value from it.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -87,7 +90,9 @@ pub async fn export(
         bail!("there is no site {site_code}: start the server with --site-code {site_code} once");
     };
     let calendar = crate::calendar::site_calendar(&site.time_zone)?;
-    let (versions, _) = store.export_versions(site_code).await?;
+    // A snapshot: what a push stores while the export runs goes in the next one.
+    let cut = store.export_cut().await?;
+    let (versions, _) = store.export_versions(site_code, cut).await?;
     let trial = Trial::new(
         Site {
             code: site.code.clone(),
@@ -122,7 +127,11 @@ pub async fn export(
     let mut participants = 0;
     let mut events = 0;
     for participant in store.export_participants(site_code).await? {
-        let log = store.export_log(site_code, participant).await?;
+        let log = store.export_log(site_code, participant, cut).await?;
+        if log.events.is_empty() {
+            // First heard of after the cut.
+            continue;
+        }
         let record = Record::of(&trial, &log);
         if let Some(csv) = &mut csv {
             csv.write(&record)
@@ -163,6 +172,7 @@ pub async fn export(
         format = format.as_str(),
         participants,
         events,
+        up_to_server_seq = cut,
         "export written"
     );
     Ok(Written {

@@ -33,6 +33,18 @@ pub struct ExportRecord {
 }
 
 impl Store {
+    /// Where an export taken now ends: the server order of the last event
+    /// stored. Pushes commit in the order of their numbers, so every event up to
+    /// it is committed, and one stored while the export runs is in the next one.
+    pub async fn export_cut(&self) -> Result<i64> {
+        let (cut,): (i64,) =
+            sqlx::query_as("SELECT value FROM counters WHERE name = 'event_server_seq'")
+                .fetch_one(&self.pool)
+                .await
+                .context("cannot read where the stored events end")?;
+        Ok(cut)
+    }
+
     /// The site's participants, in the order the server first heard of each.
     pub async fn export_participants(&self, site_code: &str) -> Result<Vec<Uuid>> {
         let rows: Vec<(String,)> = sqlx::query_as(
@@ -47,18 +59,26 @@ impl Store {
             .collect()
     }
 
-    /// Everything the site's tablets stored about one participant, in the
-    /// server's order, refused events included (they belong in the audit trail),
-    /// with the flags raised on their randomisations.
-    pub async fn export_log(&self, site_code: &str, participant: Uuid) -> Result<ParticipantLog> {
+    /// Everything the site's tablets stored about one participant up to `cut`
+    /// ([`Store::export_cut`]), in the server's order, refused events included
+    /// (they belong in the audit trail), with the flags raised on their
+    /// randomisations.
+    pub async fn export_log(
+        &self,
+        site_code: &str,
+        participant: Uuid,
+        cut: i64,
+    ) -> Result<ParticipantLog> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE participant_id = $1
                AND device_id IN (SELECT id FROM devices WHERE site_code = $2)
+               AND server_seq <= $3
              ORDER BY server_seq"
         );
         let rows: Vec<AnyRow> = sqlx::query(&sql)
             .bind(participant.to_string())
             .bind(site_code)
+            .bind(cut)
             .fetch_all(&self.pool)
             .await
             .with_context(|| format!("cannot read the events of participant {participant}"))?;
@@ -80,10 +100,12 @@ impl Store {
              JOIN events e ON e.id = f.event_id
              WHERE e.participant_id = $1
                AND f.device_id IN (SELECT id FROM devices WHERE site_code = $2)
+               AND e.server_seq <= $3
              ORDER BY e.server_seq, f.code",
         )
         .bind(participant.to_string())
         .bind(site_code)
+        .bind(cut)
         .fetch_all(&self.pool)
         .await
         .with_context(|| format!("cannot read the flags of participant {participant}"))?;
@@ -144,15 +166,17 @@ impl Store {
             .collect()
     }
 
-    /// The CRF versions of the events the site's tablets stored, and how many
-    /// events there are.
-    pub async fn export_versions(&self, site_code: &str) -> Result<(Vec<u32>, u64)> {
+    /// The CRF versions of the events the site's tablets stored up to `cut`, and
+    /// how many events there are.
+    pub async fn export_versions(&self, site_code: &str, cut: i64) -> Result<(Vec<u32>, u64)> {
         let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT schema_version, COUNT(*) FROM events
              WHERE device_id IN (SELECT id FROM devices WHERE site_code = $1)
+               AND server_seq <= $2
              GROUP BY schema_version ORDER BY schema_version",
         )
         .bind(site_code)
+        .bind(cut)
         .fetch_all(&self.pool)
         .await
         .with_context(|| format!("cannot read the CRF versions of site {site_code}"))?;

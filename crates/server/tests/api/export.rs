@@ -634,6 +634,55 @@ async fn pandas_and_xmllint_read_the_exports_back() {
     );
 }
 
+/// An export holds what was stored before it started: a push arriving meanwhile
+/// (after the cut) is left for the next export, with its participant.
+async fn an_export_is_a_snapshot_of_what_was_stored_when_it_started(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let screening = tablet.screen(participant);
+    assert_eq!(app.push(&tablet, &screening).await.rejected, []);
+    let cut = app.store.export_cut().await.unwrap();
+    let randomisation = tablet.randomise(participant);
+    let newcomer = Uuid::now_v7();
+    let mut later = vec![randomisation];
+    later.extend(tablet.screen(newcomer));
+    assert_eq!(app.push(&tablet, &later).await.rejected, []);
+    let log = app
+        .store
+        .export_log(&app.site.code, participant, cut)
+        .await
+        .unwrap();
+    let kinds: Vec<EventKind> = log
+        .events
+        .iter()
+        .map(|logged| logged.event.kind())
+        .collect();
+    assert_eq!(
+        kinds,
+        [EventKind::ScreeningRecorded, EventKind::ConsentRecorded]
+    );
+    let newcomer_log = app
+        .store
+        .export_log(&app.site.code, newcomer, cut)
+        .await
+        .unwrap();
+    assert_eq!(newcomer_log.events, []);
+    let (versions, events) = app
+        .store
+        .export_versions(&app.site.code, cut)
+        .await
+        .unwrap();
+    assert_eq!((versions, events), (vec![SCHEMA_VERSION], 2));
+    let everything = app.store.export_cut().await.unwrap();
+    assert_eq!(everything, cut + 3);
+    let log = app
+        .store
+        .export_log(&app.site.code, participant, everything)
+        .await
+        .unwrap();
+    assert_eq!(log.events.len(), 3);
+}
+
 /// `hp-ecmo-server export`, as the coordinator runs it beside the server: it lists
 /// the files it wrote on stdout and records who asked.
 async fn the_export_command_writes_the_files_and_records_the_export(app: TestApp) {
@@ -699,5 +748,6 @@ async fn the_export_command_writes_the_files_and_records_the_export(app: TestApp
 
 on_both_engines!(
     exports_hold_every_participant_value_and_event,
+    an_export_is_a_snapshot_of_what_was_stored_when_it_started,
     the_export_command_writes_the_files_and_records_the_export,
 );
