@@ -238,7 +238,7 @@ test("a Chinese nurse reads every screen in Chinese", async () => {
 
   // Enrolment with the trial server: the training records go, the site's users
   // come, and sync speaks Chinese.
-  server.addUser("王芳", "1357");
+  server.addUser("王芳", "135790");
   await home.open();
   await page.click("[data-testid=enrol-link]");
   await page.waitForSelector("#enrolment-code");
@@ -248,7 +248,7 @@ test("a Chinese nurse reads every screen in Chinese", async () => {
   await look("enrol");
   await page.click("label[for=enrol-confirm]");
   await new Enrol(page).enrol(server.enrolmentCode());
-  await signIn.signIn("王芳", "1357");
+  await signIn.signIn("王芳", "135790");
   await home.open();
   const sync = new SyncStatus(page);
   await sync.waitAllSent();
@@ -263,7 +263,7 @@ test("a Chinese nurse reads every screen in Chinese", async () => {
   await page.reload();
   await page.waitForSelector("[data-testid=sign-in]");
   await look("sign-in");
-  await signIn.signIn("王芳", "1357");
+  await signIn.signIn("王芳", "135790");
   await page.waitForSelector("[data-testid=new-screening]");
   await page.clock.fastForward("05:30");
   await page.waitForSelector("[data-testid=lock-screen]");
@@ -271,7 +271,7 @@ test("a Chinese nurse reads every screen in Chinese", async () => {
   await page.click("[data-testid=unlock]");
   assert.match(await text("lock-screen"), /PIN 错误/);
   await look("locked");
-  await page.fill("#unlock-pin", "1357");
+  await page.fill("#unlock-pin", "135790");
   await page.click("[data-testid=unlock]");
   await page.waitForSelector("[data-testid=new-screening]");
 

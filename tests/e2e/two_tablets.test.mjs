@@ -130,11 +130,11 @@ async function journey(server, shoot) {
 
   // A sees B's patient at its next sync, and a nurse the coordinator added on the
   // server meanwhile can sign in on A.
-  server.addUser("Zhang Wei", "8642");
+  server.addUser("Zhang Wei", "864213");
   await a.sync.syncNow();
   await waitForRows(a.page, 3);
   await a.page.click("[data-testid=sign-out]");
-  await a.signIn.signIn("Zhang Wei", "8642");
+  await a.signIn.signIn("Zhang Wei", "864213");
   await a.page.waitForSelector("[data-testid=new-screening]");
   assert.equal(await a.page.textContent("[data-testid=signed-in-user]"), "Zhang Wei");
 

@@ -22,7 +22,7 @@ use server::store::{DEFAULT_SQLITE_FILE, DatabaseUrl, Engine, Store, UserOutcome
 use server::tls::{self, CertName, Tls};
 use server::{AppState, Clock};
 use tracing_subscriber::EnvFilter;
-use trial::pin::Pin;
+use trial::pin::{MAX_DIGITS, MIN_NEW_DIGITS, Pin};
 use trial::wire::Role;
 
 // `--database` and `--site-code` go before or after a task's name, the serving
@@ -85,6 +85,10 @@ struct ServeArgs {
 #[derive(Debug, Subcommand)]
 enum Task {
     /// Creates a user who can sign in on the site's tablets.
+    ///
+    /// The PIN (6 to 8 digits) is asked for on the terminal, or read as one line
+    /// from standard input: never given on the command line, where it would stay
+    /// in the shell's history and show in `ps`.
     AddUser {
         /// The name on the sign-in screen, unique within the site.
         #[arg(long)]
@@ -92,18 +96,12 @@ enum Task {
         /// investigator, research_nurse or coordinator.
         #[arg(long, value_parser = parse_role)]
         role: Role,
-        /// 4 to 8 digits.
-        #[arg(long, value_parser = parse_pin)]
-        pin: Pin,
     },
-    /// Changes a user's PIN.
+    /// Changes a user's PIN, asked for as `add-user` asks for it.
     SetPin {
         /// The user's name.
         #[arg(long)]
         name: String,
-        /// 4 to 8 digits.
-        #[arg(long, value_parser = parse_pin)]
-        pin: Pin,
     },
     /// Disables a user: tablets drop them at their next sync, and events they
     /// record from now on are refused as data; their earlier events stay.
@@ -270,7 +268,7 @@ async fn serve(
     if let Some(pin) = &startup.first_user_pin {
         println!(
             "Site {} had no users, so user \"{}\" was created with PIN {pin}. It is shown \
-             only now; change it before real use: hp-ecmo-server set-pin --name {} --pin <4-8 digits>",
+             only now; change it before real use: hp-ecmo-server set-pin --name {}",
             site.code,
             admin::FIRST_USER_NAME,
             admin::FIRST_USER_NAME
@@ -303,13 +301,15 @@ async fn shutdown_requested() {
 async fn run_task(store: &Store, clock: &Clock, site_code: &str, task: Task) -> Result<(), String> {
     let failed = |error: anyhow::Error| format!("{error:#}");
     match task {
-        Task::AddUser { name, role, pin } => {
+        Task::AddUser { name, role } => {
             admin::check_name("user name", &name)?;
+            let pin = read_new_pin(&name)?;
             let outcome = admin::add_user(store, site_code, &name, role, &pin, clock).await;
             report_user(outcome.map_err(failed)?, site_code, &name)?;
             println!("Created user \"{name}\" ({role}) at site {site_code}.");
         }
-        Task::SetPin { name, pin } => {
+        Task::SetPin { name } => {
+            let pin = read_new_pin(&name)?;
             let outcome = admin::set_pin(store, site_code, &name, &pin).await;
             report_user(outcome.map_err(failed)?, site_code, &name)?;
             println!(
@@ -415,8 +415,25 @@ fn parse_role(text: &str) -> Result<Role, String> {
     }
 }
 
-fn parse_pin(text: &str) -> Result<Pin, String> {
-    Pin::parse(text).map_err(|error| error.to_string())
+/// A new PIN for `name`: typed twice without echo on a terminal (a typo would
+/// lock the user out), else the first line of standard input, as a script or
+/// `echo 123456 | hp-ecmo-server add-user …` gives it.
+fn read_new_pin(name: &str) -> Result<Pin, String> {
+    let unreadable = |error: std::io::Error| format!("cannot read the PIN: {error}");
+    let text = if std::io::stdin().is_terminal() {
+        let prompt = format!("New PIN for \"{name}\" ({MIN_NEW_DIGITS} to {MAX_DIGITS} digits): ");
+        let first = rpassword::prompt_password(prompt).map_err(unreadable)?;
+        let again = rpassword::prompt_password("The same PIN again: ").map_err(unreadable)?;
+        if first != again {
+            return Err("the two PINs differ; nothing was changed".to_owned());
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(unreadable)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    Pin::parse_new(&text).map_err(|error| error.to_string())
 }
 
 #[cfg(test)]

@@ -31,8 +31,12 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-/// The fewest digits a PIN may have.
+/// The fewest digits a PIN may have: PINs set before [`MIN_NEW_DIGITS`] applied
+/// still sign in.
 pub const MIN_DIGITS: usize = 4;
+/// The fewest digits a new PIN may have: 10⁶ values, a hundred times the search a
+/// copied hash of a 4-digit PIN takes.
+pub const MIN_NEW_DIGITS: usize = 6;
 /// The most digits a PIN may have.
 pub const MAX_DIGITS: usize = 8;
 /// The salt's length in bytes (128 bits, as NIST SP 800-132 asks).
@@ -87,6 +91,11 @@ pub enum PinError {
         /// Its position, counting from 0.
         index: usize,
     },
+    /// Occurs when a new PIN has fewer than [`MIN_NEW_DIGITS`] digits.
+    TooShortForNew {
+        /// How many digits were typed.
+        length: usize,
+    },
 }
 
 /// Occurs when a stored PIN hash cannot be used.
@@ -128,6 +137,15 @@ impl Pin {
             return Err(PinError::WrongLength { length });
         }
         Ok(Self(text.to_owned()))
+    }
+
+    /// Accepts a PIN being set now: [`MIN_NEW_DIGITS`] to [`MAX_DIGITS`] digits.
+    pub fn parse_new(text: &str) -> Result<Self, PinError> {
+        let pin = Self::parse(text)?;
+        match pin.0.len() {
+            length if length < MIN_NEW_DIGITS => Err(PinError::TooShortForNew { length }),
+            _ => Ok(pin),
+        }
     }
 
     /// The digits, for the one place that needs them: hashing.
@@ -256,6 +274,10 @@ impl fmt::Display for PinError {
                 "a PIN is {MIN_DIGITS} to {MAX_DIGITS} digits; character {} is not a digit",
                 index + 1
             ),
+            Self::TooShortForNew { length } => write!(
+                f,
+                "a new PIN is {MIN_NEW_DIGITS} to {MAX_DIGITS} digits; this one has {length}"
+            ),
         }
     }
 }
@@ -306,6 +328,29 @@ mod tests {
         // Full-width and Arabic-Indic digits are digits, but not the keypad's.
         check_parse("１２３４", Err(PinError::NotADigit { index: 0 }));
         check_parse("١٢٣٤", Err(PinError::NotADigit { index: 0 }));
+    }
+
+    #[test]
+    fn a_new_pin_is_six_to_eight_digits_and_an_old_short_one_still_reads() {
+        assert_eq!(
+            Pin::parse_new("12345").map(drop),
+            Err(PinError::TooShortForNew { length: 5 })
+        );
+        assert_eq!(Pin::parse_new("123456").map(drop), Ok(()));
+        assert_eq!(
+            Pin::parse_new("123456789").map(drop),
+            Err(PinError::WrongLength { length: 9 })
+        );
+        assert_eq!(
+            Pin::parse_new("12a456").map(drop),
+            Err(PinError::NotADigit { index: 2 })
+        );
+        // A PIN set before the rule still signs in.
+        assert_eq!(Pin::parse("1234").map(drop), Ok(()));
+        assert_eq!(
+            PinError::TooShortForNew { length: 4 }.to_string(),
+            "a new PIN is 6 to 8 digits; this one has 4"
+        );
     }
 
     #[test]

@@ -123,8 +123,9 @@ export class TestServer {
   /** Adds a user as a coordinator does, with the admin command beside the
    *  running server. */
   addUser(name, pin, role = "research_nurse") {
-    execFileSync(BIN, ["--database", this.database, "add-user", "--name", name, "--role", role, "--pin", pin], {
-      encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+    // The PIN goes in on standard input, never on the command line.
+    execFileSync(BIN, ["--database", this.database, "add-user", "--name", name, "--role", role], {
+      encoding: "utf8", input: `${pin}\n`, stdio: ["pipe", "pipe", "pipe"],
     });
   }
 
