@@ -2,6 +2,7 @@
 //! and writes the answer through the store in one transaction. Decisions stay in
 //! `trial`; this module only orders the steps.
 
+use leptos::prelude::*;
 use trial::crf::FormContext;
 use trial::event::EventDraft;
 use trial::payload::{
@@ -67,6 +68,56 @@ impl From<StoreError> for ActionError {
 impl From<CryptoError> for ActionError {
     fn from(error: CryptoError) -> Self {
         Self::Crypto(error)
+    }
+}
+
+/// One write per form, however often its button is tapped or Enter is pressed:
+/// a form holds one of these from its first tap to the answer, and afterwards
+/// too when the write went through, until the page shows what was written
+/// (the form gives way to its record, or the page moves on). Taps land one
+/// after another in the same turn, before the button can show it is disabled,
+/// so the check is made here, at the tap, not left to the button.
+#[derive(Clone, Copy)]
+pub struct SaveOnce(RwSignal<SaveState>);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SaveState {
+    Ready,
+    Saving,
+    Saved,
+}
+
+impl SaveOnce {
+    /// A form with nothing saved yet.
+    pub fn ready() -> Self {
+        Self(RwSignal::new(SaveState::Ready))
+    }
+
+    /// Whether this tap may write: nothing under way and nothing written yet.
+    /// Marks the save as under way when it may.
+    pub fn start(self) -> bool {
+        if self.0.try_get_untracked() != Some(SaveState::Ready) {
+            return false;
+        }
+        self.0.set(SaveState::Saving);
+        true
+    }
+
+    /// The write went through: no further tap writes again.
+    pub fn saved(self) {
+        self.0.try_set(SaveState::Saved);
+    }
+
+    /// Lets the form write again: after a write that failed (nothing was
+    /// written), or after one that went through on a form that stays open for
+    /// the next (a screening edited once more).
+    pub fn reopen(self) {
+        self.0.try_set(SaveState::Ready);
+    }
+
+    /// Whether the button should show as disabled; a reactive read.
+    pub fn is_busy(self) -> bool {
+        self.0.try_get() != Some(SaveState::Ready)
     }
 }
 

@@ -23,13 +23,107 @@ pub fn now() -> Moment {
 const MIN_UTC_MS: i64 = -2_208_988_800_000;
 const MAX_UTC_MS: i64 = 7_258_118_400_000;
 
-/// A `<input type="datetime-local">` value ("2026-03-01T12:00"), read on the
-/// tablet's wall clock; `None` when empty or not a date-time.
-pub fn from_local_input(value: &str) -> Option<Moment> {
-    if value.is_empty() {
-        return None;
+/// A date-time as a nurse types it, on the tablet's wall clock, in ISO order and
+/// 24-hour whatever the language: "2026-03-10 14:05". Also read: a `T` for the
+/// space (as the browser's own inputs wrote it), a one-digit hour ("9:05"), a
+/// full-width colon from a Chinese keyboard, and the twelve digits alone
+/// ("202603101405") that a numeric keypad can type. `Ok(None)` when blank; an
+/// error when it is none of these, or names no such day, or a time the tablet's
+/// clock skips (a daylight-saving gap).
+pub fn read_local_input(text: &str) -> Result<Option<Moment>, NotADate> {
+    let text = text.trim().replace('：', ":");
+    if text.is_empty() {
+        return Ok(None);
     }
-    from_js_date(&js_sys::Date::new(&value.into()))
+    let (date, time) = if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+        (read_date(&text[..8])?, (&text[8..10], &text[10..]))
+    } else {
+        let (date, time) = text.split_once([' ', 'T']).ok_or(NotADate)?;
+        (
+            read_date(date)?,
+            time.trim().split_once(':').ok_or(NotADate)?,
+        )
+    };
+    let number = |digits: &str, max: u32| -> Result<u32, NotADate> {
+        let sane = (1..=2).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+        let value: u32 = digits.parse().map_err(|_| NotADate)?;
+        (sane && value <= max).then_some(value).ok_or(NotADate)
+    };
+    let (hour, minute) = (number(time.0, 23)?, number(time.1, 59)?);
+    if time.1.len() != 2 {
+        return Err(NotADate);
+    }
+    let local = js_sys::Date::new_with_year_month_day_hr_min(
+        u32::try_from(date.year()).map_err(|_| NotADate)?,
+        i32::from(date.month()) - 1,
+        i32::from(date.day()),
+        hour as i32,
+        minute as i32,
+    );
+    // A wall-clock time that does not exist here comes back moved.
+    if local.get_hours() != hour || local.get_minutes() != minute {
+        return Err(NotADate);
+    }
+    from_js_date(&local).map(Some).ok_or(NotADate)
+}
+
+/// A date as typed: "1970-06-15" (ISO order in every language), or its eight
+/// digits alone ("19700615"). `Ok(None)` when blank.
+pub fn read_date_input(text: &str) -> Result<Option<jiff::civil::Date>, NotADate> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    read_date(text).map(Some)
+}
+
+/// A date-time written as it is typed, for the messages that say how.
+pub const DATE_TIME_EXAMPLE: &str = "2026-03-10 14:05";
+/// A date written as it is typed.
+pub const DATE_EXAMPLE: &str = "2026-03-10";
+/// What a date-time input shows while empty: the form, which no one could
+/// mistake for a value already entered.
+pub const DATE_TIME_PLACEHOLDER: &str = "YYYY-MM-DD hh:mm";
+/// What a date input shows while empty.
+pub const DATE_PLACEHOLDER: &str = "YYYY-MM-DD";
+
+/// A typed date-time in the form it is shown in, once it reads as one
+/// ("202603101405" becomes "2026-03-10 14:05"), so the nurse sees what was read.
+pub fn tidy_date_time(text: &str) -> Option<String> {
+    read_local_input(text).ok().flatten().map(to_local_input)
+}
+
+/// A typed date in the form it is shown in, once it reads as one.
+pub fn tidy_date(text: &str) -> Option<String> {
+    read_date_input(text)
+        .ok()
+        .flatten()
+        .map(|date| date.to_string())
+}
+
+/// Why a typed date or date-time was not read: it is not written as one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotADate;
+
+fn read_date(text: &str) -> Result<jiff::civil::Date, NotADate> {
+    let iso = if text.len() == 8 && text.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}-{}-{}", &text[..4], &text[4..6], &text[6..])
+    } else {
+        text.to_owned()
+    };
+    // Exactly YYYY-MM-DD: jiff also reads forms a nurse would not mean.
+    let shaped = iso.len() == 10
+        && iso.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !shaped {
+        return Err(NotADate);
+    }
+    iso.parse().map_err(|_| NotADate)
 }
 
 /// The moment `utc_ms`, with the tablet's UTC offset at that moment.
@@ -37,11 +131,12 @@ pub fn at_utc_ms(utc_ms: i64) -> Option<Moment> {
     from_js_date(&js_sys::Date::new(&(utc_ms as f64).into()))
 }
 
-/// The `datetime-local` value that shows `moment` on the tablet's wall clock.
+/// How a date-time input shows `moment` on the tablet's wall clock, and what
+/// [`read_local_input`] reads back: "2026-03-01 12:00".
 pub fn to_local_input(moment: Moment) -> String {
     let date = js_sys::Date::new(&(moment.utc_ms() as f64).into());
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        "{:04}-{:02}-{:02} {:02}:{:02}",
         date.get_full_year(),
         date.get_month() + 1,
         date.get_date(),

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use trial::field::Field;
 use trial::screening::Answer;
 
+use crate::clock;
 use crate::i18n::{Text, field_label, t, unit_label, use_lang};
 
 /// The message shown under a field: its error, if any.
@@ -58,25 +59,39 @@ pub fn NumberField(
     }
 }
 
-/// A labelled input of the browser's `kind` ("text", "date", "datetime-local"):
-/// the shared body of the field components below.
+/// A labelled text input: the shared body of the field components below.
+/// `format` is a hint shown beside the label (how a date is written) and
+/// `tidy` rewrites what was typed once the user leaves the input (a date-time
+/// typed as "202603101405" shows as "2026-03-10 14:05").
 fn labelled_input(
     field: Field,
-    kind: &'static str,
     value: RwSignal<String>,
     error: Signal<Option<String>>,
+    format: Option<(Text, &'static str)>,
+    tidy: fn(&str) -> Option<String>,
 ) -> impl IntoView {
     let lang = use_lang();
     view! {
         <div class="field" class:invalid=move || error.with(Option::is_some)>
-            <label for=field.key()>{move || field_label(lang.get(), field)}</label>
+            <label for=field.key()>
+                {move || field_label(lang.get(), field)}
+                {format.map(|(hint, _)| view! { " " <span class="format-hint">{move || t(lang.get(), hint)}</span> })}
+            </label>
             <input
                 id=field.key()
-                type=kind
+                type="text"
+                class:date-input=format.is_some()
                 autocomplete="off"
+                spellcheck="false"
+                placeholder=format.map(|(_, example)| example)
                 aria-describedby=format!("{}-error", field.key())
                 prop:value=move || value.get()
                 on:input=move |event| value.set(event_target_value(&event))
+                on:change=move |event| {
+                    if let Some(tidied) = tidy(&event_target_value(&event)) {
+                        value.set(tidied);
+                    }
+                }
             />
             <FieldMessage field error/>
         </div>
@@ -94,35 +109,41 @@ pub fn TextField(
     #[prop(into)]
     error: Signal<Option<String>>,
 ) -> impl IntoView {
-    labelled_input(field, "text", value, error)
+    labelled_input(field, value, error, None, |_| None)
 }
 
-/// A date and time on the tablet's wall clock (`datetime-local`).
+/// A date and time on the tablet's wall clock, typed in ISO order and 24-hour
+/// ("2026-03-10 14:05") in every language: the browser's own `datetime-local`
+/// follows the browser's language instead (03/10/2026, 02:05 PM), which a
+/// nurse can misread, and the page cannot change it.
 #[component]
 pub fn DateTimeField(
     /// The field this input records.
     field: Field,
-    /// The input's value ("2026-03-01T12:00"), or empty.
+    /// The text as typed ("2026-03-01 12:00"), or empty.
     value: RwSignal<String>,
     /// The field's problem, in the user's language.
     #[prop(into)]
     error: Signal<Option<String>>,
 ) -> impl IntoView {
-    labelled_input(field, "datetime-local", value, error)
+    let format = (Text::DateTimeHint, clock::DATE_TIME_PLACEHOLDER);
+    labelled_input(field, value, error, Some(format), clock::tidy_date_time)
 }
 
-/// A calendar date (`date`).
+/// A calendar date, typed in ISO order ("1970-06-15") in every language, for
+/// the reason [`DateTimeField`] gives.
 #[component]
 pub fn DateField(
     /// The field this input records.
     field: Field,
-    /// The input's value ("1970-06-15"), or empty.
+    /// The text as typed ("1970-06-15"), or empty.
     value: RwSignal<String>,
     /// The field's problem, in the user's language.
     #[prop(into)]
     error: Signal<Option<String>>,
 ) -> impl IntoView {
-    labelled_input(field, "date", value, error)
+    let format = (Text::DateHint, clock::DATE_PLACEHOLDER);
+    labelled_input(field, value, error, Some(format), clock::tidy_date)
 }
 
 /// Yes / no / unknown, as three large buttons; unknown until someone answers.

@@ -15,9 +15,11 @@ use trial::crf::FormRef;
 use trial::crf::cytokine::SampleDue;
 use trial::eligibility::Criterion;
 use trial::event::EventKind;
-use trial::field::{Field, FieldError, TimeLimit};
+use trial::field::{Field, FieldError, Input, TimeLimit};
 use trial::projection::NextSample;
 use trial::randomisation::Arm;
+
+use crate::clock::{DATE_EXAMPLE, DATE_TIME_EXAMPLE};
 
 /// A language the app speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,6 +203,9 @@ pub enum Text {
     OutcomeEligible,
     OutcomeIneligible,
     OutcomeIncomplete,
+    DateTimeHint,
+    DateHint,
+    EligibilityWhy,
     ComputedAge,
     WindowClosesIn,
     WindowClosed,
@@ -213,8 +218,6 @@ pub enum Text {
     Consent,
     ConsentPatient,
     ConsentRepresentative,
-    ChooseConsentGivenBy,
-    EnterDateTime,
     ConsentRecorded,
     RecordConsent,
     Randomise,
@@ -536,6 +539,25 @@ pub fn converted_dose(lang: Lang, dose: &str, unit: &str, weight_kg: &str) -> St
     }
 }
 
+/// An incomplete screening's outcome: "Incomplete: 3 answers missing" /
+/// "信息不完整：缺少 3 项".
+pub fn incomplete_outcome(lang: Lang, n_missing: usize) -> String {
+    match (lang, n_missing) {
+        (Lang::En, 1) => "Incomplete: 1 answer missing".to_owned(),
+        (Lang::En, n) => format!("Incomplete: {n} answers missing"),
+        (Lang::Zh, n) => format!("信息不完整：缺少 {n} 项"),
+    }
+}
+
+/// Which screening an outcome was judged on: "Judged on screening 0BCB-0002 of
+/// 2026-03-01 12:00" / "依据 2026-03-01 12:00 的筛选（筛选号 0BCB-0002）判定".
+pub fn judged_on(lang: Lang, screening_number: &str, screened_at: &str) -> String {
+    match lang {
+        Lang::En => format!("Judged on screening {screening_number} of {screened_at}"),
+        Lang::Zh => format!("依据 {screened_at} 的筛选（筛选号 {screening_number}）判定"),
+    }
+}
+
 /// "label: value", with the colon of `lang`.
 pub fn labelled(lang: Lang, label: &str, value: &str) -> String {
     match lang {
@@ -595,6 +617,7 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
         .limits()
         .map_or("", |limits| unit_label(lang, limits.unit));
     let zh = lang == Lang::Zh;
+    let timed = error.field().input() == Input::DateTime;
     let with_unit = |number: f64| quantity(lang, &number.to_string(), unit);
     match error {
         FieldError::OutOfRange {
@@ -695,6 +718,14 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
         FieldError::TooManyDecimals { decimals, .. } => {
             format!("{field}: at most {decimals} decimal place(s)")
         }
+        FieldError::NotADate { .. } if zh && timed => {
+            format!("{field}：请按 {DATE_TIME_EXAMPLE} 的格式填写（24 小时制）")
+        }
+        FieldError::NotADate { .. } if timed => {
+            format!("{field}: enter it as {DATE_TIME_EXAMPLE} (24-hour)")
+        }
+        FieldError::NotADate { .. } if zh => format!("{field}：请按 {DATE_EXAMPLE} 的格式填写"),
+        FieldError::NotADate { .. } => format!("{field}: enter it as {DATE_EXAMPLE}"),
         FieldError::Unchanged { .. } if zh => {
             format!("{field}：{}", t(lang, Text::CorrectionUnchanged))
         }

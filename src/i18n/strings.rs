@@ -229,6 +229,12 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         Text::OutcomeEligible => ["Eligible", "符合入组条件"],
         Text::OutcomeIneligible => ["Not eligible:", "不符合入组条件："],
         Text::OutcomeIncomplete => ["Incomplete, still needed:", "信息不完整，尚需："],
+        Text::DateTimeHint => [
+            "year-month-day hour:minute, 24-hour",
+            "年-月-日 时：分，24 小时制",
+        ],
+        Text::DateHint => ["year-month-day", "年-月-日"],
+        Text::EligibilityWhy => ["Eligibility", "入组资格"],
         Text::ComputedAge => ["Age (years)", "年龄（岁）"],
         Text::WindowClosesIn => ["Randomisation window closes in", "随机时间窗剩余"],
         Text::WindowClosed => [
@@ -246,8 +252,6 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         Text::ConsentRepresentative => {
             ["Legally authorised representative", "监护人（法定代理人）"]
         }
-        Text::ChooseConsentGivenBy => ["Consent given by: choose one", "请选择知情同意书签署人"],
-        Text::EnterDateTime => ["Enter the date and time", "请输入日期和时间"],
         Text::ConsentRecorded => ["Consent recorded.", "已记录知情同意。"],
         Text::RecordConsent => ["Record consent", "记录知情同意"],
         Text::Randomise => ["Randomise", "随机分组"],

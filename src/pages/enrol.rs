@@ -49,15 +49,19 @@ pub fn Enrol() -> impl IntoView {
         error.set(None);
         spawn_local(async move {
             let result = sync::enrol(parsed.as_str()).await;
-            busy.set(false);
             match result {
+                // Stays busy: a second tap would present a used code. The form
+                // gives way to the site's sign-in.
                 Ok(()) => {
                     // The site's users replace the training user: sign in again.
                     session.user.set(None);
                     tablet.refresh();
                     sync_status.run_now();
                 }
-                Err(failure) => error.set(Some(message(lang, &failure))),
+                Err(failure) => {
+                    busy.try_set(false);
+                    error.try_set(Some(message(lang, &failure)));
+                }
             }
         });
     };

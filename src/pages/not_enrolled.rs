@@ -9,7 +9,7 @@ use trial::field::{Field, FieldError};
 use trial::payload::Payload;
 use trial::projection::Participant;
 
-use crate::actions;
+use crate::actions::{self, SaveOnce};
 use crate::components::dirty::use_dirty;
 use crate::components::{Radios, TextField};
 use crate::i18n::{Text, action_error, field_error, field_label, labelled, options, t, use_lang};
@@ -71,7 +71,7 @@ fn NotEnrolledForm(participant: Signal<Participant>) -> impl IntoView {
     let reason = RwSignal::new(None::<&'static str>);
     let details = RwSignal::new(String::new());
     let attempted = RwSignal::new(false);
-    let busy = RwSignal::new(false);
+    let once = SaveOnce::ready();
     let problem = RwSignal::new(None::<String>);
     use_dirty().register(Signal::derive(move || {
         reason.get().is_some() || !details.get().trim().is_empty()
@@ -93,8 +93,9 @@ fn NotEnrolledForm(participant: Signal<Participant>) -> impl IntoView {
     let error_of = move |field: Field| {
         Signal::derive(move || {
             let errors = verdict().err()?;
+            // What is missing is named from the first tap on; what is wrong, at once.
             let error = errors.iter().find(|error| error.field() == field)?;
-            attempted.get().then(|| field_error(lang.get(), error))
+            (attempted.get() || !error.is_missing()).then(|| field_error(lang.get(), error))
         })
     };
     let reason_error = error_of(Field::NotEnrolledReason);
@@ -107,15 +108,20 @@ fn NotEnrolledForm(participant: Signal<Participant>) -> impl IntoView {
         };
         problem.set(None);
         let participant_id = participant.with_untracked(Participant::id);
-        busy.set(true);
+        if !once.start() {
+            return;
+        }
         spawn_local(async move {
             let result =
                 actions::record(participant_id, user.id, &Payload::NotEnrolled(record)).await;
-            // Once recorded, this form is gone from the page.
-            busy.try_set(false);
             match result {
-                Ok(()) => tablet.refresh(),
+                // Stays done: the form gives way to the record.
+                Ok(()) => {
+                    once.saved();
+                    tablet.refresh();
+                }
                 Err(error) => {
+                    once.reopen();
                     problem.try_set(Some(action_error(lang, &error)));
                 }
             }
@@ -145,7 +151,7 @@ fn NotEnrolledForm(participant: Signal<Participant>) -> impl IntoView {
             </div>
             <TextField field=Field::NotEnrolledDetails value=details error=error_of(Field::NotEnrolledDetails)/>
             <p class="field-error" role="alert" data-testid="not-enrolled-problem">{move || problem.get()}</p>
-            <button type="button" class="secondary" prop:disabled=move || busy.get() on:click=record data-testid="record-not-enrolled">
+            <button type="button" class="secondary" prop:disabled=move || once.is_busy() on:click=record data-testid="record-not-enrolled">
                 {move || t(lang.get(), Text::RecordNotEnrolled)}
             </button>
         </form>

@@ -7,20 +7,23 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 use trial::crf::FormContext;
 use trial::crf::consent::{ConsentForm, ConsentGivenBy};
-use trial::field::Field;
+use trial::eligibility::Outcome;
+use trial::field::{Field, FieldError};
 use trial::payload::{Payload, PayloadError, Randomised};
-use trial::projection::Participant;
+use trial::projection::{Participant, RandomiseRefusal};
 use uuid::Uuid;
 
-use crate::actions;
+use crate::actions::{self, SaveOnce};
 use crate::clock;
 use crate::components::dirty::use_dirty;
 use crate::components::{ChoiceField, DateTimeField, TextField};
-use crate::i18n::{Text, action_error, arm_label, field_error, refusal_text, t, use_lang};
+use crate::i18n::{
+    Text, action_error, arm_label, field_error, incomplete_outcome, refusal_text, t, use_lang,
+};
 use crate::pages::follow_up::{FollowUp, Timeline};
 use crate::pages::home::{status_label, ticking_clock};
 use crate::pages::not_enrolled::NotEnrolledSection;
-use crate::pages::screening::{ScreeningEditor, window_line};
+use crate::pages::screening::{ParticipantEligibility, ScreeningEditor, window_line};
 use crate::state::{use_session, use_tablet};
 use crate::store::SyncState;
 
@@ -81,6 +84,7 @@ fn ParticipantView(participant: Signal<Participant>) -> impl IntoView {
                 <Show
                     when=move || editing.get()
                     fallback=move || view! {
+                        <ParticipantEligibility participant now/>
                         <button class="secondary" on:click=move |_| editing.set(true) data-testid="edit-screening">
                             {move || t(lang.get(), Text::EditScreening)}
                         </button>
@@ -108,7 +112,10 @@ fn ParticipantView(participant: Signal<Participant>) -> impl IntoView {
     }
 }
 
-/// Consent (CRF.md §2), recorded once eligibility is established.
+/// Consent (CRF.md §2), recorded once eligibility is established. Every
+/// problem shows at its field as the value is typed (what is still missing, from
+/// the first tap on "Record consent" on), and one consent is recorded however
+/// often the button is tapped.
 #[component]
 fn ConsentSection(participant: Signal<Participant>) -> impl IntoView {
     let lang = use_lang();
@@ -118,57 +125,104 @@ fn ConsentSection(participant: Signal<Participant>) -> impl IntoView {
     let consented_at = RwSignal::new(clock::to_local_input(clock::now()));
     let form_version = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
-    let version_error = RwSignal::new(None::<String>);
-    let at_error = RwSignal::new(None::<String>);
+    let attempted = RwSignal::new(false);
+    let once = SaveOnce::ready();
+    let now = ticking_clock();
     let consented = move || participant.with(|p| !p.consents().is_empty());
     use_dirty().register(Signal::derive(move || {
         !consented() && (given_by.get().is_some() || !form_version.get().trim().is_empty())
     }));
-    let save = move |_| {
-        let lang = lang.get_untracked();
-        let given_by = match given_by.get_untracked() {
-            Some("patient") => ConsentGivenBy::Patient,
-            Some(_) => ConsentGivenBy::LegallyAuthorisedRepresentative,
-            None => return problem.set(Some(t(lang, Text::ChooseConsentGivenBy).into())),
+    // The record to make, or every problem with what was entered: what is not
+    // a value here, then the trial core's one check before saving.
+    let verdict = Memo::new(move |_| -> Result<ConsentForm, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let given_by = match given_by.get() {
+            Some("patient") => Some(ConsentGivenBy::Patient),
+            Some(_) => Some(ConsentGivenBy::LegallyAuthorisedRepresentative),
+            None => {
+                errors.push(FieldError::Required {
+                    field: Field::ConsentGivenBy,
+                });
+                None
+            }
         };
-        let Some(at) = clock::from_local_input(&consented_at.get_untracked()) else {
-            return problem.set(Some(t(lang, Text::EnterDateTime).into()));
+        let at = match clock::read_local_input(&consented_at.get()) {
+            Ok(Some(at)) => Some(at),
+            Ok(None) => {
+                errors.push(FieldError::Required {
+                    field: Field::ConsentedAt,
+                });
+                None
+            }
+            Err(_) => {
+                errors.push(FieldError::NotADate {
+                    field: Field::ConsentedAt,
+                });
+                None
+            }
         };
         let form = ConsentForm {
-            given_by,
-            consented_at: at,
-            form_version: form_version.get_untracked().trim().to_owned(),
+            given_by: given_by.unwrap_or(ConsentGivenBy::Patient),
+            consented_at: at.unwrap_or_else(|| now.get()),
+            form_version: form_version.get().trim().to_owned(),
         };
-        // The trial core's one check before saving.
-        let errors =
-            match Payload::ConsentRecorded(form.clone()).check(clock::now(), FormContext::NONE) {
-                Err(PayloadError::Invalid { errors, .. }) => errors,
-                Ok(()) | Err(_) => Vec::new(),
-            };
-        let error_of = |field: Field| {
-            errors
-                .iter()
-                .find(|error| error.field() == field)
-                .map(|error| field_error(lang, error))
-        };
-        version_error.set(error_of(Field::ConsentFormVersion));
-        at_error.set(error_of(Field::ConsentedAt));
-        if !errors.is_empty() {
-            return;
+        if let Err(PayloadError::Invalid { errors: found, .. }) =
+            Payload::ConsentRecorded(form.clone()).check(now.get(), FormContext::NONE)
+        {
+            // A time already named as missing or unreadable is not judged again.
+            errors.extend(
+                found
+                    .into_iter()
+                    .filter(|error| at.is_some() || error.field() != Field::ConsentedAt),
+            );
         }
+        if errors.is_empty() {
+            Ok(form)
+        } else {
+            Err(errors)
+        }
+    });
+    let error_of = move |field: Field| {
+        Signal::derive(move || {
+            let attempted = attempted.get();
+            verdict.with(|verdict| {
+                let errors = verdict.as_ref().err()?;
+                errors
+                    .iter()
+                    .filter(|e| attempted || !e.is_missing())
+                    .find(|e| e.field() == field)
+                    .map(|e| field_error(lang.get(), e))
+            })
+        })
+    };
+    let given_by_error = error_of(Field::ConsentGivenBy);
+    let save = move |_| {
+        attempted.set(true);
+        let lang = lang.get_untracked();
+        let Ok(form) = verdict.get_untracked() else {
+            return;
+        };
         let (Some(user), participant_id) = (
             session.user.get_untracked(),
             participant.with_untracked(Participant::id),
         ) else {
             return;
         };
+        if !once.start() {
+            return;
+        }
         spawn_local(async move {
             match actions::record(participant_id, user.id, &Payload::ConsentRecorded(form)).await {
                 Ok(()) => {
-                    problem.set(None);
+                    // Stays done: the form gives way to "Consent recorded".
+                    once.saved();
+                    problem.try_set(None);
                     tablet.refresh();
                 }
-                Err(error) => problem.set(Some(action_error(lang, &error))),
+                Err(error) => {
+                    once.reopen();
+                    problem.try_set(Some(action_error(lang, &error)));
+                }
             }
         });
     };
@@ -183,11 +237,14 @@ fn ConsentSection(participant: Signal<Participant>) -> impl IntoView {
                 when=move || !consented()
                 fallback=move || view! { <p class="done" data-testid="consent-recorded">{move || t(lang.get(), Text::ConsentRecorded)}</p> }
             >
-                <ChoiceField field=Field::ConsentGivenBy options=options.clone() value=given_by/>
-                <DateTimeField field=Field::ConsentedAt value=consented_at error=at_error/>
-                <TextField field=Field::ConsentFormVersion value=form_version error=version_error/>
-                <p class="field-error" role="alert">{move || problem.get()}</p>
-                <button on:click=save data-testid="save-consent">{move || t(lang.get(), Text::RecordConsent)}</button>
+                <div class="field" class:invalid=move || given_by_error.with(Option::is_some)>
+                    <ChoiceField field=Field::ConsentGivenBy options=options.clone() value=given_by/>
+                    <p class="field-error" data-testid="consent_given_by-error">{given_by_error}</p>
+                </div>
+                <DateTimeField field=Field::ConsentedAt value=consented_at error=error_of(Field::ConsentedAt)/>
+                <TextField field=Field::ConsentFormVersion value=form_version error=error_of(Field::ConsentFormVersion)/>
+                <p class="field-error" role="alert" data-testid="consent-problem">{move || problem.get()}</p>
+                <button on:click=save prop:disabled=move || once.is_busy() data-testid="save-consent">{move || t(lang.get(), Text::RecordConsent)}</button>
             </Show>
         </section>
     }
@@ -206,14 +263,22 @@ fn RandomiseSection(
     let session = use_session();
     let confirming = RwSignal::new(false);
     let busy = RwSignal::new(false);
-    let blocker = move || -> Option<Text> {
+    let blocker = move || -> Option<String> {
         let now = now.get();
+        let lang = lang.get();
         let Some(device) = tablet.device.get() else {
-            return Some(Text::BlockedNoSlot);
+            return Some(t(lang, Text::BlockedNoSlot).to_owned());
         };
         match participant.with(|p| p.may_randomise(now, device)) {
-            Err(refusal) => Some(refusal_text(&refusal)),
-            Ok(()) if tablet.lease.with(Option::is_none) => Some(Text::BlockedNoSlot),
+            // An incomplete screening is not "not eligible": it says what it
+            // still needs (listed in the eligibility card above).
+            Err(RandomiseRefusal::NotEligible(Outcome::Incomplete { missing })) => {
+                Some(incomplete_outcome(lang, missing.len()))
+            }
+            Err(refusal) => Some(t(lang, refusal_text(&refusal)).to_owned()),
+            Ok(()) if tablet.lease.with(Option::is_none) => {
+                Some(t(lang, Text::BlockedNoSlot).to_owned())
+            }
             Ok(()) => None,
         }
     };
@@ -274,7 +339,7 @@ fn RandomiseSection(
             <Show when=move || tablet.sync.with(SyncState::clock_is_off)>
                 <p class="blocked" role="alert" data-testid="randomise-clock-off">{move || t(lang.get(), Text::ClockOff)}</p>
             </Show>
-            {move || blocker().map(|text| view! { <p class="blocked" data-testid="randomise-blocked">{t(lang.get(), text)}</p> })}
+            {move || blocker().map(|text| view! { <p class="blocked" data-testid="randomise-blocked">{text}</p> })}
             <Show when=may_train>
                 <p>{move || t(lang.get(), Text::TrainingExplained)}</p>
                 <button class="secondary" on:click=start_training data-testid="start-training">

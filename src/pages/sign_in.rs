@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 use trial::pin::{ITERATIONS, Pin, PinHash, PinSalt, SALT_LEN};
 use uuid::Uuid;
 
+use crate::actions::SaveOnce;
 use crate::components::dirty::use_dirty;
 use crate::crypto;
 use crate::i18n::{Text, crypto_error, store_error, t, use_lang};
@@ -95,6 +96,8 @@ fn FirstUser() -> impl IntoView {
     let pin = RwSignal::new(String::new());
     let pin_again = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
+    // One user, however often "Create" is tapped or Enter pressed.
+    let once = SaveOnce::ready();
     let create = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let lang = lang.get_untracked();
@@ -110,6 +113,9 @@ fn FirstUser() -> impl IntoView {
         };
         if pin_again.get_untracked() != pin_text {
             return error.set(Some(t(lang, Text::PinsDiffer).into()));
+        }
+        if !once.start() {
+            return;
         }
         spawn_local(async move {
             let result = async {
@@ -135,10 +141,14 @@ fn FirstUser() -> impl IntoView {
             .await;
             match result {
                 Ok(user) => {
+                    once.saved();
                     session.user.set(Some(user));
                     tablet.refresh();
                 }
-                Err(message) => error.set(Some(message)),
+                Err(message) => {
+                    once.reopen();
+                    error.try_set(Some(message));
+                }
             }
         });
     };
@@ -166,7 +176,7 @@ fn FirstUser() -> impl IntoView {
                         on:input=move |e| pin_again.set(event_target_value(&e))/>
                 </div>
                 <p class="field-error" role="alert">{move || error.get()}</p>
-                <button type="submit" data-testid="create-user">{move || t(lang.get(), Text::CreateUser)}</button>
+                <button type="submit" prop:disabled=move || once.is_busy() data-testid="create-user">{move || t(lang.get(), Text::CreateUser)}</button>
             </form>
         </section>
     }
@@ -183,6 +193,11 @@ fn ChooseUser() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let sign_in = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
+        // A second tap or Enter after the first signed in: nothing more to do
+        // (and no "wrong PIN" for the PIN field the first one emptied).
+        if session.user.with_untracked(Option::is_some) {
+            return;
+        }
         let lang = lang.get_untracked();
         let user = chosen.get_untracked().and_then(|id| {
             tablet

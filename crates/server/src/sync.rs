@@ -761,9 +761,12 @@ mod tests {
     #[test]
     fn only_valid_data_brings_queries_up_to_date() {
         let unknown = lease(0x3, DEVICE);
+        let mut form = trial::screening::ScreeningForm::blank(Moment::new(NOW_MS, 480).unwrap());
+        // The least a screening needs to be recorded.
+        form.date_of_birth = Some(jiff::civil::date(1970, 6, 15));
         let screening = Payload::ScreeningRecorded(trial::payload::ScreeningRecorded {
             screening_number: "T1-0001".to_owned(),
-            form: trial::screening::ScreeningForm::blank(Moment::new(NOW_MS, 480).unwrap()),
+            form,
         })
         .to_json();
         let plan = Batch::new()

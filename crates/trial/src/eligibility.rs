@@ -13,7 +13,7 @@
 use std::fmt;
 
 use crate::field::{Field, FieldError, TimeLimit};
-use crate::screening::{Answer, Bmi, EcmoMode, Screening};
+use crate::screening::{Answer, Bmi, EcmoMode, Screening, ScreeningForm};
 use crate::time::{Calendar, MS_PER_HOUR, Moment};
 
 /// The youngest age included, in completed years.
@@ -226,17 +226,8 @@ pub fn assess(
     calendar: &Calendar,
 ) -> Result<Assessment, FieldError> {
     let form = screening.form();
-    if at < form.screened_at {
-        return Err(FieldError::LaterThan {
-            field: Field::ScreenedAt,
-            limit: TimeLimit::EvaluationTime,
-        });
-    }
-    if form.ecmo_started_at.is_some_and(|started| started > at) {
-        return Err(FieldError::LaterThan {
-            field: Field::EcmoStartedAt,
-            limit: TimeLimit::EvaluationTime,
-        });
+    if let Some(error) = times_after_evaluation(form, at).into_iter().next() {
+        return Err(error);
     }
     let ms_on_ecmo = form.ecmo_started_at.map(|started| at.ms_since(started));
     let answer = |field, answer| Truth::from_answer(field, answer);
@@ -361,6 +352,26 @@ pub fn assess(
         ms_on_ecmo,
         outcome,
     })
+}
+
+/// The times of `form` that [`assess`] refuses at the moment `at`, every one of
+/// them: the screening after `at`, ECMO starting after `at`. A form shows them
+/// with its other problems, so none waits until the rest are fixed.
+pub fn times_after_evaluation(form: &ScreeningForm, at: Moment) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if at < form.screened_at {
+        errors.push(FieldError::LaterThan {
+            field: Field::ScreenedAt,
+            limit: TimeLimit::EvaluationTime,
+        });
+    }
+    if form.ecmo_started_at.is_some_and(|started| started > at) {
+        errors.push(FieldError::LaterThan {
+            field: Field::EcmoStartedAt,
+            limit: TimeLimit::EvaluationTime,
+        });
+    }
+    errors
 }
 
 /// Ineligible beats incomplete: a patient who fails one criterion needs no more

@@ -496,6 +496,13 @@ pub enum FieldError {
         /// The field corrected.
         field: Field,
     },
+    /// Occurs when a date ([`Input::Date`]) or a date and time ([`Input::DateTime`])
+    /// is not written in ISO order, 2026-03-10 or 2026-03-10 14:05 (24-hour), or
+    /// names no such day or time: read any other way, 03/10 could be either month.
+    NotADate {
+        /// The field the text was typed in.
+        field: Field,
+    },
 }
 
 impl FieldError {
@@ -515,10 +522,22 @@ impl FieldError {
             | Self::EarlierThan { field, .. }
             | Self::NotAfter { field, .. }
             | Self::TooManyDecimals { field, .. }
-            | Self::Unchanged { field } => *field,
+            | Self::Unchanged { field }
+            | Self::NotADate { field } => *field,
             Self::DateOfBirthOutOfRange { .. } => Field::DateOfBirth,
             Self::UnconfirmedSampleWindow { .. } => Field::SampledAt,
         }
+    }
+
+    /// Whether this names an answer still to be given (a blank field, a blank
+    /// text, "not done" without its reason) rather than a wrong one: a form shows
+    /// a wrong value as soon as it is typed, and what is missing only once the
+    /// user tries to save, so a form just opened is not covered in red.
+    pub fn is_missing(&self) -> bool {
+        matches!(
+            self,
+            Self::Required { .. } | Self::Blank { .. } | Self::BlankReason { .. }
+        )
     }
 
     /// Whether this is a warning that confirming the field clears, rather than a
@@ -626,6 +645,10 @@ impl fmt::Display for FieldError {
             Self::Unchanged { field } => {
                 write!(f, "{field}: the new entry is the one it corrects")
             }
+            Self::NotADate { field } if field.input() == Input::DateTime => {
+                write!(f, "{field}: not a date and time such as 2026-03-10 14:05")
+            }
+            Self::NotADate { field } => write!(f, "{field}: not a date such as 2026-03-10"),
         }
     }
 }

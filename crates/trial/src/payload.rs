@@ -462,6 +462,11 @@ impl Payload {
     pub fn check(&self, recorded_at: Moment, context: FormContext) -> Result<(), PayloadError> {
         let kind = self.kind();
         let mut errors = self.times_after(recorded_at);
+        // Asked of what is recorded from now on, not of what is read: a stored
+        // screening without these stays readable.
+        if let Self::ScreeningRecorded(body) = self {
+            errors.extend(body.form.missing_to_record());
+        }
         let valid = match self {
             Self::FormSaved(body) => body
                 .form

@@ -142,6 +142,36 @@ impl ScreeningForm {
             infection: Answer::Unknown,
         }
     }
+
+    /// What a screening must hold before it may be recorded: its time (which the
+    /// type always holds) and the patient's date of birth, without which no
+    /// patient can be told apart or aged, so a blank form would only use up a
+    /// screening number. The check before saving asks this of new screenings
+    /// ([`crate::payload::Payload::check`]); reading a stored one does not, so a
+    /// screening recorded before this rule stays readable (as incomplete).
+    pub fn missing_to_record(&self) -> Vec<FieldError> {
+        let mut missing = Vec::new();
+        if self.date_of_birth.is_none() {
+            missing.push(FieldError::Required {
+                field: Field::DateOfBirth,
+            });
+        }
+        missing
+    }
+}
+
+/// A number to show, rounded to as many decimals as a decision made on it
+/// needs; written with `.` as the decimal point, in either language.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shown {
+    value: f64,
+    decimals: usize,
+}
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.*}", self.decimals, self.value)
+    }
 }
 
 /// Body-mass index from a height and weight that passed their limits, kept as the
@@ -177,6 +207,26 @@ impl Bmi {
         let weight_kg = f64::from(self.weight_dg) / 10.0;
         let height_m = f64::from(self.height_mm) / 1000.0;
         weight_kg / (height_m * height_m)
+    }
+
+    /// The BMI as the cut-off at `threshold` kg/m² decides it: to one decimal,
+    /// or with as many more as it takes for the number shown to fall on the same
+    /// side of the cut-off as the exact value. 89.9 kg at 150 cm shows 39.96, not
+    /// the 40.0 that would read as excluded, so a monitor can check E3 on screen.
+    pub fn shown_against(self, threshold: u32) -> Shown {
+        let at_least = self.is_at_least(threshold);
+        let value = self.value();
+        // The exact value differs from a whole threshold by at least 1 / 529 000
+        // (weight in tenths over height in mm squared), so 6 decimals always do.
+        let decimals = (1..=6)
+            .find(|&decimals| {
+                let shown: f64 = format!("{value:.decimals$}")
+                    .parse()
+                    .expect("invariant: a formatted f64 parses");
+                (shown >= f64::from(threshold)) == at_least
+            })
+            .unwrap_or(6);
+        Shown { value, decimals }
     }
 
     /// Whether the BMI is at or above `threshold` kg/m², decided in integers:
@@ -324,6 +374,38 @@ mod tests {
         assert!(!Bmi::from_measurements(115.5, 170.0).is_at_least(40));
         let bmi = Bmi::from_measurements(70.0, 175.0).value();
         assert!((bmi - 22.857).abs() < 0.001, "{bmi}");
+    }
+
+    #[test]
+    fn bmi_is_shown_with_the_decimals_its_decision_needs() {
+        let check = |weight, height, shown: &str| {
+            let bmi = Bmi::from_measurements(weight, height);
+            assert_eq!(
+                bmi.shown_against(40).to_string(),
+                shown,
+                "{weight} kg, {height} cm"
+            );
+        };
+        // Rounded to one decimal, 39.955… would read as 40.0, which excludes.
+        check(89.9, 150.0, "39.96");
+        check(90.0, 150.0, "40.0");
+        check(115.6, 170.0, "40.0");
+        check(115.5, 170.0, "39.97");
+        check(70.0, 175.0, "22.9");
+        check(102.3, 160.0, "39.96");
+    }
+
+    #[test]
+    fn a_screening_needs_a_date_of_birth_to_be_recorded() {
+        let mut form = form();
+        assert_eq!(
+            form.missing_to_record(),
+            [FieldError::Required {
+                field: Field::DateOfBirth
+            }]
+        );
+        form.date_of_birth = Some(date(1970, 6, 15));
+        assert_eq!(form.missing_to_record(), []);
     }
 
     #[test]

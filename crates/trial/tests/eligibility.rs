@@ -2,7 +2,9 @@
 //! boundary, unknown answers, and the errors for impossible inputs.
 
 use jiff::civil::{Date, date};
-use trial::eligibility::{Criterion, Outcome, Status, assess, ms_left_in_window};
+use trial::eligibility::{
+    Criterion, Outcome, Status, assess, ms_left_in_window, times_after_evaluation,
+};
 use trial::field::{Field, FieldError, TimeLimit};
 use trial::screening::{Answer, EcmoMode, Screening, ScreeningForm};
 use trial::time::{Calendar, MS_PER_HOUR, Moment};
@@ -410,6 +412,31 @@ fn impossible_times_are_errors_not_ineligibility() {
 }
 
 #[test]
+fn every_impossible_time_is_named_at_once() {
+    // A screening dated after the moment of evaluation and an ECMO start after
+    // it too: both, so a form shows both beside their fields.
+    let mut form = eligible_form();
+    form.ecmo_started_at = Some(at(SCREENED_UTC_MS + 2 * MINUTE));
+    assert_eq!(
+        times_after_evaluation(&form, at(SCREENED_UTC_MS - MINUTE)),
+        [
+            FieldError::LaterThan {
+                field: Field::ScreenedAt,
+                limit: TimeLimit::EvaluationTime
+            },
+            FieldError::LaterThan {
+                field: Field::EcmoStartedAt,
+                limit: TimeLimit::EvaluationTime
+            }
+        ]
+    );
+    assert_eq!(
+        times_after_evaluation(&form, at(SCREENED_UTC_MS + 2 * MINUTE)),
+        []
+    );
+}
+
+#[test]
 fn implausible_inputs_are_errors_naming_field_and_range() {
     type Case = (fn(&mut ScreeningForm), &'static str);
     let cases: [Case; 4] = [
@@ -488,4 +515,48 @@ fn time_zone_rules_that_do_not_read_are_an_error() {
     let error = Calendar::site("Asia/Shanghai", b"not a TZif file").unwrap_err();
     assert_eq!(error.name, "Asia/Shanghai");
     assert!(error.to_string().contains("cannot be read"), "{error}");
+}
+
+#[test]
+fn a_blank_screening_is_not_recorded_but_a_stored_one_stays_readable() {
+    use trial::crf::FormContext;
+    use trial::event::EventKind;
+    use trial::payload::{Payload, PayloadError, SCHEMA_VERSION, ScreeningRecorded};
+
+    let blank = Payload::ScreeningRecorded(ScreeningRecorded {
+        screening_number: "0BCB-0001".into(),
+        form: ScreeningForm::blank(at(SCREENED_UTC_MS)),
+    });
+    // The check before saving, which the tablet makes and the server makes of
+    // every pushed event (`Payload::of_event`).
+    assert_eq!(
+        blank.check(at(SCREENED_UTC_MS), FormContext::NONE),
+        Err(PayloadError::Invalid {
+            kind: EventKind::ScreeningRecorded,
+            errors: vec![FieldError::Required {
+                field: Field::DateOfBirth
+            }],
+        })
+    );
+    // A blank screening recorded before the rule is still read, as incomplete.
+    let stored = Payload::parse(
+        EventKind::ScreeningRecorded,
+        SCHEMA_VERSION,
+        &blank.to_json(),
+    );
+    assert_eq!(stored, Ok(blank));
+    assert!(matches!(
+        outcome(&ScreeningForm::blank(at(SCREENED_UTC_MS)), SCREENED_UTC_MS),
+        Outcome::Incomplete { .. }
+    ));
+    let mut form = ScreeningForm::blank(at(SCREENED_UTC_MS));
+    form.date_of_birth = Some(date(1970, 6, 15));
+    let with_birth_date = Payload::ScreeningRecorded(ScreeningRecorded {
+        screening_number: "0BCB-0001".into(),
+        form,
+    });
+    assert_eq!(
+        with_birth_date.check(at(SCREENED_UTC_MS), FormContext::NONE),
+        Ok(())
+    );
 }

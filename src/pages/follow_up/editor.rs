@@ -1,8 +1,8 @@
 //! A new form of any kind (CRF.md §4–§9): one input per field as the trial core
 //! names them, each with "not done", its problem beside it and "confirm" for an
-//! unusual value. Problems show from the first tap on "Save" on and follow the
-//! typing from then on; a refused save writes nothing and keeps every input as
-//! typed.
+//! unusual value. A wrong value is named as it is typed, what is still missing
+//! from the first tap on "Save" on; a refused save writes nothing and keeps every
+//! input as typed, and one form is saved however often "Save" is tapped.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -14,7 +14,7 @@ use trial::projection::Participant;
 
 use super::entry::{EntryField, EntryInput};
 use super::{OpenForm, VisLine, hourly_rate, title};
-use crate::actions;
+use crate::actions::{self, SaveOnce};
 use crate::clock;
 use crate::components::dirty::use_dirty;
 use crate::i18n::{Text, action_error, t, use_lang, with_detail};
@@ -62,7 +62,8 @@ pub(super) fn FormEditor(
     }));
     let optional = may_stay_blank(form_ref);
     let attempted = RwSignal::new(false);
-    let busy = RwSignal::new(false);
+    let once = SaveOnce::ready();
+    // Why the last save did not go through when the form itself was fine.
     let problem = RwSignal::new(None::<String>);
     let now = ticking_clock();
     let typed = Memo::new(move |_| inputs.with_value(|inputs| typed(form_ref, inputs)));
@@ -96,12 +97,35 @@ pub(super) fn FormEditor(
             errors
         })
     });
+    // A wrong value is named as soon as it is typed; what is still missing, from
+    // the first tap on "Save" on.
     let error_of = move |field: Field| {
         Signal::derive(move || {
-            if !attempted.get() {
+            let attempted = attempted.get();
+            errors.with(|errors| {
+                errors
+                    .iter()
+                    .filter(|error| attempted || !error.is_missing())
+                    .find(|error| error.field() == field)
+                    .cloned()
+            })
+        })
+    };
+    // Above "Save", after a tap on it: what the form's problems are now.
+    let summary = move || {
+        if !attempted.get() {
+            return None;
+        }
+        errors.with(|errors| {
+            if errors.is_empty() {
                 return None;
             }
-            errors.with(|errors| errors.iter().find(|error| error.field() == field).cloned())
+            let only_warnings = errors.iter().all(FieldError::needs_confirmation);
+            Some(if only_warnings {
+                Text::ConfirmMarkedValues
+            } else {
+                Text::CheckMarkedFields
+            })
         })
     };
     let save = move |_| {
@@ -114,15 +138,8 @@ pub(super) fn FormEditor(
                 return;
             }
         };
-        let errors = errors.get_untracked();
-        if !errors.is_empty() {
-            let only_warnings = errors.iter().all(FieldError::needs_confirmation);
-            let text = if only_warnings {
-                Text::ConfirmMarkedValues
-            } else {
-                Text::CheckMarkedFields
-            };
-            problem.set(Some(t(lang, text).to_owned()));
+        if errors.with_untracked(|errors| !errors.is_empty()) {
+            problem.set(None);
             return;
         }
         if participant.with_untracked(|p| p.form(form_ref).is_some()) {
@@ -140,13 +157,21 @@ pub(super) fn FormEditor(
             confirmed: untrack(confirmed),
         });
         problem.set(None);
-        busy.set(true);
+        if !once.start() {
+            return;
+        }
         spawn_local(async move {
             let result = actions::record(participant_id, user.id, &payload).await;
-            busy.set(false);
             match result {
-                Ok(()) => tablet.refresh(),
-                Err(error) => problem.set(Some(action_error(lang, &error))),
+                // Stays done: the form gives way to its saved values.
+                Ok(()) => {
+                    once.saved();
+                    tablet.refresh();
+                }
+                Err(error) => {
+                    once.reopen();
+                    problem.try_set(Some(action_error(lang, &error)));
+                }
             }
         });
     };
@@ -165,9 +190,11 @@ pub(super) fn FormEditor(
             {(!standalone).then(|| view! { <h3>{move || participant.with(|p| title(lang.get(), p, form_ref))}</h3> })}
             <div class="entry-grid">{fields}</div>
             <VisLine form/>
-            <p class="field-error" role="alert" data-testid="form-problem">{move || problem.get()}</p>
+            <p class="field-error" role="alert" data-testid="form-problem">
+                {move || problem.get().or_else(|| summary().map(|text| t(lang.get(), text).to_owned()))}
+            </p>
             <div class="actions">
-                <button type="button" on:click=save prop:disabled=move || busy.get() data-testid="save-form">
+                <button type="button" on:click=save prop:disabled=move || once.is_busy() data-testid="save-form">
                     {move || t(lang.get(), Text::SaveForm)}
                 </button>
                 {(!standalone).then(|| view! {

@@ -11,7 +11,7 @@ use trial::payload::Payload;
 use trial::projection::{Participant, Provenance, Status};
 
 use super::recorded_by;
-use crate::actions;
+use crate::actions::{self, SaveOnce};
 use crate::clock;
 use crate::components::dirty::use_dirty;
 use crate::components::{Radios, TextField};
@@ -107,7 +107,7 @@ fn EndForm(participant: Signal<Participant>) -> impl IntoView {
     let reason = RwSignal::new(String::new());
     let attempted = RwSignal::new(false);
     let confirming = RwSignal::new(false);
-    let busy = RwSignal::new(false);
+    let once = SaveOnce::ready();
     let problem = RwSignal::new(None::<String>);
     use_dirty().register(Signal::derive(move || {
         ending.get().is_some() || by.get().is_some() || !reason.get().trim().is_empty()
@@ -163,15 +163,20 @@ fn EndForm(participant: Signal<Participant>) -> impl IntoView {
             return;
         };
         let participant_id = participant.with_untracked(Participant::id);
-        busy.set(true);
+        if !once.start() {
+            return;
+        }
         spawn_local(async move {
             let result = actions::record(participant_id, user.id, &payload).await;
-            // Once recorded, this form is gone from the page.
-            busy.try_set(false);
-            confirming.try_set(false);
             match result {
-                Ok(()) => tablet.refresh(),
+                // Stays done: the form gives way to the record.
+                Ok(()) => {
+                    once.saved();
+                    tablet.refresh();
+                }
                 Err(error) => {
+                    once.reopen();
+                    confirming.try_set(false);
                     problem.try_set(Some(action_error(lang, &error)));
                 }
             }
@@ -232,7 +237,7 @@ fn EndForm(participant: Signal<Participant>) -> impl IntoView {
                     <button type="button" class="secondary" on:click=move |_| confirming.set(false)>
                         {move || t(lang.get(), Text::Cancel)}
                     </button>
-                    <button type="button" prop:disabled=move || busy.get() on:click=record data-testid="confirm-end">
+                    <button type="button" prop:disabled=move || once.is_busy() on:click=record data-testid="confirm-end">
                         {move || t(lang.get(), Text::ConfirmEnd)}
                     </button>
                 </div>

@@ -25,7 +25,7 @@ use crate::i18n::{
 pub(super) struct EntryInput {
     /// The field they record.
     pub field: Field,
-    /// The value as typed: a number, a `datetime-local` or `date` value, a choice's
+    /// The value as typed: a number, a date-time ("2026-03-10 14:05") or a date, a choice's
     /// key, "yes" or "no", or text.
     pub text: RwSignal<String>,
     /// Whether the field is recorded as not done.
@@ -100,7 +100,7 @@ impl EntryInput {
 
     /// The entry typed, as the JSON forms and corrections carry (`null` when
     /// blank), or a problem naming the field when the text is not a value of the
-    /// field's type. A date-time the browser has not completed is blank.
+    /// field's type. A date or date-time not written in ISO order is such a problem.
     pub fn to_json(self) -> Result<Value, FieldError> {
         let field = self.field;
         if self.not_done.get() {
@@ -134,13 +134,17 @@ impl EntryInput {
                 }
                 Err(_) => return Err(FieldError::NotANumber { field }),
             },
-            Input::DateTime => match clock::from_local_input(text) {
-                Some(moment) => typed_json(moment),
-                None => return Ok(Value::Null),
+            // Typed in ISO order, 24-hour (`clock::read_local_input`); anything
+            // else is named, never read as blank or guessed at.
+            Input::DateTime => match clock::read_local_input(text) {
+                Ok(Some(moment)) => typed_json(moment),
+                Ok(None) => return Ok(Value::Null),
+                Err(_) => return Err(FieldError::NotADate { field }),
             },
-            Input::Date => match text.parse::<jiff::civil::Date>() {
-                Ok(date) => typed_json(date),
-                Err(_) => return Ok(Value::Null),
+            Input::Date => match clock::read_date_input(text) {
+                Ok(Some(date)) => typed_json(date),
+                Ok(None) => return Ok(Value::Null),
+                Err(_) => return Err(FieldError::NotADate { field }),
             },
             Input::YesNo => Value::from(text == YES),
             Input::Choice(_) | Input::Answer | Input::Text => Value::from(text),
@@ -197,8 +201,9 @@ pub(super) fn per_hour_note(lang: Lang, rate: HourlyRate, dose: f64) -> String {
 /// the keyboard a tablet shows.
 fn html_input(field: Field, input: Input) -> (&'static str, Option<&'static str>) {
     match input {
-        Input::DateTime => ("datetime-local", None),
-        Input::Date => ("date", None),
+        // Text, not the browser's date inputs, which follow the browser's
+        // language (03/10/2026, 02:05 PM) whatever the page's.
+        Input::DateTime | Input::Date => ("text", None),
         // A numeric keypad may have no minus sign; a score that can be negative
         // (SAVE) gets the full keyboard.
         Input::Integer if field.limits().is_some_and(|limits| limits.min < 0.0) => ("text", None),
@@ -207,6 +212,10 @@ fn html_input(field: Field, input: Input) -> (&'static str, Option<&'static str>
         _ => ("text", None),
     }
 }
+
+/// Rewrites a typed date or date-time in the form it is shown in, once it
+/// reads as one (`clock::tidy_date_time`).
+type Tidy = fn(&str) -> Option<String>;
 
 /// A field's input (a value with its unit, a date, yes / no or a choice as large
 /// buttons, or text), a "not done" switch that swaps it for a reason, the field's
@@ -247,6 +256,17 @@ pub(super) fn EntryField(
     let is_choice = choices.is_some();
     let is_text = field.input() == Input::Text;
     let (input_type, inputmode) = html_input(field, field.input());
+    // A date or date-time says how to write it beside the input, and shows what
+    // was read in that form once the user leaves it.
+    let format: Option<(Text, &'static str, Tidy)> = match field.input() {
+        Input::DateTime => Some((
+            Text::DateTimeHint,
+            clock::DATE_TIME_PLACEHOLDER,
+            clock::tidy_date_time,
+        )),
+        Input::Date => Some((Text::DateHint, clock::DATE_PLACEHOLDER, clock::tidy_date)),
+        _ => None,
+    };
     let warning =
         move || error.with(|error| error.as_ref().is_some_and(FieldError::needs_confirmation));
     let invalid =
@@ -276,7 +296,8 @@ pub(super) fn EntryField(
             })
         }
     };
-    let value_input = move || match choices {
+    let value_input = move || {
+        match choices {
         Some(keys) => {
             let options = keys
                 .iter()
@@ -305,21 +326,36 @@ pub(super) fn EntryField(
                     id=key
                     type=input_type
                     class:free-text=is_text
+                    class:date-input=format.is_some()
                     inputmode=inputmode
                     autocomplete="off"
+                    spellcheck=format.map(|_| "false")
+                    placeholder=format.map(|(_, example, _)| example)
                     aria-describedby=format!("{key}-error")
                     prop:value=move || input.text.get()
+                    on:change=move |event| {
+                        let tidied = format.and_then(|(_, _, tidy)| tidy(&event_target_value(&event)));
+                        if let Some(tidied) = tidied {
+                            input.text.set(tidied);
+                        }
+                    }
                     on:input=move |event| {
                         input.text.set(event_target_value(&event));
                         // A confirmation is of the value the user saw.
                         input.confirmed.set(false);
                     }
                 />
-                <span class="unit">{unit}</span>
+                <span class="unit">
+                    {move || match format {
+                        Some((hint, _, _)) => t(lang.get(), hint),
+                        None => unit(),
+                    }}
+                </span>
                 {stored_as}
             </span>
         }
         .into_any(),
+    }
     };
     let reason_input = move || {
         view! {

@@ -20,7 +20,7 @@ use super::{
     OpenForm, VisLine, describe_entry, device_label, hourly_rate, recorded_by, title, user_name,
     wall_clock,
 };
-use crate::actions;
+use crate::actions::{self, SaveOnce};
 use crate::components::dirty::use_dirty;
 use crate::i18n::{
     Lang, Text, action_error, field_error, field_label, labelled, parenthesised, sentences, t,
@@ -271,20 +271,26 @@ fn CorrectionForm(
         input.changed() || !reason.with(|reason| reason.trim().is_empty())
     }));
     let attempted = RwSignal::new(false);
-    let busy = RwSignal::new(false);
+    let once = SaveOnce::ready();
     let problem = RwSignal::new(None::<String>);
     let seen = old.clone();
     let now = ticking_clock();
     let verdict = Memo::new(move |_| judge(form_ref, field, &old, input, &reason.get(), now.get()));
+    // A wrong new value is named as soon as it is typed; a reason still to
+    // give, or a value not changed yet, from the first tap on "Save" on.
     let error_of = move |field: Field| {
         Signal::derive(move || {
-            if !attempted.get() {
-                return None;
-            }
+            let attempted = attempted.get();
             verdict.with(|verdict| match verdict {
-                Err(Refusal::Fields(errors)) => {
-                    errors.iter().find(|error| error.field() == field).cloned()
-                }
+                Err(Refusal::Fields(errors)) => errors
+                    .iter()
+                    .filter(|error| {
+                        attempted
+                            || !(error.is_missing()
+                                || matches!(error, FieldError::Unchanged { .. }))
+                    })
+                    .find(|error| error.field() == field)
+                    .cloned(),
                 _ => None,
             })
         })
@@ -311,17 +317,23 @@ fn CorrectionForm(
             return;
         };
         problem.set(None);
-        busy.set(true);
+        if !once.start() {
+            return;
+        }
         spawn_local(async move {
             let result =
                 actions::record(participant_id, user.id, &Payload::ValueCorrected(body)).await;
-            busy.set(false);
             match result {
+                // Stays done: the correction closes once the page shows it.
                 Ok(()) => {
+                    once.saved();
                     tablet.reload().await;
                     close.run(());
                 }
-                Err(error) => problem.set(Some(action_error(lang, &error))),
+                Err(error) => {
+                    once.reopen();
+                    problem.try_set(Some(action_error(lang, &error)));
+                }
             }
         });
     };
@@ -352,7 +364,7 @@ fn CorrectionForm(
             </div>
             <p class="field-error" role="alert" data-testid="correction-problem">{move || problem.get()}</p>
             <div class="actions">
-                <button type="button" on:click=save prop:disabled=move || busy.get() data-testid="save-correction">
+                <button type="button" on:click=save prop:disabled=move || once.is_busy() data-testid="save-correction">
                     {move || t(lang.get(), Text::SaveCorrection)}
                 </button>
                 <button type="button" class="secondary" on:click=move |_| close.run(())>

@@ -6,14 +6,14 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 use trial::crf::FormContext;
-use trial::eligibility::{Assessment, assess};
+use trial::eligibility::{Assessment, assess, times_after_evaluation};
 use trial::field::{Field, FieldError};
 use trial::payload::{Payload, PayloadError, ScreeningRecorded};
 use trial::screening::{Answer, EcmoMode, Screening, ScreeningForm, Sex};
 use trial::time::{Calendar, Moment};
 use uuid::Uuid;
 
-use crate::actions;
+use crate::actions::{self, SaveOnce};
 use crate::clock;
 use crate::components::dirty::use_dirty;
 use crate::components::{AnswerField, ChoiceField, DateField, DateTimeField, NumberField};
@@ -24,6 +24,7 @@ use crate::state::{use_session, use_tablet};
 mod eligibility;
 
 use eligibility::EligibilityPanel;
+pub use eligibility::ParticipantEligibility;
 pub use eligibility::window_line;
 
 /// A new screening: a new participant on this tablet.
@@ -145,11 +146,33 @@ impl Inputs {
         let height_cm = number(Field::HeightCm, self.height);
         let weight_kg = number(Field::WeightKg, self.weight);
         let lactate_mmol_per_l = number(Field::LactateMmolPerL, self.lactate);
-        let moment = |text: RwSignal<String>| clock::from_local_input(&text.get());
-        let screened_at = moment(self.screened_at).unwrap_or_else(clock::now);
+        let mut moment = |field, text: RwSignal<String>| {
+            clock::read_local_input(&text.get())
+                .map_err(|_| errors.push(FieldError::NotADate { field }))
+                .ok()
+                .flatten()
+        };
+        let icu_admitted_at = moment(Field::IcuAdmittedAt, self.icu_admitted_at);
+        let ecmo_started_at = moment(Field::EcmoStartedAt, self.ecmo_started_at);
+        // A screening is dated by what the nurse typed, never by a guess: a blank
+        // time is named, and the form is judged at now meanwhile.
+        let screened_at = moment(Field::ScreenedAt, self.screened_at);
+        if screened_at.is_none() && self.screened_at.with(|text| text.trim().is_empty()) {
+            errors.push(FieldError::Required {
+                field: Field::ScreenedAt,
+            });
+        }
+        let date_of_birth = clock::read_date_input(&self.date_of_birth.get())
+            .map_err(|_| {
+                errors.push(FieldError::NotADate {
+                    field: Field::DateOfBirth,
+                })
+            })
+            .ok()
+            .flatten();
         let form = ScreeningForm {
-            screened_at,
-            date_of_birth: self.date_of_birth.get().parse().ok(),
+            screened_at: screened_at.unwrap_or_else(clock::now),
+            date_of_birth,
             sex: SEXES
                 .iter()
                 .find(|(key, ..)| Some(*key) == self.sex.get())
@@ -157,7 +180,7 @@ impl Inputs {
             height_cm,
             weight_kg,
             admitted_to_icu: self.admitted_to_icu.get(),
-            icu_admitted_at: moment(self.icu_admitted_at),
+            icu_admitted_at,
             sbp_below90_for30_min: self.sbp.get(),
             map_below65_for30_min: self.map.get(),
             vasopressors_to_keep_sbp90: self.vasopressors.get(),
@@ -172,7 +195,7 @@ impl Inputs {
                 .find(|(key, ..)| Some(*key) == self.ecmo_mode.get())
                 .map(|(_, mode, _)| *mode),
             ecmo_cardiopulmonary_support: self.ecmo_support.get(),
-            ecmo_started_at: moment(self.ecmo_started_at),
+            ecmo_started_at,
             consent_refused: self.consent_refused.get(),
             active_haemorrhage: self.haemorrhage.get(),
             thrombocytopenic_purpura: self.purpura.get(),
@@ -183,30 +206,57 @@ impl Inputs {
     }
 }
 
-/// The outcome of the form as it stands: the problems, or the assessment at `now`.
-type Verdict = Result<(ScreeningForm, Assessment), Vec<FieldError>>;
+/// The form as it stands at a moment: everything that stops it being saved, and
+/// the trial core's assessment when its values can be assessed at all.
+#[derive(Clone, Debug, PartialEq)]
+struct Verdict {
+    form: ScreeningForm,
+    /// Every problem at once, each shown at its field.
+    problems: Vec<FieldError>,
+    /// `None` while a value is wrong (not merely missing): an outcome computed
+    /// around a wrong value would mislead.
+    assessment: Option<Assessment>,
+}
 
-/// Every problem at once: what is not a number, and what the trial core finds
-/// implausible in the rest.
+impl Verdict {
+    /// The problems that are wrong values, not answers still missing.
+    fn wrong_values(&self) -> impl Iterator<Item = &FieldError> {
+        self.problems.iter().filter(|problem| !problem.is_missing())
+    }
+}
+
+/// Every problem at once: what is not a value, what the trial core's check
+/// before saving finds (ranges, order of times, nothing after now, what a
+/// screening needs to be recorded), and the times the assessment refuses.
 fn judge(inputs: Inputs, now: Moment, calendar: &Calendar, screening_number: &str) -> Verdict {
-    let (form, mut errors) = inputs.to_form();
-    // The trial core's one check before saving: the form's rules and nothing
-    // dated after now, every problem at once.
+    let (form, mut problems) = inputs.to_form();
     let payload = Payload::ScreeningRecorded(ScreeningRecorded {
         screening_number: screening_number.to_owned(),
         form: form.clone(),
     });
-    if let Err(PayloadError::Invalid { errors: found, .. }) = payload.check(now, FormContext::NONE)
-    {
-        errors.extend(found);
+    if let Err(PayloadError::Invalid { errors, .. }) = payload.check(now, FormContext::NONE) {
+        problems.extend(errors);
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let screening = Screening::parse(&form)?;
     let at = now.max(form.screened_at);
-    let assessment = assess(&screening, at, calendar).map_err(|error| vec![error])?;
-    Ok((form, assessment))
+    for problem in times_after_evaluation(&form, at) {
+        if !problems
+            .iter()
+            .any(|known| known.field() == problem.field())
+        {
+            problems.push(problem);
+        }
+    }
+    let mut verdict = Verdict {
+        form,
+        problems,
+        assessment: None,
+    };
+    if verdict.wrong_values().next().is_none() {
+        verdict.assessment = Screening::parse(&verdict.form)
+            .ok()
+            .and_then(|screening| assess(&screening, at, calendar).ok());
+    }
+    verdict
 }
 
 /// The number a screening is checked with before its participant has one: the
@@ -237,18 +287,46 @@ pub fn ScreeningEditor(
             .calendar
             .with(|calendar| judge(inputs, now.get(), calendar, &number_to_check))
     });
+    // Set by the first tap on "Save": from then on, answers the form still needs
+    // are named at their fields too, not only wrong values.
+    let attempted = RwSignal::new(false);
     let error_of = move |field: Field| {
         Signal::derive(move || {
-            verdict.with(|verdict| match verdict {
-                Err(errors) => errors
+            let attempted = attempted.get();
+            verdict.with(|verdict| {
+                verdict
+                    .problems
                     .iter()
+                    .filter(|e| attempted || !e.is_missing())
                     .find(|e| e.field() == field)
-                    .map(|e| field_error(lang.get(), e)),
-                Ok(_) => None,
+                    .map(|e| field_error(lang.get(), e))
             })
         })
     };
+    // Above "Save", after a tap on it: exactly the problems there are now.
+    let summary = move || {
+        let lang = lang.get();
+        let problems: Vec<String> = verdict.with(|verdict| {
+            verdict
+                .problems
+                .iter()
+                .map(|problem| field_error(lang, problem))
+                .collect()
+        });
+        (attempted.get() && !problems.is_empty()).then(|| {
+            view! {
+                <div class="problems-summary" data-testid="screening-problems">
+                    <p>{t(lang, Text::FixErrorsFirst)}</p>
+                    <ul class="problems">
+                        {problems.into_iter().map(|problem| view! { <li>{problem}</li> }).collect_view()}
+                    </ul>
+                </div>
+            }
+        })
+    };
+    // Why the last save did not go through, when storing it failed.
     let save_error = RwSignal::new(None::<String>);
+    let once = SaveOnce::ready();
     // What the inputs are compared with to tell unsaved input: the form as opened
     // (read back through the inputs, which keep date-times to the minute), then
     // as last saved (re-screening keeps the editor open).
@@ -258,15 +336,25 @@ pub fn ScreeningEditor(
         !not_values.is_empty() || unchanged.with_value(|unchanged| *unchanged != form)
     }));
     let save = move |_| {
+        attempted.set(true);
+        save_error.set(None);
         let lang = lang.get_untracked();
-        let Ok((form, _)) = verdict.get_untracked() else {
-            save_error.set(Some(t(lang, Text::FixErrorsFirst).into()));
+        let verdict = verdict.get_untracked();
+        if !verdict.problems.is_empty() {
             return;
-        };
+        }
+        let form = verdict.form;
+        // A screening saved again unchanged would be a second record of nothing.
+        let unchanged_since_saved =
+            participant.is_some() && unchanged.with_value(|unchanged| *unchanged == form);
         let Some(user) = session.user.get_untracked() else {
             return;
         };
+        if unchanged_since_saved || !once.start() {
+            return;
+        }
         let participant = participant.clone();
+        let rescreening = participant.is_some();
         let navigate = navigate.clone();
         spawn_local(async move {
             let result = async {
@@ -292,15 +380,25 @@ pub fn ScreeningEditor(
             .await;
             match result {
                 Ok(participant_id) => {
-                    save_error.set(None);
-                    unchanged.set_value(form);
+                    unchanged.try_set_value(form);
                     tablet.refresh();
+                    // A re-screening's editor stays open for the next change (a
+                    // save unchanged writes nothing); a new screening's gives way
+                    // to the participant's page.
+                    if rescreening {
+                        once.reopen();
+                    } else {
+                        once.saved();
+                    }
                     navigate(
                         &format!("/participants/{participant_id}"),
                         Default::default(),
                     );
                 }
-                Err(error) => save_error.set(Some(action_error(lang, &error))),
+                Err(error) => {
+                    save_error.try_set(Some(action_error(lang, &error)));
+                    once.reopen();
+                }
             }
         });
     };
@@ -346,8 +444,9 @@ pub fn ScreeningEditor(
                 <AnswerField field=Field::ThrombocytopenicPurpura value=inputs.purpura/>
                 <AnswerField field=Field::BridgeToVadOrTransplant value=inputs.bridge/>
                 <AnswerField field=Field::Infection value=inputs.infection/>
-                <p class="field-error" role="alert">{move || save_error.get()}</p>
-                <button type="button" on:click=save data-testid="save-screening">
+                {summary}
+                <p class="field-error" role="alert" data-testid="screening-save-error">{move || save_error.get()}</p>
+                <button type="button" on:click=save prop:disabled=move || once.is_busy() data-testid="save-screening">
                     {move || t(lang.get(), Text::SaveScreening)}
                 </button>
             </form>
