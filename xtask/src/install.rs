@@ -143,9 +143,10 @@ fn wasm_bindgen_cli(sh: &Shell) -> Result {
 
 /// What `npm ci` puts in place; a missing one means the npm tools must be
 /// (re)installed, for example after package.json gained a tool.
-const NPM_TOOLS: [&str; 2] = [
+const NPM_TOOLS: [&str; 3] = [
     "node_modules/.bin/wasm-opt",
     "node_modules/playwright-core/package.json",
+    "node_modules/axe-core/axe.min.js",
 ];
 
 fn npm_tools(sh: &Shell) -> Result {
@@ -156,7 +157,7 @@ fn npm_tools(sh: &Shell) -> Result {
         step("installing Node.js and npm from Debian");
         apt_get_install(sh, &["nodejs", "npm"])?;
     }
-    step("installing npm tools (wasm-opt from binaryen, playwright-core)");
+    step("installing npm tools (wasm-opt from binaryen, playwright-core, axe-core)");
     cmd!(sh, "npm ci --no-audit --no-fund").run()?;
     Ok(())
 }
