@@ -10,7 +10,8 @@ check. The ODM file is validated with xmllint against the ODM 1.3.2 schema that
 PyPI's odmlib ships, and read back with an XML parser: every OID a reference
 names must be defined in the file (the schema does not check that), every item
 of a ClinicalData block must be defined in its MetaDataVersion, and every
-ItemData must carry an AuditRecord naming a defined user and location.
+ItemData must carry an AuditRecord naming a defined user and location, and the
+transactions applied in file order must end at the values the CSV tables hold.
 
 Prints one JSON object on stdout: the rows pandas read per table, the withdrawal
 reasons as pandas and the XML parser read them (free text with commas, quotes and
@@ -163,12 +164,58 @@ def check_odm(path):
     return summary
 
 
+# The form tables, the StudyEventDef of each, and the column naming the instance.
+FORMS = {
+    "baseline.csv": ("SE.BASELINE", None),
+    "cytokine_sample.csv": ("SE.CYTOKINE_SAMPLE", "time_point"),
+    "hemoperfusion_session.csv": ("SE.HEMOPERFUSION_SESSION", "session_id"),
+    "daily_assessment.csv": ("SE.DAILY_ASSESSMENT", "study_day"),
+    "adverse_event.csv": ("SE.ADVERSE_EVENT", "adverse_event_id"),
+    "outcomes.csv": ("SE.OUTCOMES", None),
+}
+
+
+def replay(folder):
+    """Applies the ODM file's transactions in file order and compares the result
+    with every form value of the CSV tables: the two files agree on where every
+    value stands. Returns how many values were compared."""
+    values = {}
+    root = ElementTree.parse(folder / "hp-ecmo.odm.xml").getroot()
+    for subject in root.iter(ODM + "SubjectData"):
+        for event in subject.iter(ODM + "StudyEventData"):
+            instance = (subject.get("SubjectKey"), event.get("StudyEventOID"), event.get("StudyEventRepeatKey"))
+            for item in event.iter(ODM + "ItemData"):
+                key = instance + (item.get("ItemOID"),)
+                if item.get("TransactionType") == "Remove" or item.get("IsNull") == "Yes":
+                    values.pop(key, None)
+                else:
+                    values[key] = item.get("Value")
+    dictionary = pd.read_csv(folder / "dictionary.csv", dtype="string", keep_default_na=False)
+    compared = 0
+    for table, (study_event, instance_column) in FORMS.items():
+        items = dictionary[(dictionary.table == table) & (dictionary["item"] != "")]
+        fields = [column for column, item in zip(items.column, items["item"]) if column == item]
+        frame = pd.read_csv(folder / table, dtype="string", keep_default_na=False)
+        for row in frame.to_dict("records"):
+            repeat = row[instance_column] if instance_column else None
+            for field in fields:
+                key = (row["participant_id"], study_event, repeat, "IT." + field)
+                expected = row[field] or None
+                if values.get(key) != expected:
+                    problems.append(
+                        f"{table} {key}: the CSV holds {expected!r}, the ODM file ends at {values.get(key)!r}"
+                    )
+                compared += 1
+    return compared
+
+
 def main():
     folder = Path(sys.argv[1])
     result = {
         "tables": read_tables(folder),
         "withdrawal_reasons": withdrawal_reasons,
         "odm": check_odm(folder / "hp-ecmo.odm.xml"),
+        "replayed": replay(folder),
     }
     if problems:
         print("\n".join(problems), file=sys.stderr)

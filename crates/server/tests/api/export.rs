@@ -1,16 +1,19 @@
 //! The exports of a seeded trial, pushed through the API as tablets push it: 40
 //! participants screened on 3 tablets, 35 randomised and followed up (IL-6 at T0
 //! and, for half, at 6 h; a day-1 assessment in CRF version 1 and one in version
-//! 2), corrections, one blind edit that leaves a data query
-//! open, one randomisation flagged for a forged arm, 3 patients not eligible, one
-//! not enrolled, one withdrawal. The files are read back here with exact counts
-//! and values, and (with `HP_ECMO_EXPORT_PYTHON`, as `cargo xtask test` sets it)
-//! read back with pandas by the dictionary's types and the ODM file validated with
-//! xmllint against the ODM 1.3.2 schema (`tests/export/check_export.py`).
+//! 2), corrections, two blind edits that leave data queries open (one recorded
+//! before the value it lost to, on a tablet whose clock was behind), one
+//! randomisation flagged for a forged arm, 3 patients not eligible, one not
+//! enrolled, one withdrawal. The files are read back here with exact counts and
+//! values, and (with `HP_ECMO_EXPORT_PYTHON`, as `cargo xtask test` sets it) read
+//! back with pandas by the dictionary's types, the ODM file validated with xmllint
+//! against the ODM 1.3.2 schema and its transactions replayed against the CSV
+//! values (`tests/export/check_export.py`).
 
 use std::path::Path;
 
 use server::export::{Format, export};
+use trial::crf::FormKind;
 use trial::crf::daily::StudyDay;
 use trial::crf::end::{Withdrawal, WithdrawnBy};
 use trial::eligibility::Criterion;
@@ -27,6 +30,8 @@ const PARTICIPANTS: usize = 40;
 const RANDOMISED: usize = 35;
 const FORGED: usize = 35;
 const QUERIED: usize = 1;
+/// Participant 6's T0 sample has a blind edit recorded before the value that stands.
+const BEHIND: usize = 6;
 const WITHDRAWN: usize = 2;
 /// A free text as people type it: a comma, quotes, a line break and Chinese, which
 /// the CSV quotes and the XML escapes.
@@ -244,13 +249,20 @@ async fn seed(app: &mut TestApp) -> Seeded {
     assert_eq!(app.push(&tablets[2], &[blind]).await.rejected, []);
     seeded.events += 1;
     seeded.il6.get_mut(&queried).unwrap().0 = 999.0;
+    // Tablet 2 also saves participant 6's T0 sample blind, with its clock behind:
+    // recorded before the first tablet's save, pushed after it. The projection
+    // folds it first, so the first tablet's value stands.
+    let behind = seeded.participants[BEHIND];
+    let late = tablets[2].event(behind, &il6_saved(555.0), RANDOMISED_MS + 30_000);
+    assert_eq!(app.push(&tablets[2], &[late]).await.rejected, []);
+    seeded.events += 1;
     assert_eq!(
         app.store
             .open_query_reports(&app.site.code)
             .await
             .unwrap()
             .len(),
-        1
+        2
     );
     seeded
 }
@@ -392,6 +404,7 @@ async fn exports_hold_every_participant_value_and_event(mut app: TestApp) {
             .clone()
     };
     assert_eq!(by_id(QUERIED)["open_queries"], "1");
+    assert_eq!(by_id(BEHIND)["open_queries"], "1");
     assert_eq!(by_id(0)["open_queries"], "0");
     assert_eq!(by_id(WITHDRAWN)["status"], "withdrawn");
     assert_eq!(by_id(WITHDRAWN)["withdrawal_reason"], WITHDRAWAL_REASON);
@@ -586,6 +599,11 @@ async fn pandas_and_xmllint_read_the_exports_back() {
         json!([WITHDRAWAL_REASON]),
         "{found}"
     );
+    // Every form value the CSV tables hold, replayed from the ODM transactions.
+    let rows = expected_rows(&seeded);
+    let replayed = rows["cytokine_sample.csv"] * FormKind::CytokineSample.fields().len()
+        + rows["daily_assessment.csv"] * FormKind::DailyAssessment.fields().len();
+    assert_eq!(found["replayed"], replayed, "{found}");
     let odm = &found["odm"];
     assert_eq!(
         odm["withdrawal_reasons"],

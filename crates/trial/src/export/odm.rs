@@ -4,9 +4,11 @@
 //! `Study` holds one `MetaDataVersion` per CRF version the log holds events of,
 //! generated from the field declarations (a field replaced in a later version is
 //! in the earlier one only). `AdminData` names the site's users and the site as a
-//! location. `ClinicalData` is written one participant at a time: for each CRF
-//! version of their events, a `ClinicalData` block with one `SubjectData`
-//! transaction per event that set or changed values, and every `ItemData` carries
+//! location. `ClinicalData` is written one participant at a time, one
+//! `SubjectData` transaction per event that set or changed values, in the order the
+//! projection folds them (so applying them in file order gives the values the
+//! projection shows), in a `ClinicalData` block of the event's CRF version (a new
+//! block where the version changes); every `ItemData` carries
 //! an `AuditRecord` (user, location, UTC time, the reason for a correction, the
 //! source device). Refused and unreadable events are in the CSV audit trail only.
 //!
@@ -14,7 +16,6 @@
 //! `IT.<item key>`, `CL.<item key>`, `MU.<n>`, `USR.<user id>`, `LOC.<site code>`.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::io::Write;
 
 use quick_xml::Writer;
@@ -71,25 +72,29 @@ impl<W: Write> OdmExport<W> {
 
     /// Writes one participant's transactions.
     pub fn write(&mut self, record: &Record) -> Result<(), ExportError> {
-        let versions: BTreeSet<u32> = record
+        // In the projection's order (recorded, then id), which the old values
+        // were taken in, so applying the transactions in file order ends at the
+        // values the projection shows; a new ClinicalData block starts wherever
+        // the CRF version changes.
+        let mut changes: Vec<&super::EventChanges> = record
             .changes
             .iter()
             .filter(|changes| !changes.items.is_empty())
-            .map(|changes| changes.logged.event.schema_version())
             .collect();
-        for version in versions {
-            let mdv = format!("MDV.{version}");
-            let trial = &self.trial;
+        changes.sort_by_key(|changes| {
+            let event = &changes.logged.event;
+            (event.recorded_at(), event.id())
+        });
+        let trial = &self.trial;
+        for run in changes
+            .chunk_by(|a, b| a.logged.event.schema_version() == b.logged.event.schema_version())
+        {
+            let mdv = format!("MDV.{}", run[0].logged.event.schema_version());
             self.writer
                 .create_element("ClinicalData")
                 .with_attributes([("StudyOID", STUDY_OID), ("MetaDataVersionOID", &mdv)])
                 .write_inner_content(|writer| {
-                    for changes in record
-                        .changes
-                        .iter()
-                        .filter(|changes| changes.logged.event.schema_version() == version)
-                        .filter(|changes| !changes.items.is_empty())
-                    {
+                    for changes in run {
                         transaction(writer, trial, record, changes)?;
                     }
                     Ok(())
