@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::components::dirty::use_dirty;
-use crate::i18n::{Text, t, use_lang};
+use crate::i18n::{Text, labelled, t, use_lang};
 use crate::state::{use_session, use_tablet};
 
 /// The top bar, on every screen.
@@ -16,9 +16,15 @@ pub fn AppBar() -> impl IntoView {
     // Everything recorded before enrolment is training: it is deleted at
     // enrolment and never syncs.
     let training = move || tablet.loaded.get() && tablet.enrolment.with(Option::is_none);
+    // Training records never sync: they are counted as what they are.
     let pending = move || {
         let n = tablet.pending.get();
-        format!("{n} {}", t(lang.get(), Text::NotSynced))
+        let words = if training() {
+            Text::TrainingRecords
+        } else {
+            Text::NotSynced
+        };
+        format!("{n} {}", t(lang.get(), words))
     };
     // Leaving a page with unsaved input asks first; a locked screen leads
     // nowhere until it is unlocked, so the form it hides stays as it was.
@@ -34,7 +40,7 @@ pub fn AppBar() -> impl IntoView {
         }
     };
     view! {
-        <header class="app-bar">
+        <header class="app-bar" class:training=training>
             <a class="app-title" href="/" on:click=leave>{move || t(lang.get(), Text::AppTitle)}</a>
             <Show when=training>
                 <span class="training-badge" data-testid="training-badge">
@@ -61,5 +67,25 @@ pub fn AppBar() -> impl IntoView {
                 {move || t(lang.get(), Text::SwitchLanguage)}
             </button>
         </header>
+        // A band under the bar on every screen: what training is, and that dates
+        // are read in the tablet's own zone until the site's reaches it.
+        <Show when=training>
+            <p class="training-band" role="note" data-testid="training-band">
+                {move || {
+                    let lang = lang.get();
+                    labelled(lang, t(lang, Text::TrainingBand), &device_offset())
+                }}
+            </p>
+        </Show>
     }
+}
+
+/// The device's offset from UTC now, as "UTC+08:00": the zone training mode reads
+/// dates in.
+fn device_offset() -> String {
+    // JavaScript gives minutes *behind* UTC.
+    let ahead = -(js_sys::Date::new_0().get_timezone_offset() as i32);
+    let sign = if ahead < 0 { '-' } else { '+' };
+    let ahead = ahead.unsigned_abs();
+    format!("UTC{sign}{:02}:{:02}", ahead / 60, ahead % 60)
 }

@@ -163,6 +163,8 @@ pub enum Text {
     Unlock,
     SwitchUser,
     NotSynced,
+    TrainingRecords,
+    TrainingBand,
     TrainingMode,
     SignIn,
     SignOut,

@@ -174,6 +174,11 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "以其他用户登录（未保存的内容将被丢弃）",
         ],
         Text::NotSynced => ["not synced", "条未同步"],
+        Text::TrainingRecords => ["training records, never synced", "条培训记录，不会同步"],
+        Text::TrainingBand => [
+            "Training: records stay on this tablet and are deleted at enrolment; dates are read in this tablet's time zone",
+            "培训模式：记录仅保存在本平板上，注册时删除；日期按本平板的时区计算",
+        ],
         Text::TrainingMode => [
             "TRAINING MODE — not real trial data",
             "培训模式——非真实试验数据",

@@ -120,9 +120,11 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   const rows = await home.rows();
   assert.equal(rows.length, 2, rows.join("\n"));
   assert.equal(rows.filter((row) => row.includes("Randomised")).length, 1, "randomised once");
-  // Three screenings, a non-enrolment, a consent and one randomisation wait for
-  // the server.
-  assert.equal(await home.pending(), "6 not synced");
+  // Three screenings, a non-enrolment, a consent and one randomisation, kept as
+  // training records (the tablet is not enrolled): never synced, and said so; a
+  // band on every screen says what training is, and the zone dates are read in.
+  assert.equal(await home.pending(), "6 training records, never synced");
+  assert.match(await page.textContent("[data-testid=training-band]"), /this tablet's time zone: UTC\+08:00$/);
   await screenshot(page, "06-home-en-landscape");
 
   // The network goes away; the app still starts, from the service worker.
@@ -154,7 +156,7 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
     "IL-6: 250000 pg/mL is outside the allowed range 0–100000 pg/mL");
   assert.match(await followUp.problem(), /Not saved/);
   await screenshot(page, "13-sample-out-of-range-en-landscape");
-  assert.equal(await home.pending(), "6 not synced", "a refused form writes nothing");
+  assert.equal(await home.pending(), "6 training records, never synced", "a refused form writes nothing");
   // A sample cannot be recorded before it is taken.
   await followUp.fill("sampled_at", await localInput(page, -2 * 3600e3));
   assert.equal(await followUp.fieldError("sampled_at"),

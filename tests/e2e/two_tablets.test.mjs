@@ -73,7 +73,8 @@ async function journey(server, shoot) {
   await a.enrol.enrol(firstCode);
   await a.signIn.signIn("Coordinator", pin);
   await a.page.waitForSelector("[data-testid=sync-status]");
-  assert.equal(await a.page.locator("[data-testid=training-badge]").count(), 0, "an enrolled tablet is not in training");
+  assert.equal(await a.page.locator("[data-testid=training-badge], [data-testid=training-band]").count(), 0,
+    "an enrolled tablet is not in training");
 
   // Tablet B cannot reuse A's code, and enrols with a new one.
   await b.page.goto(server.url);
