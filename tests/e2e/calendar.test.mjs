@@ -26,7 +26,7 @@ test("a UTC tablet at a Shanghai site reads the age in Shanghai's calendar", asy
     await page.goto(server.url);
     await page.waitForSelector("#enrolment-code");
     await new Enrol(page).enrol(server.enrolmentCode());
-    await new SignIn(page).signIn("Coordinator", server.firstUserPin());
+    await new SignIn(page).signIn("Investigator", server.firstUserPin());
     const home = new Home(page);
     await home.newScreening();
     const screening = new Screening(page);

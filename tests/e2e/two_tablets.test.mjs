@@ -71,7 +71,7 @@ async function journey(server, shoot) {
   assert.match(await a.enrol.error(), /8 letters and digits/);
   await shoot(a.page, "20-enrol-en-landscape");
   await a.enrol.enrol(firstCode);
-  await a.signIn.signIn("Coordinator", pin);
+  await a.signIn.signIn("Investigator", pin);
   await a.page.waitForSelector("[data-testid=sync-status]");
   assert.equal(await a.page.locator("[data-testid=training-badge], [data-testid=training-band]").count(), 0,
     "an enrolled tablet is not in training");
@@ -84,7 +84,7 @@ async function journey(server, shoot) {
   await b.page.waitForFunction(() => document.querySelector("[data-testid=enrol-error]")?.textContent);
   assert.match(await b.enrol.error(), /already been used/);
   await b.enrol.enrol(server.newEnrolmentCode());
-  await b.signIn.signIn("Coordinator", pin);
+  await b.signIn.signIn("Investigator", pin);
   await b.page.waitForSelector("[data-testid=sync-status]");
 
   // B loses the network; A screens, consents and randomises from its sealed lease.

@@ -56,7 +56,7 @@ test("over HTTPS under the ward's name, the tablet installs, works offline and s
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
 
   await enrol.enrol(secure.enrolmentCode());
-  await signIn.signIn("Coordinator", secure.firstUserPin());
+  await signIn.signIn("Investigator", secure.firstUserPin());
   await page.waitForSelector("[data-testid=sync-status]");
   await home.newScreening();
   await screening.fillEligible();
@@ -71,7 +71,7 @@ test("over HTTPS under the ward's name, the tablet installs, works offline and s
   // recorded meanwhile waits on the tablet.
   await context.setOffline(true);
   await page.reload();
-  await signIn.signIn("Coordinator", secure.firstUserPin());
+  await signIn.signIn("Investigator", secure.firstUserPin());
   await waitForRows(page, 1);
   await home.newScreening();
   await screening.fillEligible({ born: "1961-02-03" });

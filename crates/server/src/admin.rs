@@ -17,8 +17,9 @@ use crate::store::{NewUser, Store, UserOutcome};
 /// the day it is printed, short enough that a forgotten note is harmless.
 pub const ENROLMENT_CODE_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// The user a server creates when its site has none, so it can be tried at once.
-pub const FIRST_USER_NAME: &str = "Coordinator";
+/// The user a server creates when its site has no one who signs in on a tablet,
+/// so it can be tried at once: a bedside role, since no other reaches a tablet.
+pub const FIRST_USER_NAME: &str = "Investigator";
 
 /// The longest site code, user name or device label accepted.
 const MAX_NAME_CHARS: usize = 64;
@@ -78,22 +79,16 @@ pub fn site(code: &str, name: &str, time_zone: &str) -> Result<Site, String> {
 }
 
 /// Readies the store for serving `site`: stores the site, creates a first user when
-/// it has none, and issues an enrolment code.
+/// no one signs in on its tablets, and issues an enrolment code.
 pub async fn start(store: &Store, site: &Site, clock: &Clock) -> Result<Startup> {
     store.upsert_site(site, clock.now_ms()).await?;
     let first_user_pin = if store.users(&site.code).await?.is_empty() {
         let digits = secrets::new_pin_digits()?;
         let pin = Pin::parse(&digits)?;
-        add_user(
-            store,
-            &site.code,
-            FIRST_USER_NAME,
-            Role::Coordinator,
-            &pin,
-            clock,
-        )
-        .await?;
-        Some(digits)
+        let role = Role::Investigator;
+        let outcome = add_user(store, &site.code, FIRST_USER_NAME, role, &pin, clock).await?;
+        // A PIN is shown only for a user it was given to.
+        (outcome == UserOutcome::Done).then_some(digits)
     } else {
         None
     };

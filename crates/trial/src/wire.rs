@@ -239,6 +239,17 @@ pub enum Role {
     Other,
 }
 
+impl Role {
+    /// Whether the role works at the bedside, where tablets are: only such users'
+    /// PIN hashes reach a tablet, so a lost tablet gives away no coordinator's.
+    pub fn at_bedside(self) -> bool {
+        match self {
+            Self::Investigator | Self::ResearchNurse => true,
+            Self::Coordinator | Self::Other => false,
+        }
+    }
+}
+
 /// `POST /api/push`: a device's events, in order, usually starting after the last
 /// sequence number the server acknowledged (resending acknowledged ones is harmless).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -68,7 +68,7 @@ try {
 
   // Enrolled with the server: randomisation uses a live, sealed lease.
   await new Enrol(page).enrol(server.enrolmentCode());
-  await new SignIn(page).signIn("Coordinator", server.firstUserPin());
+  await new SignIn(page).signIn("Investigator", server.firstUserPin());
   await page.waitForSelector("[data-testid=new-screening]");
   const home = new Home(page);
   const screening = new Screening(page);

@@ -184,7 +184,7 @@ const LATIN_WORDS = new Set([
   "HP", "ECMO", "IL", "TNF", "PIN", "VA", "VV", "SOFA", "APACHE", "II", "SAVE", "BMI", "ICU", "ECPR", "CRRT",
   "HA", "CytoSorb", "VIS", "SAE", "CONSORT", "TR", "LV", "VAD", "log",
   "cm", "kg", "mmol", "mmHg", "min", "mL", "pg", "mol", "MB", "https", "localhost",
-  "English", "Coordinator", "Beijing", "Anzhen", "Hospital",
+  "English", "Investigator", "Beijing", "Anzhen", "Hospital",
 ]);
 
 /** What is wrong with the Chinese text of a screen (its `document.body.innerText`):

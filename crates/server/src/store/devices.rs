@@ -129,14 +129,15 @@ impl Store {
         Ok(row.map(|(code, name, time_zone)| calendar::site(code, name, time_zone)))
     }
 
-    /// The site's users, by name.
+    /// The site's users who sign in on its tablets ([`Role::at_bedside`]), by name:
+    /// what a tablet is sent.
     pub async fn users(&self, site_code: &str) -> Result<Vec<User>> {
         let rows = sqlx::query(USERS_OF_SITE)
             .bind(site_code)
             .fetch_all(&self.pool)
             .await
             .with_context(|| format!("cannot read the users of site {site_code}"))?;
-        rows.iter().map(user_from_row).collect()
+        bedside_users(&rows)
     }
 
     /// Creates a user at a site.
@@ -316,7 +317,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await
             .with_context(|| format!("cannot read the users of site {site_code}"))?;
-        let users = users.iter().map(user_from_row).collect::<Result<_>>()?;
+        let users = bedside_users(&users)?;
         tx.commit().await.context("cannot commit an enrolment")?;
         Ok(EnrolOutcome::Enrolled(Box::new(Enrolment {
             label,
@@ -383,6 +384,16 @@ impl Store {
 /// The site's users who may sign in: every one not disabled.
 const USERS_OF_SITE: &str = "SELECT id, name, role, pin_salt, pin_iterations, pin_hash
      FROM users WHERE site_code = $1 AND disabled_at_ms IS NULL ORDER BY name";
+
+/// The users of `rows` who sign in at the bedside: coordinators' PIN hashes never
+/// leave the server.
+fn bedside_users(rows: &[AnyRow]) -> Result<Vec<User>> {
+    let users = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
+    Ok(users
+        .into_iter()
+        .filter(|user| user.role.at_bedside())
+        .collect())
+}
 
 fn user_from_row(row: &AnyRow) -> Result<User> {
     let id: String = row.try_get("id")?;

@@ -848,7 +848,7 @@ async fn start_up_creates_a_first_user_only_when_there_is_none(app: TestApp) {
     assert_eq!(users.len(), 1);
     assert_eq!(
         (users[0].name.as_str(), users[0].role),
-        ("Coordinator", Role::Coordinator)
+        ("Investigator", Role::Investigator)
     );
     assert!(users[0].pin.verify(&Pin::parse(&digits).unwrap()));
     assert!(users[0].pin.iterations() >= 100_000);
@@ -972,6 +972,27 @@ async fn users_and_pins_reach_enrolled_tablets(app: TestApp) {
     admin::set_pin(&app.store, &app.site.code, "Li Na", &new_pin)
         .await
         .unwrap();
+    // A coordinator signs in on the console, never on a tablet: their PIN hash
+    // stays on the server, whether a tablet syncs or enrols.
+    admin::add_user(
+        &app.store,
+        &app.site.code,
+        "Wang Fang",
+        Role::Coordinator,
+        &Pin::parse("135790").unwrap(),
+        &clock,
+    )
+    .await
+    .unwrap();
+    let (status, body) = app.try_enrol(&app.new_code().await, Uuid::now_v7()).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let enrolled: EnrolResponse = from_json(&body);
+    let names: Vec<_> = enrolled
+        .users
+        .iter()
+        .map(|user| user.name.as_str())
+        .collect();
+    assert_eq!(names, ["Li Na", "Zhang Wei"]);
 
     let (status, body) = app.get("/api/users", Some(&tablet.token)).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
@@ -983,7 +1004,7 @@ async fn users_and_pins_reach_enrolled_tablets(app: TestApp) {
             .find(|user| user.name == name)
             .unwrap_or_else(|| panic!("{name} in {answer:?}"))
     };
-    assert_eq!(answer.users.len(), 2);
+    assert_eq!(answer.users.len(), 2, "no coordinator: {answer:?}");
     assert_eq!(user("Zhang Wei").role, Role::ResearchNurse);
     assert!(user("Zhang Wei").pin.verify(&pin));
     assert!(user("Li Na").pin.verify(&new_pin));
