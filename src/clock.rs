@@ -88,7 +88,7 @@ pub const DATE_TIME_PLACEHOLDER: &str = "YYYY-MM-DD hh:mm";
 pub const DATE_PLACEHOLDER: &str = "YYYY-MM-DD";
 
 /// A typed date-time in the form it is shown in, once it reads as one
-/// ("202603101405" becomes "2026-03-10 14:05"), so the nurse sees what was read.
+/// ("202603101405" reads as "2026-03-10 14:05"), so the nurse sees what was read.
 pub fn tidy_date_time(text: &str) -> Option<String> {
     read_local_input(text).ok().flatten().map(to_local_input)
 }

@@ -70,12 +70,13 @@ pub fn AppBar() -> impl IntoView {
         // A band under the bar on every screen: what training is, and that dates
         // are read in the tablet's own zone until the site's reaches it.
         <Show when=training>
-            <p class="training-band" role="note" data-testid="training-band">
+            // A landmark of its own, so no content of the page lies outside one.
+            <aside class="training-band" aria-label=move || t(lang.get(), Text::TrainingMode) data-testid="training-band">
                 {move || {
                     let lang = lang.get();
                     labelled(lang, t(lang, Text::TrainingBand), &device_offset())
                 }}
-            </p>
+            </aside>
         </Show>
     }
 }

@@ -60,17 +60,25 @@ pub fn NumberField(
 }
 
 /// A labelled text input: the shared body of the field components below.
-/// `format` is a hint shown beside the label (how a date is written) and
-/// `tidy` rewrites what was typed once the user leaves the input (a date-time
-/// typed as "202603101405" shows as "2026-03-10 14:05").
+/// `format` is a hint shown beside the label (how a date is written) and the
+/// placeholder, and `read_as` what the text reads as in the form it is shown in:
+/// when that differs from what was typed ("202603101405"), it shows under the
+/// input ("Read as 2026-03-10 14:05"). The text itself is never rewritten, so
+/// nothing on the page moves when the user taps elsewhere.
 fn labelled_input(
     field: Field,
     value: RwSignal<String>,
     error: Signal<Option<String>>,
     format: Option<(Text, &'static str)>,
-    tidy: fn(&str) -> Option<String>,
+    read_as: fn(&str) -> Option<String>,
 ) -> impl IntoView {
     let lang = use_lang();
+    let reading = move || {
+        let typed = value.get();
+        let shown = read_as(&typed).filter(|shown| *shown != typed.trim())?;
+        let text = format!("{} {shown}", t(lang.get(), Text::ReadAs));
+        Some(view! { <p class="read-as" data-testid=format!("{}-read-as", field.key())>{text}</p> })
+    };
     view! {
         <div class="field" class:invalid=move || error.with(Option::is_some)>
             <label for=field.key()>
@@ -87,12 +95,8 @@ fn labelled_input(
                 aria-describedby=format!("{}-error", field.key())
                 prop:value=move || value.get()
                 on:input=move |event| value.set(event_target_value(&event))
-                on:change=move |event| {
-                    if let Some(tidied) = tidy(&event_target_value(&event)) {
-                        value.set(tidied);
-                    }
-                }
             />
+            {reading}
             <FieldMessage field error/>
         </div>
     }

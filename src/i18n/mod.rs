@@ -207,6 +207,7 @@ pub enum Text {
     OutcomeIncomplete,
     DateTimeHint,
     DateHint,
+    ReadAs,
     EligibilityWhy,
     ComputedAge,
     WindowClosesIn,

@@ -239,6 +239,7 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "年-月-日 时：分，24 小时制",
         ],
         Text::DateHint => ["year-month-day", "年-月-日"],
+        Text::ReadAs => ["Read as", "识别为"],
         Text::EligibilityWhy => ["Eligibility", "入组资格"],
         Text::ComputedAge => ["Age (years)", "年龄（岁）"],
         Text::WindowClosesIn => ["Randomisation window closes in", "随机时间窗剩余"],

@@ -6,7 +6,7 @@
 // decision needs (39.96 is not 40.0); an ineligible or not-enrolled participant's
 // page names the failed criteria and the screening they were judged on; dates
 // and times are typed and shown as 2026-03-10 14:05 whatever the browser's
-// language. Every screen is looked at (screenshots), read by axe-core with no
+// language (twelve digits typed alone say what they read as). Every screen is looked at (screenshots), read by axe-core with no
 // violation, and never scrolls sideways.
 import { after, before, test } from "node:test";
 import { TestServer } from "./support/server.mjs";
@@ -38,6 +38,7 @@ const WORDS = {
     e3: "E3 BMI ≥ 40 kg/m²",
     judgedOn: /^Judged on screening [0-9A-F]{4}-\d{4} of \d{4}-\d\d-\d\d \d\d:\d\d$/,
     icuUnreadable: "ICU admission date-time: enter it as 2026-03-10 14:05 (24-hour)",
+    readAs: "Read as",
   },
   zh: {
     locale: "zh-CN",
@@ -48,6 +49,7 @@ const WORDS = {
     e3: "排除 3",
     judgedOn: /^依据 \d{4}-\d\d-\d\d \d\d:\d\d 的筛选（筛选号 [0-9A-F]{4}-\d{4}）判定$/,
     icuUnreadable: "入住 ICU 时间：请按 2026-03-10 14:05 的格式填写（24 小时制）",
+    readAs: "识别为",
   },
 };
 
@@ -125,10 +127,11 @@ for (const lang of ["en", "zh"]) {
     // twelve digits are read and shown in that form, anything else is named.
     await page.fill("#icu_admitted_at", "03/10/2026 2:05 PM");
     assert.equal(await text("icu_admitted_at-error"), words.icuUnreadable);
-    const typed = (await localInput(page, 3600e3)).replace(/[-T:]/g, "");
-    await page.fill("#icu_admitted_at", typed);
-    await page.press("#icu_admitted_at", "Tab");
-    assert.equal(await page.inputValue("#icu_admitted_at"), (await localInput(page, 3600e3)).replace("T", " "));
+    const iso = (await localInput(page, 3600e3)).replace("T", " ");
+    await page.fill("#icu_admitted_at", iso.replace(/[- :]/g, ""));
+    assert.equal(await text("icu_admitted_at-read-as"), `${words.readAs} ${iso}`);
+    await page.fill("#icu_admitted_at", iso);
+    assert.equal(await page.locator("[data-testid=icu_admitted_at-read-as]").count(), 0, "typed as shown");
     assert.match(await page.inputValue("#screened_at"), /^\d{4}-\d\d-\d\d \d\d:\d\d$/);
     assert.equal(await page.getAttribute("#screened_at", "type"), "text");
 

@@ -213,9 +213,9 @@ fn html_input(field: Field, input: Input) -> (&'static str, Option<&'static str>
     }
 }
 
-/// Rewrites a typed date or date-time in the form it is shown in, once it
-/// reads as one (`clock::tidy_date_time`).
-type Tidy = fn(&str) -> Option<String>;
+/// A typed date or date-time in the form it is shown in, once it reads as one
+/// (`clock::tidy_date_time`).
+type ReadAs = fn(&str) -> Option<String>;
 
 /// A field's input (a value with its unit, a date, yes / no or a choice as large
 /// buttons, or text), a "not done" switch that swaps it for a reason, the field's
@@ -256,9 +256,10 @@ pub(super) fn EntryField(
     let is_choice = choices.is_some();
     let is_text = field.input() == Input::Text;
     let (input_type, inputmode) = html_input(field, field.input());
-    // A date or date-time says how to write it beside the input, and shows what
-    // was read in that form once the user leaves it.
-    let format: Option<(Text, &'static str, Tidy)> = match field.input() {
+    // A date or date-time says how to write it beside the input and, when the
+    // text typed is not in that form ("202603101405"), what it reads as; the
+    // text itself is never rewritten, so nothing moves under the user's finger.
+    let format: Option<(Text, &'static str, ReadAs)> = match field.input() {
         Input::DateTime => Some((
             Text::DateTimeHint,
             clock::DATE_TIME_PLACEHOLDER,
@@ -266,6 +267,13 @@ pub(super) fn EntryField(
         )),
         Input::Date => Some((Text::DateHint, clock::DATE_PLACEHOLDER, clock::tidy_date)),
         _ => None,
+    };
+    let read_as = move || {
+        let (_, _, read) = format?;
+        let typed = input.text.get();
+        let shown = read(&typed).filter(|shown| *shown != typed.trim())?;
+        let text = format!("{} {shown}", t(lang.get(), Text::ReadAs));
+        Some(view! { <span class="converted" data-testid=format!("{key}-read-as")>{text}</span> })
     };
     let warning =
         move || error.with(|error| error.as_ref().is_some_and(FieldError::needs_confirmation));
@@ -298,64 +306,59 @@ pub(super) fn EntryField(
     };
     let value_input = move || {
         match choices {
-        Some(keys) => {
-            let options = keys
-                .iter()
-                .map(|&option| {
-                    (
-                        option,
-                        Signal::derive(move || options::label(lang.get(), field, option)),
-                    )
-                })
-                .collect::<Vec<_>>();
-            let selected = Signal::derive(move || {
-                input
-                    .text
-                    .with(|text| keys.iter().copied().find(|option| option == text))
-            });
-            let pick = Callback::new(move |key: &'static str| {
-                input.text.set(key.to_owned());
-                input.confirmed.set(false);
-            });
-            view! { <Radios name=key legend=Signal::derive(label_text) options selected on_pick=pick/> }
+            Some(keys) => {
+                let options = keys
+                    .iter()
+                    .map(|&option| {
+                        (
+                            option,
+                            Signal::derive(move || options::label(lang.get(), field, option)),
+                        )
+                    })
+                    .collect::<Vec<_>>();
+                let selected = Signal::derive(move || {
+                    input
+                        .text
+                        .with(|text| keys.iter().copied().find(|option| option == text))
+                });
+                let pick = Callback::new(move |key: &'static str| {
+                    input.text.set(key.to_owned());
+                    input.confirmed.set(false);
+                });
+                view! { <Radios name=key legend=Signal::derive(label_text) options selected on_pick=pick/> }
                 .into_any()
-        }
-        None => view! {
-            <span class="with-unit">
-                <input
-                    id=key
-                    type=input_type
-                    class:free-text=is_text
-                    class:date-input=format.is_some()
-                    inputmode=inputmode
-                    autocomplete="off"
-                    spellcheck=format.map(|_| "false")
-                    placeholder=format.map(|(_, example, _)| example)
-                    aria-describedby=format!("{key}-error")
-                    prop:value=move || input.text.get()
-                    on:change=move |event| {
-                        let tidied = format.and_then(|(_, _, tidy)| tidy(&event_target_value(&event)));
-                        if let Some(tidied) = tidied {
-                            input.text.set(tidied);
+            }
+            None => view! {
+                <span class="with-unit">
+                    <input
+                        id=key
+                        type=input_type
+                        class:free-text=is_text
+                        class:date-input=format.is_some()
+                        inputmode=inputmode
+                        autocomplete="off"
+                        spellcheck=format.map(|_| "false")
+                        placeholder=format.map(|(_, example, _)| example)
+                        aria-describedby=format!("{key}-error")
+                        prop:value=move || input.text.get()
+                        on:input=move |event| {
+                            input.text.set(event_target_value(&event));
+                            // A confirmation is of the value the user saw.
+                            input.confirmed.set(false);
                         }
-                    }
-                    on:input=move |event| {
-                        input.text.set(event_target_value(&event));
-                        // A confirmation is of the value the user saw.
-                        input.confirmed.set(false);
-                    }
-                />
-                <span class="unit">
-                    {move || match format {
-                        Some((hint, _, _)) => t(lang.get(), hint),
-                        None => unit(),
-                    }}
+                    />
+                    <span class="unit">
+                        {move || match format {
+                            Some((hint, _, _)) => t(lang.get(), hint),
+                            None => unit(),
+                        }}
+                    </span>
+                    {stored_as}
+                    {read_as}
                 </span>
-                {stored_as}
-            </span>
+            }
+            .into_any(),
         }
-        .into_any(),
-    }
     };
     let reason_input = move || {
         view! {
