@@ -56,23 +56,53 @@ pub const ENROLMENT_CODE_LEN: usize = 8;
 
 /// `POST /api/enrol`: a new tablet presents the one-time code the coordinator gave.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
     /// The code as typed; [`EnrolmentCode::parse`] tidies it.
+    // What `EnrolmentCode::parse` accepts, less the rarer spaces it forgives too.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^[ \t\n\r-]*([A-HJKMNP-Za-hjkmnp-z2-9][ \t\n\r-]*){8}$",
+            examples("ABCD-EFGH")
+        )
+    )]
     pub code: String,
     /// The id the tablet gave itself on first start (a UUID v7).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$",
+            examples("019ad6e2-7c1b-7f3a-9d2e-4b5c6d7e8f90")
+        )
+    )]
     pub device_id: Uuid,
     /// The version of the app asking.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, examples("0.1.0"))
+    )]
     pub app_version: String,
     /// The tablet's ECDH P-256 public key: lowercase hex of the 65-byte uncompressed
     /// point, as WebCrypto's `exportKey("raw")` gives it. The private half was
     /// generated non-extractable and never leaves the tablet; the server seals every
     /// lease seed to this key (see [`SealedSeed`]).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^04[0-9a-fA-F]{128}$",
+            examples(
+                "04ff328af6bf311e45e6f67b9f18edfce7ed48af676a907b8098c0c6aacef48de98483b94ab4a1452535089a2cccd152f00550427c0f73d493806a78901c637d25"
+            )
+        )
+    )]
     pub public_key: String,
 }
 
 /// The answer to a successful enrolment: everything a tablet needs to work offline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolResponse {
     /// The device id the server registered (the one the tablet sent).
     pub device_id: Uuid,
@@ -96,6 +126,7 @@ pub struct EnrolResponse {
 /// `POST /api/leases`: a tablet asks for its allocation leases, after pushing its
 /// events, so the server counts the slots it has used.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LeaseRequest {}
 
@@ -105,6 +136,7 @@ pub struct LeaseRequest {}
 /// nothing, so asking again is harmless and a lost answer loses no lease. The
 /// tablet keeps the leases it does not hold yet, by id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaseResponse {
     /// The leases, oldest first; a tablet consumes them in that order.
     pub leases: Vec<SealedLease>,
@@ -122,6 +154,7 @@ pub const LEASE_BLOCKS: u32 = 8;
 /// An allocation lease as the server hands it to its device: everything in the
 /// clear but the seed, which is sealed to the tablet's public key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SealedLease {
     /// The lease's id.
     pub lease_id: LeaseId,
@@ -153,6 +186,7 @@ pub struct SealedLease {
 ///    bytes as additional data, so a sealed seed cannot be moved to another lease;
 ///    48 bytes: the encrypted seed, then the 16-byte tag.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SealedSeed {
     /// The ephemeral public key, 65 bytes uncompressed.
     pub ephemeral_public_key: String,
@@ -168,6 +202,7 @@ pub const SEAL_INFO: &[u8] = b"hp-ecmo lease seed v1";
 
 /// A trial site, as a tablet needs to know it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Site {
     /// A short code ("BJ"), also the site part of every randomisation stratum.
     pub code: String,
@@ -196,6 +231,7 @@ impl Site {
 
 /// A person who may sign in on a site's tablets.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// The id every event this person records names.
     pub id: Uuid,
@@ -212,6 +248,7 @@ pub struct User {
 /// the server reaches the tablets without enrolling them again; the tablet keeps
 /// exactly this list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsersResponse {
     /// The site's users.
     pub users: Vec<User>,
@@ -226,6 +263,7 @@ pub struct UsersResponse {
 
 /// What a user may do. Appended, never renamed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// A bedside investigator: screens, records consent, randomises, enters data.
@@ -253,16 +291,19 @@ impl Role {
 /// `POST /api/push`: a device's events, in order, usually starting after the last
 /// sequence number the server acknowledged (resending acknowledged ones is harmless).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     /// At most [`MAX_PUSH_EVENTS`]. Each must be exactly as the tablet stored it:
     /// unknown fields are refused here too, not only at the top level.
     #[serde(deserialize_with = "strict_events")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
     pub events: Vec<Event>,
 }
 
 /// The answer to a push.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     /// The device's last sequence number the server has stored; the tablet may
     /// forget every event up to it from its outbox. Events of the batch after it
@@ -278,6 +319,7 @@ pub struct PushResponse {
 
 /// Why one event of a push was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rejection {
     /// The event's sequence number on its device.
     pub device_seq: u64,
@@ -295,6 +337,7 @@ pub struct Rejection {
 /// (and acknowledged: the audit trail stays gapless and the tablet is never stuck);
 /// every other code means the event and the rest of its batch were not stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RejectionCode {
     /// The payload does not validate against its kind and schema version. Stored,
@@ -336,18 +379,24 @@ pub enum RejectionCode {
 
 /// The query of `GET /api/pull?after=CURSOR&limit=N`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct PullQuery {
     /// The cursor of the last event already pulled; 0 (the default) starts from the
     /// beginning.
     #[serde(default)]
+    // Cursors are the server's sequence numbers: signed 64-bit in its database.
+    #[cfg_attr(feature = "openapi", param(maximum = 9_223_372_036_854_775_807_u64))]
     pub after: u64,
     /// The most events wanted, 1 to [`MAX_PULL_EVENTS`] (the default).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
 }
 
 /// One page of other devices' events, in the server's order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     /// The events, oldest first. Events refused as data are not served.
     pub events: Vec<PulledEvent>,
@@ -361,6 +410,7 @@ pub struct PullResponse {
 
 /// An event as the server serves it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PulledEvent {
     /// Its place in the server's order.
     pub cursor: u64,
@@ -372,6 +422,7 @@ pub struct PulledEvent {
 
 /// The body of every error answer, whatever the endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiErrorBody {
     /// What went wrong, for the tablet to act on.
     pub error: ErrorCode,
@@ -383,6 +434,7 @@ pub struct ApiErrorBody {
 
 /// One wrong field of a request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// Where, as a path into the request: `events[3].device_seq`, or `body`.
     pub field: String,
@@ -392,6 +444,7 @@ pub struct Problem {
 
 /// The kinds of error answers. Appended, never renamed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// 400: the body is not JSON, or was cut off.
@@ -620,6 +673,183 @@ fn first_difference(
     }
 }
 
+/// The OpenAPI schemas of the types the wire carries but other modules own
+/// (`Event` and the parts it is made of, `PinHash`, `LeaseId`), written here by
+/// hand from their serde forms so that `event`, `time`, `pin` and `randomisation`
+/// stay free of utoipa. Each says exactly what the server's decoder accepts: an
+/// input the schema allows is never refused as malformed, and one it forbids is.
+#[cfg(feature = "openapi")]
+mod openapi {
+    use std::borrow::Cow;
+
+    use serde_json::json;
+    use utoipa::openapi::{RefOr, Schema};
+    use utoipa::{PartialSchema, ToSchema};
+
+    use crate::event::{Event, EventKind};
+    use crate::pin::{MAX_ITERATIONS, MIN_ITERATIONS, PinHash};
+    use crate::randomisation::LeaseId;
+    use crate::time::Moment;
+
+    /// A UUID as the app writes it: lowercase, hyphenated. An event must be
+    /// exactly as the app wrote it, since its hash covers those bytes.
+    const UUID: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+    /// A SHA-256 digest as the app writes it.
+    const HASH: &str = "^[0-9a-f]{64}$";
+    /// `Moment::new`'s range: 1900-01-01 to 2200-01-01 UTC, offsets within ±18 h.
+    pub(super) const MIN_UTC_MS: i64 = -2_208_988_800_000;
+    pub(super) const MAX_UTC_MS: i64 = 7_258_118_400_000;
+    pub(super) const MAX_OFFSET_MINUTES: i16 = 18 * 60;
+
+    /// A schema from its JSON: far easier to read than utoipa's builders.
+    fn from_json(schema: serde_json::Value) -> RefOr<Schema> {
+        RefOr::T(serde_json::from_value(schema).expect("a schema written by hand here is valid"))
+    }
+
+    /// A reference to the component `T` is registered as.
+    fn reference<T: ToSchema>() -> serde_json::Value {
+        json!({ "$ref": format!("#/components/schemas/{}", T::name()) })
+    }
+
+    impl PartialSchema for Event {
+        fn schema() -> RefOr<Schema> {
+            let uuid = |description: &str| {
+                json!({ "type": "string", "format": "uuid", "pattern": UUID,
+                    "description": description })
+            };
+            let hash = |description: &str| json!({ "type": "string", "pattern": HASH, "description": description });
+            let text = |description: &str| json!({ "type": "string", "description": description });
+            from_json(json!({
+                "type": "object",
+                "description": "One immutable record of a user action, sealed into its device's \
+                    SHA-256 hash chain. Pushed exactly as the tablet stored it: no other field, \
+                    every value written as the app writes it. The limits every event keeps (a \
+                    payload of at most 64 KiB, an app_version of at most 64 characters, nothing \
+                    dated before 2018) are checked per event and answered as rejections.",
+                "additionalProperties": false,
+                "required": ["id", "device_id", "device_seq", "recorded_at", "user_id",
+                    "participant_id", "kind", "payload", "app_version", "schema_version",
+                    "prev_hash", "hash"],
+                "properties": {
+                    "id": uuid("The event's id: a UUID v7 made on the tablet."),
+                    "device_id": uuid("The tablet that recorded it."),
+                    // No `format`: int64 would end at 2^63, and u64 is read whole.
+                    "device_seq": { "type": "integer", "minimum": 0, "maximum": u64::MAX,
+                        "description": "Its place in its device's chain, from 1, without gaps." },
+                    "recorded_at": reference::<Moment>(),
+                    "user_id": uuid("The signed-in user who acted."),
+                    "participant_id": uuid("The participant the event is about."),
+                    "kind": reference::<EventKind>(),
+                    "payload": text("The payload's JSON text, as hashed; checked per kind."),
+                    "app_version": text("The version of the app that recorded it."),
+                    "schema_version": { "type": "integer", "minimum": 0, "maximum": u32::MAX,
+                        "description": "The CRF schema version the payload was entered with." },
+                    "prev_hash": hash("The previous event's hash; zeros for the first."),
+                    "hash": hash("SHA-256 over the event's fields and prev_hash."),
+                },
+            }))
+        }
+    }
+
+    impl ToSchema for Event {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("Event")
+        }
+
+        fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            for (name, schema) in [
+                (Moment::name(), Moment::schema()),
+                (EventKind::name(), EventKind::schema()),
+            ] {
+                schemas.push((name.into_owned(), schema));
+            }
+        }
+    }
+
+    impl PartialSchema for Moment {
+        fn schema() -> RefOr<Schema> {
+            from_json(json!({
+                "type": "object",
+                "description": "An instant: UTC milliseconds, and the device's UTC offset then.",
+                "additionalProperties": false,
+                "required": ["utc_ms", "offset_minutes"],
+                "properties": {
+                    "utc_ms": { "type": "integer", "format": "int64",
+                        "minimum": MIN_UTC_MS, "maximum": MAX_UTC_MS,
+                        "description": "Milliseconds since 1970-01-01 UTC; years 1900 to 2200." },
+                    "offset_minutes": { "type": "integer", "format": "int32",
+                        "minimum": -MAX_OFFSET_MINUTES, "maximum": MAX_OFFSET_MINUTES,
+                        "description": "The device's offset from UTC in minutes, east positive." },
+                },
+            }))
+        }
+    }
+
+    impl ToSchema for Moment {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("Moment")
+        }
+    }
+
+    impl PartialSchema for EventKind {
+        fn schema() -> RefOr<Schema> {
+            let kinds =
+                EventKind::ALL.map(|kind| serde_json::to_value(kind).expect("a kind serialises"));
+            from_json(json!({
+                "type": "string",
+                "description": "What the user did. Appended, never renamed.",
+                "enum": kinds,
+            }))
+        }
+    }
+
+    impl ToSchema for EventKind {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("EventKind")
+        }
+    }
+
+    impl PartialSchema for PinHash {
+        fn schema() -> RefOr<Schema> {
+            from_json(json!({
+                "type": "object",
+                "description": "A PIN's PBKDF2-HMAC-SHA-256 hash: a tablet checks a typed PIN \
+                    against it offline.",
+                "additionalProperties": false,
+                "required": ["salt", "iterations", "hash"],
+                "properties": {
+                    "salt": { "type": "string", "pattern": "^[0-9a-f]{32}$" },
+                    "iterations": { "type": "integer",
+                        "minimum": MIN_ITERATIONS, "maximum": MAX_ITERATIONS },
+                    "hash": { "type": "string", "pattern": HASH },
+                },
+            }))
+        }
+    }
+
+    impl ToSchema for PinHash {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("PinHash")
+        }
+    }
+
+    impl PartialSchema for LeaseId {
+        fn schema() -> RefOr<Schema> {
+            from_json(json!({
+                "type": "string",
+                "format": "uuid",
+                "description": "Identifies an allocation lease.",
+            }))
+        }
+    }
+
+    impl ToSchema for LeaseId {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("LeaseId")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -679,6 +909,37 @@ mod tests {
         check_push(
             serde_json::json!({ "events": [], "device": "x" }),
             Err("unknown field `device`, expected `events`"),
+        );
+    }
+
+    #[cfg(feature = "openapi")]
+    #[test]
+    fn the_schema_of_a_moment_is_the_range_moments_keep() {
+        use super::openapi::{MAX_OFFSET_MINUTES, MAX_UTC_MS, MIN_UTC_MS};
+        use crate::time::MomentError::{InstantOutOfRange, OffsetOutOfRange};
+        let check = |utc_ms, offset_minutes, expected: Result<(), crate::time::MomentError>| {
+            let actual = Moment::new(utc_ms, offset_minutes).map(drop);
+            assert_eq!(actual, expected, "{utc_ms} {offset_minutes}");
+        };
+        check(MIN_UTC_MS, -MAX_OFFSET_MINUTES, Ok(()));
+        check(MAX_UTC_MS, MAX_OFFSET_MINUTES, Ok(()));
+        let (before, after) = (MIN_UTC_MS - 1, MAX_UTC_MS + 1);
+        check(before, 0, Err(InstantOutOfRange { utc_ms: before }));
+        check(after, 0, Err(InstantOutOfRange { utc_ms: after }));
+        let (east, west) = (MAX_OFFSET_MINUTES + 1, -MAX_OFFSET_MINUTES - 1);
+        check(
+            0,
+            east,
+            Err(OffsetOutOfRange {
+                offset_minutes: east,
+            }),
+        );
+        check(
+            0,
+            west,
+            Err(OffsetOutOfRange {
+                offset_minutes: west,
+            }),
         );
     }
 

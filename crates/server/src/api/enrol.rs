@@ -8,6 +8,7 @@ use trial::event::MAX_APP_VERSION_CHARS;
 use trial::wire::{EnrolRequest, EnrolResponse, EnrolmentCode};
 use uuid::Uuid;
 
+use super::openapi::{JsonBodyErrors, ServerFailure};
 use crate::AppState;
 use crate::error::{ApiError, ApiJson};
 use crate::leases::FreshLease;
@@ -19,6 +20,33 @@ use crate::store::{EnrolOutcome, NewEnrolment};
 /// transaction; a used, expired or unknown code, or a device id already enrolled,
 /// changes nothing. Everything random is drawn before, so nothing can fail once
 /// the code is spent.
+#[utoipa::path(
+    post,
+    path = "/enrol",
+    tag = "sync",
+    request_body(content = EnrolRequest, content_type = "application/json"),
+    responses(
+        (
+            status = 200,
+            description = "Enrolled: the device token (shown this once), the tablet's label, site \
+                and users, and its first lease.",
+            body = EnrolResponse,
+        ),
+        JsonBodyErrors,
+        (
+            status = 401,
+            description = "The enrolment code is not known, or has expired (`unauthenticated`).",
+            body = trial::wire::ApiErrorBody,
+        ),
+        (
+            status = 409,
+            description = "The code was already used, or a tablet with this device id is already \
+                enrolled (`conflict`).",
+            body = trial::wire::ApiErrorBody,
+        ),
+        ServerFailure,
+    ),
+)]
 pub async fn enrol(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EnrolRequest>,

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::response::Json;
 use trial::wire::{LeaseRequest, LeaseResponse};
 
+use super::openapi::{JsonBodyErrors, ServerFailure, TokenRefused};
 use crate::AppState;
 use crate::auth::AuthenticatedDevice;
 use crate::error::{ApiError, ApiJson};
@@ -16,6 +17,30 @@ use crate::store::Device;
 /// first, after issuing one when fewer than `LEASE_LOW_WATER` slots are left (see
 /// `Store::leases`). Asking again issues nothing more, so a lost answer loses no
 /// lease; each answer seals every seed with a new ephemeral key and nonce.
+#[utoipa::path(
+    post,
+    path = "/leases",
+    tag = "sync",
+    request_body(content = LeaseRequest, content_type = "application/json"),
+    responses(
+        (
+            status = 200,
+            description = "Every lease of the tablet with a slot left, oldest first, each seed \
+                sealed afresh.",
+            body = LeaseResponse,
+        ),
+        JsonBodyErrors,
+        TokenRefused,
+        (
+            status = 409,
+            description = "The tablet was enrolled before the server issued leases and has no key \
+                to seal to: enrol it again (`conflict`).",
+            body = trial::wire::ApiErrorBody,
+        ),
+        ServerFailure,
+    ),
+    security(("device_token" = [])),
+)]
 pub async fn leases(
     State(state): State<AppState>,
     AuthenticatedDevice(device): AuthenticatedDevice,

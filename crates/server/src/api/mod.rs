@@ -8,20 +8,24 @@
 //! | `GET /api/pull?after=&limit=` | device token | → `PullResponse` |
 //! | `POST /api/leases` | device token | `LeaseRequest` (`{}`) → `LeaseResponse` |
 //! | `GET /api/users` | device token | → `UsersResponse` |
+//! | `GET /api/openapi.json` | none | → this table in OpenAPI 3.1, with every schema |
 //!
 //! Errors answer as `ApiErrorBody` (see `error`).
 
 mod enrol;
 mod leases;
+mod openapi;
 mod pull;
 mod push;
 mod users;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Extension, State};
 use axum::response::Json;
-use axum::routing::{get, post};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -30,31 +34,52 @@ use crate::error::ApiError;
 /// forms is well under 1 MiB; the limit is there to stop a runaway client.
 pub const MAX_BODY_BYTES: usize = 4 << 20;
 
-/// The API's routes, to be nested under `/api`.
+/// The API's routes, to be nested under `/api`, and `GET /api/openapi.json`
+/// describing them.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/enrol", post(enrol::enrol))
-        .route("/push", post(push::push))
-        .route("/pull", get(pull::pull))
-        .route("/leases", post(leases::leases))
-        .route("/users", get(users::users))
+    let (router, paths) = routes().split_for_parts();
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(openapi::Description::new(paths)))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
+/// Every route with its description: the one list both the router and
+/// `/api/openapi.json` are made from, so neither can have a route the other lacks.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(health))
+        .routes(routes!(openapi::openapi))
+        .routes(routes!(enrol::enrol))
+        .routes(routes!(push::push))
+        .routes(routes!(pull::pull))
+        .routes(routes!(leases::leases))
+        .routes(routes!(users::users))
+}
+
 /// The answer of `GET /api/health`: lets a tablet tell "server reachable" from
 /// "network up", shows which build is running, and gives the server's clock.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Health {
+    /// Always `ok`.
     status: &'static str,
+    /// The server's build.
     version: &'static str,
+    /// The version of the sync API it speaks (`trial::wire::API_VERSION`).
     api_version: u32,
+    /// The server's clock, in UTC milliseconds.
     server_time_ms: i64,
 }
 
+/// Whether the server is up, which build it is, and its clock. No token needed.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "meta",
+    responses((status = 200, description = "The server is up.", body = Health)),
+)]
 async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok",

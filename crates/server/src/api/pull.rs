@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::response::Json;
 use trial::wire::{MAX_PULL_BYTES, MAX_PULL_EVENTS, PullQuery, PullResponse, PulledEvent};
 
+use super::openapi::{ServerFailure, TokenRefused};
 use crate::AppState;
 use crate::auth::AuthenticatedDevice;
 use crate::error::{ApiError, ApiQuery};
@@ -12,6 +13,29 @@ use crate::error::{ApiError, ApiQuery};
 /// One page after `after`, of at most `limit` events and about
 /// [`MAX_PULL_BYTES`]; `more` says whether another waits. The device's own events
 /// and events refused as data are left out.
+#[utoipa::path(
+    get,
+    path = "/pull",
+    tag = "sync",
+    params(PullQuery),
+    responses(
+        (
+            status = 200,
+            description = "A page of the site's other devices' events after the cursor.",
+            body = PullResponse,
+        ),
+        (
+            status = 422,
+            description = "The query is wrong (`invalid_request`): an unknown parameter, not a \
+                number, `limit` outside 1 to 500, `after` beyond every cursor; \
+                `problems` names it.",
+            body = trial::wire::ApiErrorBody,
+        ),
+        TokenRefused,
+        ServerFailure,
+    ),
+    security(("device_token" = [])),
+)]
 pub async fn pull(
     State(state): State<AppState>,
     AuthenticatedDevice(device): AuthenticatedDevice,

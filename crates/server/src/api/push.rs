@@ -14,6 +14,7 @@ use trial::time::Calendar;
 use trial::wire::{MAX_PUSH_EVENTS, PushRequest, PushResponse, Rejection, RejectionCode};
 use uuid::Uuid;
 
+use super::openapi::{JsonBodyErrors, ServerFailure, TokenRefused};
 use crate::AppState;
 use crate::auth::AuthenticatedDevice;
 use crate::calendar;
@@ -32,6 +33,25 @@ use crate::sync::{self, AllocationContext, Origin};
 /// but rejected: an event about another site's participant, by a user who may not
 /// have recorded it, or whose payload does not validate, and a randomisation that
 /// does not verify. See `sync` for why.
+#[utoipa::path(
+    post,
+    path = "/push",
+    tag = "sync",
+    request_body(content = PushRequest, content_type = "application/json"),
+    responses(
+        (
+            status = 200,
+            description = "The new acknowledged sequence number, and every event of the batch \
+                refused (stored as data refused, or not stored with the rest of the \
+                batch), with why.",
+            body = PushResponse,
+        ),
+        JsonBodyErrors,
+        TokenRefused,
+        ServerFailure,
+    ),
+    security(("device_token" = [])),
+)]
 pub async fn push(
     State(state): State<AppState>,
     AuthenticatedDevice(device): AuthenticatedDevice,

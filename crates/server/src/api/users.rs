@@ -7,12 +7,29 @@ use axum::extract::State;
 use axum::response::Json;
 use trial::wire::UsersResponse;
 
+use super::openapi::{ServerFailure, TokenRefused};
 use crate::AppState;
 use crate::auth::AuthenticatedDevice;
 use crate::error::ApiError;
 
 /// The users of the device's site, as enrolment gave them, and the site with its
 /// time zone's rules.
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "sync",
+    responses(
+        (
+            status = 200,
+            description = "Everyone who may sign in on the site's tablets, with their PIN hashes, \
+                and the site with its time zone's rules.",
+            body = UsersResponse,
+        ),
+        TokenRefused,
+        ServerFailure,
+    ),
+    security(("device_token" = [])),
+)]
 pub async fn users(
     State(state): State<AppState>,
     AuthenticatedDevice(device): AuthenticatedDevice,

@@ -730,6 +730,7 @@ macro_rules! on_both_engines {
 
 mod crafted;
 mod export;
+mod openapi;
 mod race;
 
 on_both_engines!(
