@@ -11,6 +11,7 @@
 //! | contradicts what is stored | 409 `conflict` |
 //! | body over the limit | 413 `payload_too_large` |
 //! | body not declared JSON | 415 `unsupported_media_type` |
+//! | too many failed enrolment attempts from one address | 429 `too_many_requests`, with `Retry-After` |
 //! | anything else | 500 `internal`, no detail; the cause is logged by [`log_internal_errors`] |
 
 use std::fmt;
@@ -20,7 +21,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -46,6 +47,11 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 409, with what it contradicts.
     Conflict(String),
+    /// 429: too many failed attempts; try again after this many seconds.
+    TooManyRequests {
+        /// What `Retry-After` says.
+        retry_after_s: u64,
+    },
     /// 500: the cause is logged, never sent.
     Internal(anyhow::Error),
 }
@@ -77,6 +83,9 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             Self::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            Self::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests)
+            }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
@@ -91,6 +100,10 @@ impl From<anyhow::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error) = self.status_and_code();
+        let retry_after_s = match self {
+            Self::TooManyRequests { retry_after_s } => Some(retry_after_s),
+            _ => None,
+        };
         let (message, problems, cause) = match self {
             Self::MalformedJson(problem) => {
                 ("the body is not valid JSON".to_owned(), vec![problem], None)
@@ -117,6 +130,20 @@ impl IntoResponse for ApiError {
             Self::Unauthenticated(message) | Self::NotFound(message) | Self::Conflict(message) => {
                 (message, Vec::new(), None)
             }
+            Self::TooManyRequests { retry_after_s } => {
+                let when = match retry_after_s.div_ceil(60) {
+                    0 | 1 => "a minute".to_owned(),
+                    minutes => format!("{minutes} minutes"),
+                };
+                (
+                    format!(
+                        "too many failed enrolment attempts from this address: try again in \
+                         {when}, with the code the coordinator gave"
+                    ),
+                    Vec::new(),
+                    None,
+                )
+            }
             Self::Internal(cause) => (
                 "the server failed; try again later".to_owned(),
                 Vec::new(),
@@ -131,6 +158,11 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         if let Some(cause) = cause {
             response.extensions_mut().insert(cause);
+        }
+        if let Some(seconds) = retry_after_s {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -8,7 +8,9 @@
 //! thousand half-open connections cannot hold the server. A TLS port answers plain
 //! HTTP with a sentence naming the `https://` URL instead of a silent hang (the
 //! first byte of a TLS connection is always 0x16). And only TLS listeners add
-//! `Strict-Transport-Security`.
+//! `Strict-Transport-Security`. Every request carries its connection's peer
+//! address as axum's `ConnectInfo<SocketAddr>`, which the enrolment rate limit
+//! counts by.
 
 use std::future::Future;
 use std::io;
@@ -17,6 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -25,6 +28,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::Layer;
+use tower_http::add_extension::AddExtensionLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::headers;
@@ -174,9 +178,9 @@ async fn accept(
     connection_open: watch::Receiver<()>,
 ) {
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.tcp.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     if !is_connection_error(&error) {
                         // Out of file descriptors, most likely: wait for some to
@@ -191,6 +195,7 @@ async fn accept(
         };
         let connection = Connection {
             app: app.clone(),
+            peer,
             timeouts,
             stopping: stopping.clone(),
             _open: connection_open.clone(),
@@ -215,6 +220,8 @@ fn is_connection_error(error: &io::Error) -> bool {
 /// One accepted connection and what serving it needs.
 struct Connection {
     app: Router,
+    /// The client's address, as the socket gives it.
+    peer: SocketAddr,
     timeouts: Timeouts,
     stopping: watch::Receiver<()>,
     /// Dropped when the connection ends, which is what [`serve`] waits for.
@@ -228,7 +235,7 @@ impl Connection {
     /// Takes the TLS handshake, within [`Timeouts::tls_handshake`], then serves
     /// HTTP over it; a client speaking plain HTTP gets [`answer_plain_http`].
     async fn serve_tls(self, stream: TcpStream, acceptor: tokio_rustls::TlsAcceptor) {
-        let peer = stream.peer_addr().ok();
+        let peer = self.peer;
         let handshake = async move {
             let mut first_byte = [0; 1];
             if stream.peek(&mut first_byte).await? == 0 {
@@ -244,8 +251,8 @@ impl Connection {
             Ok(Ok(Some(tls_stream))) => self.serve_http(tls_stream).await,
             Ok(Ok(None)) => {}
             // Most often a tablet that does not trust the certificate (yet).
-            Ok(Err(error)) => tracing::info!(?peer, %error, "TLS handshake failed"),
-            Err(_) => tracing::info!(?peer, "TLS handshake timed out"),
+            Ok(Err(error)) => tracing::info!(%peer, %error, "TLS handshake failed"),
+            Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
         }
     }
 
@@ -256,6 +263,7 @@ impl Connection {
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let app = RequestBodyTimeoutLayer::new(self.timeouts.request_body).layer(self.app);
+        let app = AddExtensionLayer::new(ConnectInfo(self.peer)).layer(app);
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())

@@ -466,6 +466,9 @@ pub enum ErrorCode {
     Conflict,
     /// 500: the server failed; the request may be retried.
     Internal,
+    /// 429: too many failed attempts from this address (enrolment codes); the
+    /// `Retry-After` header says how many seconds to wait.
+    TooManyRequests,
     /// A code added by a newer server.
     #[serde(other)]
     Other,

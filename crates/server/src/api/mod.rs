@@ -10,7 +10,8 @@
 //! | `GET /api/users` | device token | → `UsersResponse` |
 //! | `GET /api/openapi.json` | none | → this table in OpenAPI 3.1, with every schema |
 //!
-//! Errors answer as `ApiErrorBody` (see `error`).
+//! Errors answer as `ApiErrorBody` (see `error`). Enrolment attempts are
+//! rate-limited per client address (`enrol`).
 
 mod enrol;
 mod leases;

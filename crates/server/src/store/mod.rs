@@ -16,6 +16,7 @@
 //! Every call carries `.context(…)` naming what failed; the error reaches the log,
 //! never the client.
 
+mod attempts;
 mod devices;
 mod events;
 mod export;
@@ -33,6 +34,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions};
 
+pub use attempts::{Admission, AttemptId};
 pub use devices::{Device, EnrolOutcome, Enrolment, NewEnrolment, NewUser, UserOutcome};
 pub use events::{AllocationHoldings, NewEvent, PushOutcome, PushTransaction, StoredEvent};
 pub use export::ExportRecord;
@@ -254,6 +256,11 @@ const SQLITE_MIGRATIONS: &[EmbeddedMigration] = &[
         "exports",
         include_str!("../../migrations/sqlite/0004_exports.sql"),
     ),
+    (
+        5,
+        "enrolment attempts",
+        include_str!("../../migrations/sqlite/0005_enrolment_attempts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
     (
@@ -275,6 +282,11 @@ const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
         4,
         "exports",
         include_str!("../../migrations/postgres/0004_exports.sql"),
+    ),
+    (
+        5,
+        "enrolment attempts",
+        include_str!("../../migrations/postgres/0005_enrolment_attempts.sql"),
     ),
 ];
 

@@ -107,6 +107,7 @@ struct TestTablet {
 
 /// Starts a server on `engine`.
 async fn spawn_app(engine: Engine) -> TestApp {
+    logs::install();
     let (database, database_arg, sqlite) = match engine {
         Engine::Sqlite => {
             let folder = tempfile::tempdir().unwrap();
@@ -730,8 +731,10 @@ macro_rules! on_both_engines {
 
 mod crafted;
 mod export;
+mod logs;
 mod openapi;
 mod race;
+mod rate_limit;
 
 on_both_engines!(
     serves_the_app_shell_and_deep_links,
