@@ -40,8 +40,14 @@ impl FromRequestParts<AppState> for AuthenticatedDevice {
     }
 }
 
+/// The token of the one `Authorization: Bearer <token>` header. Two headers are
+/// none: which of them counts is not for a proxy and the server to disagree on.
 fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return None;
+    };
+    let value = value.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

@@ -24,7 +24,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde_json::Value;
+use serde_json::error::Category;
 use trial::json::{JsonError, check_unique_keys};
 use trial::wire::{ApiErrorBody, ErrorCode, Problem};
 
@@ -216,7 +218,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// well-formed body of the wrong shape is 422.
 ///
 /// An object that repeats a key is 422 too, naming where: readers disagree about
-/// which of the two counts (`trial::json`).
+/// which of the two counts (`trial::json`). So is a body that is not an object:
+/// serde would read a struct from an array of its fields' values too, which is
+/// no request this API describes.
+///
+/// A number is read as its value, as JSON Schema and the API's OpenAPI
+/// description read it: `3.0` is the integer 3 where an integer is asked for.
+/// (serde takes only `3`; numbers are doubles in JSON's data model, so the body
+/// is read again with every whole number below 2^53 written as an integer
+/// before it is refused.)
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if let Ok(text) = std::str::from_utf8(bytes)
         && let Err(JsonError::DuplicateKey { path, key }) = check_unique_keys(text)
@@ -230,8 +240,42 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             message: format!("the key `{key}` occurs twice"),
         }]));
     }
+    let starts_as_object = bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{');
+    if !starts_as_object && serde_json::from_slice::<IgnoredAny>(bytes).is_ok() {
+        return Err(ApiError::invalid(
+            "body",
+            "a request body is a JSON object; this is another JSON value",
+        ));
+    }
+    let (path, error) = match parse_whole(bytes) {
+        Ok(value) => return Ok(value),
+        Err((path, error)) => match (error.classify(), with_whole_numbers(bytes)) {
+            (Category::Data, Some(value)) => match serde_path_to_error::deserialize(value) {
+                Ok(value) => return Ok(value),
+                Err(_) => (path, error),
+            },
+            _ => (path, error),
+        },
+    };
+    // The root, or an unknown key that is the empty string.
+    let problem = Problem {
+        field: if path == "." || path.is_empty() {
+            "body".to_owned()
+        } else {
+            path
+        },
+        message: error.to_string(),
+    };
+    Err(match error.classify() {
+        Category::Data => ApiError::Invalid(vec![problem]),
+        _ => ApiError::MalformedJson(problem),
+    })
+}
+
+/// `bytes` as one `T` and nothing after it, or where it failed and why.
+fn parse_whole<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, (String, serde_json::Error)> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let parsed = serde_path_to_error::deserialize(&mut deserializer)
+    serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| (error.path().to_string(), error.into_inner()))
         .and_then(|value| {
             // Refuses anything after the value, such as a second one.
@@ -239,19 +283,37 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 .end()
                 .map(|()| value)
                 .map_err(|error| (".".to_owned(), error))
-        });
-    let (path, error) = match parsed {
-        Ok(value) => return Ok(value),
-        Err(failure) => failure,
-    };
-    let problem = Problem {
-        field: if path == "." { "body".to_owned() } else { path },
-        message: error.to_string(),
-    };
-    Err(match error.classify() {
-        serde_json::error::Category::Data => ApiError::Invalid(vec![problem]),
-        _ => ApiError::MalformedJson(problem),
-    })
+        })
+}
+
+/// The body as a JSON value with every whole number that a double holds exactly
+/// written as an integer, when there was one to rewrite.
+fn with_whole_numbers(bytes: &[u8]) -> Option<Value> {
+    fn rewrite(value: &mut Value, rewritten: &mut bool) {
+        match value {
+            Value::Number(number) => {
+                // Below 2^53 a double holds every whole number exactly.
+                const EXACT: f64 = 9_007_199_254_740_992.0;
+                if let Some(float) = number.as_f64()
+                    && number.is_f64()
+                    && float.fract() == 0.0
+                    && float.abs() < EXACT
+                {
+                    *number = (float as i64).into();
+                    *rewritten = true;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| rewrite(item, rewritten)),
+            Value::Object(fields) => fields
+                .values_mut()
+                .for_each(|field| rewrite(field, rewritten)),
+            _ => {}
+        }
+    }
+    let mut value: Value = serde_json::from_slice(bytes).ok()?;
+    let mut rewritten = false;
+    rewrite(&mut value, &mut rewritten);
+    rewritten.then_some(value)
 }
 
 /// Like `axum::extract::Query`, but a bad query answers as an [`ApiError`].

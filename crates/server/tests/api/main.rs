@@ -384,6 +384,38 @@ impl TestApp {
         count
     }
 
+    /// How many rows every table of the database holds, by name (the migrations'
+    /// own bookkeeping included): what a refused request must leave as it was.
+    async fn all_row_counts(&self) -> BTreeMap<String, i64> {
+        sqlx::any::install_default_drivers();
+        let mut connection = sqlx::AnyConnection::connect(self.database.as_url())
+            .await
+            .unwrap();
+        let list = match self.database.engine() {
+            server::store::Engine::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            }
+            server::store::Engine::Postgres => {
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()"
+            }
+        };
+        let tables: Vec<(String,)> = sqlx::query_as(list)
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+        assert!(tables.len() > 10, "{tables:?}");
+        let mut counts = BTreeMap::new();
+        for (table,) in tables {
+            let (count,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&mut connection)
+                .await
+                .unwrap();
+            counts.insert(table, count);
+        }
+        connection.close().await.unwrap();
+        counts
+    }
+
     async fn try_push(&self, token: Option<&str>, events: &[Event]) -> (StatusCode, Vec<u8>) {
         let request = PushRequest {
             events: events.to_vec(),
@@ -729,8 +761,10 @@ macro_rules! on_both_engines {
     };
 }
 
+mod auth;
 mod crafted;
 mod export;
+mod fuzz;
 mod logs;
 mod openapi;
 mod race;
