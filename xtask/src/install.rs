@@ -5,7 +5,8 @@
 //! them: Trunk 0.21.14 (0.22 needs a newer rustc), wasm-bindgen-cli equal to the
 //! `wasm-bindgen` in Cargo.lock (the CLI refuses any other), wasm-opt from npm's
 //! binaryen (Debian's is too old for today's rustc output), pandas and odmlib
-//! exactly as the export checks were written against.
+//! exactly as the export checks were written against, and the API tester,
+//! schemathesis, since a new release may test differently.
 
 use std::path::{Path, PathBuf};
 
@@ -39,33 +40,40 @@ pub fn build_tools(sh: &Shell) -> Result {
     npm_tools(sh)
 }
 
-/// Everything: the build tools, the browser the tests drive and the checkers of
-/// the exports.
+/// Everything: the build tools, the browser the tests drive, the checkers of the
+/// exports and the API tester.
 pub fn everything(sh: &Shell) -> Result {
     build_tools(sh)?;
     chromium(sh)?;
-    export_checkers(sh)
+    python_tools(sh)
 }
 
-/// The Python virtual environment the export checks run in, made once and reused.
+/// The Python virtual environment the export checks and the API tester run in,
+/// made once and reused.
 pub const VENV: &str = "target/venv";
 
-/// What [`VENV`] holds for the export checks, exactly as `pip freeze` names it:
-/// pandas reads the CSV files back with the dictionary's types, and odmlib ships
-/// the CDISC ODM 1.3.2 schema files the ODM file is validated against.
-const EXPORT_CHECKERS: [&str; 2] = ["pandas==3.1.1", "odmlib==0.2.1"];
+/// What [`VENV`] holds, exactly as `pip freeze` names it: pandas reads the CSV
+/// files back with the dictionary's types, and odmlib ships the CDISC ODM 1.3.2
+/// schema files the ODM file is validated against; schemathesis tests the API,
+/// and cryptography makes the P-256 key the tablet it tests with enrols with.
+const PYTHON_TOOLS: [&str; 4] = [
+    "pandas==3.1.1",
+    "odmlib==0.2.1",
+    "schemathesis==4.32.5",
+    "cryptography==50.0.2",
+];
 
 /// Debian's `libxml2-utils` puts the schema validator here.
 pub const XMLLINT: &str = "/usr/bin/xmllint";
 
-fn export_checkers(sh: &Shell) -> Result {
+fn python_tools(sh: &Shell) -> Result {
     if !Path::new(XMLLINT).exists() {
         step("installing xmllint from Debian (libxml2-utils)");
         apt_get_install(sh, &["libxml2-utils"])?;
     }
     let python = format!("{VENV}/bin/python");
     if !sh.path_exists(&python) {
-        step("creating a Python virtual environment for the export checks");
+        step("creating a Python virtual environment for the export checks and the API tester");
         if cmd!(sh, "python3 -m venv {VENV}").run().is_err() {
             // Debian keeps `venv` (with the pip it installs) in a package of its own.
             apt_get_install(sh, &["python3", "python3-venv"])?;
@@ -75,16 +83,16 @@ fn export_checkers(sh: &Shell) -> Result {
     let installed = cmd!(sh, "{python} -m pip freeze --disable-pip-version-check")
         .quiet()
         .read()?;
-    if EXPORT_CHECKERS
+    if PYTHON_TOOLS
         .iter()
         .all(|tool| installed.lines().any(|line| line.trim() == *tool))
     {
         return Ok(());
     }
-    step("installing the export checkers from PyPI (pandas, odmlib)");
+    step("installing the export checkers and the API tester from PyPI");
     cmd!(
         sh,
-        "{python} -m pip install --quiet --disable-pip-version-check {EXPORT_CHECKERS...}"
+        "{python} -m pip install --quiet --disable-pip-version-check {PYTHON_TOOLS...}"
     )
     .run()?;
     Ok(())
