@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: figures, not pass/fail. Timed assertions would flake on the
 //! shared machines, so performance is printed and compared by people: the bundle's
-//! size, the app's start-up and tap-to-allocation times in Chromium, and the sync
-//! server's push and pull throughput.
+//! size, the app's start-up and tap-to-allocation times in Chromium, what a
+//! tablet's work costs as its log grows (2,000 to 50,000 events, normally and at
+//! 4× CPU throttling), and the sync server's push and pull throughput.
 
 use xshell::{Shell, cmd};
 
@@ -14,6 +15,7 @@ pub fn bench(sh: &Shell) -> Result {
     app::build_release(sh)?;
     print_bundle_size(sh)?;
     print_app_timings(sh)?;
+    print_log_timings(sh)?;
     print_sync_throughput(sh)
 }
 
@@ -28,6 +30,36 @@ fn print_app_timings(sh: &Shell) -> Result {
         .env(
             "HP_ECMO_SERVER_BIN",
             root.join("target/debug/hp-ecmo-server"),
+        )
+        .env("HP_ECMO_DIST", root.join(app::DIST))
+        .env("CHROMIUM", install::CHROMIUM)
+        .run()?;
+    Ok(())
+}
+
+/// A tablet filled with a site's log through the real server and sync, at 2,000,
+/// 10,000 and 50,000 events (`HP_ECMO_BENCH_SIZES` may name others): sync-in,
+/// saving a correction, randomising, signing in, opening a participant, filtering
+/// the home list, the longest task of the 30 s timer and of an empty sync, and wasm
+/// memory, normally and at 4× CPU throttling, each against its target (see
+/// `tests/e2e/bench/log.mjs`). The log comes from `crates/trial/examples/bench_log.rs`,
+/// built optimised: it seals and checks every event as the server does.
+fn print_log_timings(sh: &Shell) -> Result {
+    step("a tablet's log at 2,000, 10,000 and 50,000 events (Chromium, release build)");
+    cmd!(sh, "cargo build --quiet --package server").run()?;
+    cmd!(
+        sh,
+        "cargo build --quiet --release --package trial --example bench_log"
+    )
+    .run()?;
+    let root = sh.current_dir();
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into);
+    cmd!(sh, "node tests/e2e/bench/log.mjs")
+        .env("HP_ECMO_SERVER_BIN", target.join("debug/hp-ecmo-server"))
+        .env(
+            "HP_ECMO_BENCH_GENERATOR",
+            target.join("release/examples/bench_log"),
         )
         .env("HP_ECMO_DIST", root.join(app::DIST))
         .env("CHROMIUM", install::CHROMIUM)
