@@ -120,6 +120,13 @@ impl Tablet {
         }
     }
 
+    /// Whether this tablet is in training: everything recorded before enrolment
+    /// is training, deleted at enrolment and never synced, so every screen that
+    /// could be mistaken for the trial's says so. Reactive.
+    pub fn is_training(self) -> bool {
+        self.loaded.get() && self.enrolment.with(Option::is_none)
+    }
+
     /// Re-reads what this tab's writes changed; call after every write. The
     /// tablet's other tabs are told which participants changed, so none shows a
     /// participant as it was before this tab changed it.

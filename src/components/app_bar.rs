@@ -13,9 +13,7 @@ pub fn AppBar() -> impl IntoView {
     let lang = use_lang();
     let tablet = use_tablet();
     let session = use_session();
-    // Everything recorded before enrolment is training: it is deleted at
-    // enrolment and never syncs.
-    let training = move || tablet.loaded.get() && tablet.enrolment.with(Option::is_none);
+    let training = move || tablet.is_training();
     // Training records never sync: they are counted as what they are.
     let pending = move || {
         let n = tablet.pending.get();

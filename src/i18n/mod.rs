@@ -229,6 +229,8 @@ pub enum Text {
     /// Randomise is blocked: another tablet screened this participant.
     BlockedOtherDevice,
     BlockedNoSlot,
+    BlockedTabletNotEnrolled,
+    TrainingAllocation,
     TrainingExplained,
     StartTraining,
     RandomiseIrreversible,
@@ -690,6 +692,10 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
         }
         FieldError::Contradiction { other, .. } => {
             format!("{field}: contradicts “{}”", field_label(lang, *other))
+        }
+        FieldError::NotDoneRefused { .. } if zh => format!("{field}：必须填写，不能记录为“未做”"),
+        FieldError::NotDoneRefused { .. } => {
+            format!("{field}: must be answered; it cannot be recorded as not done")
         }
         FieldError::Required { .. } if zh => format!("{field}：必填"),
         FieldError::Required { .. } => format!("{field}: required"),

@@ -274,9 +274,14 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "No allocation slot left on this tablet: connect to the server to get more.",
             "本平板已无可用随机号，请连接服务器获取。",
         ],
+        Text::BlockedTabletNotEnrolled => [
+            "This tablet is not enrolled with the trial server, so it cannot randomise: enrol it with the code from the trial coordinator, or practise in training mode below.",
+            "本平板尚未注册到试验服务器，不能随机分组：请用试验协调员提供的注册码注册本平板，或在下方开启培训模式练习。",
+        ],
+        Text::TrainingAllocation => ["TRAINING — not a trial allocation", "培训——非真实随机分组"],
         Text::TrainingExplained => [
-            "This tablet is not enrolled with the trial server. In training mode it makes its own allocation list; those records are marked as training and never count as trial data.",
-            "本平板尚未注册到试验服务器。培训模式下平板自行生成随机分配表；这些记录标记为培训数据，不计入试验。",
+            "In training mode this tablet makes its own allocation list; those records are marked as training and never count as trial data.",
+            "培训模式下本平板自行生成随机分配表；这些记录标记为培训数据，不计入试验。",
         ],
         Text::StartTraining => ["Start training mode", "开启培训模式"],
         Text::RandomiseIrreversible => [

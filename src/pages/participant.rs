@@ -266,8 +266,17 @@ fn RandomiseSection(
     let blocker = move || -> Option<String> {
         let now = now.get();
         let lang = lang.get();
+        // An unenrolled tablet has no slot to run out of: it says what it lacks.
+        let no_slot = move || {
+            let text = if tablet.is_training() {
+                Text::BlockedTabletNotEnrolled
+            } else {
+                Text::BlockedNoSlot
+            };
+            Some(t(lang, text).to_owned())
+        };
         let Some(device) = tablet.device.get() else {
-            return Some(t(lang, Text::BlockedNoSlot).to_owned());
+            return no_slot();
         };
         match participant.with(|p| p.may_randomise(now, device)) {
             // An incomplete screening is not "not eligible": it says what it
@@ -276,9 +285,7 @@ fn RandomiseSection(
                 Some(incomplete_outcome(lang, missing.len()))
             }
             Err(refusal) => Some(t(lang, refusal_text(&refusal)).to_owned()),
-            Ok(()) if tablet.lease.with(Option::is_none) => {
-                Some(t(lang, Text::BlockedNoSlot).to_owned())
-            }
+            Ok(()) if tablet.lease.with(Option::is_none) => no_slot(),
             Ok(()) => None,
         }
     };
@@ -340,12 +347,6 @@ fn RandomiseSection(
                 <p class="blocked" role="alert" data-testid="randomise-clock-off">{move || t(lang.get(), Text::ClockOff)}</p>
             </Show>
             {move || blocker().map(|text| view! { <p class="blocked" data-testid="randomise-blocked">{text}</p> })}
-            <Show when=may_train>
-                <p>{move || t(lang.get(), Text::TrainingExplained)}</p>
-                <button class="secondary" on:click=start_training data-testid="start-training">
-                    {move || t(lang.get(), Text::StartTraining)}
-                </button>
-            </Show>
             <Show
                 when=move || confirming.get()
                 fallback=move || view! {
@@ -367,17 +368,34 @@ fn RandomiseSection(
                     </button>
                 </div>
             </Show>
+            // Apart from the randomise button, under a rule: a tap meant for one
+            // never lands on the other.
+            <Show when=may_train>
+                <div class="training-offer" data-testid="training-offer">
+                    <p>{move || t(lang.get(), Text::TrainingExplained)}</p>
+                    <button class="secondary" on:click=start_training data-testid="start-training">
+                        {move || t(lang.get(), Text::StartTraining)}
+                    </button>
+                </div>
+            </Show>
         </section>
     }
 }
 
-/// The allocation, shown once, large and unmistakable.
+/// The allocation, shown once, large and unmistakable; a training allocation
+/// says so on the card itself, in a colour no trial allocation has.
 #[component]
 fn Reveal(randomised: Randomised) -> impl IntoView {
     let lang = use_lang();
+    let tablet = use_tablet();
     let arm = randomised.arm;
+    // Read once: the card stands for the allocation made, whatever happens next.
+    let training = tablet.is_training();
     view! {
-        <div class="reveal" role="status" data-testid="allocation">
+        <div class="reveal" class:training=training role="status" data-testid="allocation">
+            {training.then(|| view! {
+                <p class="reveal-training" data-testid="allocation-training">{move || t(lang.get(), Text::TrainingAllocation)}</p>
+            })}
             <p class="reveal-label">{move || t(lang.get(), Text::AllocatedArm)}</p>
             <p class="reveal-arm" data-testid="allocated-arm">{move || arm_label(lang.get(), arm)}</p>
             <p class="reveal-number">

@@ -110,8 +110,19 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   assert.match(screeningTimeline[1], /Screening recorded: [0-9A-F]{4}-0002[^]*Weight: 70 kg → 72 kg/);
   assert.doesNotMatch(screeningTimeline[1], /Height/, "only what changed");
   assert.match(screeningTimeline[2], /Screening recorded: [0-9A-F]{4}-0002/);
+  // Consented and eligible on a tablet not enrolled: it says what it lacks (not
+  // that a slot ran out), and offers training under a rule, apart from Randomise.
+  assert.match(await page.textContent("[data-testid=randomise-blocked]"), /^This tablet is not enrolled with the trial server/);
+  const gap = await page.evaluate(() => {
+    const randomise = document.querySelector("[data-testid=randomise-button]").getBoundingClientRect();
+    const training = document.querySelector("[data-testid=start-training]").getBoundingClientRect();
+    return training.top - randomise.bottom;
+  });
+  assert.ok(gap >= 40, `"Start training mode" ${gap} px below "Randomise"`);
+  await screenshot(page, "05a-randomise-not-enrolled-en-landscape");
   await participant.startTraining();
   const allocation = await participant.randomiseWithDoubleTap();
+  assert.equal(allocation.training, "TRAINING — not a trial allocation", "said on the card itself");
   assert.match(allocation.arm, /^(Hemoperfusion|Standard care)$/);
   assert.match(allocation.studyNumber, /^TR-[0-9A-F]{4}-001$/);
   await screenshot(page, "05-allocation-en-landscape");
@@ -238,6 +249,16 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
       for (const [section, row] of FORMS) {
         await followUp.section(section);
         if (row) await followUp.openRow(row);
+        if (section === "adverse-events") {
+          // "Not done" only where it is an answer: never for the event's term,
+          // severity, seriousness or relatedness.
+          const toggles = await page.$$eval("[data-testid$=-not-done]", (all) => all.map((toggle) => toggle.id));
+          assert.deepEqual(toggles, ["ae_onset_at-not-done", "ae_action-not-done", "ae_outcome-not-done"]);
+          // Side by side, the term and the onset (which has "not done" beside its
+          // label) keep their inputs on one line.
+          const tops = await page.$$eval("#ae_term, #ae_onset_at", (inputs) => inputs.map((input) => input.getBoundingClientRect().top));
+          assert.equal(tops[0], tops[1], `inputs at ${tops.join(" and ")} px`);
+        }
         await screenshot(page, `${shot++}-${section}-${lang}-${orientation}`);
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         assert.equal(overflow, 0, `no horizontal scrolling: ${section} ${lang} ${orientation}`);

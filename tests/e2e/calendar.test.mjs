@@ -2,10 +2,11 @@
 // Asia/Shanghai time screens at 2026-03-09 23:30 UTC (already 07:30 on 10 March in
 // Shanghai) a patient born on 10 March 2008. The age is read in the site's zone,
 // whose rules the tablet got at enrolment: 18, eligible. Read in the tablet's own
-// zone it would be 17, not eligible.
+// zone it would be 17, not eligible. Randomised then, the daily assessments'
+// study days are dates on Shanghai's calendar too: day 1 is 10 March, not 9.
 import { after, before, test } from "node:test";
 import { TestServer } from "./support/server.mjs";
-import { Home, LANDSCAPE, Screening, SignIn, assert, launch, screenshot, watchErrors } from "./support/pages.mjs";
+import { FollowUp, Home, LANDSCAPE, Participant, Screening, SignIn, assert, launch, screenshot, watchErrors } from "./support/pages.mjs";
 import { Enrol } from "./support/tablet.mjs";
 
 let browser;
@@ -34,6 +35,16 @@ test("a UTC tablet at a Shanghai site reads the age in Shanghai's calendar", asy
     assert.equal(await page.textContent("[data-testid=computed-age]"), "18");
     assert.equal(await screening.outcome(), "Eligible");
     await screenshot(page, "calendar-utc-tablet-shanghai-site");
+    await screening.save();
+    const participant = new Participant(page);
+    await participant.recordConsent();
+    await page.waitForSelector("[data-testid=randomise-button]:not([disabled])");
+    await participant.randomiseWithDoubleTap();
+    const followUp = new FollowUp(page);
+    await followUp.section("daily");
+    assert.equal(await page.textContent("[data-testid=daily-1] .row-detail"), "2026-03-10");
+    assert.equal(await page.textContent("[data-testid=daily-7] .row-detail"), "2026-03-16");
+    await screenshot(page, "calendar-daily-dates-shanghai-site");
     assert.deepEqual(errors.filter((error) => !/ERR_INTERNET_DISCONNECTED|status of 409/.test(error)), []);
     await context.close();
   } finally {

@@ -95,6 +95,7 @@ async function journey(server, shoot) {
   await a.participant.recordConsent();
   const allocated = await a.participant.randomiseWithDoubleTap();
   assert.match(allocated.studyNumber, /-T1-001$/);
+  assert.equal(allocated.training, null, "an enrolled tablet's allocation is the trial's");
   await a.home.open();
   await a.sync.waitAllSent();
   await shoot(a.page, "21-home-synced-en-landscape");

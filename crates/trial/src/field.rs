@@ -362,6 +362,19 @@ pub enum TimeLimit {
     RecordingTime,
 }
 
+impl Field {
+    /// Whether "not done" may stand in for this field's value (CRF.md allows it
+    /// everywhere else). An adverse event is what its term, severity, seriousness
+    /// and relatedness say: "serious: not done" tells a monitor nothing, so those
+    /// are answered before the event is recorded.
+    pub fn may_be_not_done(self) -> bool {
+        !matches!(
+            self,
+            Self::AeTerm | Self::AeSeverity | Self::AeSerious | Self::AeRelatedness
+        )
+    }
+}
+
 /// A problem with one field of a form. A whole-form check returns every problem at
 /// once, so the screen can show them all.
 ///
@@ -432,6 +445,12 @@ pub enum FieldError {
     },
     /// Occurs when a field is recorded as not done without saying why.
     BlankReason {
+        /// The field recorded as not done.
+        field: Field,
+    },
+    /// Occurs when a field that must be answered ([`Field::may_be_not_done`]) is
+    /// recorded as not done.
+    NotDoneRefused {
         /// The field recorded as not done.
         field: Field,
     },
@@ -517,6 +536,7 @@ impl FieldError {
             | Self::Required { field }
             | Self::Blank { field }
             | Self::BlankReason { field }
+            | Self::NotDoneRefused { field }
             | Self::TooLong { field, .. }
             | Self::UnconfirmedWarning { field, .. }
             | Self::EarlierThan { field, .. }
@@ -595,6 +615,9 @@ impl fmt::Display for FieldError {
             Self::Contradiction { field, other } => {
                 write!(f, "{field}: contradicts the answer to {other}")
             }
+            Self::Required { field } if !field.may_be_not_done() => {
+                write!(f, "{field}: required")
+            }
             Self::Required { field } => write!(
                 f,
                 "{field}: required; enter a value or record it as not done with a reason"
@@ -602,6 +625,12 @@ impl fmt::Display for FieldError {
             Self::Blank { field } => write!(f, "{field}: must not be blank"),
             Self::BlankReason { field } => {
                 write!(f, "{field}: recorded as not done without a reason")
+            }
+            Self::NotDoneRefused { field } => {
+                write!(
+                    f,
+                    "{field}: must be answered; it cannot be recorded as not done"
+                )
             }
             Self::TooLong { field, length, max } => write!(
                 f,

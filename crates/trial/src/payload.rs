@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crf::consent::ConsentForm;
 use crate::crf::end::{EndOfParticipation, NotEnrolled, Withdrawal};
-use crate::crf::{Entry, Form, FormContext, FormKind, FormRef, MAX_TEXT_CHARS};
+use crate::crf::{self, Entry, Form, FormContext, FormKind, FormRef, MAX_TEXT_CHARS};
 use crate::edits::same_json;
 use crate::event::{Event, EventKind};
 use crate::field::{Field, FieldError, Input, TimeLimit};
@@ -464,8 +464,15 @@ impl Payload {
         let mut errors = self.times_after(recorded_at);
         // Asked of what is recorded from now on, not of what is read: a stored
         // screening without these stays readable.
-        if let Self::ScreeningRecorded(body) = self {
-            errors.extend(body.form.missing_to_record());
+        match self {
+            Self::ScreeningRecorded(body) => errors.extend(body.form.missing_to_record()),
+            Self::FormSaved(body) => errors.extend(body.form.not_done_refused()),
+            Self::ValueCorrected(body)
+                if !body.field.may_be_not_done() && crf::is_not_done(&body.new) =>
+            {
+                errors.push(FieldError::NotDoneRefused { field: body.field });
+            }
+            _ => {}
         }
         let valid = match self {
             Self::FormSaved(body) => body

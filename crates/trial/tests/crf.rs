@@ -1567,6 +1567,95 @@ fn the_check_before_saving_names_every_problem_at_once() {
     );
 }
 
+/// An adverse event is recorded with its term, severity, seriousness and
+/// relatedness answered: "not done" there is refused on saving and correcting
+/// (by the same check on the tablet and the server), stays allowed everywhere
+/// else, and an event saved before the rule still reads.
+#[test]
+fn an_adverse_event_is_answered_where_not_done_means_nothing() {
+    let must_answer: Vec<Field> = FormKind::AdverseEvent
+        .fields()
+        .iter()
+        .copied()
+        .filter(|field| !field.may_be_not_done())
+        .collect();
+    assert_eq!(
+        must_answer,
+        [
+            Field::AeTerm,
+            Field::AeSeverity,
+            Field::AeSerious,
+            Field::AeRelatedness
+        ]
+    );
+    let recorded = at(ECMO_UTC_MS + 40 * MS_PER_HOUR);
+    let saved = |form: AdverseEventForm| {
+        Payload::FormSaved(FormSaved {
+            form: Form::AdverseEvent(form),
+            confirmed: vec![],
+        })
+    };
+    let unanswered = AdverseEventForm {
+        ae_term: Some(Entry::not_done("unknown")),
+        ae_serious: Some(Entry::not_done("not assessed")),
+        ..adverse_event()
+    };
+    assert_eq!(
+        saved(unanswered.clone()).check(recorded, FormContext::NONE),
+        Err(PayloadError::Invalid {
+            kind: EventKind::FormSaved,
+            errors: vec![
+                FieldError::NotDoneRefused {
+                    field: Field::AeTerm
+                },
+                FieldError::NotDoneRefused {
+                    field: Field::AeSerious
+                },
+            ]
+        })
+    );
+    assert_eq!(
+        FieldError::NotDoneRefused {
+            field: Field::AeSerious
+        }
+        .to_string(),
+        "serious: must be answered; it cannot be recorded as not done"
+    );
+    assert_eq!(
+        Form::AdverseEvent(unanswered).validate(&[], FormContext::NONE),
+        Ok(()),
+        "a form saved before the rule stays readable"
+    );
+    let action_not_done = AdverseEventForm {
+        ae_action: Some(Entry::not_done("none taken yet")),
+        ae_onset_at: Some(Entry::not_done("found at ward round")),
+        ..adverse_event()
+    };
+    assert_eq!(
+        saved(action_not_done).check(recorded, FormContext::NONE),
+        Ok(())
+    );
+
+    let form = FormRef::AdverseEvent {
+        adverse_event_id: ADVERSE_EVENT,
+    };
+    let not_done = json!({ "not_done": { "reason": "not assessed" } });
+    assert_eq!(
+        correction(form, Field::AeSeverity, not_done.clone(), "re-assessed")
+            .check(recorded, FormContext::NONE),
+        Err(PayloadError::Invalid {
+            kind: EventKind::ValueCorrected,
+            errors: vec![FieldError::NotDoneRefused {
+                field: Field::AeSeverity
+            }]
+        })
+    );
+    assert_eq!(
+        correction(form, Field::AeAction, not_done, "none yet").check(recorded, FormContext::NONE),
+        Ok(())
+    );
+}
+
 #[test]
 fn screening_numbers_are_the_tablets_label_and_count() {
     assert_eq!(ScreeningNumber::new("T1", 7).unwrap().as_str(), "T1-0007");

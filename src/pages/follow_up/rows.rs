@@ -93,11 +93,18 @@ pub(super) fn FormRow(
     }
 }
 
-/// The row of a daily assessment: its title and saved or not.
+/// The row of a daily assessment: its title, the date it stands for on the
+/// site's calendar, and saved or not.
 #[component]
 fn DayRow(participant: Signal<Participant>, open: OpenForm, study_day: StudyDay) -> impl IntoView {
     let lang = use_lang();
     let form_ref = FormRef::DailyAssessment { study_day };
+    let date = Signal::derive(move || {
+        participant
+            .with(|p| p.study_day_date(study_day))
+            .map(|date| date.to_string())
+            .unwrap_or_default()
+    });
     view! {
         <FormRow
             participant
@@ -105,7 +112,7 @@ fn DayRow(participant: Signal<Participant>, open: OpenForm, study_day: StudyDay)
             form_ref
             testid=format!("daily-{}", study_day.get())
             title=Signal::derive(move || participant.with(|p| title(lang.get(), p, form_ref)))
-            detail=String::new()
+            detail=date
             state=Signal::derive(move || RowState::of(lang.get(), participant.with(|p| p.form(form_ref).is_some())))
         />
     }

@@ -119,6 +119,9 @@ export class Participant {
     return {
       arm: await this.page.textContent("[data-testid=allocated-arm]"),
       studyNumber: await this.page.textContent("[data-testid=study-number]"),
+      /** What the card says before the arm when the allocation is training's. */
+      training: await this.page.$eval("[data-testid=allocation]",
+        (card) => card.querySelector("[data-testid=allocation-training]")?.textContent ?? null),
     };
   }
 }

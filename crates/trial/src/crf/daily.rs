@@ -2,6 +2,8 @@
 //! participant is on ECMO. The vasoactive-inotropic score is computed from the
 //! doses, as at baseline.
 
+use jiff::ToSpan;
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::vasoactive::VasoactiveDoses;
@@ -83,6 +85,13 @@ impl StudyDay {
     /// The day's number, 1 to 7.
     pub fn get(self) -> u8 {
         self.0
+    }
+
+    /// The calendar date of this study day when day 1 is `day_one`: a nurse
+    /// records "day 3" against a date on the ward's calendar, not a count.
+    pub fn date(self, day_one: Date) -> Date {
+        // Saturates only past 9999-12-31, six days after a moment can never be.
+        day_one.saturating_add(i64::from(self.0 - 1).days())
     }
 }
 

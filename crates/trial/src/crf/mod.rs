@@ -80,6 +80,12 @@ impl<T> Entry<T> {
     }
 }
 
+/// Whether the JSON of an entry, as [`Form::value`] and corrections carry it,
+/// records "not done".
+pub fn is_not_done(entry: &serde_json::Value) -> bool {
+    entry.get("not_done").is_some()
+}
+
 /// Which form, without saying which instance: the forms a participant may have.
 ///
 /// Serialised names are stable keys, appended never renamed.
@@ -445,6 +451,20 @@ impl Form {
         self.kind()
             .entered_fields()
             .map(|field| field.replaces().filter(|&old| holds(old)).unwrap_or(field))
+            .collect()
+    }
+
+    /// Every field of this form recorded as not done where it must be answered
+    /// ([`Field::may_be_not_done`]). Asked of what is recorded from now on
+    /// ([`crate::payload::Payload::check`]), not of what is read: a form saved
+    /// before the rule stays readable.
+    pub fn not_done_refused(&self) -> Vec<FieldError> {
+        self.kind()
+            .fields()
+            .iter()
+            .filter(|field| !field.may_be_not_done())
+            .filter(|&&field| self.value(field).is_some_and(|entry| is_not_done(&entry)))
+            .map(|&field| FieldError::NotDoneRefused { field })
             .collect()
     }
 

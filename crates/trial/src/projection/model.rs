@@ -5,12 +5,14 @@
 
 use std::collections::BTreeMap;
 
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::crf::consent::ConsentForm;
 use crate::crf::cytokine::{SampleDue, SampleWindow, TimePoint};
+use crate::crf::daily::StudyDay;
 use crate::crf::end::{EndOfParticipation, NotEnrolled, Withdrawal};
 use crate::crf::{Form, FormContext, FormRef};
 use crate::edits::{Conflict, Subject, SubjectState};
@@ -415,6 +417,12 @@ impl Participant {
             ecmo_started_at: self.ecmo_started_at(),
             randomised_at: self.t0(),
         }
+    }
+
+    /// The date of a study day on the site's calendar, once randomised: day 1 is
+    /// the date of T0 in the site's time zone, whatever zone the tablet is in.
+    pub fn study_day_date(&self, study_day: StudyDay) -> Option<Date> {
+        Some(study_day.date(self.calendar.date(self.t0()?)))
     }
 
     /// The window of a sample's time point, measured from T0, once randomised.
