@@ -119,7 +119,9 @@ test("a Chinese nurse reads every screen in Chinese", async () => {
   await page.waitForSelector("[data-testid=consent-recorded]");
   await page.waitForFunction(() => /知情同意书签署人：监护人（法定代理人）/.test(
     document.querySelector("[data-testid=timeline]")?.textContent ?? ""));
-  assert.equal(await text("randomise-blocked"), "本平板已无可用随机号，请连接服务器获取。");
+  // A tablet not enrolled has no slot to run out of: it says what it lacks.
+  assert.equal(await text("randomise-blocked"),
+    "本平板尚未注册到试验服务器，不能随机分组：请用试验协调员提供的注册码注册本平板，或在下方开启培训模式练习。");
   await look("randomise-training");
   await participant.startTraining();
   await page.click("[data-testid=randomise-button]");

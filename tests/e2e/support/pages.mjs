@@ -188,6 +188,8 @@ const LATIN_WORDS = new Set([
   "HA", "CytoSorb", "VIS", "SAE", "CONSORT", "TR", "LV", "VAD", "log",
   "cm", "kg", "mmol", "mmHg", "min", "mL", "pg", "mol", "MB", "https", "localhost",
   "English", "Investigator", "Beijing", "Anzhen", "Hospital",
+  // A UTC offset is written "UTC+08:00" in Chinese text as well (the training band).
+  "UTC",
 ]);
 
 /** What is wrong with the Chinese text of a screen (its `document.body.innerText`):
