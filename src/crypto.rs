@@ -11,13 +11,14 @@
 //! origin.
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
+use trial::pin::{HASH_LEN, ITERATIONS, Pin, PinHash, PinSalt, SALT_LEN};
 use trial::randomisation::{LeaseId, Seed};
 use trial::wire::{SEAL_INFO, SealedSeed};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     AesGcmParams, AesKeyGenParams, CryptoKey, EcKeyGenParams, EcKeyImportParams,
-    EcdhKeyDeriveParams, HkdfParams, SubtleCrypto,
+    EcdhKeyDeriveParams, HkdfParams, Pbkdf2Params, SubtleCrypto,
 };
 
 use crate::store::{KeySlot, LeaseSeal, LocallySealed, Store, StoreError};
@@ -55,6 +56,52 @@ impl From<StoreError> for CryptoError {
     fn from(error: StoreError) -> Self {
         Self::Store(error)
     }
+}
+
+/// Whether `pin` is the PIN of `hash`, checked with the browser's own PBKDF2:
+/// the core's construction (`trial::pin`), run natively, several times faster
+/// than wasm, so a tablet can afford the iterations a lost hash needs.
+pub async fn pin_matches(hash: &PinHash, pin: &Pin) -> Result<bool, CryptoError> {
+    let derived = pbkdf2(pin, &hash.salt(), hash.iterations()).await?;
+    Ok(hash.matches(&derived))
+}
+
+/// A new PIN's hash, with a fresh random salt and the core's iteration count.
+pub async fn hash_new_pin(pin: &Pin) -> Result<PinHash, CryptoError> {
+    let mut salt = [0u8; SALT_LEN];
+    fill_random(&mut salt)?;
+    let salt = PinSalt::from_bytes(salt);
+    let derived = pbkdf2(pin, &salt, ITERATIONS).await?;
+    PinHash::from_derived(salt, ITERATIONS, derived)
+        .map_err(|error| CryptoError::Refused(error.to_string()))
+}
+
+/// PBKDF2-HMAC-SHA256 of the PIN's digits, `HASH_LEN` bytes, by WebCrypto.
+async fn pbkdf2(pin: &Pin, salt: &PinSalt, iterations: u32) -> Result<[u8; HASH_LEN], CryptoError> {
+    let subtle = subtle()?;
+    let usages = Array::of1(&JsValue::from_str("deriveBits"));
+    let digits = Uint8Array::from(pin.digits());
+    let promise = subtle
+        .import_key_with_str("raw", &digits, "PBKDF2", false, &usages)
+        .map_err(refused)?;
+    let key: CryptoKey = JsFuture::from(promise)
+        .await
+        .map_err(refused)?
+        .unchecked_into();
+    let params = Pbkdf2Params::new_with_str(
+        "PBKDF2",
+        "SHA-256",
+        iterations,
+        &Uint8Array::from(&salt.as_bytes()[..]),
+    );
+    let bits = u32::try_from(HASH_LEN * 8).expect("256 bits");
+    let promise = subtle
+        .derive_bits_with_object(&params, &key, bits)
+        .map_err(refused)?;
+    let derived = bytes_of(JsFuture::from(promise).await.map_err(refused)?);
+    derived
+        .try_into()
+        .map_err(|_| CryptoError::Refused("PBKDF2 gave the wrong length".into()))
 }
 
 /// A fresh random seed from the browser's CSPRNG, for a training lease.

@@ -178,7 +178,6 @@ pub enum Text {
     PinRule,
     PinsDiffer,
     ChooseYourName,
-    WrongPin,
     OnEcmo,
     StatusIncomplete,
     StatusNotEligible,
@@ -552,6 +551,41 @@ pub fn incomplete_outcome(lang: Lang, n_missing: usize) -> String {
         (Lang::En, n) => format!("Incomplete: {n} answers missing"),
         (Lang::Zh, n) => format!("信息不完整：缺少 {n} 项"),
     }
+}
+
+/// A wrong PIN, and how many more the tablet checks before it makes the user
+/// wait: "Wrong PIN: 2 tries left before a wait" / "PIN 错误，还可再试 2 次".
+pub fn wrong_pin(lang: Lang, tries_left: u32) -> String {
+    match (lang, tries_left) {
+        (Lang::En, 1) => "Wrong PIN: 1 try left before a wait".to_owned(),
+        (Lang::En, n) => format!("Wrong PIN: {n} tries left before a wait"),
+        (Lang::Zh, n) => format!("PIN 错误，还可再试 {n} 次"),
+    }
+}
+
+/// A wrong PIN that starts a wait: "Wrong PIN, 5 times in a row: try again in
+/// 30 s" / "PIN 连续错误 5 次，请 30 秒后再试".
+pub fn pin_locked(lang: Lang, failures: u32, wait_ms: i64) -> String {
+    let seconds = whole_seconds(wait_ms);
+    match lang {
+        Lang::En => format!("Wrong PIN, {failures} times in a row: try again in {seconds} s"),
+        Lang::Zh => format!("PIN 连续错误 {failures} 次，请 {seconds} 秒后再试"),
+    }
+}
+
+/// Why a PIN was not checked: "Too many wrong PINs: try again in 30 s" /
+/// "PIN 错误次数过多，请 30 秒后再试".
+pub fn pin_wait(lang: Lang, wait_ms: i64) -> String {
+    let seconds = whole_seconds(wait_ms);
+    match lang {
+        Lang::En => format!("Too many wrong PINs: try again in {seconds} s"),
+        Lang::Zh => format!("PIN 错误次数过多，请 {seconds} 秒后再试"),
+    }
+}
+
+/// Whole seconds, rounded up, so a wait never reads as over while it lasts.
+fn whole_seconds(ms: i64) -> i64 {
+    (ms.max(0) + 999) / 1000
 }
 
 /// Which screening an outcome was judged on: "Judged on screening 0BCB-0002 of

@@ -201,7 +201,6 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         ],
         Text::PinsDiffer => ["The two PINs differ", "两次输入的 PIN 不一致"],
         Text::ChooseYourName => ["Choose your name", "请选择您的姓名"],
-        Text::WrongPin => ["Wrong PIN", "PIN 错误"],
         Text::OnEcmo => ["On ECMO", "ECMO 已运行"],
         Text::StatusIncomplete => ["Screening incomplete", "筛选未完成"],
         Text::StatusNotEligible => ["Not eligible", "不符合入组条件"],

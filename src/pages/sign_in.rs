@@ -3,13 +3,16 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use trial::pin::{ITERATIONS, Pin, PinHash, PinSalt, SALT_LEN};
+use trial::pin::{FREE_ATTEMPTS, Pin, PinAttempts};
 use uuid::Uuid;
 
 use crate::actions::SaveOnce;
+use crate::clock;
 use crate::components::dirty::use_dirty;
 use crate::crypto;
-use crate::i18n::{Text, crypto_error, store_error, t, use_lang};
+use crate::i18n::{
+    Lang, Text, crypto_error, pin_locked, pin_wait, store_error, t, use_lang, wrong_pin,
+};
 use crate::pages::Enrol;
 use crate::state::{DATABASE, use_session, use_tablet};
 use crate::store::{Store, UserRecord};
@@ -41,21 +44,33 @@ pub fn Unlock() -> impl IntoView {
     let session = use_session();
     let pin = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
+    let checking = RwSignal::new(false);
     let unlock = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        let lang = lang.get_untracked();
-        let verified = session.user.with_untracked(|user| {
-            user.as_ref().is_some_and(|user| {
-                Pin::parse(&pin.get_untracked()).is_ok_and(|typed| user.pin.verify(&typed))
-            })
-        });
-        pin.set(String::new());
-        if verified {
-            error.set(None);
-            session.locked.set(false);
-        } else {
-            error.set(Some(t(lang, Text::WrongPin).into()));
+        let Some(user) = session.user.get_untracked() else {
+            return;
+        };
+        // One check at a time: a second Enter is not a second wrong PIN.
+        if checking.get_untracked() {
+            return;
         }
+        checking.set(true);
+        let lang = lang.get_untracked();
+        let typed = pin.get_untracked();
+        pin.set(String::new());
+        spawn_local(async move {
+            let checked = check_pin(lang, &user, &typed).await;
+            checking.try_set(false);
+            match checked {
+                Ok(()) => {
+                    error.try_set(None);
+                    session.locked.set(false);
+                }
+                Err(message) => {
+                    error.try_set(Some(message));
+                }
+            }
+        });
     };
     // Switching user drops whatever the locked page holds unsaved, so it asks.
     let forms = use_dirty();
@@ -77,7 +92,7 @@ pub fn Unlock() -> impl IntoView {
                         on:input=move |e| pin.set(event_target_value(&e))/>
                 </div>
                 <p class="field-error" role="alert">{move || error.get()}</p>
-                <button type="submit" data-testid="unlock">{move || t(lang.get(), Text::Unlock)}</button>
+                <button type="submit" prop:disabled=move || checking.get() data-testid="unlock">{move || t(lang.get(), Text::Unlock)}</button>
             </form>
             <button type="button" class="secondary" data-testid="switch-user" on:click=switch_user>
                 {move || t(lang.get(), Text::SwitchUser)}
@@ -119,10 +134,9 @@ fn FirstUser() -> impl IntoView {
         }
         spawn_local(async move {
             let result = async {
-                let mut salt = [0u8; SALT_LEN];
-                crypto::fill_random(&mut salt).map_err(|e| crypto_error(lang, &e))?;
-                let hash = PinHash::new(&parsed, PinSalt::from_bytes(salt), ITERATIONS)
-                    .expect("ITERATIONS lies within the core's limits");
+                let hash = crypto::hash_new_pin(&parsed)
+                    .await
+                    .map_err(|e| crypto_error(lang, &e))?;
                 let user = UserRecord {
                     id: Uuid::now_v7(),
                     name,
@@ -191,11 +205,13 @@ fn ChooseUser() -> impl IntoView {
     let chosen = RwSignal::new(None::<Uuid>);
     let pin = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
+    let checking = RwSignal::new(false);
     let sign_in = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        // A second tap or Enter after the first signed in: nothing more to do
-        // (and no "wrong PIN" for the PIN field the first one emptied).
-        if session.user.with_untracked(Option::is_some) {
+        // A second tap or Enter while the first is checked, or after it signed
+        // in: nothing more to do (and no second "wrong PIN" counted, nor one for
+        // the PIN field the first emptied).
+        if checking.get_untracked() || session.user.with_untracked(Option::is_some) {
             return;
         }
         let lang = lang.get_untracked();
@@ -207,14 +223,22 @@ fn ChooseUser() -> impl IntoView {
         let Some(user) = user else {
             return error.set(Some(t(lang, Text::ChooseYourName).into()));
         };
-        let verified = Pin::parse(&pin.get_untracked()).is_ok_and(|typed| user.pin.verify(&typed));
+        checking.set(true);
+        let typed = pin.get_untracked();
         pin.set(String::new());
-        if verified {
-            error.set(None);
-            session.user.set(Some(user));
-        } else {
-            error.set(Some(t(lang, Text::WrongPin).into()));
-        }
+        spawn_local(async move {
+            let checked = check_pin(lang, &user, &typed).await;
+            checking.try_set(false);
+            match checked {
+                Ok(()) => {
+                    error.try_set(None);
+                    session.user.set(Some(user));
+                }
+                Err(message) => {
+                    error.try_set(Some(message));
+                }
+            }
+        });
     };
     view! {
         <section class="card narrow">
@@ -242,8 +266,67 @@ fn ChooseUser() -> impl IntoView {
                         on:input=move |e| pin.set(event_target_value(&e))/>
                 </div>
                 <p class="field-error" role="alert">{move || error.get()}</p>
-                <button type="submit" data-testid="sign-in">{move || t(lang.get(), Text::SignIn)}</button>
+                <button type="submit" prop:disabled=move || checking.get() data-testid="sign-in">{move || t(lang.get(), Text::SignIn)}</button>
             </form>
         </section>
     }
+}
+
+/// Checks the PIN `typed` for `user`: `Ok` when it is theirs, or the words to
+/// show. Wrong PINs are counted per user on this tablet ([`PinAttempts`]); after
+/// the free ones a PIN is not even checked until the wait is over, so a lost
+/// tablet cannot be tried PIN after PIN from its screen.
+async fn check_pin(lang: Lang, user: &UserRecord, typed: &str) -> Result<(), String> {
+    let attempts = attempts_of(user.id);
+    if let Some(wait) = attempts.wait_ms(clock::now().utc_ms()) {
+        return Err(pin_wait(lang, wait));
+    }
+    let matches = match Pin::parse(typed) {
+        Ok(pin) => crypto::pin_matches(&user.pin, &pin)
+            .await
+            .map_err(|e| crypto_error(lang, &e))?,
+        Err(_) => false,
+    };
+    if matches {
+        keep_attempts(user.id, PinAttempts::default());
+        return Ok(());
+    }
+    let (attempts, lockout) = attempts.failed(clock::now().utc_ms());
+    keep_attempts(user.id, attempts);
+    Err(match lockout {
+        Some(lockout) => pin_locked(lang, lockout.failures, lockout.wait_ms),
+        None => wrong_pin(lang, FREE_ATTEMPTS.saturating_sub(attempts.failures())),
+    })
+}
+
+/// Where a user's wrong PINs are kept: the origin's localStorage, so a reload
+/// does not reset the count and every tab of the tablet shares it.
+fn attempts_key(user: Uuid) -> String {
+    format!("hp-ecmo.pin-attempts.{user}")
+}
+
+fn attempts_of(user: Uuid) -> PinAttempts {
+    local_storage()
+        .and_then(|storage| storage.get_item(&attempts_key(user)).ok().flatten())
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+fn keep_attempts(user: Uuid, attempts: PinAttempts) {
+    let Some(storage) = local_storage() else {
+        return;
+    };
+    let key = attempts_key(user);
+    // Storage refusing a few bytes (a full origin quota) loses this count, not
+    // the sign-in: the wait already stored, if any, stands.
+    let _ = if attempts == PinAttempts::default() {
+        storage.remove_item(&key)
+    } else {
+        let json = serde_json::to_string(&attempts).expect("attempts serialise");
+        storage.set_item(&key, &json)
+    };
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|window| window.local_storage().ok().flatten())
 }

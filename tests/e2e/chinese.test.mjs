@@ -271,7 +271,8 @@ test("a Chinese nurse reads every screen in Chinese", async () => {
   await page.waitForSelector("[data-testid=lock-screen]");
   await page.fill("#unlock-pin", "9999");
   await page.click("[data-testid=unlock]");
-  assert.match(await text("lock-screen"), /PIN 错误/);
+  await page.waitForFunction(() => document.querySelector("[data-testid=lock-screen] [role=alert]")?.textContent);
+  assert.equal(await page.textContent("[data-testid=lock-screen] [role=alert]"), "PIN 错误，还可再试 4 次");
   await look("locked");
   await page.fill("#unlock-pin", "135790");
   await page.click("[data-testid=unlock]");

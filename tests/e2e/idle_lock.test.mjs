@@ -43,7 +43,8 @@ test("the screen locks after 5 idle minutes without losing the open form", async
 
   await page.fill("#unlock-pin", "9999");
   await page.click("[data-testid=unlock]");
-  assert.match(await page.textContent("[data-testid=lock-screen]"), /Wrong PIN|PIN/);
+  await page.waitForFunction(() => document.querySelector("[data-testid=lock-screen] [role=alert]")?.textContent);
+  assert.equal(await page.textContent("[data-testid=lock-screen] [role=alert]"), "Wrong PIN: 4 tries left before a wait");
   await page.fill("#unlock-pin", "1357");
   await page.click("[data-testid=unlock]");
   await page.waitForSelector("#height_cm");

@@ -43,15 +43,89 @@ pub const MAX_DIGITS: usize = 8;
 pub const SALT_LEN: usize = 16;
 /// The hash's length in bytes: one SHA-256 block of output.
 pub const HASH_LEN: usize = 32;
-/// The fewest PBKDF2 iterations a hash may use. Fewer would make a copied hash
-/// cheaper to try against every PIN; more would slow every offline sign-in on the
-/// ward's tablets (about 50 ms per sign-in in desktop Chromium at this count).
+/// The fewest PBKDF2 iterations a hash may use: what PINs were first hashed with.
+/// Fewer would make a copied hash cheaper to try against every PIN.
 pub const MIN_ITERATIONS: u32 = 100_000;
-/// The iteration count new PINs are hashed with.
-pub const ITERATIONS: u32 = MIN_ITERATIONS;
+/// The iteration count new PINs are hashed with: the most a tablet-class CPU
+/// checks in under half a second. The tablet checks with the browser's own
+/// PBKDF2 (WebCrypto), which Chromium runs in 0.11 s at this count on the
+/// machines here; four times that, a tablet-class CPU, is 0.43 s. (DevTools' CPU
+/// throttling slows script and wasm, not WebCrypto, so it cannot measure this.)
+/// Hashes made with fewer still verify: each stores its count, and a new PIN
+/// gets this one.
+pub const ITERATIONS: u32 = 1_000_000;
 /// The most iterations a stored hash may ask for, so that a corrupted or hostile
 /// record cannot make a tablet spin for minutes at sign-in.
 pub const MAX_ITERATIONS: u32 = 10_000_000;
+
+/// Wrong PINs in a row a user may type before the tablet makes them wait.
+pub const FREE_ATTEMPTS: u32 = 5;
+/// The first wait, after [`FREE_ATTEMPTS`] wrong PINs; each further wrong PIN
+/// doubles it.
+pub const FIRST_WAIT_MS: i64 = 30_000;
+/// The most doublings: 30 s × 2¹² is 34 hours, long enough to stop anyone trying
+/// every PIN, short of overflowing.
+const MAX_DOUBLINGS: u32 = 12;
+
+/// One user's wrong PINs on one tablet, and the wait they impose, kept across
+/// reloads so a reload does not reset the count. Trying every 6-digit PIN takes
+/// 10⁶ tries: at 5 free and then doubling waits, a lost tablet gives up a PIN to
+/// no one who has only its screen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinAttempts {
+    /// Wrong PINs since the last right one.
+    failures: u32,
+    /// When the current wait began, in UTC milliseconds, and how long it is.
+    waiting: Option<(i64, i64)>,
+}
+
+/// A wait that a wrong PIN has just imposed: what the tablet records and says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lockout {
+    /// Wrong PINs in a row, this one included.
+    pub failures: u32,
+    /// How long the user must wait before the next try, in milliseconds.
+    pub wait_ms: i64,
+}
+
+impl PinAttempts {
+    /// Wrong PINs since the last right one.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// How long the user must still wait at `now_ms` before a PIN is even checked;
+    /// `None` when they may try. A clock turned back never makes a wait longer
+    /// than it was.
+    pub fn wait_ms(&self, now_ms: i64) -> Option<i64> {
+        let (since, length) = self.waiting?;
+        let left = since.saturating_add(length).saturating_sub(now_ms);
+        (left > 0).then(|| left.min(length))
+    }
+
+    /// The attempts after a wrong PIN at `now_ms`, and the wait it imposes, if
+    /// any: none for the first [`FREE_ATTEMPTS`] - 1, then [`FIRST_WAIT_MS`],
+    /// doubling with each further one.
+    pub fn failed(self, now_ms: i64) -> (Self, Option<Lockout>) {
+        let failures = self.failures.saturating_add(1);
+        let Some(doublings) = failures.checked_sub(FREE_ATTEMPTS) else {
+            return (
+                Self {
+                    failures,
+                    waiting: None,
+                },
+                None,
+            );
+        };
+        let wait_ms = FIRST_WAIT_MS << doublings.min(MAX_DOUBLINGS);
+        let attempts = Self {
+            failures,
+            waiting: Some((now_ms, wait_ms)),
+        };
+        (attempts, Some(Lockout { failures, wait_ms }))
+    }
+}
 
 /// A PIN as typed: 4 to 8 ASCII digits.
 ///
@@ -148,8 +222,9 @@ impl Pin {
         }
     }
 
-    /// The digits, for the one place that needs them: hashing.
-    fn as_bytes(&self) -> &[u8] {
+    /// The digits, for a hash function only: this module's PBKDF2, or the
+    /// browser's (WebCrypto) on the tablet, the same function run natively.
+    pub fn digits(&self) -> &[u8] {
         self.0.as_bytes()
     }
 }
@@ -184,11 +259,32 @@ impl PinHash {
         })
     }
 
+    /// A hash whose PBKDF2 output was computed elsewhere, with this module's
+    /// construction: the tablet's WebCrypto, for a PIN set on the tablet.
+    pub fn from_derived(
+        salt: PinSalt,
+        iterations: u32,
+        hash: [u8; HASH_LEN],
+    ) -> Result<Self, PinHashError> {
+        check_iterations(iterations)?;
+        Ok(Self {
+            salt,
+            iterations,
+            hash,
+        })
+    }
+
     /// Whether `pin` is the PIN this hash was made from. The comparison takes the
     /// same time wherever the hashes differ.
     pub fn verify(&self, pin: &Pin) -> bool {
-        let candidate = derive(pin, &self.salt, self.iterations);
-        bool::from(candidate.ct_eq(&self.hash))
+        self.matches(&derive(pin, &self.salt, self.iterations))
+    }
+
+    /// Whether `derived`, PBKDF2 of a typed PIN with this hash's salt and
+    /// iterations computed elsewhere (the tablet's WebCrypto), is this hash. The
+    /// comparison takes the same time wherever they differ.
+    pub fn matches(&self, derived: &[u8]) -> bool {
+        bool::from(derived.ct_eq(&self.hash[..]))
     }
 
     /// The salt it was made with.
@@ -219,7 +315,7 @@ impl fmt::Debug for PinHash {
 
 fn derive(pin: &Pin, salt: &PinSalt, iterations: u32) -> [u8; HASH_LEN] {
     let mut hash = [0; HASH_LEN];
-    pbkdf2_hmac::<Sha256>(pin.as_bytes(), &salt.0, iterations, &mut hash);
+    pbkdf2_hmac::<Sha256>(pin.digits(), &salt.0, iterations, &mut hash);
     hash
 }
 
@@ -365,7 +461,67 @@ mod tests {
         );
     }
 
-    /// Hashing takes about a second in a debug build, so the tests share one hash.
+    #[test]
+    fn five_wrong_pins_then_a_wait_that_doubles() {
+        let mut attempts = PinAttempts::default();
+        for n in 1..FREE_ATTEMPTS {
+            let (next, lockout) = attempts.failed(1_000 * i64::from(n));
+            assert_eq!((next.failures(), lockout), (n, None));
+            assert_eq!(next.wait_ms(1_000 * i64::from(n)), None, "free try {n}");
+            attempts = next;
+        }
+        let now = 10_000;
+        let (fifth, lockout) = attempts.failed(now);
+        assert_eq!(
+            lockout,
+            Some(Lockout {
+                failures: 5,
+                wait_ms: 30_000
+            })
+        );
+        assert_eq!(fifth.wait_ms(now), Some(30_000));
+        assert_eq!(fifth.wait_ms(now + 29_999), Some(1));
+        assert_eq!(fifth.wait_ms(now + 30_000), None);
+        // A clock turned back does not stretch the wait.
+        assert_eq!(fifth.wait_ms(now - 3_600_000), Some(30_000));
+        let (sixth, lockout) = fifth.failed(now + 30_000);
+        assert_eq!(lockout.map(|l| l.wait_ms), Some(60_000));
+        let (seventh, lockout) = sixth.failed(now + 90_000);
+        assert_eq!(lockout.map(|l| l.wait_ms), Some(120_000));
+        assert_eq!(seventh.failures(), 7);
+        // It survives a reload as JSON, and stops doubling before it overflows.
+        let json = serde_json::to_string(&seventh).unwrap();
+        assert_eq!(serde_json::from_str::<PinAttempts>(&json).unwrap(), seventh);
+        let mut many = seventh;
+        for _ in 0..100 {
+            many = many.failed(now).0;
+        }
+        assert_eq!(many.failed(now).1.map(|l| l.wait_ms), Some(30_000 << 12));
+    }
+
+    #[test]
+    fn a_hash_derived_elsewhere_is_checked_like_one_made_here() {
+        let salt = PinSalt::from_bytes([9; SALT_LEN]);
+        let made = hash_of_2468();
+        let derived = PinHash::from_derived(salt, ITERATIONS, *made.hash()).unwrap();
+        assert_eq!(&derived, made);
+        assert!(made.matches(made.hash()));
+        let mut other = *made.hash();
+        other[31] ^= 1;
+        assert!(!made.matches(&other));
+        assert!(
+            !made.matches(&made.hash()[..31]),
+            "a short output never matches"
+        );
+        assert_eq!(
+            PinHash::from_derived(salt, MIN_ITERATIONS - 1, other),
+            Err(PinHashError::IterationsOutOfRange {
+                iterations: MIN_ITERATIONS - 1
+            })
+        );
+    }
+
+    /// Hashing takes seconds in a debug build, so the tests share one hash.
     fn hash_of_2468() -> &'static PinHash {
         static HASH: std::sync::OnceLock<PinHash> = std::sync::OnceLock::new();
         HASH.get_or_init(|| {
@@ -381,7 +537,7 @@ mod tests {
             "Pin(<concealed>)"
         );
         let debug = format!("{:?}", hash_of_2468());
-        assert_eq!(debug, "PinHash { iterations: 100000, .. }");
+        assert_eq!(debug, "PinHash { iterations: 1000000, .. }");
     }
 
     #[test]

@@ -53,10 +53,14 @@ export class SignIn {
     await this.page.fill("#new-pin-again", pin);
     await this.page.click("[data-testid=create-user]");
   }
+  /** Signs in, and waits for the answer: the PIN is checked asynchronously
+   *  (WebCrypto), so the next step must not race it. */
   async signIn(name, pin) {
     await this.page.click(`label:has-text("${name}")`);
     await this.page.fill("#pin", pin);
     await this.page.click("[data-testid=sign-in]");
+    await this.page.waitForFunction(() => document.querySelector("[data-testid=sign-out]")
+      || document.querySelector("form [role=alert]")?.textContent);
   }
 }
 
