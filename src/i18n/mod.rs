@@ -553,6 +553,14 @@ pub fn incomplete_outcome(lang: Lang, n_missing: usize) -> String {
     }
 }
 
+/// Where a patient lies, as a ward says it: "bed 12" / "12 床".
+pub fn bed(lang: Lang, bed: &str) -> String {
+    match lang {
+        Lang::En => format!("bed {bed}"),
+        Lang::Zh => format!("{bed} 床"),
+    }
+}
+
 /// A wrong PIN, and how many more the tablet checks before it makes the user
 /// wait: "Wrong PIN: 2 tries left before a wait" / "PIN 错误，还可再试 2 次".
 pub fn wrong_pin(lang: Lang, tries_left: u32) -> String {
@@ -726,6 +734,12 @@ pub fn field_error(lang: Lang, error: &FieldError) -> String {
         }
         FieldError::Contradiction { other, .. } => {
             format!("{field}: contradicts “{}”", field_label(lang, *other))
+        }
+        FieldError::NotInitials { .. } if zh => {
+            format!("{field}：请填写 2～4 个字母 A～Z（姓名拼音首字母）")
+        }
+        FieldError::NotInitials { .. } => {
+            format!("{field}: 2 to 4 letters A–Z (pinyin initials for a Chinese name)")
         }
         FieldError::NotDoneRefused { .. } if zh => format!("{field}：必须填写，不能记录为“未做”"),
         FieldError::NotDoneRefused { .. } => {

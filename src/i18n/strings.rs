@@ -128,8 +128,8 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "更新后正在整理患者列表",
         ],
         Text::FindParticipant => [
-            "Find by screening or study number",
-            "按筛选号或受试者编号查找",
+            "Find by initials, bed, screening or study number",
+            "按姓名缩写、床号、筛选号或受试者编号查找",
         ],
         Text::NoParticipantMatches => ["No participant has that number.", "没有编号相符的患者。"],
         Text::RejectedInvalid => [
@@ -521,6 +521,8 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
 
 pub(super) fn field(field: Field) -> [&'static str; 2] {
     match field {
+        Field::PatientInitials => ["Patient's initials", "患者姓名缩写"],
+        Field::Bed => ["Bed", "床号"],
         Field::ScreenedAt => ["Screening date-time", "筛选时间"],
         Field::DateOfBirth => ["Date of birth", "出生日期"],
         Field::Sex => ["Sex", "性别"],

@@ -14,9 +14,12 @@ use trial::crf::cytokine::SampleDue;
 use trial::projection::{Status, Summary};
 use trial::time::Moment;
 
+use super::follow_up::wall_clock;
 use crate::clock;
 use crate::components::SyncStatusPanel;
-use crate::i18n::{Lang, Text, arm_label, labelled, sample_due_label, storage_line, t, use_lang};
+use crate::i18n::{
+    self, Lang, Text, arm_label, labelled, sample_due_label, storage_line, t, use_lang,
+};
 use crate::pwa;
 use crate::state::use_tablet;
 
@@ -182,8 +185,9 @@ fn window_viewport() -> (f64, f64) {
     )
 }
 
-/// One participant: number, status, time on ECMO, the samples to take (overdue
-/// ones highlighted) and how many of their records wait for the server.
+/// One participant: initials and bed, numbers and screening time, status, time
+/// on ECMO, the samples to take (overdue ones highlighted) and how many of their
+/// records wait for the server.
 #[component]
 fn Row(
     summary: Arc<Summary>,
@@ -193,6 +197,34 @@ fn Row(
 ) -> impl IntoView {
     let href = format!("/participants/{}", summary.id());
     let number = summary.number().to_owned();
+    // Who the patient is, for the nurses of the site: initials and bed, then the
+    // screening number (kept once a study number is given) and when they were
+    // screened, so two rows of one status never look the same.
+    let who = {
+        let (initials, bed) = summary.initials_and_bed();
+        let (initials, bed) = (initials.map(str::to_owned), bed.map(str::to_owned));
+        move || {
+            let lang = lang.get();
+            let bed = bed.as_deref().map(|name| i18n::bed(lang, name));
+            [initials.clone(), bed]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" · ")
+        }
+    };
+    let also = {
+        let screening_number = summary
+            .study_number()
+            .and(summary.screening_number())
+            .map(str::to_owned);
+        let screened = summary.screened_at().map(wall_clock);
+        [screening_number, screened]
+            .into_iter()
+            .flatten()
+            .map(|part| format!(" · {part}"))
+            .collect::<String>()
+    };
     let id = summary.id();
     let status = {
         let summary = Arc::clone(&summary);
@@ -226,9 +258,11 @@ fn Row(
             })
             .collect_view()
     };
+    let tablet = use_tablet();
     let waiting = move || {
         let waiting = unsynced.with(|unsynced| unsynced.get(&id).copied().unwrap_or(0));
-        (waiting > 0).then(|| {
+        // Training records never sync: nothing about them is waiting.
+        (waiting > 0 && !tablet.is_training()).then(|| {
             view! {
                 <span class="unsynced" data-testid="participant-unsynced">
                     {format!("{waiting} {}", t(lang.get(), Text::NotSynced))}
@@ -239,7 +273,10 @@ fn Row(
     view! {
         <li>
             <a href=href data-testid="participant-row">
-                <span class="number">{number}</span>
+                <span class="identity">
+                    <span class="who" data-testid="participant-who">{who}</span>
+                    <span class="numbers"><span class="number">{number}</span>{also}</span>
+                </span>
                 <span class=status_class>{move || status_label(lang.get(), status.get())}</span>
                 <span class="on-ecmo">{on_ecmo}</span>
                 {samples}

@@ -91,7 +91,7 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   // An eligible patient: consent, training lease, randomise with a double tap.
   await home.open();
   await home.newScreening();
-  await screening.fillEligible();
+  await screening.fillEligible({ initials: "lhm", bed: "ICU-2 7" });
   assert.equal(await screening.outcome(), "Eligible");
   assert.match(await page.textContent("[data-testid=window]"), /closes in 2[01] h/);
   await screenshot(page, "04-screening-eligible-en-landscape");
@@ -131,6 +131,24 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   const rows = await home.rows();
   assert.equal(rows.length, 2, rows.join("\n"));
   assert.equal(rows.filter((row) => row.includes("Randomised")).length, 1, "randomised once");
+  assert.equal(await page.locator("[data-testid=participant-unsynced]").count(), 0,
+    "no row calls a training record 'not synced'");
+  // Rows a nurse tells apart: initials and bed, the study number with the
+  // screening number kept beside it, and when each was screened.
+  const who = await page.locator("[data-testid=participant-who]").allTextContents();
+  assert.deepEqual(who.sort(), ["LHM · bed ICU-2 7", "ZWL · bed 12"]);
+  const randomisedRow = rows.find((row) => row.includes("Randomised"));
+  assert.match(randomisedRow, /TR-[0-9A-F]{4}-001 · [0-9A-F]{4}-0002 · \d{4}-\d\d-\d\d \d\d:\d\d/);
+  // Found by initials or bed as typed, in any case.
+  for (const [typed, found] of [["lhm", "LHM · bed ICU-2 7"], ["bed 12", null], ["12", "ZWL · bed 12"]]) {
+    await page.fill("[data-testid=find-participant]", typed);
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=participant-row]").length < 2);
+    const shown = await page.locator("[data-testid=participant-who]").allTextContents();
+    assert.deepEqual(shown, found ? [found] : [], `typed ${typed}`);
+  }
+  await page.fill("[data-testid=find-participant]", "");
+  await page.waitForFunction(() => document.querySelectorAll("[data-testid=participant-row]").length === 2);
+  await screenshot(page, "05b-home-rows-en-landscape");
   // Three screenings, a non-enrolment, a consent and one randomisation, kept as
   // training records (the tablet is not enrolled): never synced, and said so; a
   // band on every screen says what training is, and the zone dates are read in.

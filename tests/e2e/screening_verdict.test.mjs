@@ -39,6 +39,8 @@ const WORDS = {
     judgedOn: /^Judged on screening [0-9A-F]{4}-\d{4} of \d{4}-\d\d-\d\d \d\d:\d\d$/,
     icuUnreadable: "ICU admission date-time: enter it as 2026-03-10 14:05 (24-hour)",
     readAs: "Read as",
+    initialsRequired: "Patient's initials: required",
+    notInitials: "Patient's initials: 2 to 4 letters A–Z (pinyin initials for a Chinese name)",
   },
   zh: {
     locale: "zh-CN",
@@ -50,6 +52,8 @@ const WORDS = {
     judgedOn: /^依据 \d{4}-\d\d-\d\d \d\d:\d\d 的筛选（筛选号 [0-9A-F]{4}-\d{4}）判定$/,
     icuUnreadable: "入住 ICU 时间：请按 2026-03-10 14:05 的格式填写（24 小时制）",
     readAs: "识别为",
+    initialsRequired: "患者姓名缩写：必填",
+    notInitials: "患者姓名缩写：请填写 2～4 个字母 A～Z（姓名拼音首字母）",
   },
 };
 
@@ -85,17 +89,22 @@ for (const lang of ["en", "zh"]) {
     await new SignIn(page).createFirstUser("Li Na", "2468");
     await page.waitForSelector("[data-testid=new-screening]");
 
-    // A blank screening is not saved: it needs the date of birth, and says what
-    // it lacks as missing answers, not as "not eligible".
+    // A blank screening is not saved: it needs the date of birth and the
+    // patient's initials, and says what it lacks as missing answers, not as "not
+    // eligible".
     await home.newScreening();
     assert.match(await text("outcome"), words.incomplete);
     await page.click("[data-testid=save-screening]");
     assert.equal(await text("date_of_birth-error"), words.dobRequired);
+    assert.equal(await text("patient_initials-error"), words.initialsRequired);
     assert.match(await text("screening-problems"), new RegExp(words.dobRequired));
     assert.deepEqual(await eventKinds(page), [], "nothing recorded, no screening number used");
     await look("screening-blank-saved");
+    await page.fill("#patient_initials", "Z1");
+    assert.equal(await text("patient_initials-error"), words.notInitials);
 
-    // With a date of birth only, it is saved, as incomplete.
+    // With a date of birth and initials only, it is saved, as incomplete.
+    await page.fill("#patient_initials", "zw");
     await page.fill("#date_of_birth", "1970-06-15");
     assert.equal((await page.locator("[data-testid=screening-problems]").count()), 0, "no stale summary");
     await screening.save();

@@ -764,6 +764,7 @@ mod tests {
         let mut form = trial::screening::ScreeningForm::blank(Moment::new(NOW_MS, 480).unwrap());
         // The least a screening needs to be recorded.
         form.date_of_birth = Some(jiff::civil::date(1970, 6, 15));
+        form.patient_initials = Some("ZW".to_owned());
         let screening = Payload::ScreeningRecorded(trial::payload::ScreeningRecorded {
             screening_number: "T1-0001".to_owned(),
             form,

@@ -340,6 +340,8 @@ impl Writer {
     fn screening(&self, ecmo: i64) -> ScreeningForm {
         let mut form = ScreeningForm::blank(self.at(ecmo + 2 * MS_PER_HOUR));
         form.date_of_birth = Some(date(1968, 3, 9));
+        form.patient_initials = Some("ZWL".to_owned());
+        form.bed = Some((ecmo.rem_euclid(40) + 1).to_string());
         form.sex = Some(Sex::Female);
         form.height_cm = Some(165.0);
         form.weight_kg = Some(70.0);

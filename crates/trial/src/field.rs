@@ -240,6 +240,11 @@ fields! {
         Integer, range(0.0, 10.0, "therapeutic doses"), replaces PlateletUnits;
     PlasmaMl: "plasma_ml", "plasma transfusion",
         Integer, range(0.0, 5000.0, "mL"), replaces PlasmaUnits;
+    // §1 Who the patient is, for the site alone (version 3 of the forms): shown on
+    // the site's tablets and console so two patients are never confused, never in
+    // the trial's exports (`Field::SCREENING` leaves them out).
+    Bed: "bed", "bed", Text, None;
+    PatientInitials: "patient_initials", "patient's initials", Text, None;
 }
 
 /// Limits without a warning range.
@@ -454,6 +459,12 @@ pub enum FieldError {
         /// The field recorded as not done.
         field: Field,
     },
+    /// Occurs when the patient's initials are not 2 to 4 letters A–Z (a Chinese
+    /// name's pinyin initials).
+    NotInitials {
+        /// The field the initials were entered in.
+        field: Field,
+    },
     /// Occurs when a text (a value or a not-done reason) is longer than allowed.
     TooLong {
         /// The field the text belongs to.
@@ -537,6 +548,7 @@ impl FieldError {
             | Self::Blank { field }
             | Self::BlankReason { field }
             | Self::NotDoneRefused { field }
+            | Self::NotInitials { field }
             | Self::TooLong { field, .. }
             | Self::UnconfirmedWarning { field, .. }
             | Self::EarlierThan { field, .. }
@@ -625,6 +637,12 @@ impl fmt::Display for FieldError {
             Self::Blank { field } => write!(f, "{field}: must not be blank"),
             Self::BlankReason { field } => {
                 write!(f, "{field}: recorded as not done without a reason")
+            }
+            Self::NotInitials { field } => {
+                write!(
+                    f,
+                    "{field}: 2 to 4 letters A–Z (pinyin initials for a Chinese name)"
+                )
             }
             Self::NotDoneRefused { field } => {
                 write!(
@@ -760,8 +778,8 @@ mod tests {
         for (index, field) in Field::ALL.into_iter().enumerate() {
             assert_eq!(field as usize, index, "{field:?}");
         }
-        // `PlasmaMl` is the last variant: a new field goes after it, and here.
-        assert_eq!(Field::ALL.len(), Field::PlasmaMl as usize + 1);
+        // `PatientInitials` is the last variant: a new field goes after it, and here.
+        assert_eq!(Field::ALL.len(), Field::PatientInitials as usize + 1);
         assert_eq!(Field::SCREENING[..], Field::ALL[..Field::SCREENING.len()]);
     }
 

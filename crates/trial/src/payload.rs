@@ -40,7 +40,7 @@ use crate::screening::{Screening, ScreeningForm};
 use crate::time::Moment;
 
 /// The version of the payload shapes in this module, recorded in every event.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Turns the JSON of one version's body into the next version's.
 pub type Upgrade = fn(EventKind, serde_json::Value) -> Result<serde_json::Value, String>;
@@ -48,7 +48,7 @@ pub type Upgrade = fn(EventKind, serde_json::Value) -> Result<serde_json::Value,
 /// The upgrade steps: `UPGRADES[n]` turns a body of version `n + 1` into version
 /// `n + 2`, so a body of version `v` goes through `UPGRADES[v - 1..]`. One step is
 /// appended with every new version, and none is ever changed.
-pub const UPGRADES: [Upgrade; SCHEMA_VERSION as usize - 1] = [version_1_to_2];
+pub const UPGRADES: [Upgrade; SCHEMA_VERSION as usize - 1] = [version_1_to_2, version_2_to_3];
 
 /// Version 2 counts transfusions as Chinese blood banks do (CRF.md §7): red cells
 /// in U, platelets in therapeutic doses, plasma in mL. A version-1 daily
@@ -56,6 +56,12 @@ pub const UPGRADES: [Upgrade; SCHEMA_VERSION as usize - 1] = [version_1_to_2];
 /// shows as entered (converting them would invent a number no one recorded), so
 /// no body changes; a form of version 2 may not hold them ([`Payload::parse`]).
 fn version_1_to_2(_: EventKind, body: serde_json::Value) -> Result<serde_json::Value, String> {
+    Ok(body)
+}
+
+/// Version 3 lets a screening hold the patient's bed and initials, for the site
+/// alone; a body of version 2 has neither, and reads as it is.
+fn version_2_to_3(_: EventKind, body: serde_json::Value) -> Result<serde_json::Value, String> {
     Ok(body)
 }
 

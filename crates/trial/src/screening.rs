@@ -110,7 +110,29 @@ pub struct ScreeningForm {
     pub bridge_to_vad_or_transplant: Answer,
     #[serde(default)]
     pub infection: Answer,
+    /// Where the patient lies (version 3): for the site alone, like the initials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bed: Option<String>,
+    /// The patient's initials, 2 to 4 letters A–Z (version 3): with the bed, how
+    /// the site's nurses tell two screened patients apart. Never exported to the
+    /// trial's data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_initials: Option<String>,
 }
+
+/// Whether `text` is a patient's initials as the forms keep them: 2 to 4
+/// capital letters A–Z, a Chinese name's pinyin initials or a Latin name's.
+pub fn are_initials(text: &str) -> bool {
+    (MIN_INITIALS..=MAX_INITIALS).contains(&text.len())
+        && text.bytes().all(|byte| byte.is_ascii_uppercase())
+}
+
+/// The fewest and most letters of a patient's initials.
+pub const MIN_INITIALS: usize = 2;
+/// See [`MIN_INITIALS`].
+pub const MAX_INITIALS: usize = 4;
+/// The longest bed name ("ICU-2 bed 14" is 12).
+pub const MAX_BED_CHARS: usize = 16;
 
 impl ScreeningForm {
     /// A new, empty form: every answer unknown, every value missing.
@@ -140,12 +162,14 @@ impl ScreeningForm {
             thrombocytopenic_purpura: Answer::Unknown,
             bridge_to_vad_or_transplant: Answer::Unknown,
             infection: Answer::Unknown,
+            bed: None,
+            patient_initials: None,
         }
     }
 
     /// What a screening must hold before it may be recorded: its time (which the
-    /// type always holds) and the patient's date of birth, without which no
-    /// patient can be told apart or aged, so a blank form would only use up a
+    /// type always holds), the patient's date of birth and initials, without which
+    /// no patient can be told apart or aged, so a blank form would only use up a
     /// screening number. The check before saving asks this of new screenings
     /// ([`crate::payload::Payload::check`]); reading a stored one does not, so a
     /// screening recorded before this rule stays readable (as incomplete).
@@ -154,6 +178,11 @@ impl ScreeningForm {
         if self.date_of_birth.is_none() {
             missing.push(FieldError::Required {
                 field: Field::DateOfBirth,
+            });
+        }
+        if self.patient_initials.is_none() {
+            missing.push(FieldError::Required {
+                field: Field::PatientInitials,
             });
         }
         missing
@@ -250,6 +279,25 @@ impl Screening {
     /// validated record.
     pub fn parse(form: &ScreeningForm) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
+        if let Some(initials) = &form.patient_initials
+            && !are_initials(initials)
+        {
+            errors.push(FieldError::NotInitials {
+                field: Field::PatientInitials,
+            });
+        }
+        if let Some(bed) = &form.bed {
+            let length = bed.chars().count();
+            if bed.trim().is_empty() {
+                errors.push(FieldError::Blank { field: Field::Bed });
+            } else if length > MAX_BED_CHARS {
+                errors.push(FieldError::TooLong {
+                    field: Field::Bed,
+                    length,
+                    max: MAX_BED_CHARS,
+                });
+            }
+        }
         let mut measured = |field, value: Option<f64>| {
             value.and_then(|value| check_limits(field, value).map_err(|e| errors.push(e)).ok())
         };
@@ -396,16 +444,68 @@ mod tests {
     }
 
     #[test]
-    fn a_screening_needs_a_date_of_birth_to_be_recorded() {
+    fn a_screening_needs_a_date_of_birth_and_initials_to_be_recorded() {
         let mut form = form();
         assert_eq!(
             form.missing_to_record(),
-            [FieldError::Required {
-                field: Field::DateOfBirth
-            }]
+            [
+                FieldError::Required {
+                    field: Field::DateOfBirth
+                },
+                FieldError::Required {
+                    field: Field::PatientInitials
+                }
+            ]
         );
         form.date_of_birth = Some(date(1970, 6, 15));
+        form.patient_initials = Some("ZWL".to_owned());
         assert_eq!(form.missing_to_record(), []);
+        // The bed may be unknown (a patient still in the emergency room).
+        assert_eq!(form.bed, None);
+    }
+
+    /// Initials are 2 to 4 capital letters A–Z (pinyin initials for a Chinese
+    /// name); a bed is any short name; both are checked where the form is read,
+    /// each problem named by its field.
+    #[test]
+    fn initials_and_bed_are_checked() {
+        for good in ["ZW", "ZWL", "OUYM"] {
+            assert!(are_initials(good), "{good}");
+        }
+        for bad in ["Z", "ZWLMN", "zwl", "Z W", "张伟", "Z1", ""] {
+            assert!(!are_initials(bad), "{bad:?}");
+        }
+        let mut form = form();
+        form.patient_initials = Some("zw".to_owned());
+        form.bed = Some("   ".to_owned());
+        assert_eq!(
+            Screening::parse(&form).unwrap_err(),
+            [
+                FieldError::NotInitials {
+                    field: Field::PatientInitials
+                },
+                FieldError::Blank { field: Field::Bed }
+            ]
+        );
+        form.patient_initials = Some("ZW".to_owned());
+        form.bed = Some("ICU-2 bed 14, by the window".to_owned());
+        assert_eq!(
+            Screening::parse(&form).unwrap_err(),
+            [FieldError::TooLong {
+                field: Field::Bed,
+                length: 27,
+                max: MAX_BED_CHARS
+            }]
+        );
+        form.bed = Some("ICU-2 14".to_owned());
+        assert!(Screening::parse(&form).is_ok());
+        assert_eq!(
+            FieldError::NotInitials {
+                field: Field::PatientInitials
+            }
+            .to_string(),
+            "patient's initials: 2 to 4 letters A–Z (pinyin initials for a Chinese name)"
+        );
     }
 
     #[test]

@@ -533,9 +533,14 @@ fn a_blank_screening_is_not_recorded_but_a_stored_one_stays_readable() {
         blank.check(at(SCREENED_UTC_MS), FormContext::NONE),
         Err(PayloadError::Invalid {
             kind: EventKind::ScreeningRecorded,
-            errors: vec![FieldError::Required {
-                field: Field::DateOfBirth
-            }],
+            errors: vec![
+                FieldError::Required {
+                    field: Field::DateOfBirth
+                },
+                FieldError::Required {
+                    field: Field::PatientInitials
+                }
+            ],
         })
     );
     // A blank screening recorded before the rule is still read, as incomplete.
@@ -551,6 +556,7 @@ fn a_blank_screening_is_not_recorded_but_a_stored_one_stays_readable() {
     ));
     let mut form = ScreeningForm::blank(at(SCREENED_UTC_MS));
     form.date_of_birth = Some(date(1970, 6, 15));
+    form.patient_initials = Some("ZWL".into());
     let with_birth_date = Payload::ScreeningRecorded(ScreeningRecorded {
         screening_number: "0BCB-0001".into(),
         form,

@@ -180,7 +180,7 @@ fn the_dictionary_names_every_column_of_every_file_in_order() {
         .unwrap();
     assert_eq!(
         (&red_cells["type"][..], &red_cells["crf_versions"][..]),
-        ("decimal", "2")
+        ("decimal", "2|3")
     );
     let sex = dictionary
         .iter()

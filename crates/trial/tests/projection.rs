@@ -366,6 +366,31 @@ fn a_screening_edited_on_another_tablet_leaves_randomisation_with_the_first() {
     );
 }
 
+/// The home list tells patients apart by initials and bed as well as numbers,
+/// and finds them by any of them as typed (any case), from the latest screening.
+#[test]
+fn the_home_list_finds_a_patient_by_number_initials_or_bed() {
+    let mut log = Log::new();
+    let mut form = screening_form();
+    form.patient_initials = Some("ZWL".to_owned());
+    form.bed = Some("ICU-2 14".to_owned());
+    log.record(TABLET_1, NURSE, 4 * HOUR, &screened(form.clone()));
+    let summary = log.participant().summary();
+    assert_eq!(summary.initials_and_bed(), (Some("ZWL"), Some("ICU-2 14")));
+    assert_eq!(summary.screened_at(), Some(at(4 * HOUR)));
+    for typed in ["zw", " ZWL ", "icu-2", "14", "T1-00", ""] {
+        assert!(summary.matches(typed), "{typed:?}");
+    }
+    for typed in ["ZWLQ", "bed 15", "T2-"] {
+        assert!(!summary.matches(typed), "{typed:?}");
+    }
+    // Moved to another bed: the latest screening says where.
+    form.bed = Some("ICU-1 3".to_owned());
+    log.record(TABLET_1, NURSE, 4 * HOUR + 1, &screened(form));
+    let summary = log.participant().summary();
+    assert!(summary.matches("icu-1 3") && !summary.matches("ICU-2"));
+}
+
 /// Study days fall on the site's calendar: randomised at 01:00 on 2 March in
 /// Beijing (17:00 on 1 March in London), day 1 is 1 March for a London site and
 /// 2 March for a Shanghai one, whatever offset the tablet kept; day 7 is six

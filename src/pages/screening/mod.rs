@@ -16,7 +16,9 @@ use uuid::Uuid;
 use crate::actions::{self, SaveOnce};
 use crate::clock;
 use crate::components::dirty::use_dirty;
-use crate::components::{AnswerField, ChoiceField, DateField, DateTimeField, NumberField};
+use crate::components::{
+    AnswerField, ChoiceField, DateField, DateTimeField, NumberField, TextField,
+};
 use crate::i18n::{Text, action_error, field_error, t, use_lang};
 use crate::pages::home::ticking_clock;
 use crate::state::{use_session, use_tablet};
@@ -42,6 +44,8 @@ pub fn NewScreening() -> impl IntoView {
 /// Every input of the form, as typed.
 #[derive(Clone, Copy)]
 struct Inputs {
+    initials: RwSignal<String>,
+    bed: RwSignal<String>,
     screened_at: RwSignal<String>,
     date_of_birth: RwSignal<String>,
     sex: RwSignal<Option<&'static str>>,
@@ -85,7 +89,10 @@ impl Inputs {
         let moment = |value: Option<Moment>| {
             RwSignal::new(value.map(clock::to_local_input).unwrap_or_default())
         };
+        let text = |value: &Option<String>| RwSignal::new(value.clone().unwrap_or_default());
         Self {
+            initials: text(&form.patient_initials),
+            bed: text(&form.bed),
             screened_at: moment(Some(form.screened_at)),
             date_of_birth: RwSignal::new(
                 form.date_of_birth
@@ -201,6 +208,11 @@ impl Inputs {
             thrombocytopenic_purpura: self.purpura.get(),
             bridge_to_vad_or_transplant: self.bridge.get(),
             infection: self.infection.get(),
+            // Initials are kept in capitals, however they were typed; what is
+            // left blank is left out.
+            patient_initials: Some(self.initials.get().trim().to_uppercase())
+                .filter(|initials| !initials.is_empty()),
+            bed: Some(self.bed.get().trim().to_owned()).filter(|bed| !bed.is_empty()),
         };
         (form, errors)
     }
@@ -414,6 +426,10 @@ pub fn ScreeningEditor(
         <div class="screening-layout">
             <form class="screening-form" on:submit=|event| event.prevent_default()>
                 <h2>{move || t(lang.get(), Text::SectionPatient)}</h2>
+                <div class="pair">
+                    <TextField field=Field::PatientInitials value=inputs.initials error=error_of(Field::PatientInitials)/>
+                    <TextField field=Field::Bed value=inputs.bed error=error_of(Field::Bed)/>
+                </div>
                 <DateTimeField field=Field::ScreenedAt value=inputs.screened_at error=error_of(Field::ScreenedAt)/>
                 <DateField field=Field::DateOfBirth value=inputs.date_of_birth error=error_of(Field::DateOfBirth)/>
                 <ChoiceField field=Field::Sex options=sex_options value=inputs.sex/>

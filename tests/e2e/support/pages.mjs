@@ -81,7 +81,9 @@ const NO = ["map_below65_for30_min", "vasopressors_to_keep_sbp90", "elevated_lv_
 export class Screening {
   constructor(page) { this.page = page; }
   async answer(field, answer) { await this.page.click(`label[for=${field}-${answer}]`); }
-  async fillEligible({ born = "1970-06-15", ecmoHoursAgo = 3 } = {}) {
+  async fillEligible({ born = "1970-06-15", ecmoHoursAgo = 3, initials = "zwl", bed = "12" } = {}) {
+    await this.page.fill("#patient_initials", initials);
+    await this.page.fill("#bed", bed);
     await this.page.fill("#date_of_birth", born);
     await this.answer("sex", "female");
     await this.page.fill("#height_cm", "165");
@@ -228,8 +230,9 @@ export function chineseTextProblems(text, { englishWords = true } = {}) {
       }
     }
   }
-  // Hexadecimal device and study numbers (66BB, TR-66BB-001) are not words.
-  const words = englishWords ? text.replace(/\b[0-9A-F]{4}\b/g, " ").match(/[A-Za-z]{2,}/g) ?? [] : [];
+  // Hexadecimal device and study numbers (66BB, TR-66BB-001) are not words, nor
+  // are a patient's initials (ZWL: a Chinese name's pinyin initials).
+  const words = englishWords ? text.replace(/\b[0-9A-F]{4}\b|\b[A-Z]{2,4}\b/g, " ").match(/[A-Za-z]{2,}/g) ?? [] : [];
   for (const word of words.filter((word) => !LATIN_WORDS.has(word))) {
     problems.push(`English word "${word}"`);
   }

@@ -210,7 +210,7 @@ async fn seed(app: &mut TestApp) -> Seeded {
                     (Field::PlateletDoses, json!(1)),
                     (Field::PlasmaMl, json!(200)),
                 ]);
-                events.push(tablet.event(participant, &units, day_1));
+                events.push(event_of_version(tablet, participant, &units, 2, day_1));
             }
             if index == WITHDRAWN {
                 let withdrawal = Payload::Withdrawn(Withdrawal {
@@ -528,6 +528,22 @@ async fn exports_hold_every_participant_value_and_event(mut app: TestApp) {
         ]
     );
 
+    // The bed and the initials stay at the site: in no file, under no name.
+    for entry in std::fs::read_dir(folder.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for site_only in SITE_ONLY
+            .into_iter()
+            .chain(["patient_initials", ",bed,", "IT.bed\""])
+        {
+            assert!(
+                !text.contains(site_only),
+                "{} holds {site_only}",
+                path.display()
+            );
+        }
+    }
+
     let odm = std::fs::read_to_string(folder.path().join(ODM_FILE)).unwrap();
     assert!(
         odm.contains(
@@ -536,7 +552,7 @@ async fn exports_hold_every_participant_value_and_event(mut app: TestApp) {
         ),
         "free text escaped, its line break kept"
     );
-    for version in ["1", "2"] {
+    for version in ["1", "2", "3"] {
         let metadata = format!("<MetaDataVersion OID=\"MDV.{version}\"");
         assert!(
             odm.contains(&metadata),

@@ -196,7 +196,7 @@ async fn no_patient_data_reaches_the_log(app: TestApp) {
             "{expected:?} not in the log:\n{text}"
         );
     }
-    for secret in [DATE_OF_BIRTH, REASON, "Quokka"] {
+    for secret in [DATE_OF_BIRTH, REASON, "Quokka", SITE_ONLY[0], SITE_ONLY[1]] {
         assert!(!text.contains(secret), "{secret:?} is in the log:\n{text}");
     }
     for number in [HEIGHT, WEIGHT] {

@@ -639,6 +639,10 @@ fn open_seed(key: &SecretKey, lease_id: LeaseId, sealed: &SealedSeed) -> Option<
     Some(Seed::from_bytes(seed))
 }
 
+/// The initials and the bed every test screening holds: identifiers for the site
+/// alone, never in an export or a log line.
+const SITE_ONLY: [&str; 2] = ["QXZW", "bed Q-7741"];
+
 /// An eligible patient in `ecmo_mode`: VA-ECMO for cardiogenic shock is eligible,
 /// VV-ECMO is not.
 fn screening(ecmo_mode: EcmoMode) -> Payload {
@@ -659,6 +663,10 @@ fn screening(ecmo_mode: EcmoMode) -> Payload {
     form.thrombocytopenic_purpura = Answer::No;
     form.bridge_to_vad_or_transplant = Answer::No;
     form.infection = Answer::No;
+    // Who the patient is, for the site alone: [`SITE_ONLY`] names them, so a
+    // test can prove they never leave it.
+    form.patient_initials = Some(SITE_ONLY[0].to_owned());
+    form.bed = Some(SITE_ONLY[1].to_owned());
     Payload::ScreeningRecorded(ScreeningRecorded {
         screening_number: "T1-0001".to_owned(),
         form,

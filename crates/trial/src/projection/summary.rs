@@ -105,18 +105,39 @@ impl Summary {
             .unwrap_or_default()
     }
 
+    /// The patient's initials and bed from the latest screening: how the site's
+    /// nurses tell two patients apart (never exported).
+    pub fn initials_and_bed(&self) -> (Option<&str>, Option<&str>) {
+        let form = self.screening.as_ref().map(Screening::form);
+        (
+            form.and_then(|form| form.patient_initials.as_deref()),
+            form.and_then(|form| form.bed.as_deref()),
+        )
+    }
+
+    /// When the latest screening was made.
+    pub fn screened_at(&self) -> Option<Moment> {
+        self.screening
+            .as_ref()
+            .map(|screening| screening.form().screened_at)
+    }
+
     /// Whether `typed` (ignoring case and surrounding spaces) is part of the
-    /// screening or the study number: how a list is filtered as someone types.
+    /// screening or the study number, the initials or the bed: how a list is
+    /// filtered as someone types.
     pub fn matches(&self, typed: &str) -> bool {
         let typed = typed.trim().to_uppercase();
+        let (initials, bed) = self.initials_and_bed();
         typed.is_empty()
             || [
                 self.screening_number(),
                 self.study_number().map(StudyNumber::as_str),
+                initials,
+                bed,
             ]
             .into_iter()
             .flatten()
-            .any(|number| number.to_uppercase().contains(&typed))
+            .any(|text| text.to_uppercase().contains(&typed))
     }
 
     /// The ECMO start from the latest screening.
