@@ -11,7 +11,7 @@ use futures::future::join_all;
 use rexie::{KeyRange, TransactionMode};
 use serde::{Deserialize, Serialize};
 use trial::event::{ChainHead, Event};
-use trial::wire::{MAX_CLOCK_OFFSET_MS, Rejection, Site};
+use trial::wire::{MAX_CLOCK_OFFSET_MS, Rejection, Site, Tablet};
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
 
@@ -38,6 +38,10 @@ pub struct Enrolment {
     pub site: Site,
     /// When the server enrolled it, on the server's clock.
     pub enrolled_at_ms: i64,
+    /// The site's tablets by their labels, as the last sync gave them: how the
+    /// timeline names the tablet of each record. Absent from an older record.
+    #[serde(default)]
+    pub tablets: Vec<Tablet>,
 }
 
 /// Where sync stands, for the status line and the next run.

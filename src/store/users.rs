@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use trial::pin::PinHash;
 use uuid::Uuid;
 
-use trial::wire::Site;
+use trial::wire::{Site, Tablet};
 use wasm_bindgen::JsValue;
 
 use super::sync::ENROLMENT;
@@ -57,11 +57,13 @@ impl Store {
     /// Replaces the user list with the server's, in one transaction: a user added
     /// there can sign in here, a changed PIN takes effect, and someone removed
     /// there can no longer sign in. With the site as the server now describes it
-    /// (its time zone's rules among it), the enrolment's copy is replaced too.
+    /// (its time zone's rules among it) and its tablets' labels, the enrolment's
+    /// copies are replaced too.
     pub async fn replace_users(
         &self,
         new: &[UserRecord],
         site: Option<&Site>,
+        tablets: &[Tablet],
     ) -> Result<(), StoreError> {
         let tx = self
             .db
@@ -76,10 +78,12 @@ impl Store {
             let meta = tx.store(META).map_err(database)?;
             let key = JsValue::from_str(ENROLMENT);
             let stored = meta.get(key.clone()).await.map_err(database)?;
-            if let (Some(site), Some(stored)) = (site, stored.filter(|value| !value.is_undefined()))
-            {
+            if let Some(stored) = stored.filter(|value| !value.is_undefined()) {
                 let mut enrolment: Enrolment = decode(stored)?;
-                enrolment.site = site.clone();
+                if let Some(site) = site {
+                    enrolment.site = site.clone();
+                }
+                enrolment.tablets = tablets.to_vec();
                 meta.put(&encode(&enrolment)?, Some(&key))
                     .await
                     .map_err(database)?;

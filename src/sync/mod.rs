@@ -65,6 +65,8 @@ async fn enrol_in(store: &Store, code: &str) -> Result<(), SyncError> {
                 device_label: answer.device_label,
                 site: answer.site,
                 enrolled_at_ms: answer.server_time_ms,
+                // The next sync, right after, brings the site's tablets.
+                tablets: Vec::new(),
             },
             users,
             lease: lease_record(answer.lease),
@@ -108,9 +110,9 @@ async fn sync_in(store: &Store, received: &impl Fn(usize)) -> Result<Outcome, Sy
     let leases: Vec<LeaseRecord> = leases.leases.into_iter().map(lease_record).collect();
     store.add_new_leases(&leases).await?;
     let users: UsersResponse = http::get("/api/users", token).await?;
-    let site = users.site;
+    let (site, tablets) = (users.site, users.tablets);
     let users: Vec<UserRecord> = users.users.into_iter().map(user_record).collect();
-    store.replace_users(&users, site.as_ref()).await?;
+    store.replace_users(&users, site.as_ref(), &tablets).await?;
     pull(store, token, received).await?;
     store.sync_succeeded(now_ms(), clock_offset_ms).await?;
     Ok(Outcome::Synced { refused })

@@ -146,6 +146,10 @@ async function journey(server, shoot) {
   await screenedOnA.click();
   await b.page.waitForSelector("[data-testid=participant-title]");
   assert.match(await b.page.textContent("main"), /only that tablet can randomise/);
+  // B names A's records' tablet as the home screen and the server do: "T1", not
+  // the end of its id.
+  const devices = await b.page.locator("[data-testid=timeline-entry] .device").allTextContents();
+  assert.ok(devices.length > 0 && devices.every((device) => device === "Tablet T1"), devices.join(", "));
 
   // B continues A's randomised patient's follow-up: the 0 h sample. A, offline
   // meanwhile, records the same sample without seeing B's.

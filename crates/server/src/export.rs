@@ -100,7 +100,7 @@ pub async fn export(
             calendar,
         },
         store.export_people(site_code).await?,
-        store.export_tablets(site_code).await?,
+        store.site_tablets(site_code).await?,
         versions,
         Moment::new(started_at_ms, 0).context("the server's clock is outside 1900 to 2200")?,
     );

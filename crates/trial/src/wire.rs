@@ -257,8 +257,23 @@ pub struct UsersResponse {
     /// older server.
     #[serde(default)]
     pub site: Option<Site>,
+    /// Every tablet enrolled at the site, so each names the others as the server
+    /// and the exports do ("T2"). Absent from an older server.
+    #[serde(default)]
+    pub tablets: Vec<Tablet>,
     /// The server's clock when it answered.
     pub server_time_ms: i64,
+}
+
+/// A tablet of the site, by the label the server gave it at enrolment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Tablet {
+    /// The device id every event it records names.
+    pub id: Uuid,
+    /// Its label at the site ("T1").
+    pub label: String,
 }
 
 /// What a user may do. Appended, never renamed.

@@ -41,6 +41,7 @@ use crate::i18n::{
     Lang, Text, form_label, labelled, not_done_label, numbered_form, options, range, t, unit_label,
     use_lang,
 };
+use crate::state::Tablet as TabletState;
 use crate::store::UserRecord;
 use crate::{actions, clock};
 
@@ -390,7 +391,23 @@ pub(crate) fn recorded_by(users: &[UserRecord], by: &Provenance) -> String {
     )
 }
 
-/// A device's short label: the end of its id, as training study numbers write it.
-fn device_label(device_id: Uuid) -> String {
-    actions::short_id(device_id, 4)
+/// A device's name at the site, as the home screen and the exports give it:
+/// this tablet's label and every other the last sync named ("T2"); the end of
+/// its id, as training study numbers write it, for one it has no name for.
+fn device_label(tablet: TabletState, device_id: Uuid) -> String {
+    let own = tablet.device.get() == Some(device_id);
+    tablet
+        .enrolment
+        .with(|enrolment| {
+            let enrolment = enrolment.as_ref()?;
+            if own {
+                return Some(enrolment.device_label.clone());
+            }
+            enrolment
+                .tablets
+                .iter()
+                .find(|known| known.id == device_id)
+                .map(|known| known.label.clone())
+        })
+        .unwrap_or_else(|| actions::short_id(device_id, 4))
 }

@@ -174,7 +174,7 @@ fn SavedField(
                     "{} · {name} · {} · {}",
                     describe_entry(lang, field, value),
                     wall_clock(by.recorded_at),
-                    device_label(by.device_id),
+                    device_label(tablet, by.device_id),
                 );
                 view! { <li>{text}</li> }
             };

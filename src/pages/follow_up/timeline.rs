@@ -44,7 +44,7 @@ pub fn Timeline(participant: Signal<Participant>) -> impl IntoView {
                     .map(|event| {
                         let (what, details) =
                             describe(lang, participant, event, &mut last_screening);
-                        entry(lang, users, event, what, details)
+                        entry(lang, users, tablet, event, what, details)
                     })
                     .collect()
             })
@@ -63,6 +63,7 @@ pub fn Timeline(participant: Signal<Participant>) -> impl IntoView {
 fn entry(
     lang: Lang,
     users: &[UserRecord],
+    tablet: crate::state::Tablet,
     event: &Event,
     what: String,
     details: Vec<String>,
@@ -72,7 +73,7 @@ fn entry(
     let device = format!(
         "{} {}",
         t(lang, Text::Tablet),
-        device_label(event.device_id())
+        device_label(tablet, event.device_id())
     );
     let device_id = event.device_id().to_string();
     view! {

@@ -12,8 +12,8 @@ use crate::AppState;
 use crate::auth::AuthenticatedDevice;
 use crate::error::ApiError;
 
-/// The users of the device's site, as enrolment gave them, and the site with its
-/// time zone's rules.
+/// The users of the device's site, as enrolment gave them, the site with its
+/// time zone's rules, and its tablets' labels.
 #[utoipa::path(
     get,
     path = "/users",
@@ -36,9 +36,11 @@ pub async fn users(
 ) -> Result<Json<UsersResponse>, ApiError> {
     let users = state.store.users(&device.site_code).await?;
     let site = state.store.site(&device.site_code).await?;
+    let tablets = state.store.site_tablets(&device.site_code).await?;
     Ok(Json(UsersResponse {
         users,
         site,
+        tablets,
         server_time_ms: state.clock.now_ms(),
     }))
 }

@@ -148,8 +148,9 @@ impl Store {
             .collect()
     }
 
-    /// Every tablet ever enrolled at the site, revoked or not.
-    pub async fn export_tablets(&self, site_code: &str) -> Result<Vec<Tablet>> {
+    /// Every tablet ever enrolled at the site, revoked or not: the audit trail
+    /// names them, and so does every tablet's timeline.
+    pub async fn site_tablets(&self, site_code: &str) -> Result<Vec<Tablet>> {
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT id, label FROM devices WHERE site_code = $1 ORDER BY label")
                 .bind(site_code)

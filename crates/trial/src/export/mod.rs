@@ -64,14 +64,8 @@ pub struct Person {
     pub role: String,
 }
 
-/// A tablet that may appear in the audit trail.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tablet {
-    /// The device id every event it records names.
-    pub id: Uuid,
-    /// Its label at the site ("T1").
-    pub label: String,
-}
+/// A tablet that may appear in the audit trail, as the tablets name it too.
+pub use crate::wire::Tablet;
 
 /// What every file of one export shares: the site, the people and tablets the
 /// audit trail names, the CRF versions the log holds and the moment of the export,
