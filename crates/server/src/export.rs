@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use trial::export::{
-    Consort, CsvExport, DICTIONARY_FILE, ODM_FILE, OdmExport, Record, Site, Table, Trial,
+    Consort, CsvExport, DICTIONARY_FILE, IDENTIFICATION_LOG_FILE, IdentificationLog, ODM_FILE,
+    OdmExport, Record, Site, Table, Trial,
 };
 use trial::time::Moment;
 use uuid::Uuid;
@@ -32,6 +33,9 @@ pub enum Format {
     Odm,
     /// Both.
     All,
+    /// The site identification log alone: the patients' initials and beds by
+    /// screening and study number, for the site's own file. Never part of `all`.
+    Identification,
 }
 
 /// What an export wrote.
@@ -46,13 +50,14 @@ pub struct Written {
 }
 
 impl Format {
-    /// Reads `--format`: `csv`, `odm` or `all`.
+    /// Reads `--format`: `csv`, `odm`, `all` or `identification`.
     pub fn parse(text: &str) -> Result<Self, String> {
         match text {
             "csv" => Ok(Self::Csv),
             "odm" => Ok(Self::Odm),
             "all" => Ok(Self::All),
-            _ => Err(format!("{text:?}: one of csv, odm, all")),
+            "identification" => Ok(Self::Identification),
+            _ => Err(format!("{text:?}: one of csv, odm, all, identification")),
         }
     }
 
@@ -62,6 +67,7 @@ impl Format {
             Self::Csv => "csv",
             Self::Odm => "odm",
             Self::All => "all",
+            Self::Identification => "identification",
         }
     }
 
@@ -124,6 +130,16 @@ pub async fn export(
         odm = Some(OdmExport::new(trial.clone(), file).context("cannot start the ODM export")?);
         files.push(folder.join(ODM_FILE));
     }
+    let mut identification = None;
+    if format == Format::Identification {
+        let file = create(IDENTIFICATION_LOG_FILE)
+            .with_context(|| format!("cannot create {IDENTIFICATION_LOG_FILE}"))?;
+        identification = Some(
+            IdentificationLog::new(trial.clone(), file)
+                .context("cannot start the site identification log")?,
+        );
+        files.push(folder.join(IDENTIFICATION_LOG_FILE));
+    }
     let mut participants = 0;
     let mut events = 0;
     for participant in store.export_participants(site_code).await? {
@@ -141,6 +157,11 @@ pub async fn export(
             odm.write(&record)
                 .with_context(|| format!("cannot write participant {participant} as ODM"))?;
         }
+        if let Some(log) = &mut identification {
+            log.write(&record).with_context(|| {
+                format!("cannot write participant {participant} in the identification log")
+            })?;
+        }
         participants += 1;
         events += log.events.len() as u64;
     }
@@ -154,6 +175,13 @@ pub async fn export(
             .into_inner()
             .map_err(|error| error.into_error())
             .context("cannot write the ODM file")?;
+    }
+    if let Some(log) = identification {
+        log.finish()
+            .context("cannot finish the site identification log")?
+            .into_inner()
+            .map_err(|error| error.into_error())
+            .context("cannot write the site identification log")?;
     }
     let record = ExportRecord {
         id: Uuid::now_v7(),

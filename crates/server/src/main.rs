@@ -122,13 +122,16 @@ enum Task {
     /// Lists the site's open data queries and allocation flags.
     Queries,
     /// Writes the site's exports into a folder: the CSV tables with their data
-    /// dictionary and the CDISC ODM 1.3.2 file. Each export is recorded.
+    /// dictionary and the CDISC ODM 1.3.2 file, or, alone, the site
+    /// identification log (initials and beds, for the site's own file). Each
+    /// export is recorded.
     Export {
         /// The folder to write into (created when missing; files of the same
         /// names are replaced).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// csv, odm or all.
+        /// csv, odm, all (csv and odm) or identification (the site
+        /// identification log alone, never part of all).
         #[arg(long, default_value = "all", value_parser = Format::parse)]
         format: Format,
     },
@@ -519,7 +522,8 @@ mod tests {
             Format::Odm
         );
         assert!(
-            refused(&["export", "--out", "x", "--format", "xls"]).contains("one of csv, odm, all")
+            refused(&["export", "--out", "x", "--format", "xls"])
+                .contains("one of csv, odm, all, identification")
         );
         assert!(refused(&["export"]).contains("--out"));
     }

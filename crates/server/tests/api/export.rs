@@ -780,8 +780,48 @@ async fn the_export_command_writes_the_files_and_records_the_export(app: TestApp
     assert_eq!(read_table(&out, "allocations.csv").len(), 1);
 }
 
+/// `--format identification` writes the site identification log alone: who
+/// each number stands for, by initials and bed, for the site's own file.
+async fn the_identification_log_names_the_patients_for_the_site_alone(app: TestApp) {
+    let mut tablet = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let mut events = tablet.screen(participant);
+    events.push(tablet.randomise(participant));
+    assert_eq!(app.push(&tablet, &events).await.rejected, []);
+    let folder = tempfile::tempdir().unwrap();
+    let written = export(
+        &app.store,
+        &app.site.code,
+        Format::Identification,
+        folder.path(),
+        "test",
+        &Clock::fixed(LATER_MS),
+    )
+    .await
+    .unwrap();
+    let log = folder.path().join(trial::export::IDENTIFICATION_LOG_FILE);
+    assert_eq!(written.files, [log], "the log alone");
+    let rows = read_table(folder.path(), trial::export::IDENTIFICATION_LOG_FILE);
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(
+        (
+            &row["site"][..],
+            &row["screening_number"][..],
+            &row["patient_initials"][..],
+            &row["bed"][..]
+        ),
+        ("BJ", "T1-0001", SITE_ONLY[0], SITE_ONLY[1])
+    );
+    assert!(row["study_number"].starts_with("BJ-T1-"), "{row:?}");
+    assert!(row["screened_at_local"].ends_with("+08:00"), "{row:?}");
+    let exports = app.store.exports(&app.site.code).await.unwrap();
+    assert_eq!(exports[0].format, "identification");
+}
+
 on_both_engines!(
     exports_hold_every_participant_value_and_event,
     an_export_is_a_snapshot_of_what_was_stored_when_it_started,
     the_export_command_writes_the_files_and_records_the_export,
+    the_identification_log_names_the_patients_for_the_site_alone,
 );

@@ -442,7 +442,7 @@ impl<W: Write> CsvExport<W> {
 /// `file` after the UTF-8 byte-order mark: a spreadsheet reads the file as UTF-8
 /// only with it (Chinese names and units would be garbled otherwise), and
 /// pandas, R's readr and the `csv` crate skip it.
-fn with_bom<W: Write>(mut file: W) -> std::io::Result<W> {
+pub(super) fn with_bom<W: Write>(mut file: W) -> std::io::Result<W> {
     file.write_all(b"\xEF\xBB\xBF")?;
     Ok(file)
 }

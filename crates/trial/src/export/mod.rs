@@ -23,6 +23,7 @@
 
 mod consort;
 mod csv;
+mod identification;
 mod odm;
 
 use std::collections::BTreeMap;
@@ -40,6 +41,7 @@ use crate::time::{Calendar, Moment};
 
 pub use self::consort::{ArmCounts, Consort, Exclusion};
 pub use self::csv::{Column, CsvExport, DICTIONARY_FILE, Table};
+pub use self::identification::{IDENTIFICATION_LOG_FILE, IdentificationLog};
 pub use self::odm::{ODM_FILE, OdmExport};
 
 /// The site an export is of, as its files name it.
