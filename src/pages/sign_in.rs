@@ -3,7 +3,8 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use trial::pin::{FREE_ATTEMPTS, Pin, PinAttempts};
+use trial::pin::{FREE_ATTEMPTS, Lockout, Pin, PinAttempts};
+use trial::wire::PinLockout;
 use uuid::Uuid;
 
 use crate::actions::SaveOnce;
@@ -42,6 +43,7 @@ pub fn SignIn() -> impl IntoView {
 pub fn Unlock() -> impl IntoView {
     let lang = use_lang();
     let session = use_session();
+    let tablet = use_tablet();
     let pin = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let checking = RwSignal::new(false);
@@ -58,8 +60,9 @@ pub fn Unlock() -> impl IntoView {
         let lang = lang.get_untracked();
         let typed = pin.get_untracked();
         pin.set(String::new());
+        let enrolled = tablet.enrolment.with_untracked(Option::is_some);
         spawn_local(async move {
-            let checked = check_pin(lang, &user, &typed).await;
+            let checked = check_pin(lang, &user, &typed, enrolled).await;
             checking.try_set(false);
             match checked {
                 Ok(()) => {
@@ -226,8 +229,9 @@ fn ChooseUser() -> impl IntoView {
         checking.set(true);
         let typed = pin.get_untracked();
         pin.set(String::new());
+        let enrolled = tablet.enrolment.with_untracked(Option::is_some);
         spawn_local(async move {
-            let checked = check_pin(lang, &user, &typed).await;
+            let checked = check_pin(lang, &user, &typed, enrolled).await;
             checking.try_set(false);
             match checked {
                 Ok(()) => {
@@ -276,7 +280,12 @@ fn ChooseUser() -> impl IntoView {
 /// show. Wrong PINs are counted per user on this tablet ([`PinAttempts`]); after
 /// the free ones a PIN is not even checked until the wait is over, so a lost
 /// tablet cannot be tried PIN after PIN from its screen.
-async fn check_pin(lang: Lang, user: &UserRecord, typed: &str) -> Result<(), String> {
+async fn check_pin(
+    lang: Lang,
+    user: &UserRecord,
+    typed: &str,
+    enrolled: bool,
+) -> Result<(), String> {
     let attempts = attempts_of(user.id);
     if let Some(wait) = attempts.wait_ms(clock::now().utc_ms()) {
         return Err(pin_wait(lang, wait));
@@ -291,12 +300,34 @@ async fn check_pin(lang: Lang, user: &UserRecord, typed: &str) -> Result<(), Str
         keep_attempts(user.id, PinAttempts::default());
         return Ok(());
     }
-    let (attempts, lockout) = attempts.failed(clock::now().utc_ms());
+    let now_ms = clock::now().utc_ms();
+    let (attempts, lockout) = attempts.failed(now_ms);
     keep_attempts(user.id, attempts);
+    // Training users are no one the server knows: only an enrolled tablet's
+    // lockouts are reported.
+    if let (Some(lockout), true) = (lockout, enrolled) {
+        report_lockout(user.id, lockout, now_ms).await;
+    }
     Err(match lockout {
         Some(lockout) => pin_locked(lang, lockout.failures, lockout.wait_ms),
         None => wrong_pin(lang, FREE_ATTEMPTS.saturating_sub(attempts.failures())),
     })
+}
+
+/// Keeps a lockout for the next sync to report, so the coordinator hears of it.
+/// Sign-in goes on if the store refuses: the wait itself is already kept.
+async fn report_lockout(user_id: Uuid, lockout: Lockout, now_ms: i64) {
+    let record = PinLockout {
+        id: Uuid::now_v7(),
+        user_id,
+        at_ms: now_ms,
+        failures: lockout.failures,
+        wait_ms: lockout.wait_ms,
+    };
+    if let Ok(store) = Store::open(DATABASE).await {
+        let _ = store.add_lockout(record).await;
+        store.close();
+    }
 }
 
 /// Where a user's wrong PINs are kept: the origin's localStorage, so a reload

@@ -11,7 +11,7 @@ use futures::future::join_all;
 use rexie::{KeyRange, TransactionMode};
 use serde::{Deserialize, Serialize};
 use trial::event::{ChainHead, Event};
-use trial::wire::{MAX_CLOCK_OFFSET_MS, Rejection, Site, Tablet};
+use trial::wire::{MAX_CLOCK_OFFSET_MS, PinLockout, Rejection, Site, Tablet};
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
 
@@ -25,6 +25,8 @@ use super::{
 pub(super) const ENROLMENT: &str = "enrolment";
 /// The meta record holding the [`SyncState`].
 const SYNC_STATE: &str = "sync_state";
+/// The meta record holding the PIN lockouts not yet reported to the server.
+const PIN_LOCKOUTS: &str = "pin_lockouts";
 
 /// What enrolment gave this tablet: its token and who it is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -302,6 +304,48 @@ impl Store {
             state.last_success_ms = Some(now_ms);
             state.clock_offset_ms = Some(clock_offset_ms);
         })
+        .await;
+        super::finish(tx, result).await
+    }
+
+    /// Keeps a PIN lockout until a sync reports it (`POST /api/lockouts`).
+    pub async fn add_lockout(&self, lockout: PinLockout) -> Result<(), StoreError> {
+        self.change_lockouts(|pending| pending.push(lockout)).await
+    }
+
+    /// The PIN lockouts not yet reported, oldest first.
+    pub async fn pending_lockouts(&self) -> Result<Vec<PinLockout>, StoreError> {
+        Ok(self.meta_record(PIN_LOCKOUTS).await?.unwrap_or_default())
+    }
+
+    /// Forgets the lockouts the server has kept, leaving any added since.
+    pub async fn forget_lockouts(&self, kept: &[PinLockout]) -> Result<(), StoreError> {
+        self.change_lockouts(|pending| pending.retain(|lockout| !kept.contains(lockout)))
+            .await
+    }
+
+    async fn change_lockouts(
+        &self,
+        change: impl FnOnce(&mut Vec<PinLockout>),
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(&[META], TransactionMode::ReadWrite)
+            .map_err(database)?;
+        let result = async {
+            let meta = tx.store(META).map_err(database)?;
+            let key = JsValue::from_str(PIN_LOCKOUTS);
+            let mut pending: Vec<PinLockout> =
+                match meta.get(key.clone()).await.map_err(database)? {
+                    Some(value) if !value.is_undefined() => decode(value)?,
+                    _ => Vec::new(),
+                };
+            change(&mut pending);
+            meta.put(&encode(&pending)?, Some(&key))
+                .await
+                .map_err(database)?;
+            Ok(())
+        }
         .await;
         super::finish(tx, result).await
     }

@@ -17,8 +17,9 @@ mod schedule;
 
 use trial::event::Event;
 use trial::wire::{
-    EnrolRequest, EnrolResponse, LeaseRequest, LeaseResponse, MAX_PULL_EVENTS, MAX_PUSH_EVENTS,
-    PullResponse, PushRequest, PushResponse, SealedLease, User, UsersResponse,
+    EnrolRequest, EnrolResponse, LeaseRequest, LeaseResponse, LockoutsRequest, LockoutsResponse,
+    MAX_LOCKOUTS, MAX_PULL_EVENTS, MAX_PUSH_EVENTS, PullResponse, PushRequest, PushResponse,
+    SealedLease, User, UsersResponse,
 };
 use uuid::Uuid;
 
@@ -113,9 +114,33 @@ async fn sync_in(store: &Store, received: &impl Fn(usize)) -> Result<Outcome, Sy
     let (site, tablets) = (users.site, users.tablets);
     let users: Vec<UserRecord> = users.users.into_iter().map(user_record).collect();
     store.replace_users(&users, site.as_ref(), &tablets).await?;
+    report_lockouts(store, token).await?;
     pull(store, token, received).await?;
     store.sync_succeeded(now_ms(), clock_offset_ms).await?;
     Ok(Outcome::Synced { refused })
+}
+
+/// Reports the PIN lockouts this tablet imposed since the last report, and
+/// forgets those the server kept (all it was sent: it keeps each once, by id) or
+/// refused.
+async fn report_lockouts(store: &Store, token: Option<&str>) -> Result<(), SyncError> {
+    let mut pending = store.pending_lockouts().await?;
+    pending.truncate(MAX_LOCKOUTS);
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let request = LockoutsRequest { lockouts: pending };
+    let answer: Result<LockoutsResponse, SyncError> =
+        http::post("/api/lockouts", token, &request).await;
+    match answer {
+        // A report the server refuses (a user removed from the site meanwhile)
+        // would be refused for good: it must not stop the records syncing.
+        Ok(_) | Err(SyncError::Refused(..)) => {
+            store.forget_lockouts(&request.lockouts).await?;
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// Pulls page after page until the server has no more, each stored (with its

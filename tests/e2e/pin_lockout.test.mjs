@@ -2,12 +2,13 @@
 // in a row for a user the tablet waits 30 s before it checks another, then 60 s
 // after the next wrong one, and a reload does not reset the count; a double tap
 // on "Sign in" is one try. The right PIN after the wait signs in and clears the
-// count. The PIN hashes the server hands the tablet cost a million PBKDF2 rounds,
+// count. Each lockout reaches the coordinator at the next sync. The PIN hashes the
+// server hands the tablet cost a million PBKDF2 rounds,
 // which the tablet checks with the browser's own PBKDF2.
 import { after, before, test } from "node:test";
 import { TestServer } from "./support/server.mjs";
 import { LANDSCAPE, assert, launch, screenshot, watchErrors } from "./support/pages.mjs";
-import { Enrol } from "./support/tablet.mjs";
+import { Enrol, SyncStatus } from "./support/tablet.mjs";
 
 let server;
 let browser;
@@ -19,6 +20,15 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
+
+/** Waits until `holds()` is true, for at most 20 s. */
+async function waitFor(holds) {
+  for (let tries = 0; tries < 100; tries += 1) {
+    if (holds()) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.fail("not within 20 s");
+}
 
 test("five wrong PINs make the tablet wait, doubling, across a reload", async () => {
   const context = await browser.newContext({ viewport: LANDSCAPE, locale: "en-GB", timezoneId: "Asia/Shanghai" });
@@ -65,6 +75,11 @@ test("five wrong PINs make the tablet wait, doubling, across a reload", async ()
   assert.equal(await attempt(wrong), "Wrong PIN, 6 times in a row: try again in 60 s", "the sixth doubles it");
   await page.clock.fastForward("01:01");
   assert.equal(await attempt(pin), "signed in");
+
+  // Each lockout is an audit record that syncs: the coordinator sees both.
+  await new SyncStatus(page).syncNow();
+  await waitFor(() => /PIN lockouts at site BJ: 2\n/.test(server.queries()));
+  assert.match(server.queries(), /- tablet T1, Investigator: 5 wrong PINs in a row, a 30 s wait from [^\n]*\n- tablet T1, Investigator: 6 wrong PINs in a row, a 60 s wait/);
 
   // The right PIN cleared the count: a wrong PIN has its five tries again.
   await page.click("[data-testid=sign-out]");

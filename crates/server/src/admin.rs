@@ -144,7 +144,8 @@ pub async fn set_pin(store: &Store, site_code: &str, name: &str, pin: &Pin) -> R
         .await
 }
 
-/// The site's open data queries and allocation flags, as text for the terminal.
+/// The site's open data queries, allocation flags and PIN lockouts, as text for
+/// the terminal.
 /// Participants appear by id and study number only: no other patient data.
 pub async fn queries_report(store: &Store, site_code: &str) -> Result<String> {
     let queries = store.open_query_reports(site_code).await?;
@@ -182,6 +183,24 @@ pub async fn queries_report(store: &Store, site_code: &str) -> Result<String> {
             flag.code,
             flag.message,
             utc(flag.created_at_ms),
+        )?;
+    }
+    let lockouts = store.lockouts(site_code).await?;
+    writeln!(
+        report,
+        "PIN lockouts at site {site_code}: {}",
+        lockouts.len()
+    )?;
+    for reported in &lockouts {
+        let lockout = &reported.lockout;
+        writeln!(
+            report,
+            "- tablet {}, {}: {} wrong PINs in a row, a {} s wait from {} (tablet's clock)",
+            reported.tablet,
+            reported.user_name,
+            lockout.failures,
+            lockout.wait_ms / 1000,
+            utc(lockout.at_ms),
         )?;
     }
     Ok(report)

@@ -119,7 +119,7 @@ enum Task {
     /// Prints a new one-time enrolment code for the site, and nothing else, on
     /// stdout (what it is for goes to stderr), so a script can read it.
     EnrolmentCode,
-    /// Lists the site's open data queries and allocation flags.
+    /// Lists the site's open data queries, allocation flags and PIN lockouts.
     Queries,
     /// Writes the site's exports into a folder: the CSV tables with their data
     /// dictionary and the CDISC ODM 1.3.2 file, or, alone, the site

@@ -109,21 +109,24 @@ impl PinAttempts {
     /// doubling with each further one.
     pub fn failed(self, now_ms: i64) -> (Self, Option<Lockout>) {
         let failures = self.failures.saturating_add(1);
-        let Some(doublings) = failures.checked_sub(FREE_ATTEMPTS) else {
-            return (
-                Self {
-                    failures,
-                    waiting: None,
-                },
-                None,
-            );
-        };
-        let wait_ms = FIRST_WAIT_MS << doublings.min(MAX_DOUBLINGS);
+        let lockout = Lockout::after(failures);
         let attempts = Self {
             failures,
-            waiting: Some((now_ms, wait_ms)),
+            waiting: lockout.map(|lockout| (now_ms, lockout.wait_ms)),
         };
-        (attempts, Some(Lockout { failures, wait_ms }))
+        (attempts, lockout)
+    }
+}
+
+impl Lockout {
+    /// The wait `failures` wrong PINs in a row impose, if any: the rule the
+    /// tablet applies and the server checks a reported lockout against.
+    pub fn after(failures: u32) -> Option<Self> {
+        let doublings = failures.checked_sub(FREE_ATTEMPTS)?;
+        Some(Self {
+            failures,
+            wait_ms: FIRST_WAIT_MS << doublings.min(MAX_DOUBLINGS),
+        })
     }
 }
 

@@ -123,6 +123,84 @@ pub struct EnrolResponse {
     pub server_time_ms: i64,
 }
 
+/// The most lockouts one `POST /api/lockouts` may report.
+pub const MAX_LOCKOUTS: usize = 100;
+
+/// `POST /api/lockouts`: the PIN lockouts a tablet imposed since it last
+/// reported, so the coordinator hears that someone tried PIN after PIN on it.
+/// Sent again until the server answers; the server keeps each once, by id.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LockoutsRequest {
+    /// At most [`MAX_LOCKOUTS`], oldest first.
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
+    pub lockouts: Vec<PinLockout>,
+}
+
+/// A wait a tablet imposed after wrong PINs in a row for one user: an audit
+/// record of the tablet itself, not of a participant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PinLockout {
+    /// Made by the tablet (UUID v7), so a report sent twice is kept once.
+    pub id: Uuid,
+    /// Whose PIN was tried: a user of the tablet's site.
+    pub user_id: Uuid,
+    /// When the wait began, on the tablet's clock, in UTC milliseconds.
+    pub at_ms: i64,
+    /// Wrong PINs in a row, the last included: at least
+    /// [`crate::pin::FREE_ATTEMPTS`].
+    pub failures: u32,
+    /// The wait imposed, in milliseconds: what [`crate::pin::Lockout::after`]
+    /// says for `failures`.
+    pub wait_ms: i64,
+}
+
+impl PinLockout {
+    /// What is wrong with this report, as the field it is about and why: a wait
+    /// that is not the rule's for its count of wrong PINs, or a time later than
+    /// `now_ms` (beyond the tolerance a tablet's clock gets). `None` when it is
+    /// a lockout the tablet could have imposed.
+    pub fn problem(&self, now_ms: i64) -> Option<(&'static str, String)> {
+        let Some(rule) = crate::pin::Lockout::after(self.failures) else {
+            return Some((
+                "failures",
+                format!(
+                    "a lockout follows at least {} wrong PINs; this reports {}",
+                    crate::pin::FREE_ATTEMPTS,
+                    self.failures
+                ),
+            ));
+        };
+        if self.wait_ms != rule.wait_ms {
+            return Some((
+                "wait_ms",
+                format!(
+                    "{} wrong PINs make a tablet wait {} ms, not {}",
+                    self.failures, rule.wait_ms, self.wait_ms
+                ),
+            ));
+        }
+        if self.at_ms > now_ms.saturating_add(MAX_CLOCK_OFFSET_MS) {
+            return Some(("at_ms", "a lockout cannot lie in the future".to_owned()));
+        }
+        None
+    }
+}
+
+/// The answer to [`LockoutsRequest`]: every lockout reported is kept; the tablet
+/// may forget them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LockoutsResponse {
+    /// How many of them the server had not kept before.
+    pub stored: u32,
+    /// The server's clock when it answered.
+    pub server_time_ms: i64,
+}
+
 /// `POST /api/leases`: a tablet asks for its allocation leases, after pushing its
 /// events, so the server counts the slots it has used.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -871,6 +949,31 @@ mod openapi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reported lockout must be one the rule imposes, and not in the future.
+    #[test]
+    fn a_lockout_report_is_checked_against_the_rule() {
+        let now = 1_772_337_600_000;
+        let lockout = |failures, wait_ms, at_ms| PinLockout {
+            id: Uuid::from_u128(1),
+            user_id: Uuid::from_u128(2),
+            at_ms,
+            failures,
+            wait_ms,
+        };
+        assert_eq!(lockout(5, 30_000, now).problem(now), None);
+        assert_eq!(lockout(7, 120_000, now - 1).problem(now), None);
+        assert_eq!(lockout(4, 30_000, now).problem(now).unwrap().0, "failures");
+        assert_eq!(
+            lockout(6, 30_000, now).problem(now),
+            Some((
+                "wait_ms",
+                "6 wrong PINs make a tablet wait 60000 ms, not 30000".to_owned()
+            ))
+        );
+        let ahead = now + MAX_CLOCK_OFFSET_MS + 1;
+        assert_eq!(lockout(5, 30_000, ahead).problem(now).unwrap().0, "at_ms");
+    }
     use crate::event::{ChainHead, EventDraft, EventKind};
     use crate::time::Moment;
 

@@ -129,6 +129,14 @@ export class TestServer {
     });
   }
 
+  /** What the coordinator's `queries` task prints: data queries, allocation
+   *  flags and PIN lockouts. */
+  queries() {
+    return execFileSync(BIN, ["--database", this.database, "queries"], {
+      encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+    });
+  }
+
   /** Stops the server, as when the ward's network goes away. */
   async stop() {
     await this.#end("SIGTERM");

@@ -8,6 +8,7 @@
 //! | `GET /api/pull?after=&limit=` | device token | → `PullResponse` |
 //! | `POST /api/leases` | device token | `LeaseRequest` (`{}`) → `LeaseResponse` |
 //! | `GET /api/users` | device token | → `UsersResponse` |
+//! | `POST /api/lockouts` | device token | `LockoutsRequest` → `LockoutsResponse` |
 //! | `GET /api/openapi.json` | none | → this table in OpenAPI 3.1, with every schema |
 //!
 //! Errors answer as `ApiErrorBody` (see `error`). Enrolment attempts are
@@ -15,6 +16,7 @@
 
 mod enrol;
 mod leases;
+mod lockouts;
 mod openapi;
 mod pull;
 mod push;
@@ -58,6 +60,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pull::pull))
         .routes(routes!(leases::leases))
         .routes(routes!(users::users))
+        .routes(routes!(lockouts::lockouts))
 }
 
 /// The answer of `GET /api/health`: lets a tablet tell "server reachable" from

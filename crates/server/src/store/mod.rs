@@ -21,6 +21,7 @@ mod devices;
 mod events;
 mod export;
 mod leases;
+mod lockouts;
 mod queries;
 mod subjects;
 
@@ -39,6 +40,7 @@ pub use devices::{Device, EnrolOutcome, Enrolment, NewEnrolment, NewUser, UserOu
 pub use events::{AllocationHoldings, NewEvent, PushOutcome, PushTransaction, StoredEvent};
 pub use export::ExportRecord;
 pub use leases::DeviceLeases;
+pub use lockouts::ReportedLockout;
 pub use queries::{FlagReport, QueryReport};
 
 /// The database a server uses when none is named, relative to its working folder.
@@ -261,6 +263,11 @@ const SQLITE_MIGRATIONS: &[EmbeddedMigration] = &[
         "enrolment attempts",
         include_str!("../../migrations/sqlite/0005_enrolment_attempts.sql"),
     ),
+    (
+        6,
+        "pin lockouts",
+        include_str!("../../migrations/sqlite/0006_pin_lockouts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
     (
@@ -287,6 +294,11 @@ const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
         5,
         "enrolment attempts",
         include_str!("../../migrations/postgres/0005_enrolment_attempts.sql"),
+    ),
+    (
+        6,
+        "pin lockouts",
+        include_str!("../../migrations/postgres/0006_pin_lockouts.sql"),
     ),
 ];
 

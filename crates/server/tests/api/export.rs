@@ -629,7 +629,11 @@ async fn pandas_and_xmllint_read_the_exports_back() {
     assert_eq!(odm["subjects"], PARTICIPANTS, "{odm}");
     assert_eq!(odm["audited"], odm["item_data"], "{odm}");
     assert_eq!(odm["reasons"], seeded.corrections, "{odm}");
-    assert_eq!(odm["metadata_versions"], json!(["MDV.1", "MDV.2"]), "{odm}");
+    assert_eq!(
+        odm["metadata_versions"],
+        json!(["MDV.1", "MDV.2", "MDV.3"]),
+        "{odm}"
+    );
     assert!(
         odm["updates"].as_u64().unwrap() > seeded.corrections as u64,
         "{odm}"

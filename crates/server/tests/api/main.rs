@@ -46,8 +46,9 @@ use trial::screening::{Answer, EcmoMode, ScreeningForm};
 use trial::time::{MS_PER_HOUR, Moment};
 use trial::wire::{
     ApiErrorBody, EnrolRequest, EnrolResponse, ErrorCode, LEASE_BLOCKS, LEASE_LOW_WATER,
-    LeaseRequest, LeaseResponse, PullResponse, PushRequest, PushResponse, RejectionCode, Role,
-    SEAL_INFO, SealedLease, SealedSeed, Site, UsersResponse,
+    LeaseRequest, LeaseResponse, LockoutsRequest, LockoutsResponse, PinLockout, PullResponse,
+    PushRequest, PushResponse, RejectionCode, Role, SEAL_INFO, SealedLease, SealedSeed, Site,
+    UsersResponse,
 };
 use uuid::Uuid;
 
@@ -639,6 +640,17 @@ fn open_seed(key: &SecretKey, lease_id: LeaseId, sealed: &SealedSeed) -> Option<
     Some(Seed::from_bytes(seed))
 }
 
+/// A lockout `user_id`'s `failures` wrong PINs in a row imposed, an hour ago.
+fn lockout_of(user_id: Uuid, failures: u32) -> PinLockout {
+    PinLockout {
+        id: Uuid::now_v7(),
+        user_id,
+        at_ms: NOW_MS - MS_PER_HOUR,
+        failures,
+        wait_ms: trial::pin::Lockout::after(failures).unwrap().wait_ms,
+    }
+}
+
 /// The initials and the bed every test screening holds: identifiers for the site
 /// alone, never in an export or a log line.
 const SITE_ONLY: [&str; 2] = ["QXZW", "bed Q-7741"];
@@ -773,6 +785,7 @@ mod auth;
 mod crafted;
 mod export;
 mod fuzz;
+mod lockouts;
 mod logs;
 mod openapi;
 mod race;
