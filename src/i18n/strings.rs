@@ -200,6 +200,22 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "PIN：仅限 4～8 位数字（0～9）",
         ],
         Text::PinsDiffer => ["The two PINs differ", "两次输入的 PIN 不一致"],
+        Text::NewPin => ["New PIN (6–8 digits)", "新 PIN（6～8 位数字）"],
+        Text::NewPinRule => [
+            "New PIN: 6 to 8 digits (0–9), nothing else",
+            "新 PIN：仅限 6～8 位数字（0～9）",
+        ],
+        Text::ChangePinTitle => ["Choose a new PIN", "请设置新 PIN"],
+        Text::ChangePinHelp => [
+            "Your PIN has fewer than 6 digits, which is too easy to guess. Choose a new one of 6 to 8 digits: it replaces the old one on every tablet of the site.",
+            "您的 PIN 不足 6 位，容易被猜中。请设置 6～8 位数字的新 PIN，它将替换本中心所有平板上的旧 PIN。",
+        ],
+        Text::ChangePin => ["Change PIN and sign in", "修改 PIN 并登录"],
+        Text::PinChangeOffline => [
+            "Changing a PIN needs the trial server, which this tablet cannot reach now. Sign in with your old PIN for now; you will be asked again next time.",
+            "修改 PIN 需要连接试验服务器，本平板当前无法连接。本次可先用旧 PIN 登录，下次登录时将再次提示修改。",
+        ],
+        Text::Later => ["Sign in for now", "本次先登录"],
         Text::ChooseYourName => ["Choose your name", "请选择您的姓名"],
         Text::OnEcmo => ["On ECMO", "ECMO 已运行"],
         Text::StatusIncomplete => ["Screening incomplete", "筛选未完成"],

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use trial::pin::{FREE_ATTEMPTS, Lockout, Pin, PinAttempts};
+use trial::pin::{FREE_ATTEMPTS, Lockout, MIN_NEW_DIGITS, Pin, PinAttempts};
 use trial::wire::PinLockout;
 use uuid::Uuid;
 
@@ -12,11 +12,12 @@ use crate::clock;
 use crate::components::dirty::use_dirty;
 use crate::crypto;
 use crate::i18n::{
-    Lang, Text, crypto_error, pin_locked, pin_wait, store_error, t, use_lang, wrong_pin,
+    Lang, Text, crypto_error, pin_locked, pin_wait, store_error, sync_error, t, use_lang, wrong_pin,
 };
 use crate::pages::Enrol;
 use crate::state::{DATABASE, use_session, use_tablet};
 use crate::store::{Store, UserRecord};
+use crate::sync::{self, SyncError};
 
 /// Sign-in, or the first-run set-up when no user exists yet.
 #[component]
@@ -125,9 +126,9 @@ fn FirstUser() -> impl IntoView {
             return;
         }
         let pin_text = pin.get_untracked();
-        let parsed = match Pin::parse(&pin_text) {
+        let parsed = match Pin::parse_new(&pin_text) {
             Ok(parsed) => parsed,
-            Err(_) => return error.set(Some(t(lang, Text::PinRule).into())),
+            Err(_) => return error.set(Some(t(lang, Text::NewPinRule).into())),
         };
         if pin_again.get_untracked() != pin_text {
             return error.set(Some(t(lang, Text::PinsDiffer).into()));
@@ -181,7 +182,7 @@ fn FirstUser() -> impl IntoView {
                         on:input=move |e| name.set(event_target_value(&e))/>
                 </div>
                 <div class="field">
-                    <label for="new-pin">{move || t(lang.get(), Text::Pin)}</label>
+                    <label for="new-pin">{move || t(lang.get(), Text::NewPin)}</label>
                     <input id="new-pin" type="password" inputmode="numeric" autocomplete="new-password"
                         prop:value=move || pin.get()
                         on:input=move |e| pin.set(event_target_value(&e))/>
@@ -209,6 +210,7 @@ fn ChooseUser() -> impl IntoView {
     let pin = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let checking = RwSignal::new(false);
+    let must_change = RwSignal::new(None::<(UserRecord, String)>);
     let sign_in = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         // A second tap or Enter while the first is checked, or after it signed
@@ -234,6 +236,11 @@ fn ChooseUser() -> impl IntoView {
             let checked = check_pin(lang, &user, &typed, enrolled).await;
             checking.try_set(false);
             match checked {
+                // A PIN set before new PINs had six digits is replaced first.
+                Ok(()) if typed.len() < MIN_NEW_DIGITS => {
+                    error.try_set(None);
+                    must_change.try_set(Some((user, typed)));
+                }
                 Ok(()) => {
                     error.try_set(None);
                     session.user.set(Some(user));
@@ -244,7 +251,8 @@ fn ChooseUser() -> impl IntoView {
             }
         });
     };
-    view! {
+    let sign_in_form = move || {
+        view! {
         <section class="card narrow">
             <h1>{move || t(lang.get(), Text::SignIn)}</h1>
             <form on:submit=sign_in>
@@ -273,7 +281,119 @@ fn ChooseUser() -> impl IntoView {
                 <button type="submit" prop:disabled=move || checking.get() data-testid="sign-in">{move || t(lang.get(), Text::SignIn)}</button>
             </form>
         </section>
+        }
+    };
+    view! {
+        {move || match must_change.get() {
+            Some((user, old)) => view! { <ChangePin user old/> }.into_any(),
+            None => sign_in_form().into_any(),
+        }}
     }
+}
+
+/// A new PIN for a user who signed in with one shorter than new PINs may be:
+/// the server replaces it (the old PIN proves who asks) and every tablet of the
+/// site gets the new hash at its next sync; a training tablet replaces it here.
+/// Without the server the user signs in with the old PIN and is asked again
+/// next time, so no bedside work waits for the network.
+#[component]
+fn ChangePin(user: UserRecord, old: String) -> impl IntoView {
+    let lang = use_lang();
+    let tablet = use_tablet();
+    let session = use_session();
+    let pin = RwSignal::new(String::new());
+    let pin_again = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let offline = RwSignal::new(false);
+    let once = SaveOnce::ready();
+    let enrolled = tablet.enrolment.with_untracked(Option::is_some);
+    let later = {
+        let user = user.clone();
+        move |_| session.user.set(Some(user.clone()))
+    };
+    let change = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let lang = lang.get_untracked();
+        let typed = pin.get_untracked();
+        let Ok(new) = Pin::parse_new(&typed) else {
+            return error.set(Some(t(lang, Text::NewPinRule).into()));
+        };
+        if pin_again.get_untracked() != typed {
+            return error.set(Some(t(lang, Text::PinsDiffer).into()));
+        }
+        if !once.start() {
+            return;
+        }
+        let (user, old) = (user.clone(), old.clone());
+        spawn_local(async move {
+            let hash = if enrolled {
+                sync::change_pin(user.id, &old, &typed)
+                    .await
+                    .map_err(|error| {
+                        offline.try_set(matches!(error, SyncError::Offline));
+                        sync_error(lang, &error)
+                    })
+            } else {
+                crypto::hash_new_pin(&new)
+                    .await
+                    .map_err(|e| crypto_error(lang, &e))
+            };
+            let kept = match hash {
+                Ok(pin) => keep_user(lang, UserRecord { pin, ..user }).await,
+                Err(message) => Err(message),
+            };
+            match kept {
+                Ok(user) => {
+                    once.saved();
+                    session.user.set(Some(user));
+                    tablet.refresh();
+                }
+                Err(message) => {
+                    once.reopen();
+                    error.try_set(Some(message));
+                }
+            }
+        });
+    };
+    view! {
+        <section class="card narrow" data-testid="change-pin">
+            <h1>{move || t(lang.get(), Text::ChangePinTitle)}</h1>
+            <p>{move || t(lang.get(), Text::ChangePinHelp)}</p>
+            <form on:submit=change>
+                <div class="field">
+                    <label for="changed-pin">{move || t(lang.get(), Text::NewPin)}</label>
+                    <input id="changed-pin" type="password" inputmode="numeric" autocomplete="new-password"
+                        prop:value=move || pin.get()
+                        on:input=move |e| pin.set(event_target_value(&e))/>
+                </div>
+                <div class="field">
+                    <label for="changed-pin-again">{move || t(lang.get(), Text::PinAgain)}</label>
+                    <input id="changed-pin-again" type="password" inputmode="numeric" autocomplete="new-password"
+                        prop:value=move || pin_again.get()
+                        on:input=move |e| pin_again.set(event_target_value(&e))/>
+                </div>
+                <p class="field-error" role="alert" data-testid="change-pin-error">{move || error.get()}</p>
+                <button type="submit" prop:disabled=move || once.is_busy() data-testid="change-pin-button">{move || t(lang.get(), Text::ChangePin)}</button>
+            </form>
+            <Show when=move || offline.get()>
+                <p>{move || t(lang.get(), Text::PinChangeOffline)}</p>
+                <button type="button" class="secondary" on:click=later.clone() data-testid="change-pin-later">{move || t(lang.get(), Text::Later)}</button>
+            </Show>
+        </section>
+    }
+}
+
+/// Stores `user` with their new PIN hash, for sign-in now and after a reload.
+async fn keep_user(lang: Lang, user: UserRecord) -> Result<UserRecord, String> {
+    let store = Store::open(DATABASE)
+        .await
+        .map_err(|e| store_error(lang, &e))?;
+    let kept = store
+        .put_user(&user)
+        .await
+        .map_err(|e| store_error(lang, &e));
+    store.close();
+    kept.map(|()| user)
 }
 
 /// Checks the PIN `typed` for `user`: `Ok` when it is theirs, or the words to

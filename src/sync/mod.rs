@@ -16,10 +16,11 @@ mod http;
 mod schedule;
 
 use trial::event::Event;
+use trial::pin::PinHash;
 use trial::wire::{
     EnrolRequest, EnrolResponse, LeaseRequest, LeaseResponse, LockoutsRequest, LockoutsResponse,
-    MAX_LOCKOUTS, MAX_PULL_EVENTS, MAX_PUSH_EVENTS, PullResponse, PushRequest, PushResponse,
-    SealedLease, User, UsersResponse,
+    MAX_LOCKOUTS, MAX_PULL_EVENTS, MAX_PUSH_EVENTS, PinChangeRequest, PinChangeResponse,
+    PullResponse, PushRequest, PushResponse, SealedLease, User, UsersResponse,
 };
 use uuid::Uuid;
 
@@ -118,6 +119,25 @@ async fn sync_in(store: &Store, received: &impl Fn(usize)) -> Result<Outcome, Sy
     pull(store, token, received).await?;
     store.sync_succeeded(now_ms(), clock_offset_ms).await?;
     Ok(Outcome::Synced { refused })
+}
+
+/// Replaces `user_id`'s PIN `old` with `new` on the server, which checks both
+/// and hashes the new one; the answer is the new hash, for the tablet to keep.
+pub async fn change_pin(user_id: Uuid, old: &str, new: &str) -> Result<PinHash, SyncError> {
+    let store = Store::open(DATABASE).await?;
+    let enrolment = store.enrolment().await;
+    store.close();
+    let enrolment = enrolment?.ok_or(SyncError::Unauthenticated(
+        "this tablet is not enrolled".to_owned(),
+    ))?;
+    let request = PinChangeRequest {
+        user_id,
+        old_pin: old.to_owned(),
+        new_pin: new.to_owned(),
+    };
+    let answer: PinChangeResponse =
+        http::post("/api/pin", Some(&enrolment.device_token), &request).await?;
+    Ok(answer.pin)
 }
 
 /// Reports the PIN lockouts this tablet imposed since the last report, and

@@ -58,7 +58,7 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   await page.goto(server.url);
   await page.waitForSelector("#user-name");
   await screenshot(page, "01-setup-en-landscape");
-  await signIn.createFirstUser("Li Na", "2468");
+  await signIn.createFirstUser("Li Na", "246810");
   await page.waitForSelector("[data-testid=new-screening]");
   assert.equal(await page.textContent("[data-testid=signed-in-user]"), "Li Na");
 
@@ -164,7 +164,7 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   await server.stop();
   await page.reload();
   await page.waitForSelector("[data-testid=sign-in]");
-  await signIn.signIn("Li Na", "2468");
+  await signIn.signIn("Li Na", "246810");
   await page.waitForSelector("[data-testid=participant-row]");
   const offlineRows = await home.rows();
   assert.deepEqual(offlineRows, rows, "the same participants after an offline reload");
@@ -304,7 +304,7 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
   // Another reload (still offline): everything is still there.
   await page.reload();
   await page.waitForSelector("[data-testid=sign-in]");
-  await signIn.signIn("Li Na", "2468");
+  await signIn.signIn("Li Na", "246810");
   // The reload keeps the address: signed in again, the participant is back.
   await page.waitForSelector("[data-testid=section-samples]");
   assert.equal(await followUp.rowState("sample-H0"), "IL-6 125 pg/mL");

@@ -75,7 +75,7 @@ test("a Chinese nurse reads every screen in Chinese", async () => {
   assert.equal(manifest.body.lang, "zh-CN");
   assert.equal(manifest.body.name, "HP-ECMO 床旁端");
   await look("setup");
-  await signIn.createFirstUser("李娜", "2468");
+  await signIn.createFirstUser("李娜", "246810");
   await page.waitForSelector("[data-testid=new-screening]");
   await look("home-empty");
 

@@ -24,7 +24,7 @@ test("the screen locks after 5 idle minutes without losing the open form", async
   await page.clock.install();
   await page.goto(server.url);
   await page.waitForSelector("#user-name");
-  await new SignIn(page).createFirstUser("Wang Fang", "1357");
+  await new SignIn(page).createFirstUser("Wang Fang", "135702");
   const home = new Home(page);
   await home.newScreening();
   await page.fill("#height_cm", "172");
@@ -45,7 +45,7 @@ test("the screen locks after 5 idle minutes without losing the open form", async
   await page.click("[data-testid=unlock]");
   await page.waitForFunction(() => document.querySelector("[data-testid=lock-screen] [role=alert]")?.textContent);
   assert.equal(await page.textContent("[data-testid=lock-screen] [role=alert]"), "Wrong PIN: 4 tries left before a wait");
-  await page.fill("#unlock-pin", "1357");
+  await page.fill("#unlock-pin", "135702");
   await page.click("[data-testid=unlock]");
   await page.waitForSelector("#height_cm");
   assert.equal(await page.inputValue("#height_cm"), "172", "the typed value survived the lock");

@@ -7,7 +7,7 @@
 // which the tablet checks with the browser's own PBKDF2.
 import { after, before, test } from "node:test";
 import { TestServer } from "./support/server.mjs";
-import { LANDSCAPE, assert, launch, screenshot, watchErrors } from "./support/pages.mjs";
+import { LANDSCAPE, SignIn, assert, launch, screenshot, watchErrors } from "./support/pages.mjs";
 import { Enrol, SyncStatus } from "./support/tablet.mjs";
 
 let server;
@@ -102,4 +102,56 @@ test("five wrong PINs make the tablet wait, doubling, across a reload", async ()
   }
   assert.deepEqual(errors.filter((error) => !/ERR_INTERNET_DISCONNECTED|status of 409/.test(error)), []);
   await context.close();
+});
+
+test("a PIN set before six digits were needed is replaced at the next sign-in", async () => {
+  const legacy = await TestServer.start();
+  try {
+    legacy.setLegacyPin("Investigator", "2468");
+    const context = await browser.newContext({ viewport: LANDSCAPE, locale: "en-GB", timezoneId: "Asia/Shanghai" });
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(legacy.url);
+    await page.waitForSelector("#enrolment-code");
+    await new Enrol(page).enrol(legacy.enrolmentCode());
+    const signIn = new SignIn(page);
+    const changeScreen = async (pin) => {
+      await page.locator("fieldset.users label").first().click();
+      await page.fill("#pin", pin);
+      await page.click("[data-testid=sign-in]");
+      await page.waitForSelector("[data-testid=change-pin]");
+    };
+    // Offline, the change waits for the server: the old PIN signs in for now.
+    await changeScreen("2468");
+    await screenshot(page, "pin-change-en-landscape");
+    await context.setOffline(true);
+    await page.fill("#changed-pin", "135790");
+    await page.fill("#changed-pin-again", "135790");
+    await page.click("[data-testid=change-pin-button]");
+    await page.click("[data-testid=change-pin-later]");
+    await page.waitForSelector("[data-testid=sign-out]");
+    await page.click("[data-testid=sign-out]");
+    await context.setOffline(false);
+
+    // Online: a new PIN must follow the rule, and then replaces the old one.
+    await changeScreen("2468");
+    await page.fill("#changed-pin", "13579");
+    await page.fill("#changed-pin-again", "13579");
+    await page.click("[data-testid=change-pin-button]");
+    assert.equal(await page.textContent("[data-testid=change-pin-error]"), "New PIN: 6 to 8 digits (0–9), nothing else");
+    await page.fill("#changed-pin", "135790");
+    await page.fill("#changed-pin-again", "135790");
+    await page.click("[data-testid=change-pin-button]");
+    await page.waitForSelector("[data-testid=sign-out]");
+    await page.click("[data-testid=sign-out]");
+    await signIn.signIn("Investigator", "2468");
+    assert.equal(await page.textContent("form [role=alert]"), "Wrong PIN: 4 tries left before a wait", "the old PIN is gone");
+    await signIn.signIn("Investigator", "135790");
+    await page.waitForSelector("[data-testid=sign-out]");
+    assert.equal(await page.locator("[data-testid=change-pin]").count(), 0, "asked once");
+    assert.deepEqual(errors.filter((error) => !/ERR_INTERNET_DISCONNECTED|status of 409|status of 422/.test(error)), []);
+    await context.close();
+  } finally {
+    await legacy.stop();
+  }
 });

@@ -86,7 +86,7 @@ for (const lang of ["en", "zh"]) {
     await page.goto(server.url);
     await page.waitForSelector("#user-name");
     await look("setup");
-    await new SignIn(page).createFirstUser("Li Na", "2468");
+    await new SignIn(page).createFirstUser("Li Na", "246810");
     await page.waitForSelector("[data-testid=new-screening]");
 
     // A blank screening is not saved: it needs the date of birth and the

@@ -93,8 +93,8 @@ test("a double or triple tap, or Enter pressed again, records once", async () =>
 
   // Set-up: the first user, with "Create" tapped three times and Enter twice.
   await page.fill("#user-name", "Li Na");
-  await page.fill("#new-pin", "2468");
-  await page.fill("#new-pin-again", "2468");
+  await page.fill("#new-pin", "246810");
+  await page.fill("#new-pin-again", "246810");
   await tapRepeatedly(page, "[data-testid=create-user]", 3);
   await page.press("#new-pin-again", "Enter").catch(() => {});
   await page.waitForSelector("[data-testid=new-screening]");
@@ -130,7 +130,7 @@ test("a double or triple tap, or Enter pressed again, records once", async () =>
   // Sign-in: Enter pressed three times.
   await page.click("[data-testid=sign-out]");
   await page.click('label:has-text("Li Na")');
-  await page.fill("#pin", "2468");
+  await page.fill("#pin", "246810");
   for (let press = 0; press < 3; press += 1) await page.press("#pin", "Enter").catch(() => {});
   // Signed in again, back on the page they left.
   await page.waitForSelector("[data-testid=signed-in-user]");

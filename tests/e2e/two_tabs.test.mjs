@@ -25,7 +25,7 @@ test("two tabs confirming randomisation at once allocate one arm, once", async (
   const errors = watchErrors(first);
   await first.goto(server.url);
   await first.waitForSelector("#user-name");
-  await new SignIn(first).createFirstUser("Chen Jing", "4826");
+  await new SignIn(first).createFirstUser("Chen Jing", "482610");
   await new Home(first).newScreening();
   await new Screening(first).fillEligible();
   await new Screening(first).save();
@@ -41,7 +41,7 @@ test("two tabs confirming randomisation at once allocate one arm, once", async (
   await second.goto(address);
   await second.waitForSelector("[data-testid=sign-in]");
   await screenshot(second, "60-sign-in-choose-en-portrait");
-  await new SignIn(second).signIn("Chen Jing", "4826");
+  await new SignIn(second).signIn("Chen Jing", "482610");
   await second.waitForSelector("[data-testid=randomise-button]:not([disabled])");
   await second.click("[data-testid=switch-language]");
 

@@ -123,6 +123,45 @@ pub struct EnrolResponse {
     pub server_time_ms: i64,
 }
 
+/// `POST /api/pin`: a user whose PIN is shorter than a new PIN may be
+/// ([`crate::pin::MIN_NEW_DIGITS`]) replaces it at sign-in. The old PIN proves
+/// who asks; the server checks the new one's rule and hashes it, and every
+/// tablet of the site gets the new hash at its next sync. Both PINs travel only
+/// over the server's TLS and are never logged.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PinChangeRequest {
+    /// Whose PIN: a user who signs in on the site's tablets.
+    pub user_id: Uuid,
+    /// The PIN they signed in with.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9]{4,8}$"))]
+    pub old_pin: String,
+    /// Their new PIN, 6 to 8 digits.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9]{6,8}$"))]
+    pub new_pin: String,
+}
+
+/// Shows whose PIN is changed, never the PINs.
+impl std::fmt::Debug for PinChangeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinChangeRequest")
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to [`PinChangeRequest`]: the new hash, which the tablet keeps at
+/// once so the user signs in with the new PIN even before the next sync.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PinChangeResponse {
+    /// The new PIN's hash.
+    pub pin: PinHash,
+    /// The server's clock when it answered.
+    pub server_time_ms: i64,
+}
+
 /// The most lockouts one `POST /api/lockouts` may report.
 pub const MAX_LOCKOUTS: usize = 100;
 

@@ -129,6 +129,23 @@ export class TestServer {
     });
   }
 
+  /** Gives the user `name` the PIN `pin` as the server hashed PINs before new
+   *  ones needed six digits (100,000 PBKDF2 rounds), which no command can set
+   *  now: straight into the SQLite database, with Python's hashlib. */
+  setLegacyPin(name, pin) {
+    const script = `
+import hashlib, os, sqlite3, sys
+database, name, pin = sys.argv[1:]
+salt = os.urandom(16)
+digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, 100000)
+with sqlite3.connect(database) as db:
+    changed = db.execute("UPDATE users SET pin_salt = ?, pin_iterations = 100000, pin_hash = ? WHERE name = ?",
+        (salt.hex(), digest.hex(), name)).rowcount
+assert changed == 1, changed
+`;
+    execFileSync("python3", ["-c", script, this.database, name, pin], { stdio: ["ignore", "pipe", "pipe"] });
+  }
+
   /** What the coordinator's `queries` task prints: data queries, allocation
    *  flags and PIN lockouts. */
   queries() {

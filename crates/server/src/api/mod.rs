@@ -9,6 +9,7 @@
 //! | `POST /api/leases` | device token | `LeaseRequest` (`{}`) → `LeaseResponse` |
 //! | `GET /api/users` | device token | → `UsersResponse` |
 //! | `POST /api/lockouts` | device token | `LockoutsRequest` → `LockoutsResponse` |
+//! | `POST /api/pin` | device token | `PinChangeRequest` → `PinChangeResponse` |
 //! | `GET /api/openapi.json` | none | → this table in OpenAPI 3.1, with every schema |
 //!
 //! Errors answer as `ApiErrorBody` (see `error`). Enrolment attempts are
@@ -18,6 +19,7 @@ mod enrol;
 mod leases;
 mod lockouts;
 mod openapi;
+mod pin;
 mod pull;
 mod push;
 mod users;
@@ -61,6 +63,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(leases::leases))
         .routes(routes!(users::users))
         .routes(routes!(lockouts::lockouts))
+        .routes(routes!(pin::change_pin))
 }
 
 /// The answer of `GET /api/health`: lets a tablet tell "server reachable" from

@@ -30,6 +30,14 @@ fn valid_request(tablet: &mut TestTablet, method: &Method, path: &str) -> Reques
         ("POST", "/api/leases") => (path.to_owned(), to_json(&LeaseRequest {})),
         ("GET", "/api/pull") => (format!("{path}?after=0&limit=10"), String::new()),
         ("GET", "/api/users") => (path.to_owned(), String::new()),
+        ("POST", "/api/pin") => (
+            path.to_owned(),
+            to_json(&PinChangeRequest {
+                user_id: tablet.user_id,
+                old_pin: "2468".to_owned(),
+                new_pin: "246813".to_owned(),
+            }),
+        ),
         ("POST", "/api/lockouts") => (
             path.to_owned(),
             to_json(&LockoutsRequest {
@@ -124,7 +132,7 @@ async fn every_route_refuses_every_bad_token_and_writes_nothing(app: TestApp) {
         .into_iter()
         .filter(|(path, _)| !OPEN.contains(&path.as_str()))
         .collect();
-    assert_eq!(routes.len(), 5, "{routes:?}");
+    assert_eq!(routes.len(), 6, "{routes:?}");
     let before = app.all_row_counts().await;
     for (path, method) in &routes {
         for (what, headers) in &attempts {

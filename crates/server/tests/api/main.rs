@@ -46,9 +46,9 @@ use trial::screening::{Answer, EcmoMode, ScreeningForm};
 use trial::time::{MS_PER_HOUR, Moment};
 use trial::wire::{
     ApiErrorBody, EnrolRequest, EnrolResponse, ErrorCode, LEASE_BLOCKS, LEASE_LOW_WATER,
-    LeaseRequest, LeaseResponse, LockoutsRequest, LockoutsResponse, PinLockout, PullResponse,
-    PushRequest, PushResponse, RejectionCode, Role, SEAL_INFO, SealedLease, SealedSeed, Site,
-    UsersResponse,
+    LeaseRequest, LeaseResponse, LockoutsRequest, LockoutsResponse, PinChangeRequest,
+    PinChangeResponse, PinLockout, PullResponse, PushRequest, PushResponse, RejectionCode, Role,
+    SEAL_INFO, SealedLease, SealedSeed, Site, UsersResponse,
 };
 use uuid::Uuid;
 
@@ -788,6 +788,7 @@ mod fuzz;
 mod lockouts;
 mod logs;
 mod openapi;
+mod pin_change;
 mod race;
 mod rate_limit;
 
