@@ -39,6 +39,13 @@ test("over HTTPS under the ward's name, the tablet installs, works offline and s
   const context = await browser.newContext({ viewport: LANDSCAPE, locale: "en-GB", timezoneId: "Asia/Shanghai" });
   const page = await context.newPage();
   const errors = watchErrors(page);
+  // Every Content-Security-Policy violation any page of the journey reports.
+  const violations = [];
+  await context.exposeFunction("reportViolation", (text) => violations.push(text));
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (event) =>
+      window.reportViolation(`${event.violatedDirective}: ${event.blockedURI}`));
+  });
   const enrol = new Enrol(page);
   const signIn = new SignIn(page);
   const home = new Home(page);
@@ -47,7 +54,12 @@ test("over HTTPS under the ward's name, the tablet installs, works offline and s
   const sync = new SyncStatus(page);
 
   assert.match(secure.output, new RegExp(`Server certificate for ${WARD.replaceAll(".", "\\.")}`));
-  await page.goto(`${secure.url}/`);
+  const first = await page.goto(`${secure.url}/`);
+  // The app runs under the strict policy: no inline script, no eval but wasm's.
+  const policy = first.headers()["content-security-policy"] ?? "";
+  for (const directive of ["script-src 'self' 'wasm-unsafe-eval'", "connect-src 'self'", "frame-ancestors 'none'", "object-src 'none'"]) {
+    assert.ok(policy.includes(directive), `${directive} in ${policy}`);
+  }
   await page.waitForSelector("#enrolment-code");
   assert.equal(await page.evaluate(() => window.isSecureContext), true);
   // The service worker installs and takes the page over.
@@ -87,6 +99,11 @@ test("over HTTPS under the ward's name, the tablet installs, works offline and s
   await waitForRows(page, 2);
   const expected = /ERR_INTERNET_DISCONNECTED/;
   assert.deepEqual(errors.filter((error) => !expected.test(error)), []);
+  // The listener hears what the policy blocks (an inline script), and heard
+  // nothing else on the whole journey.
+  await page.evaluate(() => document.body.append(Object.assign(document.createElement("script"), { textContent: "1" })));
+  await page.waitForTimeout(200);
+  assert.deepEqual(violations, ["script-src-elem: inline"], "no policy violation but the test's own");
   await context.close();
 });
 
