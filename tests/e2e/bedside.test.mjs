@@ -278,6 +278,9 @@ test("a nurse screens, consents and randomises offline-capable, and nothing is l
           assert.equal(tops[0], tops[1], `inputs at ${tops.join(" and ")} px`);
         }
         await screenshot(page, `${shot++}-${section}-${lang}-${orientation}`);
+        const clipped = await page.$$eval("button.section-tile", (tiles) =>
+          tiles.filter((tile) => tile.scrollWidth > tile.clientWidth).map((tile) => tile.textContent));
+        assert.deepEqual(clipped, [], `every section's name fits its tile: ${lang} ${orientation}`);
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         assert.equal(overflow, 0, `no horizontal scrolling: ${section} ${lang} ${orientation}`);
         if (lang === "zh") await assertChinese(page, `${section} ${orientation}`, typedInEnglish);
