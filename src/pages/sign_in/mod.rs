@@ -3,17 +3,17 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use trial::pin::{FREE_ATTEMPTS, Lockout, MIN_NEW_DIGITS, Pin, PinAttempts};
-use trial::wire::PinLockout;
+use trial::pin::{MIN_NEW_DIGITS, Pin};
 use uuid::Uuid;
 
+mod attempts;
+
+use attempts::check_pin;
+
 use crate::actions::SaveOnce;
-use crate::clock;
 use crate::components::dirty::use_dirty;
 use crate::crypto;
-use crate::i18n::{
-    Lang, Text, crypto_error, pin_locked, pin_wait, store_error, sync_error, t, use_lang, wrong_pin,
-};
+use crate::i18n::{Lang, Text, crypto_error, store_error, sync_error, t, use_lang};
 use crate::pages::Enrol;
 use crate::state::{DATABASE, use_session, use_tablet};
 use crate::store::{Store, UserRecord};
@@ -112,8 +112,7 @@ fn FirstUser() -> impl IntoView {
     let tablet = use_tablet();
     let session = use_session();
     let name = RwSignal::new(String::new());
-    let pin = RwSignal::new(String::new());
-    let pin_again = RwSignal::new(String::new());
+    let new_pin = NewPinInputs::default();
     let error = RwSignal::new(None::<String>);
     // One user, however often "Create" is tapped or Enter pressed.
     let once = SaveOnce::ready();
@@ -125,14 +124,10 @@ fn FirstUser() -> impl IntoView {
             error.set(Some(t(lang, Text::NameRequired).into()));
             return;
         }
-        let pin_text = pin.get_untracked();
-        let parsed = match Pin::parse_new(&pin_text) {
+        let parsed = match new_pin.read(lang) {
             Ok(parsed) => parsed,
-            Err(_) => return error.set(Some(t(lang, Text::NewPinRule).into())),
+            Err(message) => return error.set(Some(message)),
         };
-        if pin_again.get_untracked() != pin_text {
-            return error.set(Some(t(lang, Text::PinsDiffer).into()));
-        }
         if !once.start() {
             return;
         }
@@ -141,20 +136,15 @@ fn FirstUser() -> impl IntoView {
                 let hash = crypto::hash_new_pin(&parsed)
                     .await
                     .map_err(|e| crypto_error(lang, &e))?;
-                let user = UserRecord {
-                    id: Uuid::now_v7(),
-                    name,
-                    pin: hash,
-                };
-                let store = Store::open(DATABASE)
-                    .await
-                    .map_err(|e| store_error(lang, &e))?;
-                let stored = store
-                    .put_user(&user)
-                    .await
-                    .map_err(|e| store_error(lang, &e));
-                store.close();
-                stored.map(|()| user)
+                keep_user(
+                    lang,
+                    UserRecord {
+                        id: Uuid::now_v7(),
+                        name,
+                        pin: hash,
+                    },
+                )
+                .await
             }
             .await;
             match result {
@@ -181,18 +171,7 @@ fn FirstUser() -> impl IntoView {
                         prop:value=move || name.get()
                         on:input=move |e| name.set(event_target_value(&e))/>
                 </div>
-                <div class="field">
-                    <label for="new-pin">{move || t(lang.get(), Text::NewPin)}</label>
-                    <input id="new-pin" type="password" inputmode="numeric" autocomplete="new-password"
-                        prop:value=move || pin.get()
-                        on:input=move |e| pin.set(event_target_value(&e))/>
-                </div>
-                <div class="field">
-                    <label for="new-pin-again">{move || t(lang.get(), Text::PinAgain)}</label>
-                    <input id="new-pin-again" type="password" inputmode="numeric" autocomplete="new-password"
-                        prop:value=move || pin_again.get()
-                        on:input=move |e| pin_again.set(event_target_value(&e))/>
-                </div>
+                {new_pin.view("new-pin")}
                 <p class="field-error" role="alert">{move || error.get()}</p>
                 <button type="submit" prop:disabled=move || once.is_busy() data-testid="create-user">{move || t(lang.get(), Text::CreateUser)}</button>
             </form>
@@ -301,8 +280,7 @@ fn ChangePin(user: UserRecord, old: String) -> impl IntoView {
     let lang = use_lang();
     let tablet = use_tablet();
     let session = use_session();
-    let pin = RwSignal::new(String::new());
-    let pin_again = RwSignal::new(String::new());
+    let new_pin = NewPinInputs::default();
     let error = RwSignal::new(None::<String>);
     let offline = RwSignal::new(false);
     let once = SaveOnce::ready();
@@ -314,13 +292,11 @@ fn ChangePin(user: UserRecord, old: String) -> impl IntoView {
     let change = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let lang = lang.get_untracked();
-        let typed = pin.get_untracked();
-        let Ok(new) = Pin::parse_new(&typed) else {
-            return error.set(Some(t(lang, Text::NewPinRule).into()));
+        let new = match new_pin.read(lang) {
+            Ok(new) => new,
+            Err(message) => return error.set(Some(message)),
         };
-        if pin_again.get_untracked() != typed {
-            return error.set(Some(t(lang, Text::PinsDiffer).into()));
-        }
+        let typed = new_pin.pin.get_untracked();
         if !once.start() {
             return;
         }
@@ -360,18 +336,7 @@ fn ChangePin(user: UserRecord, old: String) -> impl IntoView {
             <h1>{move || t(lang.get(), Text::ChangePinTitle)}</h1>
             <p>{move || t(lang.get(), Text::ChangePinHelp)}</p>
             <form on:submit=change>
-                <div class="field">
-                    <label for="changed-pin">{move || t(lang.get(), Text::NewPin)}</label>
-                    <input id="changed-pin" type="password" inputmode="numeric" autocomplete="new-password"
-                        prop:value=move || pin.get()
-                        on:input=move |e| pin.set(event_target_value(&e))/>
-                </div>
-                <div class="field">
-                    <label for="changed-pin-again">{move || t(lang.get(), Text::PinAgain)}</label>
-                    <input id="changed-pin-again" type="password" inputmode="numeric" autocomplete="new-password"
-                        prop:value=move || pin_again.get()
-                        on:input=move |e| pin_again.set(event_target_value(&e))/>
-                </div>
+                {new_pin.view("changed-pin")}
                 <p class="field-error" role="alert" data-testid="change-pin-error">{move || error.get()}</p>
                 <button type="submit" prop:disabled=move || once.is_busy() data-testid="change-pin-button">{move || t(lang.get(), Text::ChangePin)}</button>
             </form>
@@ -380,6 +345,45 @@ fn ChangePin(user: UserRecord, old: String) -> impl IntoView {
                 <button type="button" class="secondary" on:click=later.clone() data-testid="change-pin-later">{move || t(lang.get(), Text::Later)}</button>
             </Show>
         </section>
+    }
+}
+
+/// A new PIN typed twice: the first user's, or one replacing a short PIN.
+#[derive(Clone, Copy, Default)]
+struct NewPinInputs {
+    pin: RwSignal<String>,
+    again: RwSignal<String>,
+}
+
+impl NewPinInputs {
+    /// The new PIN, or what is wrong with it: the core's rule for new PINs, and
+    /// both inputs the same.
+    fn read(self, lang: Lang) -> Result<Pin, String> {
+        let typed = self.pin.get_untracked();
+        let pin = Pin::parse_new(&typed).map_err(|_| t(lang, Text::NewPinRule).to_owned())?;
+        if self.again.get_untracked() != typed {
+            return Err(t(lang, Text::PinsDiffer).into());
+        }
+        Ok(pin)
+    }
+
+    /// The two inputs, `id` and `id`-again.
+    fn view(self, id: &'static str) -> impl IntoView {
+        let lang = use_lang();
+        let input = move |id: String, label: Text, value: RwSignal<String>| {
+            view! {
+                <div class="field">
+                    <label for=id.clone()>{move || t(lang.get(), label)}</label>
+                    <input id=id type="password" inputmode="numeric" autocomplete="new-password"
+                        prop:value=move || value.get()
+                        on:input=move |e| value.set(event_target_value(&e))/>
+                </div>
+            }
+        };
+        view! {
+            {input(id.to_owned(), Text::NewPin, self.pin)}
+            {input(format!("{id}-again"), Text::PinAgain, self.again)}
+        }
     }
 }
 
@@ -394,90 +398,4 @@ async fn keep_user(lang: Lang, user: UserRecord) -> Result<UserRecord, String> {
         .map_err(|e| store_error(lang, &e));
     store.close();
     kept.map(|()| user)
-}
-
-/// Checks the PIN `typed` for `user`: `Ok` when it is theirs, or the words to
-/// show. Wrong PINs are counted per user on this tablet ([`PinAttempts`]); after
-/// the free ones a PIN is not even checked until the wait is over, so a lost
-/// tablet cannot be tried PIN after PIN from its screen.
-async fn check_pin(
-    lang: Lang,
-    user: &UserRecord,
-    typed: &str,
-    enrolled: bool,
-) -> Result<(), String> {
-    let attempts = attempts_of(user.id);
-    if let Some(wait) = attempts.wait_ms(clock::now().utc_ms()) {
-        return Err(pin_wait(lang, wait));
-    }
-    let matches = match Pin::parse(typed) {
-        Ok(pin) => crypto::pin_matches(&user.pin, &pin)
-            .await
-            .map_err(|e| crypto_error(lang, &e))?,
-        Err(_) => false,
-    };
-    if matches {
-        keep_attempts(user.id, PinAttempts::default());
-        return Ok(());
-    }
-    let now_ms = clock::now().utc_ms();
-    let (attempts, lockout) = attempts.failed(now_ms);
-    keep_attempts(user.id, attempts);
-    // Training users are no one the server knows: only an enrolled tablet's
-    // lockouts are reported.
-    if let (Some(lockout), true) = (lockout, enrolled) {
-        report_lockout(user.id, lockout, now_ms).await;
-    }
-    Err(match lockout {
-        Some(lockout) => pin_locked(lang, lockout.failures, lockout.wait_ms),
-        None => wrong_pin(lang, FREE_ATTEMPTS.saturating_sub(attempts.failures())),
-    })
-}
-
-/// Keeps a lockout for the next sync to report, so the coordinator hears of it.
-/// Sign-in goes on if the store refuses: the wait itself is already kept.
-async fn report_lockout(user_id: Uuid, lockout: Lockout, now_ms: i64) {
-    let record = PinLockout {
-        id: Uuid::now_v7(),
-        user_id,
-        at_ms: now_ms,
-        failures: lockout.failures,
-        wait_ms: lockout.wait_ms,
-    };
-    if let Ok(store) = Store::open(DATABASE).await {
-        let _ = store.add_lockout(record).await;
-        store.close();
-    }
-}
-
-/// Where a user's wrong PINs are kept: the origin's localStorage, so a reload
-/// does not reset the count and every tab of the tablet shares it.
-fn attempts_key(user: Uuid) -> String {
-    format!("hp-ecmo.pin-attempts.{user}")
-}
-
-fn attempts_of(user: Uuid) -> PinAttempts {
-    local_storage()
-        .and_then(|storage| storage.get_item(&attempts_key(user)).ok().flatten())
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default()
-}
-
-fn keep_attempts(user: Uuid, attempts: PinAttempts) {
-    let Some(storage) = local_storage() else {
-        return;
-    };
-    let key = attempts_key(user);
-    // Storage refusing a few bytes (a full origin quota) loses this count, not
-    // the sign-in: the wait already stored, if any, stands.
-    let _ = if attempts == PinAttempts::default() {
-        storage.remove_item(&key)
-    } else {
-        let json = serde_json::to_string(&attempts).expect("attempts serialise");
-        storage.set_item(&key, &json)
-    };
-}
-
-fn local_storage() -> Option<web_sys::Storage> {
-    web_sys::window().and_then(|window| window.local_storage().ok().flatten())
 }
