@@ -121,7 +121,38 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "422"]
 include-path = "/api/pin"
 include-method = "POST"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "422"]
+
+# POST /api/console/setup takes the token of a one-time link, which no schema
+# can guess (401), a name that may be taken (409), and a password that must not
+# contain the name (422); POST /api/console/sign-in, a name and password no one
+# made up (401), and after a few wrong ones a wait (429).
+[[operations]]
+include-path = "/api/console/setup"
+include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "409", "422"]
+
+[[operations]]
+include-path = "/api/console/sign-in"
+include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "422", "429"]
+
+# The console's operations run signed in as the first coordinator: the session
+# cookie the description names (set by `cargo xtask test` in the environment).
+[auth.openapi.console_session]
+api_key = "${HP_ECMO_CONSOLE_SESSION}"
 "#;
+
+/// Sets up the first coordinator's console account from the link the server
+/// printed and prints the session cookie's value: `python -c SET_UP_CONSOLE URL PATH`.
+const SET_UP_CONSOLE: &str = r##"
+import json, sys, urllib.request
+url, path = sys.argv[1], sys.argv[2]
+body = {"token": path.split("#", 1)[1], "name": "Schemathesis coordinator",
+    "password": "a long passphrase for the console"}
+request = urllib.request.Request(url + "api/console/setup", data=json.dumps(body).encode(),
+    headers={"Content-Type": "application/json"})
+print(urllib.request.urlopen(request).headers["Set-Cookie"].split(";")[0].split("=", 1)[1])
+"##;
 
 /// Makes the P-256 key pair a tablet makes, enrols with the code given and
 /// prints the device token: `python -c ENROL_TABLET URL CODE`.
@@ -145,7 +176,7 @@ print(json.load(urllib.request.urlopen(request))["device_token"])
 "#;
 
 /// schemathesis, an API tester nobody here wrote, against a live server (a fresh
-/// SQLite database) with an enrolled tablet's token: every operation of
+/// SQLite database) with an enrolled tablet's token and a coordinator's console session: every operation of
 /// `/api/openapi.json` with generated valid and invalid requests, seeded and
 /// bounded, checking every answer against the description (status, content
 /// type, schema, headers), that none is a 5xx, that invalid input is refused and
@@ -163,6 +194,10 @@ fn api_against_schemathesis(sh: &Shell) -> Result {
     let token = cmd!(sh, "{python} -c {ENROL_TABLET} {url} {code}")
         .quiet()
         .read()?;
+    let console_link = server.console_link.as_str();
+    let session = cmd!(sh, "{python} -c {SET_UP_CONSOLE} {url} {console_link}")
+        .quiet()
+        .read()?;
     let config = folder.join("schemathesis.toml");
     sh.write_file(&config, SCHEMATHESIS_CONFIG)?;
     let schemathesis = sh.current_dir().join(VENV).join("bin/schemathesis");
@@ -173,14 +208,17 @@ fn api_against_schemathesis(sh: &Shell) -> Result {
     // Run inside its folder: schemathesis and Hypothesis keep caches in the
     // working directory. Every operation under /api: by itself schemathesis
     // leaves out the one that serves the description. No example database, so a
-    // seed alone decides what is sent.
+    // seed alone decides what is sent. Sign-out would end the console session the
+    // other console operations run in (the API tests test it).
     let _inside = sh.push_dir(&folder);
     let run = cmd!(
         sh,
         "{schemathesis} --config-file {config} run {description}
-            --header {authorization} --include-path-regex ^/api/ --seed {seed}
+            --header {authorization} --include-path-regex ^/api/
+            --exclude-path /api/console/sign-out --seed {seed}
             --max-examples {SCHEMATHESIS_EXAMPLES} --generation-database none"
     )
+    .env("HP_ECMO_CONSOLE_SESSION", session)
     .quiet()
     .run();
     if run.is_err() {
@@ -198,6 +236,8 @@ struct LiveServer {
     url: String,
     /// The enrolment code it printed.
     enrolment_code: String,
+    /// The first coordinator's one-time console link it printed (path and token).
+    console_link: String,
     /// Where its log (stderr) goes.
     log: PathBuf,
 }
@@ -219,9 +259,11 @@ impl LiveServer {
             process,
             url: String::new(),
             enrolment_code: String::new(),
+            console_link: String::new(),
             log,
         };
-        // It prints the URL it serves, then the code.
+        // It prints the URL it serves, then the code, then (a fresh database has
+        // no console account) the first coordinator's link.
         let mut lines = BufReader::new(stdout).lines();
         for line in lines.by_ref() {
             let line = line?;
@@ -238,13 +280,23 @@ impl LiveServer {
                     .next()
                     .unwrap_or_default()
                     .to_owned();
+            }
+            if let Some(start) = line.find("/console/setup#") {
+                server.console_link = line[start..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
                 break;
             }
         }
         // What it prints after: read on, since a server writing to a closed pipe
         // fails.
         std::thread::spawn(move || lines.for_each(drop));
-        if server.url.is_empty() || server.enrolment_code.is_empty() {
+        if server.url.is_empty()
+            || server.enrolment_code.is_empty()
+            || server.console_link.is_empty()
+        {
             return Err(format!(
                 "the server did not start; its log is {}",
                 server.log.display()

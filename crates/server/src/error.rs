@@ -11,7 +11,8 @@
 //! | contradicts what is stored | 409 `conflict` |
 //! | body over the limit | 413 `payload_too_large` |
 //! | body not declared JSON | 415 `unsupported_media_type` |
-//! | too many failed enrolment attempts from one address | 429 `too_many_requests`, with `Retry-After` |
+//! | signed in to the console, but the role may not do this | 403 `forbidden` |
+//! | too many failed enrolment attempts from one address, or wrong passwords for one console account | 429 `too_many_requests`, with `Retry-After` |
 //! | anything else | 500 `internal`, no detail; the cause is logged by [`log_internal_errors`] |
 
 use std::fmt;
@@ -54,6 +55,13 @@ pub enum ApiError {
         /// What `Retry-After` says.
         retry_after_s: u64,
     },
+    /// 429: too many wrong passwords in a row for one console account.
+    SignInDelayed {
+        /// What `Retry-After` says.
+        retry_after_s: u64,
+    },
+    /// 403, with what the role may not do.
+    Forbidden(String),
     /// 500: the cause is logged, never sent.
     Internal(anyhow::Error),
 }
@@ -85,9 +93,10 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             Self::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
-            Self::TooManyRequests { .. } => {
+            Self::TooManyRequests { .. } | Self::SignInDelayed { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests)
             }
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
@@ -103,7 +112,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error) = self.status_and_code();
         let retry_after_s = match self {
-            Self::TooManyRequests { retry_after_s } => Some(retry_after_s),
+            Self::TooManyRequests { retry_after_s } | Self::SignInDelayed { retry_after_s } => {
+                Some(retry_after_s)
+            }
             _ => None,
         };
         let (message, problems, cause) = match self {
@@ -129,9 +140,17 @@ impl IntoResponse for ApiError {
                 Vec::new(),
                 None,
             ),
-            Self::Unauthenticated(message) | Self::NotFound(message) | Self::Conflict(message) => {
-                (message, Vec::new(), None)
-            }
+            Self::Unauthenticated(message)
+            | Self::NotFound(message)
+            | Self::Conflict(message)
+            | Self::Forbidden(message) => (message, Vec::new(), None),
+            Self::SignInDelayed { retry_after_s } => (
+                format!(
+                    "too many wrong passwords in a row for this account: wait {retry_after_s} s before trying again"
+                ),
+                Vec::new(),
+                None,
+            ),
             Self::TooManyRequests { retry_after_s } => {
                 let when = match retry_after_s.div_ceil(60) {
                     0 | 1 => "a minute".to_owned(),

@@ -18,6 +18,7 @@ pub mod admin;
 mod api;
 mod auth;
 pub mod calendar;
+pub mod console;
 mod error;
 pub mod export;
 mod headers;

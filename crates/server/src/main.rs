@@ -277,6 +277,18 @@ async fn serve(
             admin::FIRST_USER_NAME
         );
     }
+    if let Some(link) = server::console::first_coordinator_link(store, &clock)
+        .await
+        .map_err(|error| format!("{error:#}"))?
+    {
+        let base = listeners[0].url();
+        println!(
+            "The console has no account yet. The first coordinator sets one up at \
+             {}{} (one use, valid 24 hours; a new link is printed at each start until then).",
+            base.trim_end_matches('/'),
+            link
+        );
+    }
     let app = server::router(AppState::new(store.clone(), clock), &dist);
     server::serve::serve(listeners, app, Timeouts::STANDARD, shutdown_requested()).await;
     Ok(())

@@ -8,7 +8,8 @@
 //! thousand half-open connections cannot hold the server. A TLS port answers plain
 //! HTTP with a sentence naming the `https://` URL instead of a silent hang (the
 //! first byte of a TLS connection is always 0x16). And only TLS listeners add
-//! `Strict-Transport-Security`. Every request carries its connection's peer
+//! `Strict-Transport-Security` (and mark their requests [`crate::console::OverTls`],
+//! so the console's cookie is `Secure` there). Every request carries its connection's peer
 //! address as axum's `ConnectInfo<SocketAddr>`, which the enrolment rate limit
 //! counts by.
 
@@ -151,7 +152,8 @@ pub async fn serve(
     let mut accept_loops = JoinSet::new();
     for listener in listeners {
         let app = match listener.tls {
-            Some(_) => headers::strict_transport_security(app.clone()),
+            Some(_) => headers::strict_transport_security(app.clone())
+                .layer(axum::Extension(crate::console::OverTls)),
             None => app.clone(),
         };
         accept_loops.spawn(accept(

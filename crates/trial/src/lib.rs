@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod allocation;
+pub mod console;
 pub mod crf;
 pub mod edits;
 pub mod eligibility;

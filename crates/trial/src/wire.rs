@@ -601,6 +601,8 @@ pub enum ErrorCode {
     /// 429: too many failed attempts from this address (enrolment codes); the
     /// `Retry-After` header says how many seconds to wait.
     TooManyRequests,
+    /// 403: the console account is signed in, but its role may not do this.
+    Forbidden,
     /// A code added by a newer server.
     #[serde(other)]
     Other,

@@ -11,10 +11,18 @@
 //! | `POST /api/lockouts` | device token | `LockoutsRequest` → `LockoutsResponse` |
 //! | `POST /api/pin` | device token | `PinChangeRequest` → `PinChangeResponse` |
 //! | `GET /api/openapi.json` | none | → this table in OpenAPI 3.1, with every schema |
+//! | `POST /api/console/setup` | one-time link's token in the body | `SetupRequest` → `SessionResponse` + cookie |
+//! | `POST /api/console/sign-in` | name and password in the body | `SignInRequest` → `SessionResponse` + cookie |
+//! | `GET /api/console/session` | console session cookie | → `SessionResponse` |
+//! | `POST /api/console/sign-out` | console session cookie | → `SignedOut`, cookie removed |
+//! | `POST /api/console/invitations` | coordinator's session | `InvitationRequest` → `InvitationResponse` |
+//! | `GET /api/console/audit` | coordinator's session | → `AuditResponse` |
 //!
 //! Errors answer as `ApiErrorBody` (see `error`). Enrolment attempts are
-//! rate-limited per client address (`enrol`).
+//! rate-limited per client address (`enrol`); console sign-ins per account
+//! (`console`). The console's request and answer types are `trial::console`'s.
 
+mod console;
 mod enrol;
 mod leases;
 mod lockouts;
@@ -34,6 +42,8 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
+
+pub(crate) use enrol::ClientAddress;
 
 /// The largest request body accepted. A full push of 500 events with the largest
 /// forms is well under 1 MiB; the limit is there to stop a runaway client.
@@ -64,6 +74,12 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::users))
         .routes(routes!(lockouts::lockouts))
         .routes(routes!(pin::change_pin))
+        .routes(routes!(console::set_up))
+        .routes(routes!(console::sign_in))
+        .routes(routes!(console::session))
+        .routes(routes!(console::sign_out))
+        .routes(routes!(console::invite))
+        .routes(routes!(console::audit_trail))
 }
 
 /// The answer of `GET /api/health`: lets a tablet tell "server reachable" from

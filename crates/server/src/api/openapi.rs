@@ -21,7 +21,7 @@ use axum::extract::Extension;
 use axum::http::header;
 use axum::response::IntoResponse;
 use trial::wire::{API_VERSION, ApiErrorBody};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, Response,
     ResponseBuilder,
@@ -92,6 +92,14 @@ fn document(paths: OpenApi) -> OpenApi {
                             ))
                             .build(),
                     ),
+                )
+                // The name every console route's `security` names.
+                .security_scheme(
+                    "console_session",
+                    SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                        crate::console::COOKIE,
+                        "The session cookie `POST /api/console/sign-in` or `/setup` set                          (`HttpOnly; SameSite=Strict`, `Secure` over TLS). A missing, unknown,                          ended or lapsed session is 401 before the body is read.",
+                    ))),
                 )
                 .response("NotFound", error(
                     "No such API endpoint (`not_found`): any path under /api that is not described here.",
@@ -166,6 +174,31 @@ impl IntoResponses for TokenRefused {
                            this server never issued or has revoked (`unauthenticated`). \
                            Nothing is read or written.";
         BTreeMap::from([("401".to_owned(), RefOr::T(error(description)))])
+    }
+}
+
+/// The answers of a console route that needs a session: none, or a role that may
+/// not do this.
+pub struct SessionRefused;
+
+impl IntoResponses for SessionRefused {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            (
+                "401".to_owned(),
+                RefOr::T(error(
+                    "No session cookie, or one whose session ended, lapsed or never existed \
+                     (`unauthenticated`). Nothing is read or written.",
+                )),
+            ),
+            (
+                "403".to_owned(),
+                RefOr::T(error(
+                    "Signed in, but the account's role may not do this (`forbidden`). \
+                     Nothing is written.",
+                )),
+            ),
+        ])
     }
 }
 

@@ -17,6 +17,7 @@
 //! never the client.
 
 mod attempts;
+mod console;
 mod devices;
 mod events;
 mod export;
@@ -36,6 +37,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions};
 
 pub use attempts::{Admission, AttemptId};
+pub use console::{NewAuditEntry, SetupOutcome, StoredAccount, StoredSession};
 pub use devices::{Device, EnrolOutcome, Enrolment, NewEnrolment, NewUser, UserOutcome};
 pub use events::{AllocationHoldings, NewEvent, PushOutcome, PushTransaction, StoredEvent};
 pub use export::ExportRecord;
@@ -268,6 +270,11 @@ const SQLITE_MIGRATIONS: &[EmbeddedMigration] = &[
         "pin lockouts",
         include_str!("../../migrations/sqlite/0006_pin_lockouts.sql"),
     ),
+    (
+        7,
+        "console",
+        include_str!("../../migrations/sqlite/0007_console.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
     (
@@ -299,6 +306,11 @@ const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
         6,
         "pin lockouts",
         include_str!("../../migrations/postgres/0006_pin_lockouts.sql"),
+    ),
+    (
+        7,
+        "console",
+        include_str!("../../migrations/postgres/0007_console.sql"),
     ),
 ];
 

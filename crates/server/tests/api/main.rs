@@ -782,6 +782,7 @@ macro_rules! on_both_engines {
 }
 
 mod auth;
+mod console;
 mod crafted;
 mod export;
 mod fuzz;

@@ -1,0 +1,504 @@
+//! The coordinator console's rules (DESIGN.md, "Coordinator console"): who may do
+//! what, what a password must be, how long a session lives and how sign-in slows
+//! a guesser down. The server enforces them on every request and the console
+//! shows them (a button a role may not use is not offered), so both read them
+//! here.
+//!
+//! The console is online only and its accounts are the server's, apart from the
+//! tablets' users and their PINs (`wire::Role`): a console password never reaches
+//! a tablet, and a lost tablet gives away no console account.
+//!
+//! Also here: the JSON of the console's API (`/api/console/…`). Unlike the sync
+//! API's, no tablet in the field speaks it, only the console the same server
+//! serves, so it follows the server's version; requests are strict all the same.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What a console account is for; the role decides every action it may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ConsoleRole {
+    /// Runs the trial: users, devices, queries, allocation flags, exports, unlocking
+    /// a signed casebook.
+    Coordinator,
+    /// The site's investigator: reviews casebooks, answers data queries and signs
+    /// casebooks off.
+    Investigator,
+    /// Analyses the data: exports and reports, and nothing that changes data.
+    Statistician,
+}
+
+/// Something a console account may be allowed to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConsoleAction {
+    /// Read the dashboard: enrolment, balance, the CONSORT flow, devices.
+    ReadDashboard,
+    /// Download an export (CSV, ODM, audit trail, reports).
+    Export,
+    /// Read a participant's casebook and its history.
+    ReviewCasebook,
+    /// Answer or resolve a data query.
+    ResolveQuery,
+    /// Resolve an allocation flag, with a note.
+    ResolveFlag,
+    /// Sign a casebook as the investigator (21 CFR 11.50).
+    SignCasebook,
+    /// Unlock a signed casebook for a correction, with a reason.
+    UnlockCasebook,
+    /// Create console accounts (one-time links) and disable them; read the
+    /// console's audit trail.
+    ManageAccounts,
+    /// Create, disable and re-PIN the tablets' users; enrol and revoke tablets.
+    ManageSite,
+}
+
+impl ConsoleRole {
+    /// Every role, in the order the console lists them.
+    pub const ALL: [Self; 3] = [Self::Coordinator, Self::Investigator, Self::Statistician];
+
+    /// Whether this role may take `action`: the one table the server enforces and
+    /// the console's screens follow.
+    ///
+    /// Signing is the investigator's alone: a signature states that the
+    /// investigator reviewed the casebook, which no one else can state for them.
+    /// The statistician changes nothing.
+    pub fn may(self, action: ConsoleAction) -> bool {
+        use ConsoleAction as A;
+        match self {
+            Self::Coordinator => !matches!(action, A::SignCasebook),
+            Self::Investigator => matches!(
+                action,
+                A::ReadDashboard | A::ReviewCasebook | A::ResolveQuery | A::SignCasebook
+            ),
+            Self::Statistician => matches!(action, A::ReadDashboard | A::Export),
+        }
+    }
+
+    /// The role's name on the wire and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Coordinator => "coordinator",
+            Self::Investigator => "investigator",
+            Self::Statistician => "statistician",
+        }
+    }
+
+    /// The role a stored name stands for.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == name)
+    }
+}
+
+impl fmt::Display for ConsoleRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The fewest characters of a console password. Long rather than complex
+/// (NIST SP 800-63B): a phrase a coordinator can type is better than a short
+/// word with symbols.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// The most characters of a console password: enough for any passphrase, short
+/// of making each hash a denial of service.
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
+/// The most characters of a console account's name.
+pub const MAX_ACCOUNT_NAME_CHARS: usize = 64;
+
+/// A console password that meets the rule, as typed (never trimmed: every
+/// character counts).
+///
+/// `Debug` prints `Password(<concealed>)` and there is no `Display`, so a
+/// password never lands in a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+/// Why a password or an account name was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountError {
+    /// Fewer than [`MIN_PASSWORD_CHARS`] characters.
+    PasswordTooShort,
+    /// More than [`MAX_PASSWORD_CHARS`] characters.
+    PasswordTooLong,
+    /// The password contains the account's name, the first thing a guesser tries.
+    PasswordHasName,
+    /// A name empty or over [`MAX_ACCOUNT_NAME_CHARS`] characters once trimmed.
+    NameLength,
+}
+
+impl Password {
+    /// A password for the account `name`, checked against the rule.
+    pub fn new(text: &str, name: &str) -> Result<Self, AccountError> {
+        let length = text.chars().count();
+        if length < MIN_PASSWORD_CHARS {
+            return Err(AccountError::PasswordTooShort);
+        }
+        if length > MAX_PASSWORD_CHARS {
+            return Err(AccountError::PasswordTooLong);
+        }
+        let name = name.trim().to_lowercase();
+        if !name.is_empty() && text.to_lowercase().contains(&name) {
+            return Err(AccountError::PasswordHasName);
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The password's bytes, for the hash.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<concealed>)")
+    }
+}
+
+/// A console account's name as people read it: trimmed, 1 to
+/// [`MAX_ACCOUNT_NAME_CHARS`] characters.
+pub fn account_name(text: &str) -> Result<&str, AccountError> {
+    let name = text.trim();
+    let length = name.chars().count();
+    if length == 0 || length > MAX_ACCOUNT_NAME_CHARS {
+        return Err(AccountError::NameLength);
+    }
+    Ok(name)
+}
+
+impl fmt::Display for AccountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PasswordTooShort => {
+                write!(f, "at least {MIN_PASSWORD_CHARS} characters")
+            }
+            Self::PasswordTooLong => write!(f, "at most {MAX_PASSWORD_CHARS} characters"),
+            Self::PasswordHasName => f.write_str("must not contain the account's name"),
+            Self::NameLength => write!(f, "1 to {MAX_ACCOUNT_NAME_CHARS} characters"),
+        }
+    }
+}
+
+/// Failed sign-ins in a row that impose no wait: a mistyped password or two, and
+/// a caps-lock key.
+pub const FREE_SIGN_IN_FAILURES: u32 = 3;
+
+/// The wait after the first failure past [`FREE_SIGN_IN_FAILURES`]; each further
+/// failure doubles it, up to [`MAX_SIGN_IN_WAIT_MS`].
+pub const FIRST_SIGN_IN_WAIT_MS: i64 = 2_000;
+
+/// The longest wait: a quarter of an hour stops a guesser without locking a
+/// coordinator out of the trial for a day.
+pub const MAX_SIGN_IN_WAIT_MS: i64 = 15 * 60_000;
+
+/// How long an account must wait before its next password is even checked, after
+/// `failures` failed sign-ins in a row: none for the first
+/// [`FREE_SIGN_IN_FAILURES`], then a growing delay.
+pub fn sign_in_wait_ms(failures: u32) -> Option<i64> {
+    let doublings = failures.checked_sub(FREE_SIGN_IN_FAILURES + 1)?;
+    // Twenty doublings are far past the cap, and nowhere near overflowing.
+    Some((FIRST_SIGN_IN_WAIT_MS << doublings.min(20)).min(MAX_SIGN_IN_WAIT_MS))
+}
+
+/// A session ends after this long without a request: a console left open on a
+/// shared desk does not stay signed in.
+pub const SESSION_IDLE_MS: i64 = 30 * 60_000;
+
+/// A session ends this long after sign-in, however busy: a working day.
+pub const SESSION_MAX_MS: i64 = 12 * 60 * 60_000;
+
+/// When a session that began at `signed_in_ms` and was last used at
+/// `last_used_ms` ends.
+pub fn session_ends_ms(signed_in_ms: i64, last_used_ms: i64) -> i64 {
+    (signed_in_ms + SESSION_MAX_MS).min(last_used_ms + SESSION_IDLE_MS)
+}
+
+/// How long a one-time link to set an account's password stays valid: a day, as
+/// an enrolment code.
+pub const INVITATION_TTL_MS: i64 = 24 * 60 * 60_000;
+
+/// `POST /api/console/setup`: the holder of a one-time link names the account
+/// and sets its password; the link's role becomes the account's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetupRequest {
+    /// The token of the one-time link (the part after `#`).
+    pub token: String,
+    /// The new account's name, unique on this server.
+    pub name: String,
+    /// The new password: [`MIN_PASSWORD_CHARS`] to [`MAX_PASSWORD_CHARS`]
+    /// characters, not containing the name.
+    pub password: String,
+}
+
+/// `POST /api/console/sign-in`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    /// The account's name.
+    pub name: String,
+    /// Its password.
+    pub password: String,
+}
+
+/// The account a session is signed in as, and when the session ends unless used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionResponse {
+    /// The account.
+    pub account: Account,
+    /// When the session ends if no request comes before, in UTC milliseconds.
+    pub ends_at_ms: i64,
+}
+
+/// `POST /api/console/sign-out`: the session ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignedOut {
+    /// When, in UTC milliseconds.
+    pub ended_at_ms: i64,
+}
+
+/// A console account as the console shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Account {
+    /// Its id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: ConsoleRole,
+}
+
+/// `POST /api/console/invitations`: a one-time link for a new account of `role`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InvitationRequest {
+    /// The new account's role.
+    pub role: ConsoleRole,
+}
+
+/// A one-time link, shown once to the coordinator who made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvitationResponse {
+    /// The path to open on this server, the token after `#` (a fragment never
+    /// reaches a server's or a proxy's log).
+    pub path: String,
+    /// The role the account gets.
+    pub role: ConsoleRole,
+    /// When the link stops working, in UTC milliseconds.
+    pub expires_at_ms: i64,
+}
+
+/// What a console account did, as the console's audit trail records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ConsoleEvent {
+    /// Set up an account from a one-time link.
+    AccountCreated,
+    /// Signed in.
+    SignedIn,
+    /// Gave a wrong password (the account named exists).
+    SignInFailed,
+    /// Tried while the account had to wait after failures.
+    SignInDelayed,
+    /// Signed out.
+    SignedOut,
+    /// Made a one-time link for a new account.
+    InvitationCreated,
+}
+
+impl ConsoleEvent {
+    /// Every kind, for reading stored names back.
+    pub const ALL: [Self; 6] = [
+        Self::AccountCreated,
+        Self::SignedIn,
+        Self::SignInFailed,
+        Self::SignInDelayed,
+        Self::SignedOut,
+        Self::InvitationCreated,
+    ];
+
+    /// The name stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccountCreated => "account_created",
+            Self::SignedIn => "signed_in",
+            Self::SignInFailed => "sign_in_failed",
+            Self::SignInDelayed => "sign_in_delayed",
+            Self::SignedOut => "signed_out",
+            Self::InvitationCreated => "invitation_created",
+        }
+    }
+
+    /// The kind a stored name stands for.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|event| event.as_str() == name)
+    }
+}
+
+/// One entry of the console's audit trail: who, what, when, from where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    /// When, in UTC milliseconds.
+    pub at_ms: i64,
+    /// The account, when one is known (a failed sign-in names the account tried).
+    pub account: Option<String>,
+    /// What happened.
+    pub event: ConsoleEvent,
+    /// What it concerned (the role of a link, the account created), never a
+    /// password or a token.
+    pub detail: String,
+    /// The client's address (IPv4, or the /64 of IPv6).
+    pub client: String,
+}
+
+/// `GET /api/console/audit`: the newest entries first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditResponse {
+    /// At most the newest 500.
+    pub entries: Vec<AuditEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_role_may_do_what_the_protocol_gives_it() {
+        use ConsoleAction as A;
+        let all = [
+            A::ReadDashboard,
+            A::Export,
+            A::ReviewCasebook,
+            A::ResolveQuery,
+            A::ResolveFlag,
+            A::SignCasebook,
+            A::UnlockCasebook,
+            A::ManageAccounts,
+            A::ManageSite,
+        ];
+        let allowed = |role: ConsoleRole| -> Vec<A> {
+            all.into_iter().filter(|&action| role.may(action)).collect()
+        };
+        assert_eq!(
+            allowed(ConsoleRole::Coordinator),
+            [
+                A::ReadDashboard,
+                A::Export,
+                A::ReviewCasebook,
+                A::ResolveQuery,
+                A::ResolveFlag,
+                A::UnlockCasebook,
+                A::ManageAccounts,
+                A::ManageSite,
+            ]
+        );
+        assert_eq!(
+            allowed(ConsoleRole::Investigator),
+            [
+                A::ReadDashboard,
+                A::ReviewCasebook,
+                A::ResolveQuery,
+                A::SignCasebook
+            ]
+        );
+        assert_eq!(
+            allowed(ConsoleRole::Statistician),
+            [A::ReadDashboard, A::Export]
+        );
+    }
+
+    #[test]
+    fn role_and_event_names_are_the_stored_ones() {
+        for role in ConsoleRole::ALL {
+            let json = serde_json::to_string(&role).unwrap();
+            assert_eq!(json, format!("\"{role}\""));
+            assert_eq!(ConsoleRole::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(ConsoleRole::parse("research_nurse"), None);
+        for event in ConsoleEvent::ALL {
+            let json = serde_json::to_string(&event).unwrap();
+            assert_eq!(json, format!("\"{}\"", event.as_str()));
+            assert_eq!(ConsoleEvent::parse(event.as_str()), Some(event));
+        }
+    }
+
+    #[test]
+    fn a_password_is_long_and_does_not_hold_the_name() {
+        assert_eq!(
+            Password::new("eleven char", "Li Na").unwrap_err(),
+            AccountError::PasswordTooShort
+        );
+        assert!(Password::new("twelve chars", "Li Na").is_ok());
+        // Characters, not bytes: twelve Chinese characters are enough.
+        assert!(Password::new("体外膜肺氧合血液灌流试验协调", "Li Na").is_ok());
+        assert!(Password::new(&"x".repeat(MAX_PASSWORD_CHARS), "Li Na").is_ok());
+        assert_eq!(
+            Password::new(&"x".repeat(MAX_PASSWORD_CHARS + 1), "Li Na").unwrap_err(),
+            AccountError::PasswordTooLong
+        );
+        assert_eq!(
+            Password::new("my name is LI NA, hello", " Li Na ").unwrap_err(),
+            AccountError::PasswordHasName
+        );
+        assert_eq!(
+            format!("{:?}", Password::new("a secret phrase", "x").unwrap()),
+            "Password(<concealed>)"
+        );
+    }
+
+    #[test]
+    fn account_names_are_trimmed_and_bounded() {
+        assert_eq!(account_name("  Li Na "), Ok("Li Na"));
+        assert_eq!(account_name("   "), Err(AccountError::NameLength));
+        let longest = "名".repeat(MAX_ACCOUNT_NAME_CHARS);
+        assert_eq!(account_name(&longest), Ok(longest.as_str()));
+        assert_eq!(
+            account_name(&format!("{longest}x")),
+            Err(AccountError::NameLength)
+        );
+    }
+
+    #[test]
+    fn sign_in_waits_grow_after_the_free_failures_and_stop_growing() {
+        let waits: Vec<Option<i64>> = (0..=7).map(sign_in_wait_ms).collect();
+        assert_eq!(
+            waits,
+            [
+                None,
+                None,
+                None,
+                None,
+                Some(2_000),
+                Some(4_000),
+                Some(8_000),
+                Some(16_000)
+            ]
+        );
+        assert_eq!(sign_in_wait_ms(13), Some(MAX_SIGN_IN_WAIT_MS));
+        assert_eq!(sign_in_wait_ms(u32::MAX), Some(MAX_SIGN_IN_WAIT_MS));
+    }
+
+    #[test]
+    fn a_session_ends_when_idle_or_at_the_end_of_its_day() {
+        let start = 1_000_000;
+        assert_eq!(session_ends_ms(start, start), start + SESSION_IDLE_MS);
+        let busy = start + SESSION_MAX_MS - 60_000;
+        assert_eq!(session_ends_ms(start, busy), start + SESSION_MAX_MS);
+    }
+}
