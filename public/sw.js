@@ -8,6 +8,7 @@
 //   away and a failed download never replaces a working version.
 // - Old caches are deleted only once the new version is complete and active.
 // - /api/ is never intercepted: sync talks to the server or fails, visibly.
+// - Nor is /console: the coordinator console is online only, with its own build.
 const VERSION = "dev";
 const PRECACHE = [];
 const CACHE = `hp-ecmo-${VERSION}`;
@@ -39,6 +40,8 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (url.pathname.startsWith("/api/")) return;
+  // The coordinator console is its own online-only app, never this shell.
+  if (url.pathname === "/console" || url.pathname.startsWith("/console/")) return;
   // Every route of the app is the same shell: answer navigations with it, from
   // the cache first, so the version on screen only changes when the user accepts.
   const key = request.mode === "navigate" ? "/index.html" : request;

@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod clock;
 pub mod components;
+pub mod console;
 pub mod crash;
 pub mod crypto;
 pub mod i18n;

@@ -34,7 +34,17 @@ pub fn post_build(root: &Path) -> Result {
     let public_url = std::env::var("TRUNK_PUBLIC_URL").unwrap_or_else(|_| "/".to_owned());
     let moved = loader::move_inline_scripts(&staging, &public_url)?;
     println!("post-build: {moved} inline script(s) moved into files, for the CSP");
-    write(root, &staging)?;
+    // The console is online only: no service worker, so the tablet's offline
+    // shell (whose worker precaches its own build) never holds the console.
+    let html = std::env::var("TRUNK_HTML_FILE").unwrap_or_default();
+    if Path::new(&html)
+        .file_name()
+        .is_some_and(|name| name == "console.html")
+    {
+        println!("post-build: the console, no service worker");
+    } else {
+        write(root, &staging)?;
+    }
     let compressed = compress::precompress(&staging)?;
     println!("post-build: {compressed} files precompressed (brotli, gzip)");
     Ok(())

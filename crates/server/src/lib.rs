@@ -101,8 +101,9 @@ impl fmt::Debug for Clock {
     }
 }
 
-/// The whole HTTP surface: the API under `/api`, and the built app (from `dist`)
-/// everywhere else.
+/// The whole HTTP surface: the API under `/api`, the coordinator console under
+/// `/console` (from `dist/console`), and the built app (from `dist`) everywhere
+/// else.
 ///
 /// Any path outside `/api` that is not a file answers with `index.html`, so a deep
 /// link or a reload on a client-side route opens the app. Unknown API paths answer
@@ -121,8 +122,19 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         .precompressed_br()
         .precompressed_gzip()
         .fallback(index);
+    // The coordinator console: its own build, in `dist/console`, with its own
+    // shell for its deep links (`/console/setup#…`).
+    let console_dist = dist.join("console");
+    let console_shell = ServeFile::new(console_dist.join("index.html"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let console = ServeDir::new(console_dist)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(console_shell);
     let router = Router::new()
         .nest("/api", api::router(state))
+        .nest_service("/console", console)
         .fallback_service(app_shell)
         .layer(axum::middleware::from_fn(error::log_internal_errors))
         .layer(CompressionLayer::new())

@@ -104,6 +104,12 @@ export class TestServer {
     return this.output.match(/Enrolment code[^:]*:\s*(\S+)/)?.[1];
   }
 
+  /** The first coordinator's one-time console link the server printed: the
+   *  path, with the token after `#`. */
+  consoleLink() {
+    return this.output.match(/(\/console\/setup#[0-9a-f]+)/)?.[1];
+  }
+
   /** The PIN of the first user the server created, as it printed it. */
   firstUserPin() {
     return this.output.match(/with PIN (\d+)/)?.[1];

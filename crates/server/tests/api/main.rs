@@ -150,6 +150,12 @@ async fn spawn_app(engine: Engine) -> TestApp {
     std::fs::write(dist.path().join("app-1a2b.wasm"), b"\0asm").unwrap();
     // The build's brotli copy, stood in for by a marker: served as it is.
     std::fs::write(dist.path().join("app-1a2b.wasm.br"), b"brotli of wasm").unwrap();
+    std::fs::create_dir(dist.path().join("console")).unwrap();
+    std::fs::write(
+        dist.path().join("console/index.html"),
+        "<html>console shell</html>",
+    )
+    .unwrap();
     let state = AppState::new(store.clone(), Clock::fixed(NOW_MS));
     TestApp {
         router: server::router(state, dist.path()),
@@ -874,6 +880,15 @@ async fn serves_the_app_shell_and_deep_links(app: TestApp) {
         (status, body.as_slice()),
         (StatusCode::OK, &b"<html>app shell</html>"[..])
     );
+    // The console has its own shell, for each of its deep links.
+    for path in ["/console", "/console/", "/console/setup"] {
+        let (status, body) = app.get(path, None).await;
+        assert_eq!(
+            (status, body.as_slice()),
+            (StatusCode::OK, &b"<html>console shell</html>"[..]),
+            "{path}"
+        );
+    }
 }
 
 async fn health_and_unknown_api_paths_answer_in_json(app: TestApp) {

@@ -1,0 +1,113 @@
+//! The console's requests to `/api/console/…`. The session cookie goes with each
+//! by itself (same origin, `Path=/api/console`); a failure keeps what the page
+//! needs to say why in the user's language: the code, the field, the wait.
+
+use gloo_net::http::{Request, RequestBuilder};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use trial::console::{
+    AuditResponse, ConsoleRole, InvitationRequest, InvitationResponse, SessionResponse,
+    SetupRequest, SignInRequest, SignedOut,
+};
+use trial::wire::{ApiErrorBody, ErrorCode};
+
+/// Why a request did not succeed.
+#[derive(Clone, Debug)]
+pub enum Failure {
+    /// No answer: no network, or the server is down.
+    Offline,
+    /// The server answered with an error.
+    Refused {
+        /// Its code (`Other` when the body was not an error body).
+        code: ErrorCode,
+        /// The first field its problems name, if any.
+        field: Option<String>,
+        /// `Retry-After`, in seconds, when it asks to wait.
+        retry_after_s: Option<u64>,
+        /// Its message, for an unforeseen failure's detail.
+        message: String,
+    },
+}
+
+/// Who is signed in (401 when no one).
+pub async fn session() -> Result<SessionResponse, Failure> {
+    send(Request::get("/api/console/session")).await
+}
+
+/// Signs in.
+pub async fn sign_in(request: &SignInRequest) -> Result<SessionResponse, Failure> {
+    post("/api/console/sign-in", request).await
+}
+
+/// Sets up an account from a one-time link, and signs it in.
+pub async fn set_up(request: &SetupRequest) -> Result<SessionResponse, Failure> {
+    post("/api/console/setup", request).await
+}
+
+/// Ends the session.
+pub async fn sign_out() -> Result<SignedOut, Failure> {
+    send(Request::post("/api/console/sign-out")).await
+}
+
+/// A one-time link for a new account of `role`.
+pub async fn invite(role: ConsoleRole) -> Result<InvitationResponse, Failure> {
+    post("/api/console/invitations", &InvitationRequest { role }).await
+}
+
+/// The console's audit trail, newest first.
+pub async fn audit() -> Result<AuditResponse, Failure> {
+    send(Request::get("/api/console/audit")).await
+}
+
+async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, Failure> {
+    let request = Request::post(path)
+        .json(body)
+        .map_err(|error| Failure::Refused {
+            code: ErrorCode::Other,
+            field: None,
+            retry_after_s: None,
+            message: error.to_string(),
+        })?;
+    answer(request.send().await).await
+}
+
+async fn send<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, Failure> {
+    answer(request.send().await).await
+}
+
+async fn answer<T: DeserializeOwned>(
+    response: Result<gloo_net::http::Response, gloo_net::Error>,
+) -> Result<T, Failure> {
+    let response = response.map_err(|_| Failure::Offline)?;
+    let status = response.status();
+    if response.ok() {
+        return response.json().await.map_err(|error| Failure::Refused {
+            code: ErrorCode::Other,
+            field: None,
+            retry_after_s: None,
+            message: error.to_string(),
+        });
+    }
+    if matches!(status, 502..=504) {
+        return Err(Failure::Offline);
+    }
+    let retry_after_s = response
+        .headers()
+        .get("Retry-After")
+        .and_then(|value| value.parse().ok());
+    let body: Option<ApiErrorBody> = response.json().await.ok();
+    Err(match body {
+        Some(body) => Failure::Refused {
+            code: body.error,
+            field: body.problems.first().map(|problem| problem.field.clone()),
+            retry_after_s,
+            message: body.message,
+        },
+        None => Failure::Refused {
+            code: ErrorCode::Other,
+            field: None,
+            retry_after_s,
+            message: format!("HTTP {status}"),
+        },
+    })
+}

@@ -1,0 +1,203 @@
+//! The console's words, `[English, Chinese]` side by side as in `i18n::strings`.
+//! Apart from the tablet's table so the bedside bundle carries none of them.
+
+use trial::console::{
+    AccountError, ConsoleEvent, ConsoleRole, MAX_ACCOUNT_NAME_CHARS, MAX_PASSWORD_CHARS,
+    MIN_PASSWORD_CHARS,
+};
+
+use crate::i18n::Lang;
+
+/// A text of the console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // Each variant is the text of the same name; see `text`.
+pub enum Ct {
+    Title,
+    SignInTitle,
+    SetupTitle,
+    SetupHelp,
+    Name,
+    Password,
+    PasswordAgain,
+    SignIn,
+    SigningIn,
+    SignOut,
+    CreateAccount,
+    WrongNameOrPassword,
+    PasswordsDiffer,
+    LinkInvalid,
+    SessionEnded,
+    NameTaken,
+    Offline,
+    SignedInAs,
+    NewAccountTitle,
+    NewAccountHelp,
+    Role,
+    MakeLink,
+    LinkMade,
+    LinkExpires,
+    AuditTitle,
+    AuditEmpty,
+    When,
+    Who,
+    What,
+    Detail,
+    FromWhere,
+    NotYours,
+    Failed,
+}
+
+fn text(text: Ct) -> [&'static str; 2] {
+    match text {
+        Ct::Title => ["HP-ECMO console", "HP-ECMO 管理控制台"],
+        Ct::SignInTitle => ["Sign in to the console", "登录管理控制台"],
+        Ct::SetupTitle => ["Set up your console account", "设置控制台账号"],
+        Ct::SetupHelp => [
+            "This link works once. Choose the name you sign in with and a password only you know.",
+            "此链接仅可使用一次。请设置登录用户名和仅您本人知道的密码。",
+        ],
+        Ct::Name => ["Name", "用户名"],
+        Ct::Password => ["Password", "密码"],
+        Ct::PasswordAgain => ["Password again", "再次输入密码"],
+        Ct::SignIn => ["Sign in", "登录"],
+        Ct::SigningIn => ["Signing in…", "正在登录…"],
+        Ct::SignOut => ["Sign out", "退出登录"],
+        Ct::CreateAccount => ["Create account", "创建账号"],
+        Ct::WrongNameOrPassword => ["Wrong name or password.", "用户名或密码错误。"],
+        Ct::PasswordsDiffer => [
+            "Password again: the two passwords differ.",
+            "再次输入密码：两次输入的密码不一致。",
+        ],
+        Ct::LinkInvalid => [
+            "This link does not work: it was used, it expired (a link lasts 24 hours) or it was never issued. Ask a coordinator for a new one.",
+            "此链接无效：已被使用、已过期（有效期 24 小时）或从未签发。请向协调员索取新链接。",
+        ],
+        Ct::SessionEnded => [
+            "Your session ended (unused for a while, or signed out elsewhere): reload and sign in again.",
+            "会话已结束（长时间未操作，或已在别处退出登录）：请重新加载页面并再次登录。",
+        ],
+        Ct::NameTaken => [
+            "Name: another account has this name; choose another.",
+            "用户名：已有账号使用此用户名，请另选。",
+        ],
+        Ct::Offline => [
+            "The server cannot be reached. The console works only online.",
+            "无法连接服务器。控制台仅可在线使用。",
+        ],
+        Ct::SignedInAs => ["Signed in as", "当前登录"],
+        Ct::NewAccountTitle => ["New console account", "新建控制台账号"],
+        Ct::NewAccountHelp => [
+            "Make a one-time link and give it to the person in person or by a channel only they read. They choose their own name and password.",
+            "生成一次性链接，当面或通过仅本人可见的渠道交给对方，由其自行设置用户名和密码。",
+        ],
+        Ct::Role => ["Role", "角色"],
+        Ct::MakeLink => ["Make link", "生成链接"],
+        Ct::LinkMade => [
+            "One-time link (shown only now):",
+            "一次性链接（仅显示这一次）：",
+        ],
+        Ct::LinkExpires => ["Works once, until", "仅可使用一次，有效期至"],
+        Ct::AuditTitle => ["Console audit trail", "控制台稽查轨迹"],
+        Ct::AuditEmpty => ["Nothing recorded yet.", "尚无记录。"],
+        Ct::When => ["When", "时间"],
+        Ct::Who => ["Who", "操作人"],
+        Ct::What => ["What", "操作"],
+        Ct::Detail => ["Detail", "详情"],
+        Ct::FromWhere => ["From", "来源地址"],
+        Ct::NotYours => [
+            "Your role does not include managing accounts. The dashboard and exports for your role come with the next version of the console.",
+            "您的角色不包括账号管理。适用于您角色的仪表盘和数据导出将在控制台下一版本提供。",
+        ],
+        Ct::Failed => [
+            "The server could not do this; try again. If it keeps failing, tell the trial's IT contact:",
+            "服务器未能完成此操作，请重试。如持续失败，请联系试验的 IT 负责人：",
+        ],
+    }
+}
+
+/// `text` in `lang`.
+pub fn ct(lang: Lang, text_of: Ct) -> &'static str {
+    let [en, zh] = text(text_of);
+    match lang {
+        Lang::En => en,
+        Lang::Zh => zh,
+    }
+}
+
+/// A role's name in `lang`.
+pub fn role_name(lang: Lang, role: ConsoleRole) -> &'static str {
+    let [en, zh] = match role {
+        ConsoleRole::Coordinator => ["Coordinator", "协调员"],
+        ConsoleRole::Investigator => ["Investigator", "研究者"],
+        ConsoleRole::Statistician => ["Statistician", "统计师"],
+    };
+    match lang {
+        Lang::En => en,
+        Lang::Zh => zh,
+    }
+}
+
+/// What an audit entry records, in `lang`.
+pub fn event_name(lang: Lang, event: ConsoleEvent) -> &'static str {
+    let [en, zh] = match event {
+        ConsoleEvent::AccountCreated => ["Account created", "创建账号"],
+        ConsoleEvent::SignedIn => ["Signed in", "登录"],
+        ConsoleEvent::SignInFailed => ["Sign-in failed", "登录失败"],
+        ConsoleEvent::SignInDelayed => ["Sign-in refused: waiting", "登录被拒：等待中"],
+        ConsoleEvent::SignedOut => ["Signed out", "退出登录"],
+        ConsoleEvent::InvitationCreated => ["Link made", "生成链接"],
+    };
+    match lang {
+        Lang::En => en,
+        Lang::Zh => zh,
+    }
+}
+
+/// The password rule, in `lang`, from the core's numbers.
+pub fn password_rule(lang: Lang) -> String {
+    match lang {
+        Lang::En => format!(
+            "At least {MIN_PASSWORD_CHARS} characters; a phrase is easier to remember than \
+             symbols. It must not contain your name."
+        ),
+        Lang::Zh => format!("至少 {MIN_PASSWORD_CHARS} 个字符，可使用易记的短语；不得包含用户名。"),
+    }
+}
+
+/// Why a name or password was refused, naming the field and the rule.
+pub fn account_error(lang: Lang, error: AccountError) -> String {
+    match (lang, error) {
+        (Lang::En, AccountError::PasswordTooShort) => {
+            format!("Password: at least {MIN_PASSWORD_CHARS} characters.")
+        }
+        (Lang::Zh, AccountError::PasswordTooShort) => {
+            format!("密码：至少 {MIN_PASSWORD_CHARS} 个字符。")
+        }
+        (Lang::En, AccountError::PasswordTooLong) => {
+            format!("Password: at most {MAX_PASSWORD_CHARS} characters.")
+        }
+        (Lang::Zh, AccountError::PasswordTooLong) => {
+            format!("密码：最多 {MAX_PASSWORD_CHARS} 个字符。")
+        }
+        (Lang::En, AccountError::PasswordHasName) => {
+            "Password: must not contain your name.".to_owned()
+        }
+        (Lang::Zh, AccountError::PasswordHasName) => "密码：不得包含用户名。".to_owned(),
+        (Lang::En, AccountError::NameLength) => {
+            format!("Name: 1 to {MAX_ACCOUNT_NAME_CHARS} characters.")
+        }
+        (Lang::Zh, AccountError::NameLength) => {
+            format!("用户名：1～{MAX_ACCOUNT_NAME_CHARS} 个字符。")
+        }
+    }
+}
+
+/// "Wait N s" after too many wrong passwords, in `lang`.
+pub fn wait_message(lang: Lang, seconds: u64) -> String {
+    match lang {
+        Lang::En => format!(
+            "Too many wrong passwords in a row for this account: wait {seconds} s, then try again."
+        ),
+        Lang::Zh => format!("该账号连续输错密码次数过多：请等待 {seconds} 秒后重试。"),
+    }
+}

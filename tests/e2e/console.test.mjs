@@ -1,0 +1,162 @@
+// The coordinator console at 1440×900, as its people first meet it: the first
+// coordinator opens the link the server printed, sets up an account (the core's
+// password rule named at once), makes a link for a statistician, and reads the
+// audit trail; the statistician signs in and is offered nothing of the
+// coordinator's; a wrong password is refused and the account then waits; the
+// tablet's offline shell neither serves nor caches the console. Both languages.
+import { after, before, test } from "node:test";
+import { TestServer } from "./support/server.mjs";
+import { assert, assertChinese, launch, screenshot, watchErrors } from "./support/pages.mjs";
+import { axeViolations } from "./support/checks.mjs";
+
+const DESKTOP = { width: 1440, height: 900 };
+const PASSWORD = "a ward round at seven";
+
+let server;
+let browser;
+before(async () => {
+  server = await TestServer.start();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Signs in and waits for the server's answer and the page's word on it. */
+async function signIn(page, name, password) {
+  await page.fill("#console-name", name);
+  await page.fill("#console-password", password);
+  const answered = page.waitForResponse((response) => response.url().endsWith("/api/console/sign-in"));
+  await page.click("[data-testid=console-sign-in-button]");
+  const response = await answered;
+  await page.waitForFunction(() => !document.querySelector("[data-testid=console-sign-in-button]")?.disabled);
+  return response.status();
+}
+
+test("the first coordinator sets up the console, invites a statistician, and roles hold", async () => {
+  const context = await browser.newContext({ viewport: DESKTOP, locale: "en-GB", timezoneId: "Asia/Shanghai" });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const link = server.consoleLink();
+  assert.ok(link, `the server printed no console link:\n${server.output}`);
+
+  await page.goto(`${server.url}${link}`);
+  await page.waitForSelector("[data-testid=console-setup]");
+  // The core's rule, said before any request: the field and the rule.
+  await page.fill("#setup-name", "Li Na");
+  await page.fill("#setup-password", "short one");
+  await page.fill("#setup-again", "short one");
+  await page.click("[data-testid=console-setup-button]");
+  assert.equal(await page.textContent("[data-testid=console-error]"), "Password: at least 12 characters.");
+  await page.fill("#setup-password", PASSWORD);
+  await page.fill("#setup-again", `${PASSWORD}!`);
+  await page.click("[data-testid=console-setup-button]");
+  assert.match(await page.textContent("[data-testid=console-error]"), /two passwords differ/);
+  await page.fill("#setup-again", PASSWORD);
+  await page.click("[data-testid=console-setup-button]");
+  await page.waitForSelector("[data-testid=console-home]");
+  assert.equal(await page.textContent("[data-testid=console-account]"), "Li Na");
+  assert.equal(new URL(page.url()).hash, "", "the spent token leaves the address bar");
+  const cookies = await context.cookies();
+  const session = cookies.find((cookie) => cookie.name === "hp_ecmo_console");
+  assert.ok(session?.httpOnly && session.sameSite === "Strict", JSON.stringify(cookies));
+  assert.equal(await page.evaluate(() => document.cookie), "", "the page cannot read the session");
+
+  // A link for a statistician, shown once as text.
+  await page.selectOption("#new-account-role", "statistician");
+  await page.click("[data-testid=console-make-link]");
+  const invitation = await page.inputValue("[data-testid=console-link]");
+  assert.match(invitation, /\/console\/setup#[0-9a-f]{64}$/);
+  await page.reload();
+  await page.waitForSelector("[data-testid=console-audit] table");
+  const audit = await page.textContent("[data-testid=console-audit]");
+  assert.match(audit, /Link made/);
+  assert.match(audit, /link for a statistician account/);
+  assert.deepEqual(await axeViolations(page), []);
+  await screenshot(page, "60-console-home-en-desktop");
+
+  // The spent first link no longer works.
+  const reuse = await context.newPage();
+  await reuse.goto(`${server.url}${link}`);
+  await reuse.fill("#setup-name", "Someone Else");
+  await reuse.fill("#setup-password", PASSWORD);
+  await reuse.fill("#setup-again", PASSWORD);
+  await reuse.click("[data-testid=console-setup-button]");
+  await reuse.waitForFunction(() => document.querySelector("[data-testid=console-error]").textContent.length > 0);
+  assert.match(await reuse.textContent("[data-testid=console-error]"), /This link does not work/);
+  await reuse.close();
+
+  await page.click("[data-testid=console-sign-out]");
+  await page.waitForSelector("[data-testid=console-sign-in]");
+  assert.equal((await context.cookies()).some((cookie) => cookie.name === "hp_ecmo_console"), false);
+
+  // The statistician sets up from the link, in another browser, in Chinese.
+  const other = await browser.newContext({ viewport: DESKTOP, locale: "zh-CN", timezoneId: "Asia/Shanghai" });
+  const statistician = await other.newPage();
+  const statisticianErrors = watchErrors(statistician);
+  await statistician.goto(invitation);
+  await statistician.waitForSelector("[data-testid=console-setup]");
+  await assertChinese(statistician, "console setup");
+  await screenshot(statistician, "61-console-setup-zh-desktop");
+  await statistician.fill("#setup-name", "Chen Jie");
+  await statistician.fill("#setup-password", PASSWORD);
+  await statistician.fill("#setup-again", PASSWORD);
+  await statistician.click("[data-testid=console-setup-button]");
+  await statistician.waitForSelector("[data-testid=console-home]");
+  assert.equal(await statistician.locator("[data-testid=console-new-account]").count(), 0);
+  assert.equal(await statistician.locator("[data-testid=console-audit]").count(), 0);
+  // Asked directly, the server refuses the coordinator's actions too.
+  const refused = await statistician.evaluate(async () => {
+    const invite = await fetch("/api/console/invitations", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ role: "coordinator" }),
+    });
+    const audit = await fetch("/api/console/audit");
+    return [invite.status, audit.status];
+  });
+  assert.deepEqual(refused, [403, 403]);
+  await assertChinese(statistician, "console home", { englishWords: false });
+  assert.deepEqual(await axeViolations(statistician), []);
+  await screenshot(statistician, "62-console-statistician-zh-desktop");
+  await other.close();
+
+  // Wrong passwords: refused alike, then the account waits, said in words.
+  for (let attempt = 0; attempt < 4; attempt += 1) {
+    assert.equal(await signIn(page, "Li Na", "not my password at all"), 401);
+    assert.equal(await page.textContent("[data-testid=console-error]"), "Wrong name or password.");
+    assert.equal(await page.inputValue("#console-password"), "", "a refused password is cleared");
+  }
+  assert.equal(await signIn(page, "Li Na", PASSWORD), 429);
+  assert.match(await page.textContent("[data-testid=console-error]"), /wait 2 s/);
+  await screenshot(page, "63-console-wait-en-desktop");
+  await page.waitForTimeout(2_100);
+  assert.equal(await signIn(page, "Li Na", PASSWORD), 200);
+  await page.waitForSelector("[data-testid=console-home]");
+
+  assert.deepEqual(errors.filter((error) => !/401|403|429/.test(error)), []);
+  assert.deepEqual(statisticianErrors.filter((error) => !/401|403/.test(error)), []);
+  await context.close();
+});
+
+test("the tablet's offline shell neither serves nor caches the console", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-GB" });
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await page.waitForFunction(async () => (await navigator.serviceWorker.ready).active !== null);
+  const cached = await page.evaluate(async () => {
+    const names = await caches.keys();
+    const urls = [];
+    for (const name of names) {
+      for (const request of await (await caches.open(name)).keys()) urls.push(new URL(request.url).pathname);
+    }
+    return urls;
+  });
+  assert.ok(cached.length > 5, `the tablet precached its shell: ${cached}`);
+  assert.deepEqual(cached.filter((path) => path.startsWith("/console")), []);
+  // With the tablet's worker in charge, /console is still the console.
+  await page.goto(`${server.url}/console/`);
+  await page.waitForSelector("[data-testid=console-sign-in]");
+  const scripts = await page.evaluate(() => [...document.scripts].map((script) => script.src));
+  assert.ok(scripts.some((src) => src.includes("/console/")), scripts.join(" "));
+  await context.close();
+});
