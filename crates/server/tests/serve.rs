@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use trial::console::{ConsoleRole, SetupRequest};
 
 const NAME: &str = "ward.example.org";
 const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
@@ -46,6 +47,7 @@ struct TestServer {
     plain: SocketAddr,
     tls: SocketAddr,
     ca_pem: String,
+    store: Store,
     stop: oneshot::Sender<()>,
     served: JoinHandle<()>,
     _folders: [TempDir; 3],
@@ -65,7 +67,7 @@ async fn spawn_server(timeouts: Timeouts) -> TestServer {
     let plain = Listener::plain(localhost()).await.unwrap();
     let tls = Listener::tls(localhost(), made.tls).await.unwrap();
     let (plain_address, tls_address) = (plain.local_addr(), tls.local_addr());
-    let app = server::router(AppState::new(store, Clock::fixed(0)), dist.path());
+    let app = server::router(AppState::new(store.clone(), Clock::fixed(0)), dist.path());
     let (stop, stopped) = oneshot::channel();
     let served = tokio::spawn(serve(vec![plain, tls], app, timeouts, async {
         stopped.await.ok();
@@ -74,6 +76,7 @@ async fn spawn_server(timeouts: Timeouts) -> TestServer {
         plain: plain_address,
         tls: tls_address,
         ca_pem: std::fs::read_to_string(made.ca_certificate).unwrap(),
+        store,
         stop,
         served,
         _folders: [data, dist, certificates],
@@ -198,6 +201,37 @@ async fn security_headers_are_on_every_response_and_hsts_only_over_tls() {
             let hsts = over_tls.then_some("max-age=31536000");
             assert_eq!(header("strict-transport-security"), hsts, "{path}");
         }
+    }
+}
+
+#[tokio::test]
+async fn the_console_cookie_is_secure_over_tls_and_only_there() {
+    let server = spawn_server(PATIENT).await;
+    let plain = reqwest::Client::new();
+    let tls = server.https_client();
+    for (client, url, over_tls) in [
+        (&plain, server.http_url("/api/console/setup"), false),
+        (&tls, server.https_url("/api/console/setup"), true),
+    ] {
+        let path = server::console::invite(&server.store, ConsoleRole::Coordinator, None, 0)
+            .await
+            .unwrap();
+        let request = SetupRequest {
+            token: path.split_once('#').unwrap().1.to_owned(),
+            name: format!("Coordinator {over_tls}"),
+            password: "a long passphrase here".to_owned(),
+        };
+        let response = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(serde_json::to_string(&request).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let cookie = response.headers()["set-cookie"].to_str().unwrap();
+        assert!(cookie.contains("HttpOnly; SameSite=Strict"), "{cookie}");
+        assert_eq!(cookie.ends_with("; Secure"), over_tls, "{cookie}");
     }
 }
 
