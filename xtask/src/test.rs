@@ -136,6 +136,15 @@ include-path = "/api/console/sign-in"
 include-method = "POST"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "422", "429"]
 
+# The site's users and tablets are named in the body (site code, user name,
+# tablet label): a schema-valid name is most often no site's, user's or tablet's
+# (404), or one already taken (409), and a made-up user's role may be one that
+# never signs in at the bedside (422).
+[[operations]]
+include-path-regex = "^/api/console/(users|users/pin|users/disable|enrolment-codes|devices/revoke)$"
+include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "409", "422"]
+
 # The console's operations run signed in as the first coordinator: the session
 # cookie the description names (set by `cargo xtask test` in the environment).
 [auth.openapi.console_session]

@@ -301,6 +301,126 @@ pub struct InvitationResponse {
     pub expires_at_ms: i64,
 }
 
+/// `GET /api/console/sites`: every site with its tablets' users and its tablets,
+/// for the coordinator's "users and devices" page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SitesResponse {
+    /// By code.
+    pub sites: Vec<SiteOverview>,
+}
+
+/// One site as the coordinator manages it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SiteOverview {
+    /// Its code ("BJ").
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Its users, disabled ones included, by name. Never a PIN hash.
+    pub users: Vec<SiteUser>,
+    /// Its tablets, revoked ones included, by label.
+    pub tablets: Vec<SiteTablet>,
+}
+
+/// A user of a site's tablets, as the console shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SiteUser {
+    /// The id every event they record names.
+    pub id: Uuid,
+    /// The name on the tablets' sign-in screen.
+    pub name: String,
+    /// What they may do at the bedside.
+    pub role: crate::wire::Role,
+    /// When a coordinator disabled them, if one did, in UTC milliseconds.
+    pub disabled_at_ms: Option<i64>,
+}
+
+/// A tablet of a site, as the console shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SiteTablet {
+    /// Its label ("T1").
+    pub label: String,
+    /// When it enrolled, in UTC milliseconds.
+    pub enrolled_at_ms: i64,
+    /// When it last pushed events, if ever.
+    pub last_push_at_ms: Option<i64>,
+    /// Its app's version at enrolment.
+    pub app_version: String,
+    /// When a coordinator revoked it, if one did.
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// `POST /api/console/users`: a new user of a site's tablets. The server makes
+/// their first PIN and shows it once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewSiteUser {
+    /// The site's code.
+    pub site: String,
+    /// The name on the sign-in screen, unique within the site.
+    pub name: String,
+    /// investigator or research_nurse: only they sign in at the bedside.
+    pub role: crate::wire::Role,
+}
+
+/// `POST /api/console/users/pin` and `/users/disable`: one user of a site, by
+/// name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SiteUserRef {
+    /// The site's code.
+    pub site: String,
+    /// The user's name.
+    pub name: String,
+}
+
+/// A PIN the server made for a user, shown once to the coordinator, who hands
+/// it over; tablets take it at their next sync.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewPin {
+    /// The user.
+    pub user: SiteUser,
+    /// Six digits.
+    pub pin: String,
+}
+
+/// `POST /api/console/enrolment-codes`: the site a new tablet is to join.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SiteRef {
+    /// The site's code.
+    pub site: String,
+}
+
+/// `POST /api/console/devices/revoke`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TabletRef {
+    /// The site's code.
+    pub site: String,
+    /// The tablet's label ("T1").
+    pub label: String,
+}
+
+/// A one-time enrolment code, shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewEnrolmentCode {
+    /// The code as a person types it ("ABCD-EFGH").
+    pub code: String,
+    /// When it stops working, in UTC milliseconds.
+    pub expires_at_ms: i64,
+}
+
 /// What a console account did, as the console's audit trail records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -318,17 +438,32 @@ pub enum ConsoleEvent {
     SignedOut,
     /// Made a one-time link for a new account.
     InvitationCreated,
+    /// Created a user of a site's tablets.
+    UserCreated,
+    /// Gave a user of a site's tablets a new PIN.
+    PinReset,
+    /// Disabled a user of a site's tablets.
+    UserDisabled,
+    /// Made a one-time enrolment code for a tablet.
+    EnrolmentCodeIssued,
+    /// Revoked a tablet.
+    DeviceRevoked,
 }
 
 impl ConsoleEvent {
     /// Every kind, for reading stored names back.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 11] = [
         Self::AccountCreated,
         Self::SignedIn,
         Self::SignInFailed,
         Self::SignInDelayed,
         Self::SignedOut,
         Self::InvitationCreated,
+        Self::UserCreated,
+        Self::PinReset,
+        Self::UserDisabled,
+        Self::EnrolmentCodeIssued,
+        Self::DeviceRevoked,
     ];
 
     /// The name stored and sent.
@@ -340,6 +475,11 @@ impl ConsoleEvent {
             Self::SignInDelayed => "sign_in_delayed",
             Self::SignedOut => "signed_out",
             Self::InvitationCreated => "invitation_created",
+            Self::UserCreated => "user_created",
+            Self::PinReset => "pin_reset",
+            Self::UserDisabled => "user_disabled",
+            Self::EnrolmentCodeIssued => "enrolment_code_issued",
+            Self::DeviceRevoked => "device_revoked",
         }
     }
 

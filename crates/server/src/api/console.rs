@@ -350,7 +350,7 @@ async fn audit(
 
 /// Runs a password hash off the async threads: Argon2 takes tens of
 /// milliseconds by design, which would stall every other request on the thread.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)

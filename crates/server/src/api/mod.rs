@@ -17,6 +17,12 @@
 //! | `POST /api/console/sign-out` | console session cookie | → `SignedOut`, cookie removed |
 //! | `POST /api/console/invitations` | coordinator's session | `InvitationRequest` → `InvitationResponse` |
 //! | `GET /api/console/audit` | coordinator's session | → `AuditResponse` |
+//! | `GET /api/console/sites` | coordinator's session | → `SitesResponse` (users, tablets) |
+//! | `POST /api/console/users` | coordinator's session | `NewSiteUser` → `NewPin` |
+//! | `POST /api/console/users/pin` | coordinator's session | `SiteUserRef` → `NewPin` |
+//! | `POST /api/console/users/disable` | coordinator's session | `SiteUserRef` → `SiteUser` |
+//! | `POST /api/console/enrolment-codes` | coordinator's session | `SiteRef` → `NewEnrolmentCode` |
+//! | `POST /api/console/devices/revoke` | coordinator's session | `TabletRef` → `SiteTablet` |
 //!
 //! Errors answer as `ApiErrorBody` (see `error`). Enrolment attempts are
 //! rate-limited per client address (`enrol`); console sign-ins per account
@@ -30,6 +36,7 @@ mod openapi;
 mod pin;
 mod pull;
 mod push;
+mod site_admin;
 mod users;
 
 use axum::Router;
@@ -80,6 +87,12 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(console::sign_out))
         .routes(routes!(console::invite))
         .routes(routes!(console::audit_trail))
+        .routes(routes!(site_admin::sites))
+        .routes(routes!(site_admin::add_user))
+        .routes(routes!(site_admin::reset_pin))
+        .routes(routes!(site_admin::disable_user))
+        .routes(routes!(site_admin::enrolment_code))
+        .routes(routes!(site_admin::revoke_device))
 }
 
 /// The answer of `GET /api/health`: lets a tablet tell "server reachable" from

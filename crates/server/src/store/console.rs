@@ -4,7 +4,8 @@
 
 use anyhow::{Context, Result, bail};
 use trial::console::{
-    Account, AuditEntry, ConsoleEvent, ConsoleRole, SESSION_IDLE_MS, SESSION_MAX_MS,
+    Account, AuditEntry, ConsoleEvent, ConsoleRole, SESSION_IDLE_MS, SESSION_MAX_MS, SiteOverview,
+    SiteTablet, SiteUser,
 };
 use uuid::Uuid;
 
@@ -354,6 +355,68 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// Every site with all its users (disabled ones too, never a PIN hash) and all
+    /// its tablets (revoked ones too), by code, name and label.
+    pub async fn sites_overview(&self) -> Result<Vec<SiteOverview>> {
+        let sites: Vec<(String, String)> =
+            sqlx::query_as("SELECT code, name FROM sites ORDER BY code")
+                .fetch_all(&self.pool)
+                .await
+                .context("cannot read the sites")?;
+        let mut overviews = Vec::with_capacity(sites.len());
+        for (code, name) in sites {
+            let users: Vec<(String, String, String, Option<i64>)> = sqlx::query_as(
+                "SELECT id, name, role, disabled_at_ms FROM users WHERE site_code = $1 ORDER BY name",
+            )
+            .bind(&code)
+            .fetch_all(&self.pool)
+            .await
+            .with_context(|| format!("cannot read the users of site {code}"))?;
+            type TabletRow = (String, i64, Option<i64>, String, Option<i64>);
+            let tablets: Vec<TabletRow> = sqlx::query_as(
+                "SELECT label, enrolled_at_ms, last_push_at_ms, app_version, revoked_at_ms
+                 FROM devices WHERE site_code = $1 ORDER BY enrolled_at_ms, label",
+            )
+            .bind(&code)
+            .fetch_all(&self.pool)
+            .await
+            .with_context(|| format!("cannot read the tablets of site {code}"))?;
+            overviews.push(SiteOverview {
+                code,
+                name,
+                users: users
+                    .into_iter()
+                    .map(|(id, name, role, disabled_at_ms)| {
+                        Ok(SiteUser {
+                            id: id.parse().context("a stored user id is not a uuid")?,
+                            name,
+                            role: serde_json::from_value(role.into())
+                                .context("a stored role does not read back")?,
+                            disabled_at_ms,
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+                tablets: tablets
+                    .into_iter()
+                    .map(
+                        |(label, enrolled_at_ms, last_push_at_ms, app_version, revoked_at_ms)| {
+                            SiteTablet {
+                                label,
+                                enrolled_at_ms,
+                                last_push_at_ms,
+                                app_version,
+                                revoked_at_ms,
+                            }
+                        },
+                    )
+                    .collect(),
+            });
+        }
+        Ok(overviews)
     }
 }
 

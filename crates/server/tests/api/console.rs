@@ -7,8 +7,9 @@ use axum::http::HeaderMap;
 use server::console;
 use trial::console::{
     AuditResponse, ConsoleEvent, ConsoleRole, FIRST_SIGN_IN_WAIT_MS, FREE_SIGN_IN_FAILURES,
-    InvitationRequest, InvitationResponse, SESSION_IDLE_MS, SESSION_MAX_MS, SessionResponse,
-    SetupRequest, SignInRequest,
+    InvitationRequest, InvitationResponse, NewEnrolmentCode, NewPin, NewSiteUser, SESSION_IDLE_MS,
+    SESSION_MAX_MS, SessionResponse, SetupRequest, SignInRequest, SiteRef, SiteTablet, SiteUser,
+    SiteUserRef, SitesResponse, TabletRef,
 };
 
 use super::*;
@@ -20,6 +21,8 @@ on_both_engines!(
     sessions_end_when_idle_at_the_end_of_the_day_and_at_sign_out,
     a_statistician_cannot_take_a_coordinators_actions,
     every_console_route_refuses_without_a_live_session,
+    a_coordinator_manages_the_sites_users_and_tablets,
+    only_a_coordinator_manages_the_site,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -411,14 +414,9 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
                 && !["/api/console/setup", "/api/console/sign-in"].contains(&path.as_str())
         })
         .collect();
-    assert_eq!(routes.len(), 4, "{routes:?}");
-    let body_of = |path: &str| {
-        (path == "/api/console/invitations").then(|| {
-            to_json(&InvitationRequest {
-                role: ConsoleRole::Investigator,
-            })
-        })
-    };
+    assert_eq!(routes.len(), 10, "{routes:?}");
+    let revoked = app.enrol().await;
+    let body_of = |path: &str| valid_body(&app, path, &revoked.label);
     let made_up = format!("{}={}", console::COOKIE, "0".repeat(64));
     let twice = format!("{cookie}; {cookie}");
     let attempts: [(&str, Option<&str>); 5] = [
@@ -478,4 +476,279 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
             String::from_utf8_lossy(&body)
         );
     }
+}
+
+/// A body `path` accepts from a coordinator (for `devices/revoke`, revoking
+/// `label`); a route added without a case here fails the walk.
+fn valid_body(app: &TestApp, path: &str, label: &str) -> Option<String> {
+    let site = app.site.code.clone();
+    match path {
+        "/api/console/session"
+        | "/api/console/audit"
+        | "/api/console/sites"
+        | "/api/console/sign-out" => None,
+        "/api/console/invitations" => Some(to_json(&InvitationRequest {
+            role: ConsoleRole::Investigator,
+        })),
+        "/api/console/users" => Some(to_json(&NewSiteUser {
+            site,
+            name: "Zhou Min".to_owned(),
+            role: Role::ResearchNurse,
+        })),
+        "/api/console/users/pin" | "/api/console/users/disable" => Some(to_json(&SiteUserRef {
+            site,
+            name: "Li Na".to_owned(),
+        })),
+        "/api/console/enrolment-codes" => Some(to_json(&SiteRef { site })),
+        "/api/console/devices/revoke" => Some(to_json(&TabletRef {
+            site,
+            label: label.to_owned(),
+        })),
+        _ => panic!("{path} is a new console route: give it a body here"),
+    }
+}
+
+async fn post_as<T: serde::de::DeserializeOwned>(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    body: &impl Serialize,
+) -> T {
+    let (status, _, answer) =
+        console_request(app, Method::POST, path, Some(cookie), Some(to_json(body))).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{path}: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    from_json(&answer)
+}
+
+/// The users a tablet of the site is sent, by name, with whether `pin` opens
+/// each.
+async fn tablet_users(app: &TestApp, tablet: &TestTablet, pin: &str) -> Vec<(String, bool)> {
+    let (status, body) = app.get("/api/users", Some(&tablet.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    let users: UsersResponse = from_json(&body);
+    let pin = Pin::parse(pin).unwrap();
+    users
+        .users
+        .into_iter()
+        .map(|user| (user.name, user.pin.verify(&pin)))
+        .collect()
+}
+
+async fn a_coordinator_manages_the_sites_users_and_tablets(app: TestApp) {
+    let cookie = account(&app, ConsoleRole::Coordinator, "Chen Jie").await;
+    let tablet = app.enrol().await;
+    let site = app.site.code.clone();
+
+    let created: NewPin = post_as(
+        &app,
+        &cookie,
+        "/api/console/users",
+        &NewSiteUser {
+            site: site.clone(),
+            name: " Zhou Min ".to_owned(),
+            role: Role::ResearchNurse,
+        },
+    )
+    .await;
+    assert_eq!(created.user.name, "Zhou Min");
+    assert_eq!(created.pin.len(), 6);
+    // The tablet gets the new user at its next sync, and the PIN shown opens it.
+    assert_eq!(
+        tablet_users(&app, &tablet, &created.pin).await,
+        [("Li Na".to_owned(), false), ("Zhou Min".to_owned(), true)]
+    );
+    for (body, status) in [
+        (
+            NewSiteUser {
+                site: site.clone(),
+                name: "Zhou Min".to_owned(),
+                role: Role::Investigator,
+            },
+            StatusCode::CONFLICT,
+        ),
+        (
+            NewSiteUser {
+                site: site.clone(),
+                name: "Wu Lei".to_owned(),
+                role: Role::Coordinator,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            NewSiteUser {
+                site: "XX".to_owned(),
+                name: "Wu Lei".to_owned(),
+                role: Role::Investigator,
+            },
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (answer, _, body) = console_request(
+            &app,
+            Method::POST,
+            "/api/console/users",
+            Some(&cookie),
+            Some(to_json(&body)),
+        )
+        .await;
+        assert_eq!(answer, status, "{}", String::from_utf8_lossy(&body));
+    }
+
+    let reset: NewPin = post_as(
+        &app,
+        &cookie,
+        "/api/console/users/pin",
+        &SiteUserRef {
+            site: site.clone(),
+            name: "Zhou Min".to_owned(),
+        },
+    )
+    .await;
+    assert_ne!(reset.pin, created.pin);
+    assert_eq!(
+        tablet_users(&app, &tablet, &reset.pin).await,
+        [("Li Na".to_owned(), false), ("Zhou Min".to_owned(), true)]
+    );
+
+    let disabled: SiteUser = post_as(
+        &app,
+        &cookie,
+        "/api/console/users/disable",
+        &SiteUserRef {
+            site: site.clone(),
+            name: "Zhou Min".to_owned(),
+        },
+    )
+    .await;
+    assert_eq!(disabled.disabled_at_ms, Some(app.now_ms));
+    assert_eq!(
+        tablet_users(&app, &tablet, &reset.pin).await,
+        [("Li Na".to_owned(), false)]
+    );
+
+    let code: NewEnrolmentCode = post_as(
+        &app,
+        &cookie,
+        "/api/console/enrolment-codes",
+        &SiteRef { site: site.clone() },
+    )
+    .await;
+    assert_eq!(
+        code.expires_at_ms,
+        app.now_ms + admin::ENROLMENT_CODE_TTL_MS
+    );
+    let (status, body) = app.try_enrol(&code.code, Uuid::now_v7()).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+
+    let revoked: SiteTablet = post_as(
+        &app,
+        &cookie,
+        "/api/console/devices/revoke",
+        &TabletRef {
+            site: site.clone(),
+            label: tablet.label.clone(),
+        },
+    )
+    .await;
+    assert_eq!(revoked.revoked_at_ms, Some(app.now_ms));
+    let (status, _) = app.get("/api/users", Some(&tablet.token)).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked tablet's token stops working"
+    );
+    let (status, _, _) = console_request(
+        &app,
+        Method::POST,
+        "/api/console/devices/revoke",
+        Some(&cookie),
+        Some(to_json(&TabletRef {
+            site: site.clone(),
+            label: tablet.label.clone(),
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, _, body) =
+        console_request(&app, Method::GET, "/api/console/sites", Some(&cookie), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let sites: SitesResponse = from_json(&body);
+    let [bj] = sites.sites.as_slice() else {
+        panic!("{sites:?}")
+    };
+    let users: Vec<(&str, bool)> = bj
+        .users
+        .iter()
+        .map(|user| (user.name.as_str(), user.disabled_at_ms.is_some()))
+        .collect();
+    assert_eq!(users, [("Li Na", false), ("Zhou Min", true)]);
+    assert_eq!(bj.tablets.len(), 2);
+    assert_eq!(
+        bj.tablets
+            .iter()
+            .filter(|tablet| tablet.revoked_at_ms.is_some())
+            .count(),
+        1
+    );
+    assert!(
+        !String::from_utf8_lossy(&body).contains("pin"),
+        "no PIN hash reaches the console"
+    );
+
+    let events = audit_events(&app, &cookie).await;
+    let kinds: Vec<ConsoleEvent> = events.iter().map(|(_, event, _)| *event).collect();
+    assert_eq!(
+        kinds,
+        [
+            ConsoleEvent::DeviceRevoked,
+            ConsoleEvent::EnrolmentCodeIssued,
+            ConsoleEvent::UserDisabled,
+            ConsoleEvent::PinReset,
+            ConsoleEvent::UserCreated,
+            ConsoleEvent::AccountCreated,
+        ]
+    );
+    for (_, _, detail) in &events {
+        assert!(
+            !detail.contains(&created.pin)
+                && !detail.contains(&reset.pin)
+                && !detail.contains(&code.code),
+            "a secret in the audit trail: {detail}"
+        );
+    }
+}
+
+async fn only_a_coordinator_manages_the_site(app: TestApp) {
+    let tablet = app.enrol().await;
+    for role in [ConsoleRole::Investigator, ConsoleRole::Statistician] {
+        let cookie = account(&app, role, &format!("{role} account")).await;
+        let before = app.all_row_counts().await;
+        for path in [
+            "/api/console/sites",
+            "/api/console/users",
+            "/api/console/users/pin",
+            "/api/console/users/disable",
+            "/api/console/enrolment-codes",
+            "/api/console/devices/revoke",
+        ] {
+            let body = valid_body(&app, path, &tablet.label);
+            let method = if body.is_some() {
+                Method::POST
+            } else {
+                Method::GET
+            };
+            let (status, _, answer) =
+                console_request(&app, method, path, Some(&cookie), body).await;
+            error_body(status, &answer, StatusCode::FORBIDDEN, ErrorCode::Forbidden);
+        }
+        assert_eq!(app.all_row_counts().await, before, "{role}");
+    }
+    let (status, _) = app.get("/api/users", Some(&tablet.token)).await;
+    assert_eq!(status, StatusCode::OK, "the tablet is not revoked");
 }
