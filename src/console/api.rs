@@ -6,8 +6,9 @@ use gloo_net::http::{Request, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use trial::console::{
-    AuditResponse, ConsoleRole, InvitationRequest, InvitationResponse, SessionResponse,
-    SetupRequest, SignInRequest, SignedOut,
+    AuditResponse, ConsoleRole, InvitationRequest, InvitationResponse, NewEnrolmentCode, NewPin,
+    NewSiteUser, SessionResponse, SetupRequest, SignInRequest, SignedOut, SiteRef, SiteTablet,
+    SiteUser, SiteUserRef, SitesResponse, TabletRef,
 };
 use trial::wire::{ApiErrorBody, ErrorCode};
 
@@ -57,6 +58,36 @@ pub async fn invite(role: ConsoleRole) -> Result<InvitationResponse, Failure> {
 /// The console's audit trail, newest first.
 pub async fn audit() -> Result<AuditResponse, Failure> {
     send(Request::get("/api/console/audit")).await
+}
+
+/// Every site with its users and tablets.
+pub async fn sites() -> Result<SitesResponse, Failure> {
+    send(Request::get("/api/console/sites")).await
+}
+
+/// Creates a user of a site's tablets; the answer holds their first PIN.
+pub async fn add_user(request: &NewSiteUser) -> Result<NewPin, Failure> {
+    post("/api/console/users", request).await
+}
+
+/// A new PIN for a user.
+pub async fn reset_pin(request: &SiteUserRef) -> Result<NewPin, Failure> {
+    post("/api/console/users/pin", request).await
+}
+
+/// Disables a user.
+pub async fn disable_user(request: &SiteUserRef) -> Result<SiteUser, Failure> {
+    post("/api/console/users/disable", request).await
+}
+
+/// A one-time enrolment code for a new tablet of a site.
+pub async fn enrolment_code(request: &SiteRef) -> Result<NewEnrolmentCode, Failure> {
+    post("/api/console/enrolment-codes", request).await
+}
+
+/// Revokes a tablet.
+pub async fn revoke(request: &TabletRef) -> Result<SiteTablet, Failure> {
+    post("/api/console/devices/revoke", request).await
 }
 
 async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, Failure> {

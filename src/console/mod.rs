@@ -7,6 +7,7 @@
 
 mod api;
 mod pages;
+mod site;
 mod text;
 
 use leptos::prelude::*;

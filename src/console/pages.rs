@@ -176,6 +176,7 @@ fn SignedIn(session: SessionResponse) -> impl IntoView {
         });
     };
     let manages = role.may(ConsoleAction::ManageAccounts);
+    super::site::Change::provide(lang);
     view! {
         <section class="card console-account" data-testid="console-home">
             <p>
@@ -187,6 +188,7 @@ fn SignedIn(session: SessionResponse) -> impl IntoView {
                 {move || ct(lang.get(), Ct::SignOut)}
             </button>
         </section>
+        {role.may(ConsoleAction::ManageSite).then(|| view! { <super::site::Sites/> })}
         {if manages {
             view! { <NewAccount/> <AuditTrail/> }.into_any()
         } else {
@@ -254,7 +256,11 @@ fn NewAccount() -> impl IntoView {
 #[component]
 fn AuditTrail() -> impl IntoView {
     let lang = use_lang();
-    let entries = LocalResource::new(|| async { api::audit().await });
+    let change = super::site::use_change();
+    let entries = LocalResource::new(move || {
+        change.version.track();
+        api::audit()
+    });
     view! {
         <section class="card" data-testid="console-audit">
             <h2>{move || ct(lang.get(), Ct::AuditTitle)}</h2>
@@ -320,7 +326,7 @@ fn TextInput(
 
 /// A failed request as a sentence in `lang`; `unauthenticated` is what a 401
 /// means where it was asked (a wrong password, a spent link, an ended session).
-fn failure_message(lang: Lang, failure: &Failure, unauthenticated: Ct) -> String {
+pub(super) fn failure_message(lang: Lang, failure: &Failure, unauthenticated: Ct) -> String {
     let Failure::Refused {
         code,
         field,
@@ -344,7 +350,7 @@ fn failure_message(lang: Lang, failure: &Failure, unauthenticated: Ct) -> String
 }
 
 /// `utc_ms` as the browser's local date and time, in `lang`.
-fn local_time(lang: Lang, utc_ms: i64) -> String {
+pub(super) fn local_time(lang: Lang, utc_ms: i64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(utc_ms as f64));
     date.to_locale_string(lang.tag(), &wasm_bindgen::JsValue::UNDEFINED)
         .into()

@@ -6,6 +6,8 @@ use trial::console::{
     MIN_PASSWORD_CHARS,
 };
 
+use trial::wire::Role;
+
 use crate::i18n::Lang;
 
 /// A text of the console.
@@ -45,6 +47,29 @@ pub enum Ct {
     FromWhere,
     NotYours,
     Failed,
+    SitesTitle,
+    UsersTitle,
+    TabletsTitle,
+    AddUser,
+    NewPinButton,
+    Disable,
+    Disabled,
+    Active,
+    PinShownOnce,
+    Revoke,
+    Revoked,
+    NewCode,
+    CodeHelp,
+    ConfirmDisable,
+    ConfirmRevoke,
+    Enrolled,
+    LastSync,
+    AppVersion,
+    Status,
+    Never,
+    Actions,
+    NoTablets,
+    QrAlt,
 }
 
 fn text(text: Ct) -> [&'static str; 2] {
@@ -108,6 +133,41 @@ fn text(text: Ct) -> [&'static str; 2] {
             "Your role does not include managing accounts. The dashboard and exports for your role come with the next version of the console.",
             "您的角色不包括账号管理。适用于您角色的仪表盘和数据导出将在控制台下一版本提供。",
         ],
+        Ct::SitesTitle => ["Site", "研究中心"],
+        Ct::UsersTitle => ["Users of the tablets", "平板用户"],
+        Ct::TabletsTitle => ["Tablets", "平板"],
+        Ct::AddUser => ["Add user", "添加用户"],
+        Ct::NewPinButton => ["New PIN", "重置 PIN"],
+        Ct::Disable => ["Disable", "停用"],
+        Ct::Disabled => ["Disabled", "已停用"],
+        Ct::Active => ["Active", "在用"],
+        Ct::PinShownOnce => [
+            "Shown only now: hand it over in person. The tablets take it at their next sync.",
+            "仅显示这一次，请当面交给本人。平板将在下次同步时更新。",
+        ],
+        Ct::Revoke => ["Revoke", "吊销"],
+        Ct::Revoked => ["Revoked", "已吊销"],
+        Ct::NewCode => ["New enrolment code", "生成注册码"],
+        Ct::CodeHelp => [
+            "For one tablet, valid 24 hours: type it on the tablet, or open the QR code with the tablet's camera.",
+            "仅限一台平板使用，24 小时内有效：在平板上输入，或用平板相机扫描二维码。",
+        ],
+        Ct::ConfirmDisable => [
+            "Disable this user? They can no longer sign in on any tablet once it syncs. Their records stay.",
+            "确定停用该用户？平板同步后其将无法登录，已录入的记录保留。",
+        ],
+        Ct::ConfirmRevoke => [
+            "Revoke this tablet? It can no longer sync; what it has not synced stays on it until a backup is imported.",
+            "确定吊销该平板？其将无法再同步；尚未同步的记录保留在平板上，需通过导入备份上传。",
+        ],
+        Ct::Enrolled => ["Enrolled", "注册时间"],
+        Ct::LastSync => ["Last sync", "最近同步"],
+        Ct::AppVersion => ["App version", "应用版本"],
+        Ct::Status => ["Status", "状态"],
+        Ct::Never => ["never", "从未"],
+        Ct::Actions => ["Actions", "操作"],
+        Ct::NoTablets => ["No tablet has enrolled yet.", "尚无平板注册。"],
+        Ct::QrAlt => ["QR code of the enrolment code", "注册码二维码"],
         Ct::Failed => [
             "The server could not do this; try again. If it keeps failing, tell the trial's IT contact:",
             "服务器未能完成此操作，请重试。如持续失败，请联系试验的 IT 负责人：",
@@ -137,6 +197,20 @@ pub fn role_name(lang: Lang, role: ConsoleRole) -> &'static str {
     }
 }
 
+/// A bedside role's name in `lang`.
+pub fn bedside_role_name(lang: Lang, role: Role) -> &'static str {
+    let [en, zh] = match role {
+        Role::Investigator => ["Investigator", "研究者"],
+        Role::ResearchNurse => ["Research nurse", "研究护士"],
+        Role::Coordinator => ["Coordinator", "协调员"],
+        Role::Other => ["Other", "其他"],
+    };
+    match lang {
+        Lang::En => en,
+        Lang::Zh => zh,
+    }
+}
+
 /// What an audit entry records, in `lang`.
 pub fn event_name(lang: Lang, event: ConsoleEvent) -> &'static str {
     let [en, zh] = match event {
@@ -146,6 +220,11 @@ pub fn event_name(lang: Lang, event: ConsoleEvent) -> &'static str {
         ConsoleEvent::SignInDelayed => ["Sign-in refused: waiting", "登录被拒：等待中"],
         ConsoleEvent::SignedOut => ["Signed out", "退出登录"],
         ConsoleEvent::InvitationCreated => ["Link made", "生成链接"],
+        ConsoleEvent::UserCreated => ["User added", "添加用户"],
+        ConsoleEvent::PinReset => ["PIN reset", "重置 PIN"],
+        ConsoleEvent::UserDisabled => ["User disabled", "停用用户"],
+        ConsoleEvent::EnrolmentCodeIssued => ["Enrolment code made", "生成注册码"],
+        ConsoleEvent::DeviceRevoked => ["Tablet revoked", "吊销平板"],
     };
     match lang {
         Lang::En => en,

@@ -136,6 +136,7 @@ pub enum Text {
     EnrolCodeUnknown,
     EnrolCodeUsed,
     EnrolLink,
+    EnrolledHere,
     SyncTablet,
     SyncNever,
     SyncLast,

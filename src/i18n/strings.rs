@@ -96,6 +96,10 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "This enrolment code has already been used: each code enrols one tablet. Ask the coordinator for a new code.",
             "该注册码已被使用，每个注册码只能注册一台平板。请向协调员索取新的注册码。",
         ],
+        Text::EnrolledHere => [
+            "This tablet is already enrolled and needs no enrolment code:",
+            "本平板已注册，无需注册码：",
+        ],
         Text::EnrolLink => [
             "Enrol this tablet with the trial server",
             "将本平板注册到试验服务器",

@@ -18,7 +18,7 @@ pub fn Enrol() -> impl IntoView {
     let tablet = use_tablet();
     let session = use_session();
     let sync_status = use_sync();
-    let code = RwSignal::new(String::new());
+    let code = RwSignal::new(code_in_address());
     let confirmed = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -65,7 +65,22 @@ pub fn Enrol() -> impl IntoView {
             }
         });
     };
+    // An enrolled tablet opened at `/enrol` (a QR code scanned twice, a bookmark)
+    // is told so, never offered a second enrolment.
+    let enrolled = move || {
+        tablet.enrolment.with(|enrolment| {
+            enrolment
+                .as_ref()
+                .map(|enrolment| format!("{} · {}", enrolment.site.name, enrolment.device_label))
+        })
+    };
     view! {
+        <Show when=move || enrolled().is_none() fallback=move || view! {
+            <section class="card narrow" data-testid="already-enrolled">
+                <p>{move || t(lang.get(), Text::EnrolledHere)} " " <strong>{enrolled}</strong></p>
+                <p><a class="button" href="/">{move || t(lang.get(), Text::Participants)}</a></p>
+            </section>
+        }>
         <section class="card narrow" data-testid="enrol">
             <h2>{move || t(lang.get(), Text::EnrolTitle)}</h2>
             <p>{move || t(lang.get(), Text::EnrolHelp)}</p>
@@ -92,7 +107,20 @@ pub fn Enrol() -> impl IntoView {
                 </button>
             </form>
         </section>
+        </Show>
     }
+}
+
+/// The code the console's QR code puts after `#` (`/enrol#ABCD-EFGH`), filled in
+/// for the nurse to check and send; anything else there is ignored.
+fn code_in_address() -> String {
+    window()
+        .location()
+        .hash()
+        .ok()
+        .map(|hash| hash.trim_start_matches('#').to_owned())
+        .filter(|code| EnrolmentCode::parse(code).is_ok())
+        .unwrap_or_default()
 }
 
 /// What went wrong, in the user's language. Only an unforeseen failure adds the

@@ -6,7 +6,7 @@
 // tablet's offline shell neither serves nor caches the console. Both languages.
 import { after, before, test } from "node:test";
 import { TestServer } from "./support/server.mjs";
-import { assert, assertChinese, launch, screenshot, watchErrors } from "./support/pages.mjs";
+import { SignIn, assert, assertChinese, launch, screenshot, watchErrors } from "./support/pages.mjs";
 import { axeViolations } from "./support/checks.mjs";
 
 const DESKTOP = { width: 1440, height: 900 };
@@ -75,6 +75,46 @@ test("the first coordinator sets up the console, invites a statistician, and rol
   assert.match(audit, /link for a statistician account/);
   assert.deepEqual(await axeViolations(page), []);
   await screenshot(page, "60-console-home-en-desktop");
+
+  // The site's users and tablets: a new research nurse gets a PIN shown once.
+  await page.waitForSelector("[data-testid=site-users]");
+  await page.fill("#new-user-name", "Zhou Min");
+  await page.click("[data-testid=add-user]");
+  await page.waitForSelector("[data-testid=shown-pin]");
+  const pin = await page.textContent("[data-testid=pin]");
+  assert.match(pin, /^\d{6}$/);
+  await page.waitForFunction(() => document.querySelector("[data-testid=site-users]").textContent.includes("Zhou Min"));
+  // The audit trail on the same page reads again after the change.
+  await page.waitForFunction(() => document.querySelector("[data-testid=console-audit]").textContent.includes("User added"));
+  // An enrolment code, as text and as a QR code that opens the tablet's enrolment.
+  await page.click("[data-testid=new-enrolment-code]");
+  await page.waitForSelector("[data-testid=code-qr]");
+  const code = await page.textContent("[data-testid=code]");
+  assert.match(code, /^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
+  assert.deepEqual(await axeViolations(page), []);
+  await screenshot(page, "64-console-site-en-desktop");
+  const tabletContext = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-GB" });
+  const tablet = await tabletContext.newPage();
+  await tablet.goto(`${server.url}/enrol#${code}`);
+  await tablet.waitForSelector("#enrolment-code");
+  assert.equal(await tablet.inputValue("#enrolment-code"), code, "the QR code's address fills the code in");
+  await tablet.click("[data-testid=enrol-button]");
+  await tablet.waitForSelector("[data-testid=sign-in]");
+  // The new user signs in on it with the PIN the console showed.
+  await new SignIn(tablet).signIn("Zhou Min", pin);
+  // Still at /enrol, the enrolled tablet says it needs no code, and leads home.
+  await tablet.waitForSelector("[data-testid=already-enrolled]");
+  assert.equal(await tablet.locator("#enrolment-code").count(), 0, "no second enrolment is offered");
+  await screenshot(tablet, "65-enrolled-tablet-at-enrol-en-landscape");
+  await tablet.click("[data-testid=already-enrolled] a");
+  await tablet.waitForSelector("[data-testid=new-screening]");
+  await tabletContext.close();
+  // The coordinator revokes the tablet; the table says so.
+  await page.reload();
+  await page.waitForSelector("[data-testid=site-tablet]");
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.click("[data-testid=revoke-tablet]");
+  await page.waitForFunction(() => document.querySelector("[data-testid=site-tablets]").textContent.includes("Revoked"));
 
   // The spent first link no longer works.
   const reuse = await context.newPage();
