@@ -92,24 +92,8 @@ pub async fn export(
     clock: &Clock,
 ) -> Result<Written> {
     let started_at_ms = clock.now_ms();
-    let Some(site) = store.site(site_code).await? else {
-        bail!("there is no site {site_code}: start the server with --site-code {site_code} once");
-    };
-    let calendar = crate::calendar::site_calendar(&site.time_zone)?;
-    // A snapshot: what a push stores while the export runs goes in the next one.
-    let cut = store.export_cut().await?;
-    let (versions, _) = store.export_versions(site_code, cut).await?;
-    let trial = Trial::new(
-        Site {
-            code: site.code.clone(),
-            name: site.name.clone(),
-            calendar,
-        },
-        store.export_people(site_code).await?,
-        store.site_tablets(site_code).await?,
-        versions,
-        Moment::new(started_at_ms, 0).context("the server's clock is outside 1900 to 2200")?,
-    );
+    let snapshot = Snapshot::take(store, site_code, started_at_ms).await?;
+    let trial = snapshot.trial.clone();
     std::fs::create_dir_all(folder)
         .with_context(|| format!("cannot create the folder {}", folder.display()))?;
     let create = |name: &str| File::create(folder.join(name)).map(BufWriter::new);
@@ -140,31 +124,23 @@ pub async fn export(
         );
         files.push(folder.join(IDENTIFICATION_LOG_FILE));
     }
-    let mut participants = 0;
-    let mut events = 0;
-    for participant in store.export_participants(site_code).await? {
-        let log = store.export_log(site_code, participant, cut).await?;
-        if log.events.is_empty() {
-            // First heard of after the cut.
-            continue;
-        }
-        let record = Record::of(&trial, &log);
-        if let Some(csv) = &mut csv {
-            csv.write(&record)
-                .with_context(|| format!("cannot write participant {participant} as CSV"))?;
-        }
-        if let Some(odm) = &mut odm {
-            odm.write(&record)
-                .with_context(|| format!("cannot write participant {participant} as ODM"))?;
-        }
-        if let Some(log) = &mut identification {
-            log.write(&record).with_context(|| {
-                format!("cannot write participant {participant} in the identification log")
-            })?;
-        }
-        participants += 1;
-        events += log.events.len() as u64;
-    }
+    let (participants, events) = snapshot
+        .each_record(store, |record| {
+            if let Some(csv) = &mut csv {
+                csv.write(record)
+                    .context("cannot write a participant as CSV")?;
+            }
+            if let Some(odm) = &mut odm {
+                odm.write(record)
+                    .context("cannot write a participant as ODM")?;
+            }
+            if let Some(log) = &mut identification {
+                log.write(record)
+                    .context("cannot write a participant in the identification log")?;
+            }
+            Ok(())
+        })
+        .await?;
     let consort = match csv {
         Some(csv) => Some(csv.finish().context("cannot finish the CSV export")?),
         None => None,
@@ -200,7 +176,7 @@ pub async fn export(
         format = format.as_str(),
         participants,
         events,
-        up_to_server_seq = cut,
+        up_to_server_seq = snapshot.cut,
         "export written"
     );
     Ok(Written {
@@ -208,4 +184,86 @@ pub async fn export(
         files,
         consort,
     })
+}
+
+/// The CONSORT counts of `site_code` now, counted as the CSV export counts them
+/// (the same snapshot, the same records, the same `Consort::count`), so the
+/// console's dashboard says what the export would.
+pub async fn consort(store: &Store, site_code: &str, clock: &Clock) -> Result<Consort> {
+    let snapshot = Snapshot::take(store, site_code, clock.now_ms()).await?;
+    let now = snapshot.now;
+    let mut consort = Consort::default();
+    snapshot
+        .each_record(store, |record| {
+            consort.count(record, now);
+            Ok(())
+        })
+        .await?;
+    Ok(consort)
+}
+
+/// What an export reads: the site as the core sees it, and the last event stored
+/// before it started.
+struct Snapshot {
+    site_code: String,
+    trial: Trial,
+    /// The moment statuses are read at.
+    now: Moment,
+    cut: i64,
+}
+
+impl Snapshot {
+    /// The site's state at `now_ms`: what a push stores later goes in the next.
+    async fn take(store: &Store, site_code: &str, now_ms: i64) -> Result<Self> {
+        let Some(site) = store.site(site_code).await? else {
+            bail!(
+                "there is no site {site_code}: start the server with --site-code {site_code} once"
+            );
+        };
+        let calendar = crate::calendar::site_calendar(&site.time_zone)?;
+        let now = Moment::new(now_ms, 0).context("the server's clock is outside 1900 to 2200")?;
+        let cut = store.export_cut().await?;
+        let (versions, _) = store.export_versions(site_code, cut).await?;
+        let trial = Trial::new(
+            Site {
+                code: site.code.clone(),
+                name: site.name.clone(),
+                calendar,
+            },
+            store.export_people(site_code).await?,
+            store.site_tablets(site_code).await?,
+            versions,
+            now,
+        );
+        Ok(Self {
+            site_code: site_code.to_owned(),
+            trial,
+            now,
+            cut,
+        })
+    }
+
+    /// Hands each participant's record to `write`, one at a time, so memory does
+    /// not grow with the trial; returns how many participants and events.
+    async fn each_record(
+        &self,
+        store: &Store,
+        mut write: impl FnMut(&Record) -> Result<()>,
+    ) -> Result<(u64, u64)> {
+        let (mut participants, mut events) = (0, 0);
+        for participant in store.export_participants(&self.site_code).await? {
+            let log = store
+                .export_log(&self.site_code, participant, self.cut)
+                .await?;
+            if log.events.is_empty() {
+                // First heard of after the cut.
+                continue;
+            }
+            let record = Record::of(&self.trial, &log);
+            write(&record).with_context(|| format!("participant {participant}"))?;
+            participants += 1;
+            events += log.events.len() as u64;
+        }
+        Ok((participants, events))
+    }
 }

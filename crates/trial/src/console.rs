@@ -421,6 +421,30 @@ pub struct NewEnrolmentCode {
     pub expires_at_ms: i64,
 }
 
+/// `GET /api/console/dashboard`: each site's CONSORT flow, counted as the CSV
+/// export counts it (the same rows), so the dashboard and the exports agree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DashboardResponse {
+    /// By code.
+    pub sites: Vec<SiteDashboard>,
+    /// When it was counted, in UTC milliseconds: statuses (a window run out) are
+    /// read at this moment.
+    pub counted_at_ms: i64,
+}
+
+/// One site's numbers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SiteDashboard {
+    /// Its code.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// The rows of `consort.csv`, in its order.
+    pub consort: Vec<crate::export::ConsortRow>,
+}
+
 /// What a console account did, as the console's audit trail records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -17,6 +17,7 @@
 //! | `POST /api/console/sign-out` | console session cookie | → `SignedOut`, cookie removed |
 //! | `POST /api/console/invitations` | coordinator's session | `InvitationRequest` → `InvitationResponse` |
 //! | `GET /api/console/audit` | coordinator's session | → `AuditResponse` |
+//! | `GET /api/console/dashboard` | any console session | → `DashboardResponse` (CONSORT rows as exported) |
 //! | `GET /api/console/sites` | coordinator's session | → `SitesResponse` (users, tablets) |
 //! | `POST /api/console/users` | coordinator's session | `NewSiteUser` → `NewPin` |
 //! | `POST /api/console/users/pin` | coordinator's session | `SiteUserRef` → `NewPin` |
@@ -87,6 +88,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(console::sign_out))
         .routes(routes!(console::invite))
         .routes(routes!(console::audit_trail))
+        .routes(routes!(site_admin::dashboard))
         .routes(routes!(site_admin::sites))
         .routes(routes!(site_admin::add_user))
         .routes(routes!(site_admin::reset_pin))

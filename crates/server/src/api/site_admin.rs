@@ -8,8 +8,8 @@
 use axum::extract::State;
 use axum::response::Json;
 use trial::console::{
-    ConsoleAction, ConsoleEvent, NewEnrolmentCode, NewPin, NewSiteUser, SiteRef, SiteTablet,
-    SiteUser, SiteUserRef, SitesResponse, TabletRef,
+    ConsoleAction, ConsoleEvent, DashboardResponse, NewEnrolmentCode, NewPin, NewSiteUser,
+    SiteDashboard, SiteRef, SiteTablet, SiteUser, SiteUserRef, SitesResponse, TabletRef,
 };
 use trial::pin::Pin;
 use uuid::Uuid;
@@ -42,6 +42,40 @@ pub async fn sites(
     session.require(ConsoleAction::ManageSite)?;
     Ok(Json(SitesResponse {
         sites: state.store.sites_overview().await?,
+    }))
+}
+
+/// Each site's CONSORT flow, as the CSV export would count it now.
+#[utoipa::path(
+    get,
+    path = "/console/dashboard",
+    tag = "console",
+    responses(
+        (status = 200, description = "Every site's CONSORT rows, as `consort.csv` has them.", body = DashboardResponse),
+        SessionRefused,
+        ServerFailure,
+    ),
+    security(("console_session" = [])),
+)]
+pub async fn dashboard(
+    State(state): State<AppState>,
+    session: ConsoleSession,
+) -> Result<Json<DashboardResponse>, ApiError> {
+    session.require(ConsoleAction::ReadDashboard)?;
+    let counted_at_ms = state.clock.now_ms();
+    let clock = crate::Clock::fixed(counted_at_ms);
+    let mut sites = Vec::new();
+    for site in state.store.sites_overview().await? {
+        let consort = crate::export::consort(&state.store, &site.code, &clock).await?;
+        sites.push(SiteDashboard {
+            code: site.code,
+            name: site.name,
+            consort: consort.rows(),
+        });
+    }
+    Ok(Json(DashboardResponse {
+        sites,
+        counted_at_ms,
     }))
 }
 

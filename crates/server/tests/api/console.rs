@@ -29,7 +29,7 @@ const PASSWORD: &str = "correct horse battery staple";
 
 /// Sends `body` (or nothing) to `path` with `cookie`; returns status, headers
 /// and body.
-async fn console_request(
+pub(super) async fn console_request(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -93,7 +93,7 @@ async fn sign_in(app: &TestApp, name: &str, password: &str) -> (StatusCode, Head
 }
 
 /// An account of `role` named `name`, set up from a fresh link; its cookie.
-async fn account(app: &TestApp, role: ConsoleRole, name: &str) -> String {
+pub(super) async fn account(app: &TestApp, role: ConsoleRole, name: &str) -> String {
     let path = console::invite(&app.store, role, None, app.now_ms)
         .await
         .unwrap();
@@ -414,7 +414,7 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
                 && !["/api/console/setup", "/api/console/sign-in"].contains(&path.as_str())
         })
         .collect();
-    assert_eq!(routes.len(), 10, "{routes:?}");
+    assert_eq!(routes.len(), 11, "{routes:?}");
     let revoked = app.enrol().await;
     let body_of = |path: &str| valid_body(&app, path, &revoked.label);
     let made_up = format!("{}={}", console::COOKIE, "0".repeat(64));
@@ -486,6 +486,7 @@ fn valid_body(app: &TestApp, path: &str, label: &str) -> Option<String> {
         "/api/console/session"
         | "/api/console/audit"
         | "/api/console/sites"
+        | "/api/console/dashboard"
         | "/api/console/sign-out" => None,
         "/api/console/invitations" => Some(to_json(&InvitationRequest {
             role: ConsoleRole::Investigator,

@@ -825,7 +825,51 @@ async fn the_identification_log_names_the_patients_for_the_site_alone(app: TestA
 
 on_both_engines!(
     exports_hold_every_participant_value_and_event,
+    the_dashboard_counts_what_the_export_writes,
     an_export_is_a_snapshot_of_what_was_stored_when_it_started,
     the_export_command_writes_the_files_and_records_the_export,
     the_identification_log_names_the_patients_for_the_site_alone,
 );
+
+async fn the_dashboard_counts_what_the_export_writes(mut app: TestApp) {
+    seed(&mut app).await;
+    let folder = tempfile::tempdir().unwrap();
+    let clock = Clock::fixed(app.now_ms);
+    export(
+        &app.store,
+        &app.site.code,
+        Format::Csv,
+        folder.path(),
+        "test",
+        &clock,
+    )
+    .await
+    .unwrap();
+    let exported: Vec<[String; 4]> = read_table(folder.path(), "consort.csv")
+        .into_iter()
+        .map(|row| ["stage", "arm", "reason", "count"].map(|column| row[column].clone()))
+        .collect();
+    let cookie =
+        super::console::account(&app, trial::console::ConsoleRole::Statistician, "Chen Jie").await;
+    let (status, _, body) = super::console::console_request(
+        &app,
+        Method::GET,
+        "/api/console/dashboard",
+        Some(&cookie),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let dashboard: trial::console::DashboardResponse = from_json(&body);
+    assert_eq!(dashboard.counted_at_ms, app.now_ms);
+    let [site] = dashboard.sites.as_slice() else {
+        panic!("{dashboard:?}")
+    };
+    let shown: Vec<[String; 4]> = site.consort.iter().map(|row| row.fields()).collect();
+    assert_eq!(shown, exported);
+    assert_eq!(
+        site.consort[0].count, PARTICIPANTS as u32,
+        "assessed for eligibility"
+    );
+    assert!(shown.len() > 10, "{shown:?}");
+}

@@ -35,6 +35,32 @@ pub struct Consort {
     pub arms: BTreeMap<Arm, ArmCounts>,
 }
 
+/// One row of the CONSORT table.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConsortRow {
+    /// The stage of the flow (`assessed_for_eligibility`, `excluded`, …).
+    pub stage: String,
+    /// The arm, after allocation; empty before.
+    pub arm: String,
+    /// The reason or criterion, where the stage has them; empty otherwise.
+    pub reason: String,
+    /// How many participants.
+    pub count: u32,
+}
+
+impl ConsortRow {
+    /// The row as the CSV table writes it: stage, arm, reason, count.
+    pub fn fields(&self) -> [String; 4] {
+        [
+            self.stage.clone(),
+            self.arm.clone(),
+            self.reason.clone(),
+            self.count.to_string(),
+        ]
+    }
+}
+
 /// Why a screened patient was not randomised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exclusion {
@@ -125,15 +151,14 @@ impl Consort {
         }
     }
 
-    /// The rows of the CONSORT table: stage, arm, reason, count.
-    pub fn rows(&self) -> Vec<[String; 4]> {
-        let row = |stage: &str, arm: &str, reason: &str, count: u32| {
-            [
-                stage.to_owned(),
-                arm.to_owned(),
-                reason.to_owned(),
-                count.to_string(),
-            ]
+    /// The rows of the CONSORT table: what the CSV export writes and the
+    /// console's dashboard shows, so the two cannot differ.
+    pub fn rows(&self) -> Vec<ConsortRow> {
+        let row = |stage: &str, arm: &str, reason: &str, count: u32| ConsortRow {
+            stage: stage.to_owned(),
+            arm: arm.to_owned(),
+            reason: reason.to_owned(),
+            count,
         };
         let mut rows = vec![row("assessed_for_eligibility", "", "", self.assessed)];
         for (exclusion, count) in &self.excluded {

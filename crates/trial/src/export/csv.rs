@@ -429,7 +429,7 @@ impl<W: Write> CsvExport<W> {
     pub fn finish(mut self) -> Result<Consort, ExportError> {
         if let Some(writer) = self.tables.get_mut(&Table::Consort) {
             for row in self.consort.rows() {
-                writer.write_record(&row)?;
+                writer.write_record(row.fields())?;
             }
         }
         for writer in self.tables.values_mut() {

@@ -39,7 +39,7 @@ use crate::payload::{Payload, SCHEMA_VERSION};
 use crate::projection::{Participant, project};
 use crate::time::{Calendar, Moment};
 
-pub use self::consort::{ArmCounts, Consort, Exclusion};
+pub use self::consort::{ArmCounts, Consort, ConsortRow, Exclusion};
 pub use self::csv::{Column, CsvExport, DICTIONARY_FILE, Table};
 pub use self::identification::{IDENTIFICATION_LOG_FILE, IdentificationLog};
 pub use self::odm::{ODM_FILE, OdmExport};
