@@ -60,6 +60,11 @@ pub async fn audit() -> Result<AuditResponse, Failure> {
     send(Request::get("/api/console/audit")).await
 }
 
+/// Every site's CONSORT flow, as the export counts it.
+pub async fn dashboard() -> Result<trial::console::DashboardResponse, Failure> {
+    send(Request::get("/api/console/dashboard")).await
+}
+
 /// Every site with its users and tablets.
 pub async fn sites() -> Result<SitesResponse, Failure> {
     send(Request::get("/api/console/sites")).await

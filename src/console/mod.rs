@@ -6,6 +6,7 @@
 //! `HttpOnly` cookie the page cannot read.
 
 mod api;
+mod consort;
 mod pages;
 mod site;
 mod text;

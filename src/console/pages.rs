@@ -188,6 +188,7 @@ fn SignedIn(session: SessionResponse) -> impl IntoView {
                 {move || ct(lang.get(), Ct::SignOut)}
             </button>
         </section>
+        {role.may(ConsoleAction::ReadDashboard).then(|| view! { <super::consort::Dashboard/> })}
         {role.may(ConsoleAction::ManageSite).then(|| view! { <super::site::Sites/> })}
         {if manages {
             view! { <NewAccount/> <AuditTrail/> }.into_any()

@@ -70,6 +70,21 @@ pub enum Ct {
     Actions,
     NoTablets,
     QrAlt,
+    ConsortTitle,
+    DownloadSvg,
+    Stage,
+    Count,
+    Assessed,
+    Excluded,
+    Randomised,
+    ArmUnknown,
+    ArmHemoperfusion,
+    ArmStandardCare,
+    Allocated,
+    ReceivedAllocated,
+    Withdrawn,
+    Lost,
+    Analysed,
 }
 
 fn text(text: Ct) -> [&'static str; 2] {
@@ -168,6 +183,21 @@ fn text(text: Ct) -> [&'static str; 2] {
         Ct::Actions => ["Actions", "操作"],
         Ct::NoTablets => ["No tablet has enrolled yet.", "尚无平板注册。"],
         Ct::QrAlt => ["QR code of the enrolment code", "注册码二维码"],
+        Ct::ConsortTitle => ["CONSORT flow", "CONSORT 流程图"],
+        Ct::DownloadSvg => ["Download the diagram (SVG)", "下载流程图（SVG）"],
+        Ct::Stage => ["Stage", "阶段"],
+        Ct::Count => ["Participants", "例数"],
+        Ct::Assessed => ["Assessed for eligibility", "评估是否符合标准"],
+        Ct::Excluded => ["Not randomised", "未随机分组"],
+        Ct::Randomised => ["Randomised", "随机分组"],
+        Ct::ArmUnknown => ["arm not settled (flagged)", "分组未确定（已标记）"],
+        Ct::ArmHemoperfusion => ["Hemoperfusion", "血液灌流组"],
+        Ct::ArmStandardCare => ["Standard care", "标准治疗组"],
+        Ct::Allocated => ["Allocated", "分配至该组"],
+        Ct::ReceivedAllocated => ["Received the allocated intervention", "接受所分配的干预"],
+        Ct::Withdrawn => ["Withdrawn", "退出研究"],
+        Ct::Lost => ["Lost to follow-up", "失访"],
+        Ct::Analysed => ["Analysed for the primary outcome", "主要结局分析例数"],
         Ct::Failed => [
             "The server could not do this; try again. If it keeps failing, tell the trial's IT contact:",
             "服务器未能完成此操作，请重试。如持续失败，请联系试验的 IT 负责人：",
@@ -278,5 +308,66 @@ pub fn wait_message(lang: Lang, seconds: u64) -> String {
             "Too many wrong passwords in a row for this account: wait {seconds} s, then try again."
         ),
         Lang::Zh => format!("该账号连续输错密码次数过多：请等待 {seconds} 秒后重试。"),
+    }
+}
+
+/// A CONSORT row's stage, arm and reason as a reader names them, in `lang`.
+pub fn consort_label(lang: Lang, row: &trial::export::ConsortRow) -> String {
+    let stage = match row.stage.as_str() {
+        "assessed_for_eligibility" => ct(lang, Ct::Assessed),
+        "excluded" => ct(lang, Ct::Excluded),
+        "not_eligible_by_criterion" => "",
+        "randomised" => ct(lang, Ct::Randomised),
+        "allocated" if row.reason == "arm_unknown" => ct(lang, Ct::ArmUnknown),
+        "allocated" => ct(lang, Ct::Allocated),
+        "received_allocated_intervention" => ct(lang, Ct::ReceivedAllocated),
+        "withdrawn" => ct(lang, Ct::Withdrawn),
+        "lost_to_follow_up" => ct(lang, Ct::Lost),
+        "analysed_primary_outcome" => ct(lang, Ct::Analysed),
+        other => other,
+    };
+    let arm = match row.arm.as_str() {
+        "hemoperfusion" => ct(lang, Ct::ArmHemoperfusion),
+        "standard_care" => ct(lang, Ct::ArmStandardCare),
+        _ => "",
+    };
+    let reason = exclusion_label(lang, &row.reason);
+    [stage, arm, reason.as_str()]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// Why a screened patient was not randomised, or the criterion they failed.
+pub fn exclusion_label(lang: Lang, key: &str) -> String {
+    let pair = match key {
+        "" | "arm_unknown" => return String::new(),
+        "not_eligible" => ["not eligible", "不符合标准"],
+        "screening_incomplete" => ["screening incomplete", "筛选未完成"],
+        "not_enrolled_ineligible" => ["not enrolled: not eligible", "未入组：不符合标准"],
+        "not_enrolled_consent_refused" => [
+            "not enrolled: consent refused",
+            "未入组：拒绝签署知情同意书",
+        ],
+        "not_enrolled_missed_window" => [
+            "not enrolled: past the 24-hour window",
+            "未入组：已超出随机时间窗",
+        ],
+        "not_enrolled_other" => ["not enrolled: other reason", "未入组：其他原因"],
+        "awaiting_randomisation" => ["eligible, awaiting randomisation", "符合标准，待随机分组"],
+        code => {
+            // A criterion's code: I1–I5, E1–E5, written 入选 n / 排除 n in Chinese.
+            return match (lang, code.split_at_checked(1)) {
+                (Lang::Zh, Some(("I", number))) => format!("入选 {number}"),
+                (Lang::Zh, Some(("E", number))) => format!("排除 {number}"),
+                (Lang::Zh, _) => code.to_owned(),
+                (Lang::En, _) => format!("fails {code}"),
+            };
+        }
+    };
+    match lang {
+        Lang::En => pair[0].to_owned(),
+        Lang::Zh => pair[1].to_owned(),
     }
 }

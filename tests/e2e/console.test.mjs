@@ -6,7 +6,8 @@
 // tablet's offline shell neither serves nor caches the console. Both languages.
 import { after, before, test } from "node:test";
 import { TestServer } from "./support/server.mjs";
-import { SignIn, assert, assertChinese, launch, screenshot, watchErrors } from "./support/pages.mjs";
+import { Home, Screening, SignIn, assert, assertChinese, launch, screenshot, watchErrors } from "./support/pages.mjs";
+import { SyncStatus } from "./support/tablet.mjs";
 import { axeViolations } from "./support/checks.mjs";
 
 const DESKTOP = { width: 1440, height: 900 };
@@ -108,7 +109,21 @@ test("the first coordinator sets up the console, invites a statistician, and rol
   await screenshot(tablet, "65-enrolled-tablet-at-enrol-en-landscape");
   await tablet.click("[data-testid=already-enrolled] a");
   await tablet.waitForSelector("[data-testid=new-screening]");
+  // It screens a patient who is eligible, and syncs.
+  await new Home(tablet).newScreening();
+  await new Screening(tablet).fillEligible();
+  await new Screening(tablet).save();
+  await tablet.click(".app-title");
+  await new SyncStatus(tablet).waitAllSent();
   await tabletContext.close();
+  // The dashboard counts the screening as the export does: assessed 1, awaiting.
+  await page.reload();
+  await page.waitForSelector("[data-testid=consort-table]");
+  const consort = await page.textContent("[data-testid=consort-table]");
+  assert.match(consort, /Assessed for eligibility1/);
+  assert.match(consort, /Not randomised · eligible, awaiting randomisation1/);
+  assert.match(await page.getAttribute("[data-testid=consort-diagram]", "src"), /^data:image\/svg\+xml/);
+  await screenshot(page, "66-console-dashboard-en-desktop");
   // The coordinator revokes the tablet; the table says so.
   await page.reload();
   await page.waitForSelector("[data-testid=site-tablet]");
@@ -145,6 +160,9 @@ test("the first coordinator sets up the console, invites a statistician, and rol
   await statistician.click("[data-testid=console-setup-button]");
   await statistician.waitForSelector("[data-testid=console-home]");
   assert.equal(await statistician.locator("[data-testid=console-new-account]").count(), 0);
+  assert.equal(await statistician.locator("[data-testid=console-site]").count(), 0);
+  await statistician.waitForSelector("[data-testid=consort-table]");
+  assert.match(await statistician.textContent("[data-testid=consort-table]"), /评估是否符合标准1/);
   assert.equal(await statistician.locator("[data-testid=console-audit]").count(), 0);
   // Asked directly, the server refuses the coordinator's actions too.
   const refused = await statistician.evaluate(async () => {
