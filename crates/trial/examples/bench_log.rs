@@ -41,7 +41,7 @@ use trial::payload::{
 };
 use trial::projection::Participant;
 use trial::randomisation::{Arm, Lease, LeaseId, RandomisationConfig, Seed, Stratum};
-use trial::screening::{Answer, EcmoMode, ScreeningForm, Sex};
+use trial::screening::{ScreeningForm, Sex};
 use trial::time::{Calendar, MS_PER_HOUR, Moment};
 use uuid::Uuid;
 
@@ -338,35 +338,14 @@ impl Writer {
 
     /// An eligible patient's screening, 2 h into ECMO.
     fn screening(&self, ecmo: i64) -> ScreeningForm {
-        let mut form = ScreeningForm::blank(self.at(ecmo + 2 * MS_PER_HOUR));
+        let mut form = testkit::eligible_screening(self.at(ecmo + 2 * MS_PER_HOUR), self.at(ecmo));
         form.date_of_birth = Some(date(1968, 3, 9));
         form.patient_initials = Some("ZWL".to_owned());
         form.bed = Some((ecmo.rem_euclid(40) + 1).to_string());
         form.sex = Some(Sex::Female);
         form.height_cm = Some(165.0);
-        form.weight_kg = Some(70.0);
-        form.admitted_to_icu = Answer::Yes;
-        form.sbp_below90_for30_min = Answer::Yes;
-        form.pulmonary_congestion = Answer::Yes;
-        form.altered_mental_status = Answer::Yes;
         form.lactate_mmol_per_l = Some(4.2);
-        form.ecmo_mode = Some(EcmoMode::Va);
-        form.ecmo_cardiopulmonary_support = Answer::Yes;
-        form.ecmo_started_at = Some(self.at(ecmo));
-        for answer in [
-            &mut form.map_below65_for30_min,
-            &mut form.vasopressors_to_keep_sbp90,
-            &mut form.elevated_lv_filling_pressure,
-            &mut form.cold_clammy_skin,
-            &mut form.oliguria,
-            &mut form.consent_refused,
-            &mut form.active_haemorrhage,
-            &mut form.thrombocytopenic_purpura,
-            &mut form.bridge_to_vad_or_transplant,
-            &mut form.infection,
-        ] {
-            *answer = Answer::No;
-        }
+        testkit::answer_the_other_signs_no(&mut form);
         form
     }
 }

@@ -10,7 +10,6 @@ use proptest::prelude::*;
 use jiff::civil::date;
 use serde_json::{Value, json};
 use trial::crf::baseline::{BaselineForm, ShockCause};
-use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::crf::cytokine::{CytokineSampleForm, SampleDue, TimePoint};
 use trial::crf::daily::{DailyAssessmentForm, StudyDay};
 use trial::crf::end::{
@@ -23,14 +22,13 @@ use trial::eligibility::{Criterion, Outcome};
 use trial::event::{ChainHead, Event, EventDraft, EventKind};
 use trial::field::{Field, FieldError};
 use trial::payload::{
-    FormSaved, Payload, PayloadError, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber,
-    ValueCorrected,
+    FormSaved, Payload, PayloadError, Randomised, SCHEMA_VERSION, StudyNumber, ValueCorrected,
 };
 use trial::projection::{
     Anomaly, Conflict, Deviation, Participant, RandomiseRefusal, Status, Subject, project,
 };
 use trial::randomisation::{Arm, LeaseId};
-use trial::screening::{Answer, EcmoMode, ScreeningForm};
+use trial::screening::{Answer, ScreeningForm};
 use trial::time::{Calendar, MS_PER_HOUR, Moment};
 use uuid::Uuid;
 
@@ -128,39 +126,15 @@ impl Log {
 
 /// Eligible: 55 years old, BMI 24.2, VA-ECMO started at `ECMO`, screened 4 h later.
 fn screening_form() -> ScreeningForm {
-    let mut form = ScreeningForm::blank(at(4 * HOUR));
-    form.date_of_birth = Some(date(1970, 6, 15));
-    form.height_cm = Some(170.0);
-    form.weight_kg = Some(70.0);
-    form.admitted_to_icu = Answer::Yes;
-    form.sbp_below90_for30_min = Answer::Yes;
-    form.pulmonary_congestion = Answer::Yes;
-    form.altered_mental_status = Answer::Yes;
-    form.lactate_mmol_per_l = Some(4.5);
-    form.ecmo_mode = Some(EcmoMode::Va);
-    form.ecmo_cardiopulmonary_support = Answer::Yes;
-    form.ecmo_started_at = Some(at(0));
-    form.consent_refused = Answer::No;
-    form.active_haemorrhage = Answer::No;
-    form.thrombocytopenic_purpura = Answer::No;
-    form.bridge_to_vad_or_transplant = Answer::No;
-    form.infection = Answer::No;
-    form
+    testkit::eligible_screening(at(4 * HOUR), at(0))
 }
 
 fn screened(form: ScreeningForm) -> Payload {
-    Payload::ScreeningRecorded(ScreeningRecorded {
-        screening_number: "T1-0007".to_owned(),
-        form,
-    })
+    testkit::screening_recorded("T1-0007", form)
 }
 
 fn consent() -> Payload {
-    Payload::ConsentRecorded(ConsentForm {
-        given_by: ConsentGivenBy::LegallyAuthorisedRepresentative,
-        consented_at: at(4 * HOUR),
-        form_version: "2.1".to_owned(),
-    })
+    testkit::consent(at(4 * HOUR))
 }
 
 fn randomised(slot: u32, arm: Arm, offset: i64) -> Payload {
