@@ -32,6 +32,7 @@ use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::crf::cytokine::{CytokineSampleForm, TimePoint};
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
 use trial::crf::outcomes::{Day28Status, OutcomesForm};
+use trial::crf::vasoactive::VasoactiveEntries;
 use trial::crf::{Entry, Form, FormRef};
 use trial::event::{ChainHead, Event, EventDraft};
 use trial::field::Field;
@@ -378,11 +379,13 @@ fn baseline() -> BaselineForm {
         haemoglobin_g_per_l: value(101.0),
         creatinine_umol_per_l: value(120.0),
         bilirubin_umol_per_l: value(18.0),
-        dopamine_ug_per_kg_min: value(5.0),
-        dobutamine_ug_per_kg_min: value(5.0),
-        adrenaline_ug_per_kg_min: value(0.0),
-        noradrenaline_ug_per_kg_min: value(0.1),
-        milrinone_ug_per_kg_min: value(0.0),
-        vasopressin_u_per_kg_min: value(0.0),
+        vasoactive: VasoactiveEntries {
+            dopamine_ug_per_kg_min: value(5.0),
+            dobutamine_ug_per_kg_min: value(5.0),
+            adrenaline_ug_per_kg_min: value(0.0),
+            noradrenaline_ug_per_kg_min: value(0.1),
+            milrinone_ug_per_kg_min: value(0.0),
+            vasopressin_u_per_kg_min: value(0.0),
+        },
     }
 }

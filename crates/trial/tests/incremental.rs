@@ -17,6 +17,7 @@ use trial::crf::end::{
     EndOfParticipation, EndStatus, NotEnrolled, NotEnrolledReason, Withdrawal, WithdrawnBy,
 };
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
+use trial::crf::vasoactive::VasoactiveEntries;
 use trial::crf::{Entry, Form, FormRef};
 use trial::event::{ChainHead, Event, EventDraft, EventKind};
 use trial::field::Field;
@@ -178,12 +179,14 @@ fn payload(act: &Act, hour: i64, tablet: usize) -> (EventKind, String) {
                 haemoglobin_g_per_l: value(101.0),
                 creatinine_umol_per_l: value(120.0),
                 bilirubin_umol_per_l: value(18.0),
-                dopamine_ug_per_kg_min: value(5.0),
-                dobutamine_ug_per_kg_min: value(5.0),
-                adrenaline_ug_per_kg_min: value(0.0),
-                noradrenaline_ug_per_kg_min: value(0.1),
-                milrinone_ug_per_kg_min: value(0.0),
-                vasopressin_u_per_kg_min: value(0.0),
+                vasoactive: VasoactiveEntries {
+                    dopamine_ug_per_kg_min: value(5.0),
+                    dobutamine_ug_per_kg_min: value(5.0),
+                    adrenaline_ug_per_kg_min: value(0.0),
+                    noradrenaline_ug_per_kg_min: value(0.1),
+                    milrinone_ug_per_kg_min: value(0.0),
+                    vasopressin_u_per_kg_min: value(0.0),
+                },
             }),
             confirmed: vec![],
         }),

@@ -16,6 +16,7 @@ use trial::crf::end::{
     EndOfParticipation, EndStatus, NotEnrolled, NotEnrolledReason, Withdrawal, WithdrawnBy,
 };
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
+use trial::crf::vasoactive::VasoactiveEntries;
 use trial::crf::{Entry, Form, FormRef};
 use trial::edits::SubjectState;
 use trial::eligibility::{Criterion, Outcome};
@@ -182,12 +183,14 @@ fn baseline() -> Form {
         haemoglobin_g_per_l: value(101.0),
         creatinine_umol_per_l: value(120.0),
         bilirubin_umol_per_l: value(18.0),
-        dopamine_ug_per_kg_min: value(5.0),
-        dobutamine_ug_per_kg_min: value(5.0),
-        adrenaline_ug_per_kg_min: value(0.0),
-        noradrenaline_ug_per_kg_min: value(0.1),
-        milrinone_ug_per_kg_min: value(0.0),
-        vasopressin_u_per_kg_min: value(0.0),
+        vasoactive: VasoactiveEntries {
+            dopamine_ug_per_kg_min: value(5.0),
+            dobutamine_ug_per_kg_min: value(5.0),
+            adrenaline_ug_per_kg_min: value(0.0),
+            noradrenaline_ug_per_kg_min: value(0.1),
+            milrinone_ug_per_kg_min: value(0.0),
+            vasopressin_u_per_kg_min: value(0.0),
+        },
     })
 }
 
@@ -196,12 +199,14 @@ fn daily(day: u8, lactate: f64, platelets: f64) -> Form {
         study_day: StudyDay::new(day).unwrap(),
         lactate_mmol_per_l: value(lactate),
         sofa_score: value(9),
-        dopamine_ug_per_kg_min: value(3.0),
-        dobutamine_ug_per_kg_min: value(0.0),
-        adrenaline_ug_per_kg_min: value(0.0),
-        noradrenaline_ug_per_kg_min: value(0.05),
-        milrinone_ug_per_kg_min: value(0.0),
-        vasopressin_u_per_kg_min: value(0.0),
+        vasoactive: VasoactiveEntries {
+            dopamine_ug_per_kg_min: value(3.0),
+            dobutamine_ug_per_kg_min: value(0.0),
+            adrenaline_ug_per_kg_min: value(0.0),
+            noradrenaline_ug_per_kg_min: value(0.05),
+            milrinone_ug_per_kg_min: value(0.0),
+            vasopressin_u_per_kg_min: value(0.0),
+        },
         ecmo_flow_l_per_min: value(3.5),
         platelets_e9_per_l: value(platelets),
         haemoglobin_g_per_l: value(95.0),
