@@ -41,13 +41,11 @@
 //! LTO): a build at `opt-level = 3` measured a few tenths faster at pulls, and
 //! within the noise at pushes.
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use jiff::civil::date;
 use p256::SecretKey;
 use p256::elliptic_curve::sec1::ToSec1Point;
 use serde::Serialize;
@@ -56,16 +54,15 @@ use serde_json::json;
 use server::store::{DatabaseUrl, Engine, NewUser, Store};
 use server::{AppState, Clock, admin};
 use sqlx::Connection;
+use testkit::ward::{CONSENTED_MS, ECMO_STARTED_MS, NOW_MS, SCREENED_MS};
+use testkit::{BEIJING, beijing, with_database};
 use tower::ServiceExt;
 use trial::crf::FormRef;
-use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::crf::cytokine::TimePoint;
 use trial::event::{ChainHead, Event, EventDraft};
 use trial::field::Field;
-use trial::payload::{FormSaved, Payload, SCHEMA_VERSION, ScreeningRecorded, ValueCorrected};
-use trial::pin::{ITERATIONS, Pin, PinHash, PinSalt};
-use trial::screening::{Answer, EcmoMode, ScreeningForm};
-use trial::time::{MS_PER_HOUR, Moment};
+use trial::payload::{FormSaved, Payload, SCHEMA_VERSION, ValueCorrected};
+use trial::time::MS_PER_HOUR;
 use trial::wire::{
     EnrolRequest, EnrolResponse, MAX_PULL_EVENTS, MAX_PUSH_EVENTS, PullResponse, PushRequest,
     PushResponse, Role,
@@ -83,15 +80,9 @@ const RUNS: usize = 5;
 /// all the retries of all the runs.
 const RETRIES: usize = 5;
 
-/// The server's clock: stopped, so every run sees the same day.
-const NOW_MS: i64 = 1_750_000_000_000;
-/// A participant's day on the ward, before `NOW_MS`, as in `tests/api.rs`.
-const ECMO_STARTED_MS: i64 = NOW_MS - 6 * MS_PER_HOUR;
-const SCREENED_MS: i64 = NOW_MS - 5 * MS_PER_HOUR;
-const CONSENTED_MS: i64 = NOW_MS - 4 * MS_PER_HOUR;
+/// A participant's day on the ward goes on from `testkit::ward`, as in the API
+/// tests: the T0 sample 3 h before the server's stopped clock.
 const SAMPLED_MS: i64 = NOW_MS - 3 * MS_PER_HOUR;
-/// Beijing's UTC offset, in minutes.
-const BEIJING: i16 = 480;
 const SITE: &str = "BJ";
 
 fn main() {
@@ -243,7 +234,7 @@ impl Server {
             id: Uuid::now_v7(),
             name: "Li Na".to_owned(),
             role: Role::Investigator,
-            pin: pin_hash().clone(),
+            pin: testkit::pin_hash().clone(),
         };
         // Created before the day the events record, so every one is by a user
         // who was active.
@@ -450,26 +441,6 @@ async fn postgres_admin(server_url: &str, statement: &str) {
     admin.close().await.unwrap();
 }
 
-/// `url` with its database (the path after the host) replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (authority, query) = match rest.split_once('?') {
-        Some((authority, query)) => (authority, format!("?{query}")),
-        None => (rest, String::new()),
-    };
-    let host = authority.split('/').next().unwrap();
-    format!("{scheme}://{host}/{name}{query}")
-}
-
-/// A PIN hash, computed once: hashing takes PBKDF2's full count of rounds.
-fn pin_hash() -> &'static PinHash {
-    static HASH: OnceLock<PinHash> = OnceLock::new();
-    HASH.get_or_init(|| {
-        let pin = Pin::parse("2468").unwrap();
-        PinHash::new(&pin, PinSalt::from_bytes([5; 16]), ITERATIONS).unwrap()
-    })
-}
-
 impl Tablet {
     /// `n` events: participant after participant, each screened, consented and
     /// sampled at T0 (the last one's day cut short at `n`).
@@ -530,7 +501,7 @@ impl Tablet {
                 id: Uuid::now_v7(),
                 participant_id: participant,
                 user_id: self.user_id,
-                recorded_at: Moment::new(utc_ms, BEIJING).unwrap(),
+                recorded_at: beijing(utc_ms),
                 kind: payload.kind(),
                 payload: payload.to_json(),
                 app_version: "0.1.0".to_owned(),
@@ -547,35 +518,12 @@ impl Tablet {
 /// The screening of an eligible patient (VA-ECMO for cardiogenic shock), the
 /// `number`th of the tablet.
 fn screening(number: u32) -> Payload {
-    let mut form = ScreeningForm::blank(Moment::new(SCREENED_MS, BEIJING).unwrap());
-    form.date_of_birth = Some(date(1970, 6, 15));
-    form.height_cm = Some(170.0);
-    form.weight_kg = Some(70.0);
-    form.admitted_to_icu = Answer::Yes;
-    form.sbp_below90_for30_min = Answer::Yes;
-    form.pulmonary_congestion = Answer::Yes;
-    form.altered_mental_status = Answer::Yes;
-    form.lactate_mmol_per_l = Some(4.5);
-    form.ecmo_mode = Some(EcmoMode::Va);
-    form.ecmo_cardiopulmonary_support = Answer::Yes;
-    form.ecmo_started_at = Some(Moment::new(ECMO_STARTED_MS, BEIJING).unwrap());
-    form.consent_refused = Answer::No;
-    form.active_haemorrhage = Answer::No;
-    form.thrombocytopenic_purpura = Answer::No;
-    form.bridge_to_vad_or_transplant = Answer::No;
-    form.infection = Answer::No;
-    Payload::ScreeningRecorded(ScreeningRecorded {
-        screening_number: format!("T1-{number:04}"),
-        form,
-    })
+    let form = testkit::eligible_screening(beijing(SCREENED_MS), beijing(ECMO_STARTED_MS));
+    testkit::screening_recorded(format!("T1-{number:04}"), form)
 }
 
 fn consent() -> Payload {
-    Payload::ConsentRecorded(ConsentForm {
-        given_by: ConsentGivenBy::LegallyAuthorisedRepresentative,
-        consented_at: Moment::new(CONSENTED_MS, BEIJING).unwrap(),
-        form_version: "2.1".to_owned(),
-    })
+    testkit::consent(beijing(CONSENTED_MS))
 }
 
 /// The T0 cytokine sample, its IL-6 varying with `number`.

@@ -32,6 +32,7 @@ use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::crf::cytokine::{CytokineSampleForm, TimePoint};
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
 use trial::crf::outcomes::{Day28Status, OutcomesForm};
+use trial::crf::vasoactive::VasoactiveEntries;
 use trial::crf::{Entry, Form, FormRef};
 use trial::event::{ChainHead, Event, EventDraft};
 use trial::field::Field;
@@ -41,7 +42,7 @@ use trial::payload::{
 };
 use trial::projection::Participant;
 use trial::randomisation::{Arm, Lease, LeaseId, RandomisationConfig, Seed, Stratum};
-use trial::screening::{Answer, EcmoMode, ScreeningForm, Sex};
+use trial::screening::{ScreeningForm, Sex};
 use trial::time::{Calendar, MS_PER_HOUR, Moment};
 use uuid::Uuid;
 
@@ -338,35 +339,14 @@ impl Writer {
 
     /// An eligible patient's screening, 2 h into ECMO.
     fn screening(&self, ecmo: i64) -> ScreeningForm {
-        let mut form = ScreeningForm::blank(self.at(ecmo + 2 * MS_PER_HOUR));
+        let mut form = testkit::eligible_screening(self.at(ecmo + 2 * MS_PER_HOUR), self.at(ecmo));
         form.date_of_birth = Some(date(1968, 3, 9));
         form.patient_initials = Some("ZWL".to_owned());
         form.bed = Some((ecmo.rem_euclid(40) + 1).to_string());
         form.sex = Some(Sex::Female);
         form.height_cm = Some(165.0);
-        form.weight_kg = Some(70.0);
-        form.admitted_to_icu = Answer::Yes;
-        form.sbp_below90_for30_min = Answer::Yes;
-        form.pulmonary_congestion = Answer::Yes;
-        form.altered_mental_status = Answer::Yes;
         form.lactate_mmol_per_l = Some(4.2);
-        form.ecmo_mode = Some(EcmoMode::Va);
-        form.ecmo_cardiopulmonary_support = Answer::Yes;
-        form.ecmo_started_at = Some(self.at(ecmo));
-        for answer in [
-            &mut form.map_below65_for30_min,
-            &mut form.vasopressors_to_keep_sbp90,
-            &mut form.elevated_lv_filling_pressure,
-            &mut form.cold_clammy_skin,
-            &mut form.oliguria,
-            &mut form.consent_refused,
-            &mut form.active_haemorrhage,
-            &mut form.thrombocytopenic_purpura,
-            &mut form.bridge_to_vad_or_transplant,
-            &mut form.infection,
-        ] {
-            *answer = Answer::No;
-        }
+        testkit::answer_the_other_signs_no(&mut form);
         form
     }
 }
@@ -399,11 +379,13 @@ fn baseline() -> BaselineForm {
         haemoglobin_g_per_l: value(101.0),
         creatinine_umol_per_l: value(120.0),
         bilirubin_umol_per_l: value(18.0),
-        dopamine_ug_per_kg_min: value(5.0),
-        dobutamine_ug_per_kg_min: value(5.0),
-        adrenaline_ug_per_kg_min: value(0.0),
-        noradrenaline_ug_per_kg_min: value(0.1),
-        milrinone_ug_per_kg_min: value(0.0),
-        vasopressin_u_per_kg_min: value(0.0),
+        vasoactive: VasoactiveEntries {
+            dopamine_ug_per_kg_min: value(5.0),
+            dobutamine_ug_per_kg_min: value(5.0),
+            adrenaline_ug_per_kg_min: value(0.0),
+            noradrenaline_ug_per_kg_min: value(0.1),
+            milrinone_ug_per_kg_min: value(0.0),
+            vasopressin_u_per_kg_min: value(0.0),
+        },
     }
 }

@@ -1,14 +1,12 @@
 //! The server's check of a reported randomisation: each way a lease, a slot, an
 //! arm or a participant can be wrong, one case at a time, and several at once.
 
-use jiff::civil::date;
 use trial::allocation::{AllocationFlag, Holdings, IssuedLease, verify_randomisation};
-use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::eligibility::{Criterion, Outcome};
 use trial::event::{ChainHead, Event, EventDraft, EventKind};
-use trial::payload::{Payload, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber};
+use trial::payload::{Payload, Randomised, SCHEMA_VERSION, StudyNumber};
 use trial::randomisation::{Arm, Lease, LeaseId, RandomisationConfig, Seed, Stratum, arm_at};
-use trial::screening::{Answer, EcmoMode, ScreeningForm};
+use trial::screening::EcmoMode;
 use trial::time::{Calendar, MS_PER_HOUR, Moment};
 use uuid::Uuid;
 
@@ -52,27 +50,9 @@ fn other(arm: Arm) -> Arm {
 
 /// Eligible from ECMO start until 24 h later; screened 2 h in.
 fn screening(ecmo_mode: EcmoMode) -> Payload {
-    let mut form = ScreeningForm::blank(at(2));
-    form.date_of_birth = Some(date(1970, 6, 15));
-    form.height_cm = Some(170.0);
-    form.weight_kg = Some(70.0);
-    form.admitted_to_icu = Answer::Yes;
-    form.sbp_below90_for30_min = Answer::Yes;
-    form.pulmonary_congestion = Answer::Yes;
-    form.altered_mental_status = Answer::Yes;
-    form.lactate_mmol_per_l = Some(4.5);
+    let mut form = testkit::eligible_screening(at(2), at(0));
     form.ecmo_mode = Some(ecmo_mode);
-    form.ecmo_cardiopulmonary_support = Answer::Yes;
-    form.ecmo_started_at = Some(at(0));
-    form.consent_refused = Answer::No;
-    form.active_haemorrhage = Answer::No;
-    form.thrombocytopenic_purpura = Answer::No;
-    form.bridge_to_vad_or_transplant = Answer::No;
-    form.infection = Answer::No;
-    Payload::ScreeningRecorded(ScreeningRecorded {
-        screening_number: "T1-0001".to_owned(),
-        form,
-    })
+    testkit::screening_recorded("T1-0001", form)
 }
 
 fn consent() -> Payload {
@@ -80,11 +60,7 @@ fn consent() -> Payload {
 }
 
 fn consent_at(hours_after_ecmo: i64) -> Payload {
-    Payload::ConsentRecorded(ConsentForm {
-        given_by: ConsentGivenBy::LegallyAuthorisedRepresentative,
-        consented_at: at(hours_after_ecmo),
-        form_version: "2.1".to_owned(),
-    })
+    testkit::consent(at(hours_after_ecmo))
 }
 
 fn randomised(slot: u32, arm: Arm, hours_after_ecmo: i64) -> Randomised {

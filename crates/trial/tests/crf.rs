@@ -15,7 +15,7 @@ use trial::crf::end::{
 };
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
 use trial::crf::outcomes::{Day28Status, OutcomesForm};
-use trial::crf::vasoactive::VasoactiveDoses;
+use trial::crf::vasoactive::{VasoactiveDoses, VasoactiveEntries};
 use trial::crf::{Entry, Form, FormContext, FormKind, FormRef, MAX_TEXT_CHARS};
 use trial::event::EventKind;
 use trial::field::{Field, FieldError, Input, TimeLimit};
@@ -70,12 +70,14 @@ fn baseline() -> BaselineForm {
         haemoglobin_g_per_l: value(98.0),
         creatinine_umol_per_l: value(156.0),
         bilirubin_umol_per_l: value(21.0),
-        dopamine_ug_per_kg_min: value(5.0),
-        dobutamine_ug_per_kg_min: value(0.0),
-        adrenaline_ug_per_kg_min: value(0.05),
-        noradrenaline_ug_per_kg_min: value(0.2),
-        milrinone_ug_per_kg_min: value(0.0),
-        vasopressin_u_per_kg_min: value(0.0),
+        vasoactive: VasoactiveEntries {
+            dopamine_ug_per_kg_min: value(5.0),
+            dobutamine_ug_per_kg_min: value(0.0),
+            adrenaline_ug_per_kg_min: value(0.05),
+            noradrenaline_ug_per_kg_min: value(0.2),
+            milrinone_ug_per_kg_min: value(0.0),
+            vasopressin_u_per_kg_min: value(0.0),
+        },
     }
 }
 
@@ -109,12 +111,14 @@ fn daily(study_day: StudyDay) -> DailyAssessmentForm {
         study_day,
         lactate_mmol_per_l: value(2.1),
         sofa_score: value(10),
-        dopamine_ug_per_kg_min: value(3.0),
-        dobutamine_ug_per_kg_min: value(0.0),
-        adrenaline_ug_per_kg_min: value(0.0),
-        noradrenaline_ug_per_kg_min: value(0.1),
-        milrinone_ug_per_kg_min: value(0.0),
-        vasopressin_u_per_kg_min: value(0.0),
+        vasoactive: VasoactiveEntries {
+            dopamine_ug_per_kg_min: value(3.0),
+            dobutamine_ug_per_kg_min: value(0.0),
+            adrenaline_ug_per_kg_min: value(0.0),
+            noradrenaline_ug_per_kg_min: value(0.1),
+            milrinone_ug_per_kg_min: value(0.0),
+            vasopressin_u_per_kg_min: value(0.0),
+        },
         ecmo_flow_l_per_min: value(3.8),
         platelets_e9_per_l: value(96.0),
         haemoglobin_g_per_l: value(92.0),
@@ -806,14 +810,14 @@ fn vasoactive_inotropic_score_is_computed_from_doses() {
     );
 
     // The baseline reference: 5 + 0 + 5 + 20 + 0 + 0.
-    let score = baseline().vasoactive_inotropic_score().unwrap();
+    let score = baseline().vasoactive.score().unwrap();
     assert!((score - 30.0).abs() < 1e-9, "{score}");
-    let score = daily(day(2)).vasoactive_inotropic_score().unwrap();
+    let score = daily(day(2)).vasoactive.score().unwrap();
     assert!((score - 13.0).abs() < 1e-9, "{score}");
     // A dose not done leaves the score unknown rather than counting it as zero.
     let mut form = baseline();
-    form.vasopressin_u_per_kg_min = Some(Entry::not_done("pump record lost"));
-    assert_eq!(form.vasoactive_inotropic_score(), None);
+    form.vasoactive.vasopressin_u_per_kg_min = Some(Entry::not_done("pump record lost"));
+    assert_eq!(form.vasoactive.score(), None);
     assert_eq!(form.validate(&[]), Ok(()));
 }
 
@@ -1167,6 +1171,77 @@ fn entries_are_strict_too() {
     );
     json["il6_pg_per_ml"] = json!({ "not_done": { "reason": "lost" } });
     assert!(serde_json::from_value::<Form>(json).is_ok());
+}
+
+/// A baseline form and a daily assessment as the build before the six doses were
+/// one block ([`VasoactiveEntries`]) wrote them; the daily one has a dose not done.
+const BASELINE_SAVED: &str = r#"{"form":{"kind":"baseline","shock_cause":{"value":"acute_myocardial_infarction"},"cardiac_arrest":{"value":true},"ecpr":{"value":false},"sofa_score":{"value":12},"apache_ii_score":{"value":24},"save_score":{"value":-4},"mean_arterial_pressure_mmhg":{"value":62.0},"heart_rate_per_min":{"value":118.0},"lactate_mmol_per_l":{"value":5.2},"ecmo_flow_l_per_min":{"value":3.8},"sweep_gas_l_per_min":{"value":3.0},"platelets_e9_per_l":{"value":142.0},"haemoglobin_g_per_l":{"value":104.0},"creatinine_umol_per_l":{"value":131.0},"bilirubin_umol_per_l":{"not_done":{"reason":"sample haemolysed"}},"dopamine_ug_per_kg_min":{"value":5.0},"dobutamine_ug_per_kg_min":{"value":2.5},"adrenaline_ug_per_kg_min":{"value":0.0},"noradrenaline_ug_per_kg_min":{"value":0.12},"milrinone_ug_per_kg_min":{"value":0.0},"vasopressin_u_per_kg_min":{"value":0.0}},"confirmed":[]}"#;
+const DAILY_SAVED: &str = r#"{"form":{"kind":"daily_assessment","study_day":2,"lactate_mmol_per_l":{"value":3.1},"sofa_score":{"value":11},"dopamine_ug_per_kg_min":{"value":5.0},"dobutamine_ug_per_kg_min":{"value":2.5},"adrenaline_ug_per_kg_min":{"value":0.0},"noradrenaline_ug_per_kg_min":{"value":0.12},"milrinone_ug_per_kg_min":{"value":0.0},"vasopressin_u_per_kg_min":{"not_done":{"reason":"pump record lost"}},"ecmo_flow_l_per_min":{"value":3.5},"platelets_e9_per_l":{"value":118.0},"haemoglobin_g_per_l":{"value":98.0},"red_cells_u":{"value":1.5},"platelet_doses":{"value":1},"plasma_ml":{"value":400},"bleeding_event":{"value":false},"renal_replacement_therapy":{"value":true}},"confirmed":["platelets_e9_per_l"]}"#;
+/// A daily assessment being typed, with doses still blank (`null`).
+const DAILY_DRAFT: &str = r#"{"kind":"daily_assessment","study_day":3,"lactate_mmol_per_l":{"value":2.0},"sofa_score":null,"dopamine_ug_per_kg_min":{"value":3.0},"dobutamine_ug_per_kg_min":null,"adrenaline_ug_per_kg_min":null,"noradrenaline_ug_per_kg_min":{"value":0.1},"milrinone_ug_per_kg_min":null,"vasopressin_u_per_kg_min":null,"ecmo_flow_l_per_min":null,"platelets_e9_per_l":null,"haemoglobin_g_per_l":null,"red_cells_u":null,"platelet_doses":null,"plasma_ml":null,"bleeding_event":null,"renal_replacement_therapy":null}"#;
+
+/// An event's hash covers its payload's text, and a form is read and written again
+/// by every correction: the forms that share their doses write them back to the
+/// byte, in the place each form always had them.
+#[test]
+fn the_forms_sharing_the_doses_write_back_what_they_read() {
+    for text in [BASELINE_SAVED, DAILY_SAVED] {
+        let payload = Payload::parse(EventKind::FormSaved, SCHEMA_VERSION, text).unwrap();
+        assert_eq!(payload.to_json(), text);
+    }
+    let draft: Form = serde_json::from_str(DAILY_DRAFT).unwrap();
+    assert_eq!(serde_json::to_string(&draft).unwrap(), DAILY_DRAFT);
+    let Form::DailyAssessment(daily) = draft else {
+        panic!("a daily assessment: {draft:?}");
+    };
+    assert_eq!(daily.vasoactive.noradrenaline_ug_per_kg_min, value(0.1));
+    assert_eq!(daily.vasoactive.score(), None);
+}
+
+/// The doses are read by a block of their own inside each form, which sees every
+/// key of the form; a key no part of the form takes is still refused, inside the
+/// doses' range of keys too, and so is a dose given twice.
+#[test]
+fn the_forms_sharing_the_doses_refuse_what_no_field_takes() {
+    for text in [BASELINE_SAVED, DAILY_SAVED] {
+        for key in ["favourite_colour", "dopamine_ug_per_kg_hour"] {
+            let mut body: Value = serde_json::from_str(text).unwrap();
+            body["form"][key] = json!({ "value": 5.0 });
+            let error = serde_json::from_value::<Form>(body["form"].clone()).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains(&format!("unknown field `{key}`")),
+                "{error}"
+            );
+            let error = Payload::parse(EventKind::FormSaved, SCHEMA_VERSION, &body.to_string())
+                .unwrap_err();
+            assert!(
+                matches!(&error, PayloadError::Malformed { message, .. } if message.contains(key)),
+                "{error}"
+            );
+        }
+        let twice = text.replacen(
+            r#""dopamine_ug_per_kg_min":{"value":5.0}"#,
+            r#""dopamine_ug_per_kg_min":{"value":5.0},"dopamine_ug_per_kg_min":{"value":50.0}"#,
+            1,
+        );
+        assert_ne!(twice, text);
+        let form = &twice[r#"{"form":"#.len()..twice.find(r#","confirmed""#).unwrap()];
+        let error = serde_json::from_str::<Form>(form).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("duplicate field `dopamine_ug_per_kg_min`"),
+            "{error}"
+        );
+        let error = Payload::parse(EventKind::FormSaved, SCHEMA_VERSION, &twice).unwrap_err();
+        assert!(
+            matches!(&error, PayloadError::Malformed { message, .. }
+                if message.contains("dopamine_ug_per_kg_min")),
+            "{error}"
+        );
+    }
 }
 
 #[test]

@@ -21,29 +21,11 @@ fn at(utc_ms: i64) -> Moment {
 /// A patient who meets every criterion: 55 years old, BMI 24.2, ECMO started 4 h
 /// before screening, every exclusion answered "no".
 fn eligible_form() -> ScreeningForm {
-    let mut form = ScreeningForm::blank(at(SCREENED_UTC_MS));
-    form.date_of_birth = Some(date(1970, 6, 15));
-    form.height_cm = Some(170.0);
-    form.weight_kg = Some(70.0);
-    form.admitted_to_icu = Answer::Yes;
+    let mut form =
+        testkit::eligible_screening(at(SCREENED_UTC_MS), at(SCREENED_UTC_MS - 4 * MS_PER_HOUR));
     form.icu_admitted_at = Some(at(SCREENED_UTC_MS - 2 * MS_PER_HOUR));
-    form.sbp_below90_for30_min = Answer::Yes;
-    form.map_below65_for30_min = Answer::No;
-    form.vasopressors_to_keep_sbp90 = Answer::No;
-    form.pulmonary_congestion = Answer::Yes;
-    form.elevated_lv_filling_pressure = Answer::No;
-    form.altered_mental_status = Answer::Yes;
-    form.cold_clammy_skin = Answer::No;
-    form.oliguria = Answer::No;
     form.lactate_mmol_per_l = Some(1.5);
-    form.ecmo_mode = Some(EcmoMode::Va);
-    form.ecmo_cardiopulmonary_support = Answer::Yes;
-    form.ecmo_started_at = Some(at(SCREENED_UTC_MS - 4 * MS_PER_HOUR));
-    form.consent_refused = Answer::No;
-    form.active_haemorrhage = Answer::No;
-    form.thrombocytopenic_purpura = Answer::No;
-    form.bridge_to_vad_or_transplant = Answer::No;
-    form.infection = Answer::No;
+    testkit::answer_the_other_signs_no(&mut form);
     form
 }
 

@@ -254,6 +254,9 @@ impl Recorder {
     }
 }
 
+/// Spelled out answer by answer, not built from `testkit`'s eligible patient: this
+/// is what wrote the committed version-1 log, and a change to the shared builder for
+/// later tests must not change what this one says it wrote.
 fn screening(screened_at: Moment, ecmo_started_at: Moment, number: &str) -> ScreeningRecorded {
     let mut form = ScreeningForm::blank(screened_at);
     form.date_of_birth = Some(jiff::civil::date(1968, 4, 2));

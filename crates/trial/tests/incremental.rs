@@ -9,25 +9,22 @@
 
 use std::collections::BTreeMap;
 
-use jiff::civil::date;
 use proptest::prelude::*;
 use serde_json::json;
 use trial::crf::baseline::{BaselineForm, ShockCause};
-use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::crf::cytokine::{CytokineSampleForm, TimePoint};
 use trial::crf::end::{
     EndOfParticipation, EndStatus, NotEnrolled, NotEnrolledReason, Withdrawal, WithdrawnBy,
 };
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
+use trial::crf::vasoactive::VasoactiveEntries;
 use trial::crf::{Entry, Form, FormRef};
 use trial::event::{ChainHead, Event, EventDraft, EventKind};
 use trial::field::Field;
-use trial::payload::{
-    FormSaved, Payload, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber, ValueCorrected,
-};
+use trial::payload::{FormSaved, Payload, Randomised, SCHEMA_VERSION, StudyNumber, ValueCorrected};
 use trial::projection::{OutOfOrder, Participant, Summary, project};
 use trial::randomisation::{Arm, LeaseId};
-use trial::screening::{Answer, EcmoMode, ScreeningForm};
+use trial::screening::ScreeningForm;
 use trial::time::{Calendar, MS_PER_HOUR, Moment};
 use uuid::Uuid;
 
@@ -114,23 +111,10 @@ fn participant_id(index: usize) -> Uuid {
 }
 
 fn screening_form(eligible: bool) -> ScreeningForm {
-    let mut form = ScreeningForm::blank(at(2 * HOUR));
-    form.date_of_birth = Some(date(1970, 6, 15));
-    form.height_cm = Some(170.0);
-    form.weight_kg = Some(if eligible { 70.0 } else { 130.0 });
-    form.admitted_to_icu = Answer::Yes;
-    form.sbp_below90_for30_min = Answer::Yes;
-    form.pulmonary_congestion = Answer::Yes;
-    form.altered_mental_status = Answer::Yes;
-    form.lactate_mmol_per_l = Some(4.5);
-    form.ecmo_mode = Some(EcmoMode::Va);
-    form.ecmo_cardiopulmonary_support = Answer::Yes;
-    form.ecmo_started_at = Some(at(0));
-    form.consent_refused = Answer::No;
-    form.active_haemorrhage = Answer::No;
-    form.thrombocytopenic_purpura = Answer::No;
-    form.bridge_to_vad_or_transplant = Answer::No;
-    form.infection = Answer::No;
+    let mut form = testkit::eligible_screening(at(2 * HOUR), at(0));
+    if !eligible {
+        form.weight_kg = Some(130.0);
+    }
     form
 }
 
@@ -146,15 +130,10 @@ const H6: FormRef = FormRef::CytokineSample {
 /// JSON text, since an unreadable one has no typed body).
 fn payload(act: &Act, hour: i64, tablet: usize) -> (EventKind, String) {
     let typed = match act {
-        Act::Screen { eligible } => Payload::ScreeningRecorded(ScreeningRecorded {
-            screening_number: format!("T{}-0001", tablet + 1),
-            form: screening_form(*eligible),
-        }),
-        Act::Consent => Payload::ConsentRecorded(ConsentForm {
-            given_by: ConsentGivenBy::LegallyAuthorisedRepresentative,
-            consented_at: at(HOUR),
-            form_version: "2.1".to_owned(),
-        }),
+        Act::Screen { eligible } => {
+            testkit::screening_recorded(format!("T{}-0001", tablet + 1), screening_form(*eligible))
+        }
+        Act::Consent => testkit::consent(at(HOUR)),
         Act::Randomise { arm } => Payload::Randomised(Randomised {
             lease_id: LeaseId::new(Uuid::from_u128(0x1ea5e)),
             slot: 0,
@@ -200,12 +179,14 @@ fn payload(act: &Act, hour: i64, tablet: usize) -> (EventKind, String) {
                 haemoglobin_g_per_l: value(101.0),
                 creatinine_umol_per_l: value(120.0),
                 bilirubin_umol_per_l: value(18.0),
-                dopamine_ug_per_kg_min: value(5.0),
-                dobutamine_ug_per_kg_min: value(5.0),
-                adrenaline_ug_per_kg_min: value(0.0),
-                noradrenaline_ug_per_kg_min: value(0.1),
-                milrinone_ug_per_kg_min: value(0.0),
-                vasopressin_u_per_kg_min: value(0.0),
+                vasoactive: VasoactiveEntries {
+                    dopamine_ug_per_kg_min: value(5.0),
+                    dobutamine_ug_per_kg_min: value(5.0),
+                    adrenaline_ug_per_kg_min: value(0.0),
+                    noradrenaline_ug_per_kg_min: value(0.1),
+                    milrinone_ug_per_kg_min: value(0.0),
+                    vasopressin_u_per_kg_min: value(0.0),
+                },
             }),
             confirmed: vec![],
         }),

@@ -10,27 +10,26 @@ use proptest::prelude::*;
 use jiff::civil::date;
 use serde_json::{Value, json};
 use trial::crf::baseline::{BaselineForm, ShockCause};
-use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::crf::cytokine::{CytokineSampleForm, SampleDue, TimePoint};
 use trial::crf::daily::{DailyAssessmentForm, StudyDay};
 use trial::crf::end::{
     EndOfParticipation, EndStatus, NotEnrolled, NotEnrolledReason, Withdrawal, WithdrawnBy,
 };
 use trial::crf::hemoperfusion::{Cartridge, CircuitPosition, HemoperfusionSessionForm, StopReason};
+use trial::crf::vasoactive::VasoactiveEntries;
 use trial::crf::{Entry, Form, FormRef};
 use trial::edits::SubjectState;
 use trial::eligibility::{Criterion, Outcome};
 use trial::event::{ChainHead, Event, EventDraft, EventKind};
 use trial::field::{Field, FieldError};
 use trial::payload::{
-    FormSaved, Payload, PayloadError, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber,
-    ValueCorrected,
+    FormSaved, Payload, PayloadError, Randomised, SCHEMA_VERSION, StudyNumber, ValueCorrected,
 };
 use trial::projection::{
     Anomaly, Conflict, Deviation, Participant, RandomiseRefusal, Status, Subject, project,
 };
 use trial::randomisation::{Arm, LeaseId};
-use trial::screening::{Answer, EcmoMode, ScreeningForm};
+use trial::screening::{Answer, ScreeningForm};
 use trial::time::{Calendar, MS_PER_HOUR, Moment};
 use uuid::Uuid;
 
@@ -128,39 +127,15 @@ impl Log {
 
 /// Eligible: 55 years old, BMI 24.2, VA-ECMO started at `ECMO`, screened 4 h later.
 fn screening_form() -> ScreeningForm {
-    let mut form = ScreeningForm::blank(at(4 * HOUR));
-    form.date_of_birth = Some(date(1970, 6, 15));
-    form.height_cm = Some(170.0);
-    form.weight_kg = Some(70.0);
-    form.admitted_to_icu = Answer::Yes;
-    form.sbp_below90_for30_min = Answer::Yes;
-    form.pulmonary_congestion = Answer::Yes;
-    form.altered_mental_status = Answer::Yes;
-    form.lactate_mmol_per_l = Some(4.5);
-    form.ecmo_mode = Some(EcmoMode::Va);
-    form.ecmo_cardiopulmonary_support = Answer::Yes;
-    form.ecmo_started_at = Some(at(0));
-    form.consent_refused = Answer::No;
-    form.active_haemorrhage = Answer::No;
-    form.thrombocytopenic_purpura = Answer::No;
-    form.bridge_to_vad_or_transplant = Answer::No;
-    form.infection = Answer::No;
-    form
+    testkit::eligible_screening(at(4 * HOUR), at(0))
 }
 
 fn screened(form: ScreeningForm) -> Payload {
-    Payload::ScreeningRecorded(ScreeningRecorded {
-        screening_number: "T1-0007".to_owned(),
-        form,
-    })
+    testkit::screening_recorded("T1-0007", form)
 }
 
 fn consent() -> Payload {
-    Payload::ConsentRecorded(ConsentForm {
-        given_by: ConsentGivenBy::LegallyAuthorisedRepresentative,
-        consented_at: at(4 * HOUR),
-        form_version: "2.1".to_owned(),
-    })
+    testkit::consent(at(4 * HOUR))
 }
 
 fn randomised(slot: u32, arm: Arm, offset: i64) -> Payload {
@@ -208,12 +183,14 @@ fn baseline() -> Form {
         haemoglobin_g_per_l: value(101.0),
         creatinine_umol_per_l: value(120.0),
         bilirubin_umol_per_l: value(18.0),
-        dopamine_ug_per_kg_min: value(5.0),
-        dobutamine_ug_per_kg_min: value(5.0),
-        adrenaline_ug_per_kg_min: value(0.0),
-        noradrenaline_ug_per_kg_min: value(0.1),
-        milrinone_ug_per_kg_min: value(0.0),
-        vasopressin_u_per_kg_min: value(0.0),
+        vasoactive: VasoactiveEntries {
+            dopamine_ug_per_kg_min: value(5.0),
+            dobutamine_ug_per_kg_min: value(5.0),
+            adrenaline_ug_per_kg_min: value(0.0),
+            noradrenaline_ug_per_kg_min: value(0.1),
+            milrinone_ug_per_kg_min: value(0.0),
+            vasopressin_u_per_kg_min: value(0.0),
+        },
     })
 }
 
@@ -222,12 +199,14 @@ fn daily(day: u8, lactate: f64, platelets: f64) -> Form {
         study_day: StudyDay::new(day).unwrap(),
         lactate_mmol_per_l: value(lactate),
         sofa_score: value(9),
-        dopamine_ug_per_kg_min: value(3.0),
-        dobutamine_ug_per_kg_min: value(0.0),
-        adrenaline_ug_per_kg_min: value(0.0),
-        noradrenaline_ug_per_kg_min: value(0.05),
-        milrinone_ug_per_kg_min: value(0.0),
-        vasopressin_u_per_kg_min: value(0.0),
+        vasoactive: VasoactiveEntries {
+            dopamine_ug_per_kg_min: value(3.0),
+            dobutamine_ug_per_kg_min: value(0.0),
+            adrenaline_ug_per_kg_min: value(0.0),
+            noradrenaline_ug_per_kg_min: value(0.05),
+            milrinone_ug_per_kg_min: value(0.0),
+            vasopressin_u_per_kg_min: value(0.0),
+        },
         ecmo_flow_l_per_min: value(3.5),
         platelets_e9_per_l: value(platelets),
         haemoglobin_g_per_l: value(95.0),

@@ -256,8 +256,8 @@ fn VisLine(
     let lang = use_lang();
     move || {
         let score = form.with(|form| match form.as_ref()? {
-            Form::Baseline(baseline) => Some(baseline.vasoactive_inotropic_score()),
-            Form::DailyAssessment(daily) => Some(daily.vasoactive_inotropic_score()),
+            Form::Baseline(baseline) => Some(baseline.vasoactive.score()),
+            Form::DailyAssessment(daily) => Some(daily.vasoactive.score()),
             _ => None,
         })?;
         let lang = lang.get();

@@ -34,7 +34,7 @@ fn valid_request(tablet: &mut TestTablet, method: &Method, path: &str) -> Reques
             path.to_owned(),
             to_json(&PinChangeRequest {
                 user_id: tablet.user_id,
-                old_pin: "2468".to_owned(),
+                old_pin: PIN.to_owned(),
                 new_pin: "246813".to_owned(),
             }),
         ),

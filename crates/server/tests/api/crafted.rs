@@ -5,6 +5,8 @@
 //! cursors. Each test names the exact rejection or flag it expects and checks that
 //! nothing else changed.
 
+use trial::crf::consent::{ConsentForm, ConsentGivenBy};
+
 use super::*;
 
 /// The rows each table gained since `before`, for the tables that changed.
@@ -55,7 +57,7 @@ impl TestTablet {
             slot: allocation.slot(),
             arm: allocation.arm(),
             study_number: StudyNumber::new(&self.site, &self.label, self.randomised).unwrap(),
-            randomised_at: Moment::new(named_ms, BEIJING).unwrap(),
+            randomised_at: beijing(named_ms),
         }
     }
 
@@ -74,7 +76,7 @@ impl TestTablet {
             slot: allocation.slot(),
             arm: allocation.arm(),
             study_number: StudyNumber::parse(study_number).unwrap(),
-            randomised_at: Moment::new(RANDOMISED_MS, BEIJING).unwrap(),
+            randomised_at: beijing(RANDOMISED_MS),
         };
         self.event(participant, &Payload::Randomised(body), RANDOMISED_MS)
     }
@@ -140,7 +142,7 @@ async fn a_consent_recorded_after_the_randomisation_is_no_consent(app: TestApp) 
     let late = RANDOMISED_MS + MS_PER_HOUR;
     let later_consent = Payload::ConsentRecorded(ConsentForm {
         given_by: ConsentGivenBy::Patient,
-        consented_at: Moment::new(late, BEIJING).unwrap(),
+        consented_at: beijing(late),
         form_version: "2.1".to_owned(),
     });
     let events = vec![
@@ -172,7 +174,7 @@ async fn a_backdated_screening_from_another_tablet_opens_a_query_and_blames_no_o
         Payload::ScreeningRecorded(body) => body,
         _ => unreachable!(),
     };
-    form.form.screened_at = Moment::new(SCREENED_MS - MS_PER_HOUR, BEIJING).unwrap();
+    form.form.screened_at = beijing(SCREENED_MS - MS_PER_HOUR);
     form.form.weight_kg = Some(82.0);
     let backdated = Payload::ScreeningRecorded(form);
     let event = second.event(participant, &backdated, SCREENED_MS - MS_PER_HOUR);
@@ -386,7 +388,7 @@ async fn events_of_strangers_and_inactive_users_are_refused_as_data(app: TestApp
         id: Uuid::now_v7(),
         name: "Late Comer".to_owned(),
         role: Role::ResearchNurse,
-        pin: test_pin_hash().clone(),
+        pin: pin_hash().clone(),
     };
     app.store.add_user("BJ", &late, NOW_MS).await.unwrap();
     app.store

@@ -110,7 +110,7 @@ fn event_of_version(
             id: Uuid::now_v7(),
             participant_id: participant,
             user_id: tablet.user_id,
-            recorded_at: Moment::new(utc_ms, BEIJING).unwrap(),
+            recorded_at: beijing(utc_ms),
             kind: payload.kind(),
             payload: payload.to_json(),
             app_version: "0.1.0".to_owned(),

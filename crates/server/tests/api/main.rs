@@ -10,7 +10,6 @@
 //! reported as ignored, never as passed; under `CI=true` they fail (`build.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
 
 use aes_gcm::aead::Nonce;
 use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
@@ -18,7 +17,6 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use hkdf::Hkdf;
 use http_body_util::BodyExt;
-use jiff::civil::date;
 use p256::elliptic_curve::sec1::ToSec1Point;
 use p256::pkcs8::DecodePrivateKey;
 use p256::{PublicKey, SecretKey};
@@ -29,20 +27,21 @@ use server::store::{DatabaseUrl, NewUser, Store};
 use server::{AppState, Clock, admin};
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
+use testkit::ward::{CONSENTED_MS, ECMO_STARTED_MS, NOW_MS, SCREENED_MS};
+use testkit::{
+    BEIJING, PIN, beijing, eligible_screening, pin_hash, screening_recorded, with_database,
+};
 use tower::ServiceExt;
 use trial::crf::FormRef;
-use trial::crf::consent::{ConsentForm, ConsentGivenBy};
 use trial::crf::cytokine::TimePoint;
 use trial::crf::end::{NotEnrolled, NotEnrolledReason};
 use trial::event::{ChainHead, Event, EventDraft, EventKind};
 use trial::field::Field;
-use trial::payload::{
-    FormSaved, Payload, Randomised, SCHEMA_VERSION, ScreeningRecorded, StudyNumber, ValueCorrected,
-};
-use trial::pin::{ITERATIONS, Pin, PinHash, PinSalt};
+use trial::payload::{FormSaved, Payload, Randomised, SCHEMA_VERSION, StudyNumber, ValueCorrected};
+use trial::pin::Pin;
 use trial::projection::Subject;
 use trial::randomisation::{Arm, Lease, LeaseId, RandomisationConfig, Seed, Stratum};
-use trial::screening::{Answer, EcmoMode, ScreeningForm};
+use trial::screening::{Answer, EcmoMode};
 use trial::time::{MS_PER_HOUR, Moment};
 use trial::wire::{
     ApiErrorBody, EnrolRequest, EnrolResponse, ErrorCode, LEASE_BLOCKS, LEASE_LOW_WATER,
@@ -52,16 +51,9 @@ use trial::wire::{
 };
 use uuid::Uuid;
 
-/// The server's clock in every test: stopped, so timestamps are exact.
-const NOW_MS: i64 = 1_750_000_000_000;
-/// A patient's day on the ward, before `NOW_MS`: ECMO starts 6 h ago, the screening
-/// 5 h ago, consent 4 h ago, the randomisation 3 h ago.
-const ECMO_STARTED_MS: i64 = NOW_MS - 6 * MS_PER_HOUR;
-const SCREENED_MS: i64 = NOW_MS - 5 * MS_PER_HOUR;
-const CONSENTED_MS: i64 = NOW_MS - 4 * MS_PER_HOUR;
+/// A patient's day on the ward goes on from `testkit::ward`: the randomisation
+/// 3 h before `NOW_MS`, after consent.
 const RANDOMISED_MS: i64 = NOW_MS - 3 * MS_PER_HOUR;
-/// Beijing's UTC offset, in minutes.
-const BEIJING: i16 = 480;
 const FIVE_MINUTES_MS: i64 = 5 * 60 * 1000;
 const VALID_PAYLOAD: &str = r#"{"status":"completed"}"#;
 /// Valid JSON, a valid chain, but not a status the trial knows.
@@ -132,7 +124,7 @@ async fn spawn_app(engine: Engine) -> TestApp {
         id: Uuid::now_v7(),
         name: "Li Na".to_owned(),
         role: Role::Investigator,
-        pin: test_pin_hash().clone(),
+        pin: pin_hash().clone(),
     };
     // Created two days before the server's clock: every test event is recorded
     // while the user is active.
@@ -184,25 +176,6 @@ async fn fresh_postgres_database() -> DatabaseUrl {
         .unwrap();
     admin.close().await.unwrap();
     DatabaseUrl::parse(&with_database(&server_url, &name)).unwrap()
-}
-
-/// `url` with its database (the path after the host) replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (authority, query) = match rest.split_once('?') {
-        Some((authority, query)) => (authority, format!("?{query}")),
-        None => (rest, String::new()),
-    };
-    let host = authority.split('/').next().unwrap();
-    format!("{scheme}://{host}/{name}{query}")
-}
-
-fn test_pin_hash() -> &'static PinHash {
-    static HASH: OnceLock<PinHash> = OnceLock::new();
-    HASH.get_or_init(|| {
-        let pin = Pin::parse("2468").unwrap();
-        PinHash::new(&pin, PinSalt::from_bytes([5; 16]), ITERATIONS).unwrap()
-    })
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -359,7 +332,7 @@ impl TestApp {
             id: Uuid::now_v7(),
             name: "Wang Fang".to_owned(),
             role: Role::ResearchNurse,
-            pin: test_pin_hash().clone(),
+            pin: pin_hash().clone(),
         };
         self.store
             .add_user(code, &user, NOW_MS - 48 * MS_PER_HOUR)
@@ -515,7 +488,7 @@ impl TestTablet {
                 id: Uuid::now_v7(),
                 participant_id: participant,
                 user_id: user,
-                recorded_at: Moment::new(utc_ms, BEIJING).unwrap(),
+                recorded_at: beijing(utc_ms),
                 kind,
                 payload: payload.to_owned(),
                 app_version: "0.1.0".to_owned(),
@@ -564,7 +537,7 @@ impl TestTablet {
             slot,
             arm,
             study_number: StudyNumber::new(&self.site, &self.label, self.randomised).unwrap(),
-            randomised_at: Moment::new(RANDOMISED_MS, BEIJING).unwrap(),
+            randomised_at: beijing(RANDOMISED_MS),
         };
         self.event(participant, &Payload::Randomised(body), RANDOMISED_MS)
     }
@@ -664,39 +637,17 @@ const SITE_ONLY: [&str; 2] = ["QXZW", "bed Q-7741"];
 /// An eligible patient in `ecmo_mode`: VA-ECMO for cardiogenic shock is eligible,
 /// VV-ECMO is not.
 fn screening(ecmo_mode: EcmoMode) -> Payload {
-    let mut form = ScreeningForm::blank(Moment::new(SCREENED_MS, BEIJING).unwrap());
-    form.date_of_birth = Some(date(1970, 6, 15));
-    form.height_cm = Some(170.0);
-    form.weight_kg = Some(70.0);
-    form.admitted_to_icu = Answer::Yes;
-    form.sbp_below90_for30_min = Answer::Yes;
-    form.pulmonary_congestion = Answer::Yes;
-    form.altered_mental_status = Answer::Yes;
-    form.lactate_mmol_per_l = Some(4.5);
+    let mut form = eligible_screening(beijing(SCREENED_MS), beijing(ECMO_STARTED_MS));
     form.ecmo_mode = Some(ecmo_mode);
-    form.ecmo_cardiopulmonary_support = Answer::Yes;
-    form.ecmo_started_at = Some(Moment::new(ECMO_STARTED_MS, BEIJING).unwrap());
-    form.consent_refused = Answer::No;
-    form.active_haemorrhage = Answer::No;
-    form.thrombocytopenic_purpura = Answer::No;
-    form.bridge_to_vad_or_transplant = Answer::No;
-    form.infection = Answer::No;
     // Who the patient is, for the site alone: [`SITE_ONLY`] names them, so a
     // test can prove they never leave it.
     form.patient_initials = Some(SITE_ONLY[0].to_owned());
     form.bed = Some(SITE_ONLY[1].to_owned());
-    Payload::ScreeningRecorded(ScreeningRecorded {
-        screening_number: "T1-0001".to_owned(),
-        form,
-    })
+    screening_recorded("T1-0001", form)
 }
 
 fn consent() -> Payload {
-    Payload::ConsentRecorded(ConsentForm {
-        given_by: ConsentGivenBy::LegallyAuthorisedRepresentative,
-        consented_at: Moment::new(CONSENTED_MS, BEIJING).unwrap(),
-        form_version: "2.1".to_owned(),
-    })
+    testkit::consent(beijing(CONSENTED_MS))
 }
 
 /// The sample drawn at randomisation (T0).
@@ -953,7 +904,7 @@ async fn an_enrolment_code_enrols_one_tablet(app: TestApp) {
         .map(|user| user.name.as_str())
         .collect();
     assert_eq!(names, ["Li Na"]);
-    assert!(response.users[0].pin.verify(&Pin::parse("2468").unwrap()));
+    assert!(response.users[0].pin.verify(&Pin::parse(PIN).unwrap()));
     assert!(!response.users[0].pin.verify(&Pin::parse("1357").unwrap()));
 
     // The code is spent: a second tablet gets 409 and is not enrolled.
@@ -1084,7 +1035,7 @@ async fn users_and_pins_reach_enrolled_tablets(app: TestApp) {
     assert_eq!(user("Zhang Wei").role, Role::ResearchNurse);
     assert!(user("Zhang Wei").pin.verify(&pin));
     assert!(user("Li Na").pin.verify(&new_pin));
-    assert!(!user("Li Na").pin.verify(&Pin::parse("2468").unwrap()));
+    assert!(!user("Li Na").pin.verify(&Pin::parse(PIN).unwrap()));
     // The site comes with its time zone's rules, which the tablet reads dates in.
     let site = answer
         .site

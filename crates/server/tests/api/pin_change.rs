@@ -2,6 +2,8 @@
 //! proves who asks, the new one follows the rule for new PINs, and the next
 //! sync gives every tablet of the site the new hash.
 
+use trial::pin::ITERATIONS;
+
 use super::*;
 
 on_both_engines!(a_short_pin_is_replaced_from_the_tablet);
@@ -26,18 +28,18 @@ async fn a_short_pin_is_replaced_from_the_tablet(app: TestApp) {
         (status, refused_on(&body)),
         (StatusCode::UNPROCESSABLE_ENTITY, "old_pin".to_owned())
     );
-    let (status, body) = change("2468", "24681", tablet.user_id).await;
+    let (status, body) = change(PIN, "24681", tablet.user_id).await;
     assert_eq!(
         (status, refused_on(&body)),
         (StatusCode::UNPROCESSABLE_ENTITY, "new_pin".to_owned())
     );
-    let (status, body) = change("2468", "246813", Uuid::now_v7()).await;
+    let (status, body) = change(PIN, "246813", Uuid::now_v7()).await;
     assert_eq!(
         (status, refused_on(&body)),
         (StatusCode::UNPROCESSABLE_ENTITY, "user_id".to_owned())
     );
 
-    let (status, body) = change("2468", "246813", tablet.user_id).await;
+    let (status, body) = change(PIN, "246813", tablet.user_id).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let answer: PinChangeResponse = from_json(&body);
     let new = Pin::parse("246813").unwrap();
@@ -53,5 +55,5 @@ async fn a_short_pin_is_replaced_from_the_tablet(app: TestApp) {
         .find(|user| user.id == tablet.user_id)
         .unwrap();
     assert_eq!(user.pin, answer.pin);
-    assert!(!user.pin.verify(&Pin::parse("2468").unwrap()));
+    assert!(!user.pin.verify(&Pin::parse(PIN).unwrap()));
 }

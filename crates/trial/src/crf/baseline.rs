@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::vasoactive::VasoactiveDoses;
+use super::vasoactive::VasoactiveEntries;
 use super::{Checker, Entry};
 use crate::field::{Field, FieldError};
 
@@ -63,18 +63,11 @@ pub struct BaselineForm {
     pub creatinine_umol_per_l: Option<Entry<f64>>,
     #[serde(default)]
     pub bilirubin_umol_per_l: Option<Entry<f64>>,
-    #[serde(default)]
-    pub dopamine_ug_per_kg_min: Option<Entry<f64>>,
-    #[serde(default)]
-    pub dobutamine_ug_per_kg_min: Option<Entry<f64>>,
-    #[serde(default)]
-    pub adrenaline_ug_per_kg_min: Option<Entry<f64>>,
-    #[serde(default)]
-    pub noradrenaline_ug_per_kg_min: Option<Entry<f64>>,
-    #[serde(default)]
-    pub milrinone_ug_per_kg_min: Option<Entry<f64>>,
-    #[serde(default)]
-    pub vasopressin_u_per_kg_min: Option<Entry<f64>>,
+    /// The six vasoactive doses, checked and scored as on the other form that asks
+    /// for them. Flattened: their keys stand in this form's JSON last, after `bilirubin_umol_per_l`,
+    /// where the records already in the field have them.
+    #[serde(flatten)]
+    pub vasoactive: VasoactiveEntries,
 }
 
 impl BaselineForm {
@@ -96,12 +89,7 @@ impl BaselineForm {
             haemoglobin_g_per_l: None,
             creatinine_umol_per_l: None,
             bilirubin_umol_per_l: None,
-            dopamine_ug_per_kg_min: None,
-            dobutamine_ug_per_kg_min: None,
-            adrenaline_ug_per_kg_min: None,
-            noradrenaline_ug_per_kg_min: None,
-            milrinone_ug_per_kg_min: None,
-            vasopressin_u_per_kg_min: None,
+            vasoactive: VasoactiveEntries::blank(),
         }
     }
 
@@ -142,35 +130,10 @@ impl BaselineForm {
             (Field::BilirubinUmolPerL, &self.bilirubin_umol_per_l),
         ]
         .into_iter()
-        .chain(self.dose_entries())
+        .chain(self.vasoactive.entries())
         {
             checker.required_number(field, entry);
         }
         checker.finish()
-    }
-
-    /// The six doses, when all were recorded as values.
-    pub fn doses(&self) -> Option<VasoactiveDoses> {
-        VasoactiveDoses::from_entries(self.dose_entries().map(|(_, entry)| entry))
-    }
-
-    /// The vasoactive-inotropic score computed from the doses, when all six were
-    /// recorded; meaningful once the form validates.
-    pub fn vasoactive_inotropic_score(&self) -> Option<f64> {
-        self.doses().map(|doses| doses.score())
-    }
-
-    fn dose_entries(&self) -> [(Field, &Option<Entry<f64>>); 6] {
-        [
-            (Field::DopamineUgPerKgMin, &self.dopamine_ug_per_kg_min),
-            (Field::DobutamineUgPerKgMin, &self.dobutamine_ug_per_kg_min),
-            (Field::AdrenalineUgPerKgMin, &self.adrenaline_ug_per_kg_min),
-            (
-                Field::NoradrenalineUgPerKgMin,
-                &self.noradrenaline_ug_per_kg_min,
-            ),
-            (Field::MilrinoneUgPerKgMin, &self.milrinone_ug_per_kg_min),
-            (Field::VasopressinUPerKgMin, &self.vasopressin_u_per_kg_min),
-        ]
     }
 }

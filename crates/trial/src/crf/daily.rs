@@ -6,7 +6,7 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::vasoactive::VasoactiveDoses;
+use super::vasoactive::VasoactiveEntries;
 use super::{Checker, Entry};
 use crate::field::{Field, FieldError, check_limits, check_tenths};
 
@@ -26,18 +26,11 @@ pub struct DailyAssessmentForm {
     pub lactate_mmol_per_l: Option<Entry<f64>>,
     #[serde(default)]
     pub sofa_score: Option<Entry<i32>>,
-    #[serde(default)]
-    pub dopamine_ug_per_kg_min: Option<Entry<f64>>,
-    #[serde(default)]
-    pub dobutamine_ug_per_kg_min: Option<Entry<f64>>,
-    #[serde(default)]
-    pub adrenaline_ug_per_kg_min: Option<Entry<f64>>,
-    #[serde(default)]
-    pub noradrenaline_ug_per_kg_min: Option<Entry<f64>>,
-    #[serde(default)]
-    pub milrinone_ug_per_kg_min: Option<Entry<f64>>,
-    #[serde(default)]
-    pub vasopressin_u_per_kg_min: Option<Entry<f64>>,
+    /// The six vasoactive doses, checked and scored as on the other form that asks
+    /// for them. Flattened: their keys stand in this form's JSON between `sofa_score` and `ecmo_flow_l_per_min`,
+    /// where the records already in the field have them.
+    #[serde(flatten)]
+    pub vasoactive: VasoactiveEntries,
     #[serde(default)]
     pub ecmo_flow_l_per_min: Option<Entry<f64>>,
     #[serde(default)]
@@ -115,12 +108,7 @@ impl DailyAssessmentForm {
             study_day,
             lactate_mmol_per_l: None,
             sofa_score: None,
-            dopamine_ug_per_kg_min: None,
-            dobutamine_ug_per_kg_min: None,
-            adrenaline_ug_per_kg_min: None,
-            noradrenaline_ug_per_kg_min: None,
-            milrinone_ug_per_kg_min: None,
-            vasopressin_u_per_kg_min: None,
+            vasoactive: VasoactiveEntries::blank(),
             ecmo_flow_l_per_min: None,
             platelets_e9_per_l: None,
             haemoglobin_g_per_l: None,
@@ -141,7 +129,7 @@ impl DailyAssessmentForm {
         let mut checker = Checker::new(confirmed);
         checker.required_number(Field::LactateMmolPerL, &self.lactate_mmol_per_l);
         checker.required_integer(Field::SofaScore, &self.sofa_score);
-        for (field, entry) in self.dose_entries().into_iter().chain([
+        for (field, entry) in self.vasoactive.entries().into_iter().chain([
             (Field::EcmoFlowLPerMin, &self.ecmo_flow_l_per_min),
             (Field::PlateletsE9PerL, &self.platelets_e9_per_l),
             (Field::HaemoglobinGPerL, &self.haemoglobin_g_per_l),
@@ -188,30 +176,5 @@ impl DailyAssessmentForm {
             checker.required_integer(Field::PlateletDoses, &self.platelet_doses);
             checker.required_integer(Field::PlasmaMl, &self.plasma_ml);
         }
-    }
-
-    /// The six doses, when all were recorded as values.
-    pub fn doses(&self) -> Option<VasoactiveDoses> {
-        VasoactiveDoses::from_entries(self.dose_entries().map(|(_, entry)| entry))
-    }
-
-    /// The vasoactive-inotropic score computed from the doses, when all six were
-    /// recorded; meaningful once the form validates.
-    pub fn vasoactive_inotropic_score(&self) -> Option<f64> {
-        self.doses().map(|doses| doses.score())
-    }
-
-    fn dose_entries(&self) -> [(Field, &Option<Entry<f64>>); 6] {
-        [
-            (Field::DopamineUgPerKgMin, &self.dopamine_ug_per_kg_min),
-            (Field::DobutamineUgPerKgMin, &self.dobutamine_ug_per_kg_min),
-            (Field::AdrenalineUgPerKgMin, &self.adrenaline_ug_per_kg_min),
-            (
-                Field::NoradrenalineUgPerKgMin,
-                &self.noradrenaline_ug_per_kg_min,
-            ),
-            (Field::MilrinoneUgPerKgMin, &self.milrinone_ug_per_kg_min),
-            (Field::VasopressinUPerKgMin, &self.vasopressin_u_per_kg_min),
-        ]
     }
 }

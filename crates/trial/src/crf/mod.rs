@@ -520,13 +520,14 @@ impl Form {
     }
 }
 
-/// Declares, for each form, the struct member that holds each of its fields, and
+/// Declares, for each form, the struct member that holds each of its fields (a path
+/// for a block the form shares, `vasoactive.dopamine_ug_per_kg_min`), and
 /// from it [`Form::listed_entry`] and [`Form::replace_listed`]: one entry read or
 /// replaced without converting the whole form to JSON and back. A field missing
 /// here still works (through the whole form's JSON), only slower; a test makes
 /// sure every field of [`FormKind::fields`] is listed.
 macro_rules! form_entries {
-    ($($variant:ident { $($field:ident => $member:ident),* $(,)? })*) => {
+    ($($variant:ident { $($field:ident => $($member:ident).+),* $(,)? })*) => {
         /// Every field the table below lists, by form: what the test of its
         /// completeness compares with [`FormKind::fields`].
         #[cfg(test)]
@@ -539,7 +540,7 @@ macro_rules! form_entries {
             fn listed_entry(&self, field: Field) -> Option<serde_json::Value> {
                 match self {
                     $(Self::$variant(form) => match field {
-                        $(Field::$field => Some(entry_json(&form.$member)),)*
+                        $(Field::$field => Some(entry_json(&form.$($member).+)),)*
                         _ => None,
                     },)*
                 }
@@ -554,7 +555,7 @@ macro_rules! form_entries {
                 match self {
                     $(Self::$variant(form) => match field {
                         $(Field::$field => Some(
-                            Deserialize::deserialize(value).map(|entry| form.$member = entry),
+                            Deserialize::deserialize(value).map(|entry| form.$($member).+ = entry),
                         ),)*
                         _ => None,
                     },)*
@@ -581,12 +582,12 @@ form_entries! {
         HaemoglobinGPerL => haemoglobin_g_per_l,
         CreatinineUmolPerL => creatinine_umol_per_l,
         BilirubinUmolPerL => bilirubin_umol_per_l,
-        DopamineUgPerKgMin => dopamine_ug_per_kg_min,
-        DobutamineUgPerKgMin => dobutamine_ug_per_kg_min,
-        AdrenalineUgPerKgMin => adrenaline_ug_per_kg_min,
-        NoradrenalineUgPerKgMin => noradrenaline_ug_per_kg_min,
-        MilrinoneUgPerKgMin => milrinone_ug_per_kg_min,
-        VasopressinUPerKgMin => vasopressin_u_per_kg_min,
+        DopamineUgPerKgMin => vasoactive.dopamine_ug_per_kg_min,
+        DobutamineUgPerKgMin => vasoactive.dobutamine_ug_per_kg_min,
+        AdrenalineUgPerKgMin => vasoactive.adrenaline_ug_per_kg_min,
+        NoradrenalineUgPerKgMin => vasoactive.noradrenaline_ug_per_kg_min,
+        MilrinoneUgPerKgMin => vasoactive.milrinone_ug_per_kg_min,
+        VasopressinUPerKgMin => vasoactive.vasopressin_u_per_kg_min,
     }
     CytokineSample {
         SampledAt => sampled_at,
@@ -608,12 +609,12 @@ form_entries! {
     DailyAssessment {
         LactateMmolPerL => lactate_mmol_per_l,
         SofaScore => sofa_score,
-        DopamineUgPerKgMin => dopamine_ug_per_kg_min,
-        DobutamineUgPerKgMin => dobutamine_ug_per_kg_min,
-        AdrenalineUgPerKgMin => adrenaline_ug_per_kg_min,
-        NoradrenalineUgPerKgMin => noradrenaline_ug_per_kg_min,
-        MilrinoneUgPerKgMin => milrinone_ug_per_kg_min,
-        VasopressinUPerKgMin => vasopressin_u_per_kg_min,
+        DopamineUgPerKgMin => vasoactive.dopamine_ug_per_kg_min,
+        DobutamineUgPerKgMin => vasoactive.dobutamine_ug_per_kg_min,
+        AdrenalineUgPerKgMin => vasoactive.adrenaline_ug_per_kg_min,
+        NoradrenalineUgPerKgMin => vasoactive.noradrenaline_ug_per_kg_min,
+        MilrinoneUgPerKgMin => vasoactive.milrinone_ug_per_kg_min,
+        VasopressinUPerKgMin => vasoactive.vasopressin_u_per_kg_min,
         EcmoFlowLPerMin => ecmo_flow_l_per_min,
         PlateletsE9PerL => platelets_e9_per_l,
         HaemoglobinGPerL => haemoglobin_g_per_l,

@@ -1,8 +1,37 @@
-//! The vasoactive-inotropic score (VIS), computed from the doses as CRF.md §4 defines
-//! it, so no one types a score that disagrees with the doses beside it.
+//! The six vasoactive doses the baseline form and the daily assessment share, and
+//! the vasoactive-inotropic score (VIS) computed from them as CRF.md §4 defines it,
+//! so no one types a score that disagrees with the doses beside it.
+
+use serde::{Deserialize, Serialize};
 
 use super::Entry;
 use crate::field::Field;
+
+/// The six doses as a form records them, each a value or "not done" with a reason:
+/// the baseline form and the daily assessment ask for the same six, and check and
+/// score them alike.
+///
+/// Flattened into each form (`#[serde(flatten)]`), so the keys stand in the form's
+/// JSON beside its other fields, in the same place, as they did before the doses
+/// were one block: records in the field read as they are. It refuses no key itself,
+/// because a flattened struct is offered every key of its form; the form refuses
+/// the keys no part of it takes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)] // Each field is the CRF.md §4 item of the same name (Field::label).
+pub struct VasoactiveEntries {
+    #[serde(default)]
+    pub dopamine_ug_per_kg_min: Option<Entry<f64>>,
+    #[serde(default)]
+    pub dobutamine_ug_per_kg_min: Option<Entry<f64>>,
+    #[serde(default)]
+    pub adrenaline_ug_per_kg_min: Option<Entry<f64>>,
+    #[serde(default)]
+    pub noradrenaline_ug_per_kg_min: Option<Entry<f64>>,
+    #[serde(default)]
+    pub milrinone_ug_per_kg_min: Option<Entry<f64>>,
+    #[serde(default)]
+    pub vasopressin_u_per_kg_min: Option<Entry<f64>>,
+}
 
 /// The six doses the score is computed from, each per kg of body weight per minute.
 ///
@@ -35,10 +64,40 @@ impl VasoactiveDoses {
             + 10.0 * self.milrinone_ug_per_kg_min
             + 10_000.0 * self.vasopressin_u_per_kg_min
     }
+}
 
-    /// The doses of a form, when all six were recorded as values: a dose recorded
-    /// as not done leaves the score unknown rather than counting it as zero.
-    pub(crate) fn from_entries(entries: [&Option<Entry<f64>>; 6]) -> Option<Self> {
+impl VasoactiveEntries {
+    /// No dose entered yet, as a new form starts.
+    pub fn blank() -> Self {
+        Self {
+            dopamine_ug_per_kg_min: None,
+            dobutamine_ug_per_kg_min: None,
+            adrenaline_ug_per_kg_min: None,
+            noradrenaline_ug_per_kg_min: None,
+            milrinone_ug_per_kg_min: None,
+            vasopressin_u_per_kg_min: None,
+        }
+    }
+
+    /// Each dose with its field, in the order the forms show them, for their
+    /// checks.
+    pub(crate) fn entries(&self) -> [(Field, &Option<Entry<f64>>); 6] {
+        [
+            (Field::DopamineUgPerKgMin, &self.dopamine_ug_per_kg_min),
+            (Field::DobutamineUgPerKgMin, &self.dobutamine_ug_per_kg_min),
+            (Field::AdrenalineUgPerKgMin, &self.adrenaline_ug_per_kg_min),
+            (
+                Field::NoradrenalineUgPerKgMin,
+                &self.noradrenaline_ug_per_kg_min,
+            ),
+            (Field::MilrinoneUgPerKgMin, &self.milrinone_ug_per_kg_min),
+            (Field::VasopressinUPerKgMin, &self.vasopressin_u_per_kg_min),
+        ]
+    }
+
+    /// The six doses, when all were recorded as values: a dose recorded as not
+    /// done leaves the score unknown rather than counting it as zero.
+    pub fn doses(&self) -> Option<VasoactiveDoses> {
         let [
             dopamine,
             dobutamine,
@@ -46,8 +105,10 @@ impl VasoactiveDoses {
             noradrenaline,
             milrinone,
             vasopressin,
-        ] = entries.map(|entry| entry.as_ref().and_then(Entry::value).copied());
-        Some(Self {
+        ] = self
+            .entries()
+            .map(|(_, entry)| entry.as_ref().and_then(Entry::value).copied());
+        Some(VasoactiveDoses {
             dopamine_ug_per_kg_min: dopamine?,
             dobutamine_ug_per_kg_min: dobutamine?,
             adrenaline_ug_per_kg_min: adrenaline?,
@@ -55,6 +116,12 @@ impl VasoactiveDoses {
             milrinone_ug_per_kg_min: milrinone?,
             vasopressin_u_per_kg_min: vasopressin?,
         })
+    }
+
+    /// The vasoactive-inotropic score computed from the doses, when all six were
+    /// recorded; meaningful once the form validates.
+    pub fn score(&self) -> Option<f64> {
+        self.doses().map(|doses| doses.score())
     }
 }
 
