@@ -90,11 +90,8 @@ fn diagram(lang: Lang, rows: &[ConsortRow]) -> String {
         .filter(|row| row.stage == "excluded" || row.stage == "not_eligible_by_criterion")
         .map(|row| {
             let indent = if row.stage == "excluded" { "" } else { "   " };
-            format!(
-                "{indent}{}: {}",
-                exclusion_label(lang, &row.reason),
-                row.count
-            )
+            let reason = exclusion_label(lang, &row.reason);
+            format!("{indent}{}", counted(lang, &reason, row.count))
         })
         .collect();
     let excluded_total: u32 = rows
@@ -121,25 +118,25 @@ fn diagram(lang: Lang, rows: &[ConsortRow]) -> String {
         h
     };
     let center = 300;
-    let assessed = vec![format!(
-        "{} (n = {})",
+    let assessed = vec![total(
+        lang,
         ct(lang, Ct::Assessed),
-        count(rows, "assessed_for_eligibility", "", "")
+        count(rows, "assessed_for_eligibility", "", ""),
     )];
     let h1 = text_box(center - 180, 20, 360, &assessed);
-    let mut excluded_lines = vec![format!("{} (n = {excluded_total})", ct(lang, Ct::Excluded))];
+    let mut excluded_lines = vec![total(lang, ct(lang, Ct::Excluded), excluded_total)];
     excluded_lines.extend(excluded);
     let excluded_y = 20 + h1 + 20;
     let h2 = text_box(center + 220, excluded_y, 400, &excluded_lines);
     let randomised_y = excluded_y + h2 + 20;
-    let mut randomised = vec![format!(
-        "{} (n = {})",
+    let mut randomised = vec![total(
+        lang,
         ct(lang, Ct::Randomised),
-        count(rows, "randomised", "", "")
+        count(rows, "randomised", "", ""),
     )];
     let unknown = count(rows, "allocated", "", "arm_unknown");
     if unknown > 0 {
-        randomised.push(format!("{}: {unknown}", ct(lang, Ct::ArmUnknown)));
+        randomised.push(counted(lang, ct(lang, Ct::ArmUnknown), unknown));
     }
     let h3 = text_box(center - 180, randomised_y, 360, &randomised);
     let arms_y = randomised_y + h3 + 40;
@@ -160,7 +157,7 @@ fn diagram(lang: Lang, rows: &[ConsortRow]) -> String {
             ("analysed_primary_outcome", Ct::Analysed),
         ]
         .into_iter()
-        .map(|(stage, text)| format!("{}: {}", ct(lang, text), count(rows, stage, arm, "")))
+        .map(|(stage, text)| counted(lang, ct(lang, text), count(rows, stage, arm, "")))
         .collect();
         let mut with_name = vec![ct(lang, name).to_owned()];
         with_name.extend(lines);
@@ -195,6 +192,22 @@ fn diagram(lang: Lang, rows: &[ConsortRow]) -> String {
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// "Withdrawn: 3", "退出研究：3": the colon of the language.
+fn counted(lang: Lang, label: &str, count: u32) -> String {
+    match lang {
+        Lang::En => format!("{label}: {count}"),
+        Lang::Zh => format!("{label}：{count}"),
+    }
+}
+
+/// "Randomised (n = 40)", "随机分组（n = 40）": the brackets of the language.
+fn total(lang: Lang, label: &str, count: u32) -> String {
+    match lang {
+        Lang::En => format!("{label} (n = {count})"),
+        Lang::Zh => format!("{label}（n = {count}）"),
+    }
 }
 
 fn escape(text: &str) -> String {

@@ -145,8 +145,8 @@ fn text(text: Ct) -> [&'static str; 2] {
         Ct::Detail => ["Detail", "详情"],
         Ct::FromWhere => ["From", "来源地址"],
         Ct::NotYours => [
-            "Your role does not include managing accounts. The dashboard and exports for your role come with the next version of the console.",
-            "您的角色不包括账号管理。适用于您角色的仪表盘和数据导出将在控制台下一版本提供。",
+            "Your role reads the dashboard; managing accounts, users and tablets is the coordinator's. Exports from the console come with its next version; until then a coordinator runs hp-ecmo-server export.",
+            "您的角色可查看仪表盘；账号、用户和平板由协调员管理。控制台的数据导出将在下一版本提供，在此之前请由协调员运行 hp-ecmo-server export 导出。",
         ],
         Ct::SitesTitle => ["Site", "研究中心"],
         Ct::UsersTitle => ["Users of the tablets", "平板用户"],

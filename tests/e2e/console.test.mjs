@@ -6,7 +6,7 @@
 // tablet's offline shell neither serves nor caches the console. Both languages.
 import { after, before, test } from "node:test";
 import { TestServer } from "./support/server.mjs";
-import { Home, Screening, SignIn, assert, assertChinese, launch, screenshot, watchErrors } from "./support/pages.mjs";
+import { Home, Screening, SignIn, assert, assertChinese, chineseTextProblems, launch, screenshot, watchErrors } from "./support/pages.mjs";
 import { SyncStatus } from "./support/tablet.mjs";
 import { axeViolations } from "./support/checks.mjs";
 
@@ -163,6 +163,11 @@ test("the first coordinator sets up the console, invites a statistician, and rol
   assert.equal(await statistician.locator("[data-testid=console-site]").count(), 0);
   await statistician.waitForSelector("[data-testid=consort-table]");
   assert.match(await statistician.textContent("[data-testid=consort-table]"), /评估是否符合标准1/);
+  // The diagram's own words read as Chinese too (full-width colons and brackets).
+  const diagram = decodeURIComponent((await statistician.getAttribute("[data-testid=consort-diagram]", "src")).split(",")[1]);
+  const diagramText = diagram.replace(/<[^>]+>/g, "\n");
+  assert.match(diagramText, /评估是否符合标准（n = 1）/);
+  assert.deepEqual(chineseTextProblems(diagramText, { englishWords: false }), []);
   assert.equal(await statistician.locator("[data-testid=console-audit]").count(), 0);
   // Asked directly, the server refuses the coordinator's actions too.
   const refused = await statistician.evaluate(async () => {
