@@ -25,7 +25,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::AppBar;
-use crate::i18n::{Lang, Text, t};
+use crate::i18n::{Text, t};
 use crate::state::Session;
 
 /// How long a signed-in tablet may sit untouched before it locks.
@@ -35,13 +35,7 @@ const IDLE_LOCK_MS: f64 = 5.0 * 60_000.0;
 /// sign-in requires a signed-in user; an insecure origin gets one page only.
 #[component]
 pub fn App() -> impl IntoView {
-    let lang = RwSignal::new(Lang::initial());
-    provide_context(lang);
-    Effect::new(move || {
-        let lang = lang.get();
-        lang.save();
-        lang.apply_to_document();
-    });
+    let lang = crate::i18n::provide_lang();
     // Nothing is stored or synced on an insecure origin (`pages::InsecureOrigin`).
     if !pages::is_secure_origin() {
         return view! { <pages::InsecureOrigin/> }.into_any();

@@ -17,7 +17,6 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use trial::console::SessionResponse;
 
-use crate::i18n::Lang;
 use pages::{Home, SetUp};
 use text::{Ct, ct};
 
@@ -29,13 +28,7 @@ struct Session(RwSignal<Option<Option<SessionResponse>>>);
 /// The console's root: the language, the session, and its two pages.
 #[component]
 pub fn Console() -> impl IntoView {
-    let lang = RwSignal::new(Lang::initial());
-    provide_context(lang);
-    Effect::new(move || {
-        let lang = lang.get();
-        lang.save();
-        lang.apply_to_document();
-    });
+    let lang = crate::i18n::provide_lang();
     let session = Session(RwSignal::new(None));
     provide_context(session);
     spawn_local(async move {

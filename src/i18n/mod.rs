@@ -867,6 +867,20 @@ fn time_limit(lang: Lang, limit: TimeLimit) -> &'static str {
     )
 }
 
+/// Provides the language signal every component reads (`use_lang`), starting
+/// from the saved or the browser's language; each change is saved and shown in
+/// the document. Called once by each entry point's root.
+pub fn provide_lang() -> RwSignal<Lang> {
+    let lang = RwSignal::new(Lang::initial());
+    provide_context(lang);
+    Effect::new(move || {
+        let lang = lang.get();
+        lang.save();
+        lang.apply_to_document();
+    });
+    lang
+}
+
 /// The language signal every component reads, provided once by the root.
 pub fn use_lang() -> RwSignal<Lang> {
     expect_context::<RwSignal<Lang>>()

@@ -168,19 +168,32 @@ impl ConsoleSession {
         event: ConsoleEvent,
         detail: &str,
     ) -> Result<(), ApiError> {
-        let client = self.client.to_string();
-        state
-            .store
-            .audit_console(NewAuditEntry {
-                account_id: Some(self.account.id),
-                event,
-                detail,
-                client: &client,
-                at_ms: state.clock.now_ms(),
-            })
-            .await?;
-        Ok(())
+        audit(state, &self.client, Some(&self.account), event, detail).await
     }
+}
+
+/// Adds an entry to the console's audit trail: what `account` (none when no
+/// account is known, as for a sign-in with an unknown name) did from `client`,
+/// now. `detail` never holds a password, PIN, token or code.
+pub async fn audit(
+    state: &AppState,
+    client: &ClientAddress,
+    account: Option<&Account>,
+    event: ConsoleEvent,
+    detail: &str,
+) -> Result<(), ApiError> {
+    let client = client.to_string();
+    state
+        .store
+        .audit_console(NewAuditEntry {
+            account_id: account.map(|account| account.id),
+            event,
+            detail,
+            client: &client,
+            at_ms: state.clock.now_ms(),
+        })
+        .await?;
+    Ok(())
 }
 
 impl FromRequestParts<AppState> for ConsoleSession {

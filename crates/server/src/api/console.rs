@@ -21,10 +21,10 @@ use trial::console::{
 use super::ClientAddress;
 use super::openapi::{JsonBodyErrors, ServerFailure, SessionRefused};
 use crate::AppState;
-use crate::console::{self, ConsoleSession, OverTls};
+use crate::console::{self, ConsoleSession, OverTls, audit};
 use crate::error::{ApiError, ApiJson};
 use crate::secrets;
-use crate::store::{NewAuditEntry, SetupOutcome};
+use crate::store::SetupOutcome;
 
 /// The most audit entries one answer holds.
 const AUDIT_PAGE: i64 = 500;
@@ -324,28 +324,6 @@ async fn signed_in(
         Json(body),
     )
         .into_response())
-}
-
-/// Adds an entry to the console's audit trail for a request not (yet) signed in.
-async fn audit(
-    state: &AppState,
-    client: &ClientAddress,
-    account: Option<&Account>,
-    event: ConsoleEvent,
-    detail: &str,
-) -> Result<(), ApiError> {
-    let client = client.to_string();
-    state
-        .store
-        .audit_console(NewAuditEntry {
-            account_id: account.map(|account| account.id),
-            event,
-            detail,
-            client: &client,
-            at_ms: state.clock.now_ms(),
-        })
-        .await?;
-    Ok(())
 }
 
 /// Runs a password hash off the async threads: Argon2 takes tens of
