@@ -15,7 +15,7 @@ use crate::components::dirty::use_dirty;
 use crate::crypto;
 use crate::i18n::{Lang, Text, crypto_error, store_error, sync_error, t, use_lang};
 use crate::pages::Enrol;
-use crate::state::{DATABASE, use_session, use_tablet};
+use crate::state::{DATABASE, Session, Tablet, use_session, use_tablet};
 use crate::store::{Store, UserRecord};
 use crate::sync::{self, SyncError};
 
@@ -147,17 +147,7 @@ fn FirstUser() -> impl IntoView {
                 .await
             }
             .await;
-            match result {
-                Ok(user) => {
-                    once.saved();
-                    session.user.set(Some(user));
-                    tablet.refresh();
-                }
-                Err(message) => {
-                    once.reopen();
-                    error.try_set(Some(message));
-                }
-            }
+            signed_in_or_refused(once, session, tablet, error, result);
         });
     };
     view! {
@@ -318,17 +308,7 @@ fn ChangePin(user: UserRecord, old: String) -> impl IntoView {
                 Ok(pin) => keep_user(lang, UserRecord { pin, ..user }).await,
                 Err(message) => Err(message),
             };
-            match kept {
-                Ok(user) => {
-                    once.saved();
-                    session.user.set(Some(user));
-                    tablet.refresh();
-                }
-                Err(message) => {
-                    once.reopen();
-                    error.try_set(Some(message));
-                }
-            }
+            signed_in_or_refused(once, session, tablet, error, kept);
         });
     };
     view! {
@@ -383,6 +363,28 @@ impl NewPinInputs {
         view! {
             {input(id.to_owned(), Text::NewPin, self.pin)}
             {input(format!("{id}-again"), Text::PinAgain, self.again)}
+        }
+    }
+}
+
+/// Signs the user a PIN form kept in, or reopens the form saying why they could
+/// not be kept: the end of the first user's form and of a replacing PIN's.
+fn signed_in_or_refused(
+    once: SaveOnce,
+    session: Session,
+    tablet: Tablet,
+    error: RwSignal<Option<String>>,
+    kept: Result<UserRecord, String>,
+) {
+    match kept {
+        Ok(user) => {
+            once.saved();
+            session.user.set(Some(user));
+            tablet.refresh();
+        }
+        Err(message) => {
+            once.reopen();
+            error.try_set(Some(message));
         }
     }
 }
