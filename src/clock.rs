@@ -1,6 +1,24 @@
 //! The tablet's clock, read in one place: the trial core takes time as an argument.
+//!
+//! Times are shown and typed on the site's wall clock (`trial::time::Calendar`):
+//! a tablet set to UTC at a Shanghai site shows and reads Shanghai times. The
+//! calendar is set once the enrolment is read ([`set_calendar`]); before
+//! enrolment (training mode) it is the device's own zone, and the screens say so.
 
-use trial::time::Moment;
+use std::cell::RefCell;
+
+use trial::time::{Calendar, Moment};
+
+thread_local! {
+    /// Where times are shown and read: the page has one tablet and one site.
+    static CALENDAR: RefCell<Calendar> = const { RefCell::new(Calendar::Device) };
+}
+
+/// Shows and reads times on `calendar`'s clock from now on; called when the
+/// enrolment is read and whenever it changes.
+pub fn set_calendar(calendar: Calendar) {
+    CALENDAR.set(calendar);
+}
 
 /// Now, as UTC milliseconds plus the tablet's current UTC offset. A clock set
 /// outside the years a moment can hold (1900–2200) reads as the nearest of them
@@ -23,13 +41,13 @@ pub fn now() -> Moment {
 const MIN_UTC_MS: i64 = -2_208_988_800_000;
 const MAX_UTC_MS: i64 = 7_258_118_400_000;
 
-/// A date-time as a nurse types it, on the tablet's wall clock, in ISO order and
+/// A date-time as a nurse types it, on the site's wall clock, in ISO order and
 /// 24-hour whatever the language: "2026-03-10 14:05". Also read: a `T` for the
 /// space (as the browser's own inputs wrote it), a one-digit hour ("9:05"), a
 /// full-width colon from a Chinese keyboard, and the twelve digits alone
 /// ("202603101405") that a numeric keypad can type. `Ok(None)` when blank; an
-/// error when it is none of these, or names no such day, or a time the tablet's
-/// clock skips (a daylight-saving gap).
+/// error when it is none of these, or names no such day, or a time the site's
+/// clocks skip (a daylight-saving gap).
 pub fn read_local_input(text: &str) -> Result<Option<Moment>, NotADate> {
     let text = text.trim().replace('：', ":");
     if text.is_empty() {
@@ -53,18 +71,29 @@ pub fn read_local_input(text: &str) -> Result<Option<Moment>, NotADate> {
     if time.1.len() != 2 {
         return Err(NotADate);
     }
+    let typed = date.at(hour as i8, minute as i8, 0, 0);
+    CALENDAR.with_borrow(|calendar| match calendar {
+        Calendar::Site(zone) => Calendar::moment_in(zone, typed).map(Some).ok_or(NotADate),
+        Calendar::Device => on_the_device_clock(typed).map(Some),
+    })
+}
+
+/// The moment the device's own clock shows as `typed`, by the browser's rules
+/// for its zone.
+fn on_the_device_clock(typed: jiff::civil::DateTime) -> Result<Moment, NotADate> {
+    let (hour, minute) = (typed.hour(), typed.minute());
     let local = js_sys::Date::new_with_year_month_day_hr_min(
-        u32::try_from(date.year()).map_err(|_| NotADate)?,
-        i32::from(date.month()) - 1,
-        i32::from(date.day()),
-        hour as i32,
-        minute as i32,
+        u32::try_from(typed.year()).map_err(|_| NotADate)?,
+        i32::from(typed.month()) - 1,
+        i32::from(typed.day()),
+        i32::from(hour),
+        i32::from(minute),
     );
     // A wall-clock time that does not exist here comes back moved.
-    if local.get_hours() != hour || local.get_minutes() != minute {
+    if local.get_hours() != hour as u32 || local.get_minutes() != minute as u32 {
         return Err(NotADate);
     }
-    from_js_date(&local).map(Some).ok_or(NotADate)
+    from_js_date(&local).ok_or(NotADate)
 }
 
 /// A date as typed: "1970-06-15" (ISO order in every language), or its eight
@@ -131,17 +160,17 @@ pub fn at_utc_ms(utc_ms: i64) -> Option<Moment> {
     from_js_date(&js_sys::Date::new(&(utc_ms as f64).into()))
 }
 
-/// How a date-time input shows `moment` on the tablet's wall clock, and what
-/// [`read_local_input`] reads back: "2026-03-01 12:00".
+/// How a date-time input shows `moment` on the site's wall clock (the device's
+/// before enrolment), and what [`read_local_input`] reads back: "2026-03-01 12:00".
 pub fn to_local_input(moment: Moment) -> String {
-    let date = js_sys::Date::new(&(moment.utc_ms() as f64).into());
+    let shown = CALENDAR.with_borrow(|calendar| calendar.wall_clock(moment));
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}",
-        date.get_full_year(),
-        date.get_month() + 1,
-        date.get_date(),
-        date.get_hours(),
-        date.get_minutes()
+        shown.year(),
+        shown.month(),
+        shown.day(),
+        shown.hour(),
+        shown.minute()
     )
 }
 

@@ -198,6 +198,8 @@ impl Tablet {
         let result = async {
             let enrolment = store.enrolment().await?;
             let context = StateContext::of(enrolment.as_ref());
+            // Before anything read below is shown: its times are the site's.
+            crate::clock::set_calendar(context.calendar.clone());
             set_if_changed(self.outbox, store.outbox().await?);
             set_if_changed(self.lease, store.active_lease().await?);
             set_if_changed(self.users, store.users().await?);

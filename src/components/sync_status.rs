@@ -39,7 +39,7 @@ pub fn SyncStatusPanel() -> impl IntoView {
             Some(moment) => labelled(
                 lang,
                 t(lang, Text::SyncLast),
-                &clock::to_local_input(moment).replacen('T', " ", 1),
+                &clock::to_local_input(moment),
             ),
             None => t(lang, Text::SyncNever).into(),
         }

@@ -252,6 +252,7 @@ pub enum Text {
     SampleNotYet,
     CytokineSamples,
     SamplesHelp,
+    WindowsOnTabletClock,
     NoWindow,
     NotDone,
     NotDoneReason,
@@ -488,6 +489,20 @@ pub fn numbered_form(lang: Lang, form: FormRef, ordinal: usize) -> String {
             format!("第 {ordinal} 次{}", t(lang, Text::FormHemoperfusionSession))
         }
         _ => format!("{} {ordinal}", form_label(lang, form)),
+    }
+}
+
+/// How the sample list reads, and on whose clock its windows are: the site's
+/// zone, by name ("Asia/Shanghai"), or this tablet's in training.
+pub fn samples_help(lang: Lang, zone: Option<&str>) -> String {
+    let clock = match (zone, lang) {
+        (Some(zone), Lang::En) => format!("Windows are in the site's local time ({zone})."),
+        (Some(zone), Lang::Zh) => format!("采样时间窗按研究中心当地时间（{zone}）显示。"),
+        (None, _) => t(lang, Text::WindowsOnTabletClock).to_owned(),
+    };
+    match lang {
+        Lang::En => format!("{} {clock}", t(lang, Text::SamplesHelp)),
+        Lang::Zh => format!("{}{clock}", t(lang, Text::SamplesHelp)),
     }
 }
 

@@ -321,8 +321,12 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
         Text::SampleNotYet => ["not yet", "未到采样时间"],
         Text::CytokineSamples => ["Cytokine samples", "细胞因子采样"],
         Text::SamplesHelp => [
-            "Time points count from T0, the randomisation; windows are on this tablet's clock. Tap a time point to record its sample or see what was recorded.",
-            "各时间点自 T0（随机分组时刻）起计算，采样时间窗按本平板时钟显示。点击时间点可录入样本或查看已录入内容。",
+            "Time points count from T0, the randomisation. Tap a time point to record its sample or see what was recorded.",
+            "各时间点自 T0（随机分组时刻）起计算。点击时间点可录入样本或查看已录入内容。",
+        ],
+        Text::WindowsOnTabletClock => [
+            "Windows are on this tablet's clock.",
+            "采样时间窗按本平板时钟显示。",
         ],
         Text::NoWindow => ["no window", "无采样时间窗"],
         Text::NotDone => ["Not done", "未做"],

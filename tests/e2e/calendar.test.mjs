@@ -2,8 +2,11 @@
 // Asia/Shanghai time screens at 2026-03-09 23:30 UTC (already 07:30 on 10 March in
 // Shanghai) a patient born on 10 March 2008. The age is read in the site's zone,
 // whose rules the tablet got at enrolment: 18, eligible. Read in the tablet's own
-// zone it would be 17, not eligible. Randomised then, the daily assessments'
-// study days are dates on Shanghai's calendar too: day 1 is 10 March, not 9.
+// zone it would be 17, not eligible. Times are the ward's too: the ECMO start is
+// typed on Shanghai's clock (read on the tablet's, it would be hours in the
+// future), and the list and the sample windows show Shanghai times. Randomised
+// then, the daily assessments' study days are dates on Shanghai's calendar too:
+// day 1 is 10 March, not 9.
 import { after, before, test } from "node:test";
 import { TestServer } from "./support/server.mjs";
 import { FollowUp, Home, LANDSCAPE, Participant, Screening, SignIn, assert, launch, screenshot, watchErrors } from "./support/pages.mjs";
@@ -31,7 +34,8 @@ test("a UTC tablet at a Shanghai site reads the age in Shanghai's calendar", asy
     const home = new Home(page);
     await home.newScreening();
     const screening = new Screening(page);
-    await screening.fillEligible({ born: "2008-03-10", ecmoHoursAgo: 3 });
+    await screening.fillEligible({ born: "2008-03-10", ecmoHoursAgo: 3, zone: "Asia/Shanghai" });
+    assert.match(await page.inputValue("#ecmo_started_at"), /^2026-03-10[ T]04:30$/);
     assert.equal(await page.textContent("[data-testid=computed-age]"), "18");
     assert.equal(await screening.outcome(), "Eligible");
     await screenshot(page, "calendar-utc-tablet-shanghai-site");
@@ -41,10 +45,16 @@ test("a UTC tablet at a Shanghai site reads the age in Shanghai's calendar", asy
     await page.waitForSelector("[data-testid=randomise-button]:not([disabled])");
     await participant.randomiseWithDoubleTap();
     const followUp = new FollowUp(page);
+    await followUp.section("samples");
+    assert.match(await page.textContent("[data-testid=sample-H0]"), /03-10 06:30.08:30/);
+    assert.match(await page.textContent("[data-testid=samples] .hint"), /site.s local time \(Asia\/Shanghai\)/);
+    await screenshot(page, "calendar-sample-windows-shanghai-site");
     await followUp.section("daily");
     assert.equal(await page.textContent("[data-testid=daily-1] .row-detail"), "2026-03-10");
     assert.equal(await page.textContent("[data-testid=daily-7] .row-detail"), "2026-03-16");
     await screenshot(page, "calendar-daily-dates-shanghai-site");
+    await page.click(".app-title");
+    assert.match(await page.textContent("[data-testid=participant-row]"), /2026-03-10 07:30/);
     assert.deepEqual(errors.filter((error) => !/ERR_INTERNET_DISCONNECTED|status of 409/.test(error)), []);
     await context.close();
   } finally {

@@ -9,8 +9,8 @@
 
 use std::fmt;
 
-use jiff::civil::Date;
-use jiff::tz::{Offset, TimeZone};
+use jiff::civil::{Date, DateTime};
+use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
 use serde::{Deserialize, Serialize};
 
 /// Where calendar dates are read: the site's time zone, whose rules (TZif, RFC 8536)
@@ -46,11 +46,34 @@ impl Calendar {
 
     /// The date `moment` falls on.
     pub fn date(&self, moment: Moment) -> Date {
+        self.wall_clock(moment).date()
+    }
+
+    /// The date and time the site's clocks showed at `moment`: what the screens
+    /// show and what a nurse types, so a tablet set to another zone shows the
+    /// ward's times. On the device's calendar, the offset the moment was
+    /// recorded with.
+    pub fn wall_clock(&self, moment: Moment) -> DateTime {
         match self {
             Self::Site(zone) => jiff::Timestamp::from_millisecond(moment.utc_ms)
-                .map_or_else(|_| moment.local_date(), |at| zone.to_datetime(at).date()),
-            Self::Device => moment.local_date(),
+                .map_or_else(|_| moment.local_datetime(), |at| zone.to_datetime(at)),
+            Self::Device => moment.local_datetime(),
         }
+    }
+
+    /// The moment the clocks of `zone` show as `at`, with the zone's offset then:
+    /// how a time typed at the site is read. In an hour the clocks repeat, the
+    /// first time round (as browsers read it); `None` for a time they skip (a
+    /// daylight-saving gap) or outside the years a moment holds.
+    pub fn moment_in(zone: &TimeZone, at: DateTime) -> Option<Moment> {
+        let offset = match zone.to_ambiguous_timestamp(at).offset() {
+            AmbiguousOffset::Unambiguous { offset } => offset,
+            AmbiguousOffset::Fold { before, .. } => before,
+            AmbiguousOffset::Gap { .. } => return None,
+        };
+        let instant = offset.to_timestamp(at).ok()?;
+        let minutes = i16::try_from(offset.seconds() / 60).ok()?;
+        Moment::new(instant.as_millisecond(), minutes).ok()
     }
 
     /// The zone's IANA name; `None` for the device's offsets.
@@ -146,11 +169,15 @@ impl Moment {
 
     /// The calendar date on the device's wall clock at this moment.
     pub fn local_date(self) -> Date {
+        self.local_datetime().date()
+    }
+
+    fn local_datetime(self) -> DateTime {
         let timestamp = jiff::Timestamp::from_millisecond(self.utc_ms)
             .expect("Moment::new keeps the instant inside jiff's range");
         let offset = Offset::from_seconds(i32::from(self.offset_minutes) * 60)
             .expect("Moment::new keeps the offset inside ±18 h");
-        offset.to_datetime(timestamp).date()
+        offset.to_datetime(timestamp)
     }
 
     /// Milliseconds from `earlier` to `self`; negative when `self` is before.

@@ -299,12 +299,12 @@ fn ordinal(participant: &Participant, kind: FormKind, id: Uuid) -> usize {
         .count()
 }
 
-/// `moment` on the tablet's wall clock: "2026-03-01 12:00".
+/// `moment` on the site's wall clock: "2026-03-01 12:00".
 pub(crate) fn wall_clock(moment: Moment) -> String {
-    clock::to_local_input(moment).replacen('T', " ", 1)
+    clock::to_local_input(moment)
 }
 
-/// A sample window on the tablet's wall clock, the date written once when both
+/// A sample window on the site's wall clock, the date written once when both
 /// ends fall on the same day: "03-01 11:00–13:00" / "03-01 11:00～13:00".
 fn window_text(lang: Lang, window: &SampleWindow) -> String {
     let earliest = wall_clock(window.earliest());
@@ -381,7 +381,7 @@ pub(crate) fn user_name(users: &[UserRecord], id: Uuid) -> String {
         .unwrap_or_else(|| actions::short_id(id, 8))
 }
 
-/// Who recorded something and when, on this tablet's clock: "Li Na · 2026-03-01
+/// Who recorded something and when, on the site's clock: "Li Na · 2026-03-01
 /// 12:00".
 pub(crate) fn recorded_by(users: &[UserRecord], by: &Provenance) -> String {
     format!(

@@ -1,5 +1,5 @@
 //! The six cytokine time points (CRF.md §5) as a list: each one's window on the
-//! tablet's clock and where it stands (recorded, due, overdue, not yet). Tapping a
+//! site's clock and where it stands (recorded, due, overdue, not yet). Tapping a
 //! time point opens its sample form, or, once saved, its values with "Correct".
 
 use leptos::prelude::*;
@@ -11,13 +11,15 @@ use trial::time::Moment;
 
 use super::rows::{FormRow, RowState};
 use super::{OpenForm, describe_entry, window_text};
-use crate::i18n::{Lang, Text, t, use_lang};
+use crate::i18n::{Lang, Text, samples_help, t, use_lang};
 use crate::pages::home::ticking_clock;
+use crate::state::use_tablet;
 
 /// The list of time points.
 #[component]
 pub(super) fn Samples(participant: Signal<Participant>, open: OpenForm) -> impl IntoView {
     let lang = use_lang();
+    let tablet = use_tablet();
     let now = ticking_clock();
     let rows = TimePoint::ALL
         .into_iter()
@@ -51,7 +53,9 @@ pub(super) fn Samples(participant: Signal<Participant>, open: OpenForm) -> impl 
     view! {
         <section class="card follow-up" data-testid="samples">
             <h2>{move || t(lang.get(), Text::CytokineSamples)}</h2>
-            <p class="hint">{move || t(lang.get(), Text::SamplesHelp)}</p>
+            <p class="hint">
+                {move || tablet.calendar.with(|calendar| samples_help(lang.get(), calendar.zone_name()))}
+            </p>
             <ul class="form-list">{rows}</ul>
         </section>
     }

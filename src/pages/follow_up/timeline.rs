@@ -1,4 +1,4 @@
-//! Every event of the participant, newest first: when (on this tablet's clock),
+//! Every event of the participant, newest first: when (on the site's clock),
 //! who, what, and on which tablet. The "what" of a form or a correction comes from
 //! the projection's history, so it shows the value each event actually replaced;
 //! a re-screening lists the answers it changed; consent, withdrawal and the end of

@@ -36,13 +36,16 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
-/** A datetime-local value `msAgo` before now, on the browser's own wall clock. */
-export async function localInput(page, msAgo) {
-  return page.evaluate((ms) => {
-    const d = new Date(Date.now() - ms);
-    const p = (n) => String(n).padStart(2, "0");
-    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
-  }, msAgo);
+/** A date-time as typed, `msAgo` before now, on the clock of `timeZone` (the
+ *  browser's own zone when not given). */
+export async function localInput(page, msAgo, timeZone) {
+  return page.evaluate(([ms, timeZone]) => {
+    const format = new Intl.DateTimeFormat("en-CA", {
+      timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    });
+    const part = Object.fromEntries(format.formatToParts(new Date(Date.now() - ms)).map(({ type, value }) => [type, value]));
+    return `${part.year}-${part.month}-${part.day}T${part.hour}:${part.minute}`;
+  }, [msAgo, timeZone]);
 }
 
 export class SignIn {
@@ -81,7 +84,7 @@ const NO = ["map_below65_for30_min", "vasopressors_to_keep_sbp90", "elevated_lv_
 export class Screening {
   constructor(page) { this.page = page; }
   async answer(field, answer) { await this.page.click(`label[for=${field}-${answer}]`); }
-  async fillEligible({ born = "1970-06-15", ecmoHoursAgo = 3, initials = "zwl", bed = "12" } = {}) {
+  async fillEligible({ born = "1970-06-15", ecmoHoursAgo = 3, initials = "zwl", bed = "12", zone } = {}) {
     await this.page.fill("#patient_initials", initials);
     await this.page.fill("#bed", bed);
     await this.page.fill("#date_of_birth", born);
@@ -92,7 +95,7 @@ export class Screening {
     for (const field of NO) await this.answer(field, "no");
     await this.page.fill("#lactate_mmol_per_l", "4.2");
     await this.answer("ecmo_mode", "va");
-    await this.page.fill("#ecmo_started_at", await localInput(this.page, ecmoHoursAgo * 3600e3));
+    await this.page.fill("#ecmo_started_at", await localInput(this.page, ecmoHoursAgo * 3600e3, zone));
   }
   async outcome() { return this.page.textContent("[data-testid=outcome]"); }
   async eligibilityText() { return this.page.textContent("[data-testid=eligibility]"); }
