@@ -378,7 +378,7 @@ pub(super) fn EntryField(
     // Only where "not done" is an answer: an adverse event's term is not.
     let toggle = field.may_be_not_done().then(|| {
         view! {
-            <label class="check" for=toggle_id.clone()>
+            <label class="check not-done" for=toggle_id.clone()>
                 <input
                     type="checkbox"
                     id=toggle_id.clone()
@@ -398,24 +398,13 @@ pub(super) fn EntryField(
             {value_input}
         </Show>
     };
-    // A typed value has its label and "not done" on one line above the input; a
-    // choice has its buttons first and "not done" as the last of them.
-    let body = if is_choice {
-        view! {
-            {label}
-            <div class="entry-row">{value_or_reason}{toggle}</div>
-        }
-        .into_any()
-    } else {
-        view! {
-            <div class="entry-head">{label}{toggle}</div>
-            <div class="entry-row">{value_or_reason}</div>
-        }
-        .into_any()
-    };
+    // The label alone above (a long one wraps without moving anything), then
+    // the input or buttons with "not done" after them, small: one quiet toggle
+    // at the end of the line, not a second button beside every label.
     view! {
         <div class="field entry-field" class:choice=is_choice class:invalid=invalid class:warning=warning>
-            {body}
+            <div class="entry-head">{label}</div>
+            <div class="entry-row">{value_or_reason}{toggle}</div>
             <p class="field-error" id=error_id.clone() data-testid=error_id role="alert">
                 {move || error.with(|error| error.as_ref().map(|e| field_error(lang.get(), e)))}
             </p>
