@@ -182,51 +182,80 @@ impl Tablet {
     /// again when they are not current.
     async fn read(self, changes: Changes) {
         match self.read_from_store(changes).await {
-            Ok(stale) => {
+            Ok(()) => {
                 self.error.set(None);
-                if stale {
-                    spawn_local(self.rebuild());
-                }
+                // After the screen has what it asked for: counting the log takes
+                // longer the longer it is, and a save should not wait for it.
+                spawn_local(self.rebuild_if_stale());
             }
             Err(error) => self.error.set(Some(error.to_string())),
         }
         self.loaded.set(true);
     }
 
-    async fn read_from_store(self, changes: Changes) -> Result<bool, StoreError> {
+    /// Folds the states again when they are not those of this build and
+    /// calendar, or are behind the log.
+    async fn rebuild_if_stale(self) {
+        let current = async {
+            let store = Store::open(DATABASE).await?;
+            let context = store.state_context().await;
+            let current = match context {
+                Ok(context) => store.states_are_current(&context).await,
+                Err(error) => Err(error),
+            };
+            store.close();
+            current
+        }
+        .await;
+        match current {
+            Ok(true) => {}
+            Ok(false) => self.rebuild().await,
+            Err(error) => self.error.set(Some(error.to_string())),
+        }
+    }
+
+    async fn read_from_store(self, changes: Changes) -> Result<(), StoreError> {
         let store = Store::open(DATABASE).await?;
         let result = async {
             let enrolment = store.enrolment().await?;
             let context = StateContext::of(enrolment.as_ref());
             // Before anything read below is shown: its times are the site's.
             crate::clock::set_calendar(context.calendar.clone());
-            set_if_changed(self.outbox, store.outbox().await?);
-            set_if_changed(self.lease, store.active_lease().await?);
-            set_if_changed(self.users, store.users().await?);
-            set_if_changed(self.device, Some(store.chain_head().await?.device_id()));
+            let (outbox, lease, users, head, sync) = futures::try_join!(
+                store.outbox(),
+                store.active_lease(),
+                store.users(),
+                store.chain_head(),
+                store.sync_state(),
+            )?;
+            set_if_changed(self.lease, lease);
+            set_if_changed(self.users, users);
+            set_if_changed(self.device, Some(head.device_id()));
             set_if_changed(self.enrolment, enrolment);
-            set_if_changed(self.sync, store.sync_state().await?);
+            set_if_changed(self.sync, sync);
             let open = self.wanted.get_value();
             let first_read = !self.loaded.get_untracked();
             match changes {
-                Changes::All => self.summaries.set(store.summaries(&context).await?),
-                Changes::Participants(_) if first_read => {
-                    self.summaries.set(store.summaries(&context).await?);
-                }
-                Changes::Participants(ids) if ids.is_empty() => {}
-                Changes::Participants(ids) => {
-                    let fresh = store.summaries_of(&ids, &context).await?;
-                    self.summaries.update(|summaries| merge(summaries, fresh));
+                Changes::Participants(ids) if !first_read => {
+                    if !ids.is_empty() {
+                        let fresh = store.summaries_of(&ids, &context).await?;
+                        self.summaries.update(|summaries| merge(summaries, fresh));
+                    }
                     if let Some(open) = open.filter(|open| ids.contains(open)) {
                         self.set_open(&store, open, &context).await?;
                     }
-                    return Ok(!store.states_are_current(&context).await?);
+                }
+                _ => {
+                    self.summaries.set(store.summaries(&context).await?);
+                    if let Some(open) = open {
+                        self.set_open(&store, open, &context).await?;
+                    }
                 }
             }
-            if let Some(open) = open {
-                self.set_open(&store, open, &context).await?;
-            }
-            Ok(!store.states_are_current(&context).await?)
+            // Last: a new entry in the outbox starts a sync, which should not
+            // compete with showing what was just saved.
+            set_if_changed(self.outbox, outbox);
+            Ok(())
         }
         .await;
         store.close();

@@ -44,8 +44,11 @@ pub fn ParticipantPage() -> impl IntoView {
                 // The last participant seen stands in while `Show` swaps to its
                 // fallback (the participant gone, as at enrolment's training wipe).
                 let last = participant.get_untracked()?;
-                let shown = Signal::derive(move || participant.get().unwrap_or_else(|| last.clone()));
-                Some(view! { <ParticipantView participant=shown/> })
+                // A memo, not a derived signal: every section reads the
+                // participant, and a derived signal would clone their whole state
+                // at each read; a memo holds one copy, made once per change.
+                let shown = Memo::new(move |_| participant.get().unwrap_or_else(|| last.clone()));
+                Some(view! { <ParticipantView participant=shown.into()/> })
             }}
         </Show>
     }

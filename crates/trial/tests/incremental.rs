@@ -280,7 +280,14 @@ fn check_event_by_event(arrived: &[Event], holder: Holder) -> Result<(), TestCas
                 }
             }
         }
-        states.insert(id, state.to_stored());
+        // What is stored reads back as exactly the state it was written from
+        // (the tablet keeps the last state written instead of reading it again).
+        let stored = state.to_stored();
+        prop_assert_eq!(
+            &Participant::from_stored(&stored, &calendar).unwrap(),
+            &state
+        );
+        states.insert(id, stored);
 
         let so_far = &arrived[..=count];
         let whole = match holder {
