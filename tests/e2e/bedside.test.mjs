@@ -37,7 +37,8 @@ const FORMS = [
 
 /** What is out of line on the screen: a "not done" beside a label instead of
  *  after its input, inputs side by side at different heights (a label that
- *  wraps pushing its input down), a status tag stretched wider than its words. */
+ *  wraps pushing its input down), a word broken inside a section's tile, a
+ *  status tag stretched wider than its words. */
 async function untidy(page) {
   return page.evaluate(() => {
     const found = [];
@@ -56,6 +57,17 @@ async function untidy(page) {
           const sideBySide = Math.abs(ra.top - rb.top) < 1;
           if (sideBySide && Math.abs(box(a).top - box(b).top) >= 1) found.push(`${a.id} and ${b.id} at ${box(a).top} and ${box(b).top} px`);
         }
+      }
+    }
+    // A section's name may wrap between words, never inside one
+    // ("Hemoperfusio / n sessions").
+    for (const name of document.querySelectorAll("button.section-tile .section-name")) {
+      for (const text of [...name.childNodes].filter((node) => node.nodeType === Node.TEXT_NODE))
+      for (const word of text.data.matchAll(/[A-Za-z]+/g)) {
+        const range = document.createRange();
+        range.setStart(text, word.index);
+        range.setEnd(text, word.index + word[0].length);
+        if (range.getClientRects().length > 1) found.push(`"${word[0]}" broken in its tile`);
       }
     }
     for (const tag of document.querySelectorAll(".form-row .state")) {
