@@ -290,10 +290,7 @@ fn object_entries(json: Value) -> Vec<(Field, Value)> {
     };
     object
         .into_iter()
-        .filter_map(|(key, value)| {
-            let field = serde_json::from_value::<Field>(Value::String(key)).ok()?;
-            Some((field, value))
-        })
+        .filter_map(|(key, value)| Some((Field::from_key(&key)?, value)))
         .collect()
 }
 

@@ -27,17 +27,19 @@ macro_rules! fields {
         ///
         /// The serialised names are stable keys: the app's translations and the
         /// server's error answers use them, so variants are appended, never renamed.
-        #[derive(
-            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-        )]
+        /// Serialised as its key by hand ([`Field::key`], [`Field::from_key`]): the
+        /// derived code for so many names was about 35 KB of the tablet's wasm.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Field {
             $(
                 #[doc = $label]
                 $(#[$attribute])*
-                #[serde(rename = $key)]
                 $variant,
             )*
         }
+
+        /// Every field's key, in declaration order.
+        const KEYS: &[&str] = &[$($key),*];
 
         impl Field {
             /// Every field, in declaration order: the screening form first, then the
@@ -51,6 +53,11 @@ macro_rules! fields {
                 match self {
                     $(Self::$variant => $key,)*
                 }
+            }
+
+            /// The field whose key is `key`, if any.
+            pub fn from_key(key: &str) -> Option<Self> {
+                KEYS.iter().position(|known| *known == key).map(|at| Self::ALL[at])
             }
 
             /// The English label, for logs and server messages; the app translates
@@ -89,6 +96,19 @@ macro_rules! fields {
             }
         }
     };
+}
+
+impl Serialize for Field {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.key())
+    }
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let key = String::deserialize(deserializer)?;
+        Self::from_key(&key).ok_or_else(|| serde::de::Error::unknown_variant(&key, KEYS))
+    }
 }
 
 // CRF.md gives no range for the vasoactive doses, so those are ours: the upper
@@ -770,7 +790,25 @@ mod tests {
         for field in Field::ALL {
             let serialised = serde_json::to_value(field).unwrap();
             assert_eq!(serialised, field.key(), "{field:?}");
+            assert_eq!(serde_json::from_value::<Field>(serialised).unwrap(), field);
+            assert_eq!(Field::from_key(field.key()), Some(field));
         }
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_the_keys_it_could_be() {
+        let error = serde_json::from_str::<Field>("\"heigth_cm\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("unknown variant `heigth_cm`, expected one of `screened_at`"),
+            "{error}"
+        );
+        assert_eq!(Field::from_key("heigth_cm"), None);
+        // As a map key too, as the forms store their values.
+        let values: std::collections::BTreeMap<Field, u32> =
+            serde_json::from_str(r#"{"height_cm": 165}"#).unwrap();
+        assert_eq!(values[&Field::HeightCm], 165);
     }
 
     #[test]
