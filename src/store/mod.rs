@@ -322,6 +322,22 @@ impl Store {
     }
 
     async fn ensure_chain_head(&self) -> Result<(), StoreError> {
+        // Asked first without writing: a read-write transaction on the meta store
+        // waits for every other one that touches it (a sync storing a page), and
+        // this runs at every open, before every save.
+        let tx = self
+            .db
+            .transaction(&[META], TransactionMode::ReadOnly)
+            .map_err(database)?;
+        let held = tx
+            .store(META)
+            .map_err(database)?
+            .key_exists(JsValue::from_str(CHAIN_HEAD))
+            .await
+            .map_err(database)?;
+        if held {
+            return Ok(());
+        }
         let tx = self
             .db
             .transaction(&[META], TransactionMode::ReadWrite)
