@@ -71,6 +71,8 @@ pub struct Tablet {
     /// The participant the screen last asked for: re-read when their state
     /// changes.
     wanted: StoredValue<Option<Uuid>>,
+    /// The stamp the states were last read with.
+    stamp: StoredValue<Option<String>>,
 }
 
 /// Long work the tablet does in the background, for the progress bar.
@@ -117,6 +119,7 @@ impl Tablet {
             error: RwSignal::new(None),
             opening: RwSignal::new(None),
             wanted: StoredValue::new(None),
+            stamp: StoredValue::new(None),
         }
     }
 
@@ -178,15 +181,24 @@ impl Tablet {
 
     /// Reads what `changes` names and the small records (outbox, lease, users,
     /// enrolment, sync state), setting only the signals whose value changed, so
-    /// a sync that stored nothing new redraws nothing. Starts folding the states
-    /// again when they are not current.
+    /// a sync that stored nothing new redraws nothing. At the first read, and
+    /// when anything may have changed, starts folding the states again when they
+    /// are not current.
     async fn read(self, changes: Changes) {
+        // Whether the states may not be this build's or may lag the log: at the
+        // first read, when another tab says anything may have changed, and when
+        // the calendar changed (enrolment, new rules for the site's zone). A
+        // save or a pulled page folds its events in its own transaction, so
+        // after one they are current; and counting the log takes longer the
+        // longer it is, too long to do after every page of a sync.
+        let check = !self.loaded.get_untracked() || matches!(changes, Changes::All);
         match self.read_from_store(changes).await {
-            Ok(()) => {
+            Ok(new_stamp) => {
                 self.error.set(None);
-                // After the screen has what it asked for: counting the log takes
-                // longer the longer it is, and a save should not wait for it.
-                spawn_local(self.rebuild_if_stale());
+                if check || new_stamp {
+                    // After the screen has what it asked for.
+                    spawn_local(self.rebuild_if_stale());
+                }
             }
             Err(error) => self.error.set(Some(error.to_string())),
         }
@@ -214,13 +226,23 @@ impl Tablet {
         }
     }
 
-    async fn read_from_store(self, changes: Changes) -> Result<(), StoreError> {
+    /// Whether the states' stamp (build, schema, calendar) differs from the
+    /// last read's.
+    async fn read_from_store(self, changes: Changes) -> Result<bool, StoreError> {
         let store = Store::open(DATABASE).await?;
         let result = async {
             let enrolment = store.enrolment().await?;
             let context = StateContext::of(enrolment.as_ref());
             // Before anything read below is shown: its times are the site's.
             crate::clock::set_calendar(context.calendar.clone());
+            let new_stamp = self
+                .stamp
+                .try_update_value(|stamp| {
+                    let new = stamp.as_deref() != Some(context.stamp.as_str());
+                    *stamp = Some(context.stamp.clone());
+                    new
+                })
+                .unwrap_or(false);
             let (outbox, lease, users, head, sync) = futures::try_join!(
                 store.outbox(),
                 store.active_lease(),
@@ -255,7 +277,7 @@ impl Tablet {
             // Last: a new entry in the outbox starts a sync, which should not
             // compete with showing what was just saved.
             set_if_changed(self.outbox, outbox);
-            Ok(())
+            Ok(new_stamp)
         }
         .await;
         store.close();
