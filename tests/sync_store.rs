@@ -11,6 +11,7 @@ use hp_ecmo::store::{
 use serde::Deserialize;
 use trial::event::{ChainHead, Event, EventDraft, EventKind};
 use trial::pin::{MIN_ITERATIONS, Pin, PinHash, PinSalt};
+use trial::projection::Participant;
 use trial::randomisation::{LeaseId, Seed};
 use trial::screening::ScreeningForm;
 use trial::time::Moment;
@@ -140,6 +141,31 @@ async fn pulled_events_are_stored_once_with_their_cursor() {
         store.pending().await.unwrap(),
         0,
         "other devices' events are never pushed back"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_page_repeating_a_held_event_folds_it_once() {
+    let store = fresh_store().await;
+    let participant = Uuid::now_v7();
+    let mut head = ChainHead::genesis(Uuid::now_v7());
+    let pulled: Vec<Event> = (0..3)
+        .map(|minute| head.append(screening_draft(participant, minute)).unwrap())
+        .collect();
+    store.store_pulled(&pulled[..2], 2).await.unwrap();
+    // The second page holds an event already stored (as after reading a backup).
+    store.store_pulled(&pulled[1..], 3).await.unwrap();
+    let context = store.state_context().await.unwrap();
+    let (state, events) = store
+        .participant(participant, &context)
+        .await
+        .unwrap()
+        .expect("the participant is stored");
+    assert_eq!(events, pulled);
+    assert_eq!(state.events_folded(), 3, "each event folded once");
+    assert_eq!(
+        state,
+        Participant::fold_in_recorded_order(participant, &pulled, &context.calendar)
     );
 }
 

@@ -383,23 +383,28 @@ pub(super) async fn fold_into_states(
     );
     let mut folded = Vec::with_capacity(by_participant.len());
     for (((id, new), stored), count) in by_participant.into_iter().zip(stored).zip(counts) {
-        let held = count.map_err(database)?;
-        let current = stored
-            .map_err(database)?
-            .and_then(|value| state_of(value, &context))
-            // A state that missed an event the log holds is folded again.
-            .filter(|participant| {
-                participant.events_folded() as usize + new.len() == held as usize
+        let held = count.map_err(database)? as usize;
+        let stored = stored.map_err(database)?;
+        let participant = if stored.is_none() && held == new.len() {
+            // New to the tablet, all their events in this batch (a sync-in's
+            // page): folded from the batch, without reading back what it wrote.
+            let new: Vec<Event> = new.into_iter().cloned().collect();
+            Participant::fold_in_recorded_order(id, &new, &context.calendar)
+        } else {
+            let current = stored
+                .and_then(|value| state_of(value, &context))
+                // A state that missed an event the log holds is folded again.
+                .filter(|participant| participant.events_folded() as usize + new.len() == held);
+            let applied = current.and_then(|mut participant| {
+                applies_in_order(&mut participant, &new).then_some(participant)
             });
-        let applied = current.and_then(|mut participant| {
-            applies_in_order(&mut participant, &new).then_some(participant)
-        });
-        let participant = match applied {
-            Some(participant) => participant,
-            // Out of order, or stale: fold the participant's events afresh.
-            None => {
-                let events = events_of(tx, id).await?;
-                Participant::fold_in_recorded_order(id, &events, &context.calendar)
+            match applied {
+                Some(participant) => participant,
+                // Out of order, or stale: fold the participant's events afresh.
+                None => {
+                    let events = events_of(tx, id).await?;
+                    Participant::fold_in_recorded_order(id, &events, &context.calendar)
+                }
             }
         };
         folded.push(participant);
