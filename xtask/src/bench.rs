@@ -4,6 +4,8 @@
 //! tablet's work costs as its log grows (2,000 to 50,000 events, normally and at
 //! 4× CPU throttling), and the sync server's push and pull throughput.
 
+use std::path::PathBuf;
+
 use xshell::{Shell, cmd};
 
 use crate::{Result, app, compress, install, postgres, step};
@@ -20,17 +22,14 @@ pub fn bench(sh: &Shell) -> Result {
 }
 
 /// Start-up and tap-to-allocation times of the release build in headless
-/// Chromium, against the server as `cargo xtask run` builds it (see
+/// Chromium, against the server as `cargo xtask run` builds it (release) (see
 /// `tests/e2e/bench/app.mjs`).
 fn print_app_timings(sh: &Shell) -> Result {
     step("app timings (Chromium, release build, median of 7)");
-    cmd!(sh, "cargo build --quiet --package server").run()?;
+    let server = release_server(sh)?;
     let root = sh.current_dir();
     cmd!(sh, "node tests/e2e/bench/app.mjs")
-        .env(
-            "HP_ECMO_SERVER_BIN",
-            root.join("target/debug/hp-ecmo-server"),
-        )
+        .env("HP_ECMO_SERVER_BIN", server)
         .env("HP_ECMO_DIST", root.join(app::DIST))
         .env("CHROMIUM", install::CHROMIUM)
         .run()?;
@@ -46,25 +45,36 @@ fn print_app_timings(sh: &Shell) -> Result {
 /// built optimised: it seals and checks every event as the server does.
 fn print_log_timings(sh: &Shell) -> Result {
     step("a tablet's log at 2,000, 10,000 and 50,000 events (Chromium, release build)");
-    cmd!(sh, "cargo build --quiet --package server").run()?;
+    let server = release_server(sh)?;
     cmd!(
         sh,
         "cargo build --quiet --release --package trial --example bench_log"
     )
     .run()?;
     let root = sh.current_dir();
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into);
     cmd!(sh, "node tests/e2e/bench/log.mjs")
-        .env("HP_ECMO_SERVER_BIN", target.join("debug/hp-ecmo-server"))
+        .env("HP_ECMO_SERVER_BIN", server)
         .env(
             "HP_ECMO_BENCH_GENERATOR",
-            target.join("release/examples/bench_log"),
+            release_dir(sh).join("examples/bench_log"),
         )
         .env("HP_ECMO_DIST", root.join(app::DIST))
         .env("CHROMIUM", install::CHROMIUM)
         .run()?;
     Ok(())
+}
+
+/// Builds the server as `cargo xtask run` starts it (release) and says where.
+fn release_server(sh: &Shell) -> Result<PathBuf> {
+    cmd!(sh, "cargo build --quiet --release --package server").run()?;
+    Ok(release_dir(sh).join("hp-ecmo-server"))
+}
+
+/// Where cargo puts release builds.
+fn release_dir(sh: &Shell) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| sh.current_dir().join("target"), PathBuf::from)
+        .join("release")
 }
 
 /// The sync server's push, retry and pull throughput, in-process, on SQLite and on

@@ -8,7 +8,9 @@ use crate::{Result, app, install, step};
 
 const DEFAULT_PORT: u16 = 8080;
 
-/// Installs what is missing, builds the app and serves it until interrupted.
+/// Installs what is missing, builds the app and serves it until interrupted,
+/// from the server's release build: the one a ward runs (README), so what a user
+/// tries is as fast as what a trial gets.
 pub fn run(sh: &Shell, args: &[String]) -> Result {
     let port = parse_port(args)?;
     install::build_tools(sh)?;
@@ -17,7 +19,7 @@ pub fn run(sh: &Shell, args: &[String]) -> Result {
     let (dist, listen) = (app::DIST, format!("127.0.0.1:{port}"));
     cmd!(
         sh,
-        "cargo run --quiet --package server -- --dist {dist} --listen {listen}"
+        "cargo run --quiet --release --package server -- --dist {dist} --listen {listen}"
     )
     .run()?;
     Ok(())
