@@ -38,7 +38,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::http::Request;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate};
+use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
@@ -137,7 +138,10 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         .nest_service("/console", console)
         .fallback_service(app_shell)
         .layer(axum::middleware::from_fn(error::log_internal_errors))
-        .layer(CompressionLayer::new())
+        // A zip is compressed already: gzip over it costs time and saves nothing.
+        .layer(CompressionLayer::new().compress_when(
+            DefaultPredicate::new().and(NotForContentType::const_new("application/zip")),
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 tracing::info_span!(
