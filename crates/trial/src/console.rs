@@ -485,6 +485,10 @@ pub struct ExportQuery {
     pub format: Format,
 }
 
+/// Who asked for an export run by `hp-ecmo-server export`, in the place of a
+/// console account's name.
+pub const COMMAND_LINE: &str = "command line";
+
 /// One export written, as the `exports` table keeps it: who asked for what,
 /// when, and how much it held; never a value from it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -496,7 +500,7 @@ pub struct ExportRecord {
     pub site_code: String,
     /// Which files it held.
     pub format: Format,
-    /// Who asked for it: a console account's name, or `command line`.
+    /// Who asked for it: a console account's name, or [`COMMAND_LINE`].
     pub requested_by: String,
     /// How many participants it holds.
     pub participants: u64,
@@ -508,12 +512,25 @@ pub struct ExportRecord {
     pub finished_at_ms: i64,
 }
 
-/// `GET /api/console/exports`: the exports written, newest first.
+/// `GET /api/console/exports`: the sites to export, and the exports written,
+/// newest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportsResponse {
+    /// Every site, by code.
+    pub sites: Vec<SiteName>,
     /// At most the newest 100, of every site.
     pub exports: Vec<ExportRecord>,
+}
+
+/// A site as a list to choose from names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SiteName {
+    /// Its code ("BJ").
+    pub code: String,
+    /// Its name.
+    pub name: String,
 }
 
 /// What a console account did, as the console's audit trail records it.

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Json, Response};
 use tokio_util::io::ReaderStream;
-use trial::console::{ConsoleAction, ConsoleEvent, ExportQuery, ExportsResponse};
+use trial::console::{ConsoleAction, ConsoleEvent, ExportQuery, ExportsResponse, SiteName};
 
 use super::openapi::{ServerFailure, SessionRefused, ZipDownload};
 use crate::AppState;
@@ -28,7 +28,7 @@ const RECENT_EXPORTS: i64 = 100;
     path = "/console/exports",
     tag = "console",
     responses(
-        (status = 200, description = "The newest 100 exports of every site: who asked, when, how much.", body = ExportsResponse),
+        (status = 200, description = "Every site, and the newest 100 exports of every site: who asked, when, how much.", body = ExportsResponse),
         SessionRefused,
         ServerFailure,
     ),
@@ -39,7 +39,15 @@ pub async fn list(
     session: ConsoleSession,
 ) -> Result<Json<ExportsResponse>, ApiError> {
     session.require(ConsoleAction::Export)?;
+    let sites = state.store.sites_overview().await?;
     Ok(Json(ExportsResponse {
+        sites: sites
+            .into_iter()
+            .map(|site| SiteName {
+                code: site.code,
+                name: site.name,
+            })
+            .collect(),
         exports: state.store.recent_exports(RECENT_EXPORTS).await?,
     }))
 }

@@ -214,7 +214,7 @@ impl IntoResponses for ZipDownload {
             .schema_type(Type::String)
             .content_media_type("application/zip")
             .description(Some(
-                "The export's files, deflated: `csv` holds `data_dictionary.csv` and one file \
+                "The export's files, deflated: `csv` holds `dictionary.csv` and one file \
                  per table (the audit trail, allocations and CONSORT counts among them), \
                  `odm` the ODM 1.3.2 file, `all` both, `identification` the site \
                  identification log alone.",

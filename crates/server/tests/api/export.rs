@@ -1048,6 +1048,12 @@ async fn the_console_downloads_each_export_as_the_command_line_writes_it(mut app
     .await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let listed: ExportsResponse = from_json(&body);
+    let sites: Vec<(&str, &str)> = listed
+        .sites
+        .iter()
+        .map(|site| (site.code.as_str(), site.name.as_str()))
+        .collect();
+    assert_eq!(sites, [("BJ", "Beijing Anzhen Hospital")]);
     assert_eq!(
         listed.exports.len(),
         8,
