@@ -19,6 +19,10 @@ use crate::AppState;
 use crate::console::ConsoleSession;
 use crate::error::{ApiError, ApiQuery};
 
+/// How much of the zip is read per chunk sent: large enough that a big export
+/// is not sent in thousands of tiny reads, small enough to hold per download.
+const STREAM_CHUNK_BYTES: usize = 64 * 1024;
+
 /// The most exports `GET /api/console/exports` lists.
 const RECENT_EXPORTS: i64 = 100;
 
@@ -107,7 +111,8 @@ pub async fn download(
         )
         .await?;
     let disposition = format!("attachment; filename=\"{}\"", archive.file_name);
-    let body = Body::from_stream(ReaderStream::new(tokio::fs::File::from_std(archive.file)));
+    let file = tokio::fs::File::from_std(archive.file);
+    let body = Body::from_stream(ReaderStream::with_capacity(file, STREAM_CHUNK_BYTES));
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_owned()),
