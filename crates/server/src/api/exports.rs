@@ -38,7 +38,7 @@ const RECENT_EXPORTS: i64 = 100;
     ),
     security(("console_session" = [])),
 )]
-pub async fn list(
+pub async fn list_exports(
     State(state): State<AppState>,
     session: ConsoleSession,
 ) -> Result<Json<ExportsResponse>, ApiError> {
@@ -79,7 +79,7 @@ pub async fn list(
     ),
     security(("console_session" = [])),
 )]
-pub async fn download(
+pub async fn download_export(
     State(state): State<AppState>,
     session: ConsoleSession,
     ApiQuery(query): ApiQuery<ExportQuery>,

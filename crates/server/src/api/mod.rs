@@ -98,8 +98,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(site_admin::disable_user))
         .routes(routes!(site_admin::enrolment_code))
         .routes(routes!(site_admin::revoke_device))
-        .routes(routes!(exports::list))
-        .routes(routes!(exports::download))
+        .routes(routes!(exports::list_exports))
+        .routes(routes!(exports::download_export))
 }
 
 /// The answer of `GET /api/health`: lets a tablet tell "server reachable" from
