@@ -95,6 +95,18 @@ pub async fn revoke(request: &TabletRef) -> Result<SiteTablet, Failure> {
     post("/api/console/devices/revoke", request).await
 }
 
+/// The sites to export, and the exports made, newest first.
+pub async fn exports() -> Result<trial::console::ExportsResponse, Failure> {
+    send(Request::get("/api/console/exports")).await
+}
+
+/// Where a site's export in `format` downloads from, as a zip: a link, not a
+/// request of this page's, so the browser saves it as the server names it.
+pub fn export_download_path(site: &str, format: trial::export::Format) -> String {
+    let site = js_sys::encode_uri_component(site);
+    format!("/api/console/exports/download?site={site}&format={format}")
+}
+
 async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, Failure> {
     let request = Request::post(path)
         .json(body)

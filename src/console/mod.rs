@@ -7,6 +7,7 @@
 
 mod api;
 mod consort;
+mod exports;
 mod pages;
 mod site;
 mod text;

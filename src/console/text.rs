@@ -6,6 +6,7 @@ use trial::console::{
     MIN_PASSWORD_CHARS,
 };
 
+use trial::export::Format;
 use trial::wire::Role;
 
 use crate::i18n::Lang;
@@ -85,6 +86,14 @@ pub enum Ct {
     Withdrawn,
     Lost,
     Analysed,
+    ExportsTitle,
+    ExportsHelp,
+    DownloadZip,
+    ExportsMade,
+    NoExports,
+    Files,
+    Events,
+    CommandLine,
 }
 
 fn text(text: Ct) -> [&'static str; 2] {
@@ -145,8 +154,8 @@ fn text(text: Ct) -> [&'static str; 2] {
         Ct::Detail => ["Detail", "详情"],
         Ct::FromWhere => ["From", "来源地址"],
         Ct::NotYours => [
-            "Your role reads the dashboard; managing accounts, users and tablets is the coordinator's. Exports from the console come with its next version; until then a coordinator runs hp-ecmo-server export.",
-            "您的角色可查看仪表盘；账号、用户和平板由协调员管理。控制台的数据导出将在下一版本提供，在此之前请由协调员运行 hp-ecmo-server export 导出。",
+            "Managing accounts, users and tablets is the coordinator's.",
+            "账号、用户和平板由协调员管理。",
         ],
         Ct::SitesTitle => ["Site", "研究中心"],
         Ct::UsersTitle => ["Users of the tablets", "平板用户"],
@@ -198,6 +207,17 @@ fn text(text: Ct) -> [&'static str; 2] {
         Ct::Withdrawn => ["Withdrawn", "退出研究"],
         Ct::Lost => ["Lost to follow-up", "失访"],
         Ct::Analysed => ["Analysed for the primary outcome", "主要结局分析例数"],
+        Ct::ExportsTitle => ["Exports", "数据导出"],
+        Ct::ExportsHelp => [
+            "Each download is written from the server's data at that moment, recorded under your name, and arrives as one zip file.",
+            "每次下载均按服务器当时的数据生成，并以您的名义记录，以一个 zip 文件下载。",
+        ],
+        Ct::DownloadZip => ["Download (zip)", "下载（zip）"],
+        Ct::ExportsMade => ["Exports made", "导出记录"],
+        Ct::NoExports => ["No export yet.", "尚无导出记录。"],
+        Ct::Files => ["Files", "文件"],
+        Ct::Events => ["Events", "事件数"],
+        Ct::CommandLine => ["command line", "命令行"],
         Ct::Failed => [
             "The server could not do this; try again. If it keeps failing, tell the trial's IT contact:",
             "服务器未能完成此操作，请重试。如持续失败，请联系试验的 IT 负责人：",
@@ -255,6 +275,51 @@ pub fn event_name(lang: Lang, event: ConsoleEvent) -> &'static str {
         ConsoleEvent::UserDisabled => ["User disabled", "停用用户"],
         ConsoleEvent::EnrolmentCodeIssued => ["Enrolment code made", "生成注册码"],
         ConsoleEvent::DeviceRevoked => ["Tablet revoked", "吊销平板"],
+        ConsoleEvent::ExportDownloaded => ["Export downloaded", "下载导出数据"],
+    };
+    match lang {
+        Lang::En => en,
+        Lang::Zh => zh,
+    }
+}
+
+/// An export format's name and what its zip holds, in `lang`.
+pub fn format_text(lang: Lang, format: Format) -> [&'static str; 2] {
+    let [en, zh] = match format {
+        Format::Csv => [
+            [
+                "CSV tables",
+                "The data dictionary (form, field, type, unit, allowed range, choices, CRF version) and one table per form, with the IL-6 change from T0, the audit trail, the allocation report and the CONSORT counts. UTF-8; times in UTC and in the site's local time.",
+            ],
+            [
+                "CSV 数据表",
+                "数据字典（表单、字段、类型、单位、允许范围、选项、CRF 版本）及每个表单一个数据表，另含 IL-6 较 0 h 的变化、稽查轨迹、随机分组报告和 CONSORT 例数。UTF-8 编码；时间同时以 UTC 和研究中心当地时间表示。",
+            ],
+        ],
+        Format::Odm => [
+            [
+                "CDISC ODM 1.3.2",
+                "One transactional ODM file: the CRF's metadata for each version in use, the users and sites, and every value with its audit record.",
+            ],
+            [
+                "CDISC ODM 1.3.2",
+                "一个事务型 ODM 文件：所用各 CRF 版本的元数据、用户和研究中心，以及每个数值及其稽查记录。",
+            ],
+        ],
+        Format::All => [
+            ["CSV and ODM", "Both of the above, in one zip file."],
+            ["CSV 与 ODM", "以上两项，合为一个 zip 文件。"],
+        ],
+        Format::Identification => [
+            [
+                "Site identification log",
+                "Which patient each screening and study number stands for, by initials and bed: for the site's own file, never for analysis. Coordinators only.",
+            ],
+            [
+                "受试者鉴认代码表",
+                "各筛选号和受试者编号对应的患者姓名缩写及床号：仅供研究中心存档，不得用于分析。仅协调员可下载。",
+            ],
+        ],
     };
     match lang {
         Lang::En => en,

@@ -2,11 +2,16 @@
 // coordinator opens the link the server printed, sets up an account (the core's
 // password rule named at once), makes a link for a statistician, and reads the
 // audit trail; the statistician signs in and is offered nothing of the
-// coordinator's; a wrong password is refused and the account then waits; the
+// coordinator's but downloads the CSV export as a zip (the coordinator the
+// identification log too); a wrong password is refused and the account then waits; the
 // tablet's offline shell neither serves nor caches the console. Both languages.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { TestServer } from "./support/server.mjs";
-import { Home, Screening, SignIn, assert, assertChinese, chineseTextProblems, launch, screenshot, watchErrors } from "./support/pages.mjs";
+import { Home, SCREENSHOTS, Screening, SignIn, assert, assertChinese, chineseTextProblems, launch, screenshot, watchErrors } from "./support/pages.mjs";
 import { SyncStatus } from "./support/tablet.mjs";
 import { axeViolations } from "./support/checks.mjs";
 
@@ -23,6 +28,35 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
+
+/** The CSV export's files, in the zip's order. */
+const CSV_FILES = [
+  "dictionary.csv", "participants.csv", "screening.csv", "consent.csv", "baseline.csv",
+  "cytokine_sample.csv", "hemoperfusion_session.csv", "daily_assessment.csv", "adverse_event.csv",
+  "outcomes.csv", "il6_change.csv", "audit_trail.csv", "allocations.csv", "consort.csv",
+];
+
+/** Clicks the download of `format` and reads the zip the browser saved with
+ *  Python's zipfile (every entry's CRC checked): its name, its entries in order,
+ *  and its consort.csv if it has one. */
+async function downloadedZip(page, format) {
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.click(`[data-testid=download-${format}]`),
+  ]);
+  const path = join(mkdtempSync(join(tmpdir(), "hp-ecmo-download-")), download.suggestedFilename());
+  await download.saveAs(path);
+  const read = [
+    "import json, sys, zipfile",
+    "archive = zipfile.ZipFile(sys.argv[1])",
+    "assert archive.testzip() is None, 'a damaged entry'",
+    "names = archive.namelist()",
+    "consort = archive.read('consort.csv').decode('utf-8-sig') if 'consort.csv' in names else None",
+    "print(json.dumps({'entries': names, 'consort': consort}))",
+  ].join("\n");
+  const found = JSON.parse(execFileSync("python3", ["-c", read, path], { encoding: "utf8" }));
+  return { name: download.suggestedFilename(), ...found };
+}
 
 /** Signs in and waits for the server's answer and the page's word on it. */
 async function signIn(page, name, password) {
@@ -124,6 +158,15 @@ test("the first coordinator sets up the console, invites a statistician, and rol
   assert.match(consort, /Not randomised · eligible, awaiting randomisation1/);
   assert.match(await page.getAttribute("[data-testid=consort-diagram]", "src"), /^data:image\/svg\+xml/);
   await screenshot(page, "66-console-dashboard-en-desktop");
+  // The coordinator is offered every export, the identification log too.
+  await page.waitForSelector("[data-testid=console-exports] [data-testid=download-identification]");
+  const identification = await downloadedZip(page, "identification");
+  assert.deepEqual(identification.entries, ["site_identification_log.csv"]);
+  await page.reload();
+  await page.waitForSelector("[data-testid=past-export]");
+  assert.match(await page.textContent("[data-testid=past-exports]"), /Site identification log/);
+  await page.locator("[data-testid=console-exports]").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(SCREENSHOTS, "67-console-exports-en-desktop.png") });
   // The coordinator revokes the tablet; the table says so.
   await page.reload();
   await page.waitForSelector("[data-testid=site-tablet]");
@@ -169,6 +212,19 @@ test("the first coordinator sets up the console, invites a statistician, and rol
   assert.match(diagramText, /评估是否符合标准（n = 1）/);
   assert.deepEqual(chineseTextProblems(diagramText, { englishWords: false }), []);
   assert.equal(await statistician.locator("[data-testid=console-audit]").count(), 0);
+  // The statistician downloads the CSV tables as a zip; the identification log,
+  // which names patients, is not offered to them.
+  await statistician.waitForSelector("[data-testid=console-exports] [data-testid=download-csv]");
+  assert.equal(await statistician.locator("[data-testid=download-identification]").count(), 0);
+  const csv = await downloadedZip(statistician, "csv");
+  assert.match(csv.name, /^hp-ecmo-BJ-csv-\d{8}T\d{6}Z\.zip$/);
+  assert.deepEqual(csv.entries, CSV_FILES);
+  // Its CONSORT counts are the dashboard's: one assessed, awaiting randomisation.
+  assert.match(csv.consort, /^stage,arm,reason,count\r?\nassessed_for_eligibility,,,1\r?\n/);
+  // The list of exports reads again after the download, and names who took it.
+  await statistician.waitForFunction(() => document.querySelector("[data-testid=past-exports]")?.textContent.includes("Chen Jie"));
+  const listed = await statistician.locator("[data-testid=past-export]").first().textContent();
+  assert.match(listed, /BJCSV 数据表Chen Jie1\d+$/);
   // Asked directly, the server refuses the coordinator's actions too.
   const refused = await statistician.evaluate(async () => {
     const invite = await fetch("/api/console/invitations", {
@@ -181,6 +237,8 @@ test("the first coordinator sets up the console, invites a statistician, and rol
   await assertChinese(statistician, "console home", { englishWords: false });
   assert.deepEqual(await axeViolations(statistician), []);
   await screenshot(statistician, "62-console-statistician-zh-desktop");
+  await statistician.locator("[data-testid=console-exports]").scrollIntoViewIfNeeded();
+  await statistician.screenshot({ path: join(SCREENSHOTS, "68-console-exports-zh-desktop.png") });
   await other.close();
 
   // Wrong passwords: refused alike, then the account waits, said in words.

@@ -10,10 +10,11 @@
 //! participants and events, where it ends; never a value from it.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+pub use trial::export::Format;
 use trial::export::{
     Consort, CsvExport, DICTIONARY_FILE, IDENTIFICATION_LOG_FILE, IdentificationLog, ODM_FILE,
     OdmExport, Record, Site, Table, Trial,
@@ -24,20 +25,6 @@ use uuid::Uuid;
 use crate::Clock;
 use crate::store::{ExportRecord, Store};
 
-/// Which files an export writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// The data dictionary and the CSV tables.
-    Csv,
-    /// The CDISC ODM 1.3.2 file.
-    Odm,
-    /// Both.
-    All,
-    /// The site identification log alone: the patients' initials and beds by
-    /// screening and study number, for the site's own file. Never part of `all`.
-    Identification,
-}
-
 /// What an export wrote.
 #[derive(Debug)]
 pub struct Written {
@@ -47,37 +34,6 @@ pub struct Written {
     pub files: Vec<PathBuf>,
     /// The CONSORT counts, when the CSV tables were written.
     pub consort: Option<Consort>,
-}
-
-impl Format {
-    /// Reads `--format`: `csv`, `odm`, `all` or `identification`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "csv" => Ok(Self::Csv),
-            "odm" => Ok(Self::Odm),
-            "all" => Ok(Self::All),
-            "identification" => Ok(Self::Identification),
-            _ => Err(format!("{text:?}: one of csv, odm, all, identification")),
-        }
-    }
-
-    /// The format's name, as `--format` takes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Csv => "csv",
-            Self::Odm => "odm",
-            Self::All => "all",
-            Self::Identification => "identification",
-        }
-    }
-
-    fn writes_csv(self) -> bool {
-        matches!(self, Self::Csv | Self::All)
-    }
-
-    fn writes_odm(self) -> bool {
-        matches!(self, Self::Odm | Self::All)
-    }
 }
 
 /// Writes the exports of `site_code` in `format` into `folder` (created when
@@ -162,7 +118,7 @@ pub async fn export(
     let record = ExportRecord {
         id: Uuid::now_v7(),
         site_code: site_code.to_owned(),
-        format: format.as_str().to_owned(),
+        format,
         requested_by: requested_by.to_owned(),
         participants,
         events,
@@ -184,6 +140,102 @@ pub async fn export(
         files,
         consort,
     })
+}
+
+/// An export zipped into an unnamed temporary file, ready to be sent.
+#[derive(Debug)]
+pub struct Archive {
+    /// What the `exports` table recorded.
+    pub record: ExportRecord,
+    /// The zip, read from its start; the system removes it once closed.
+    pub file: File,
+    /// Its size.
+    pub bytes: u64,
+    /// What to call it: `hp-ecmo-<site>-<format>-<UTC start>.zip`.
+    pub file_name: String,
+}
+
+/// Writes the export of `site_code` in `format` (as [`export`] does, and
+/// recorded as it records it) into a temporary folder, then zips its files, in
+/// the order written, into a temporary file, each deflated and dated by the
+/// export's start.
+///
+/// Disk, not memory, holds both, so the size of the trial does not matter to
+/// the server's memory; the temporary files go where `TMPDIR` says (`/tmp`
+/// unless set: where that is a RAM disk, point `TMPDIR` at a disk). The export
+/// itself writes between its reads of the database, one participant at a time;
+/// the zip, one long pass over every file, runs on a blocking thread.
+pub async fn archive(
+    store: &Store,
+    site_code: &str,
+    format: Format,
+    requested_by: &str,
+    clock: &Clock,
+) -> Result<Archive> {
+    let folder = tempfile::tempdir().context("cannot make a temporary folder for the export")?;
+    let written = export(store, site_code, format, folder.path(), requested_by, clock).await?;
+    let started = jiff::Timestamp::from_millisecond(written.record.started_at_ms)
+        .context("the export's start is outside jiff's range")?;
+    let file_name = format!(
+        "hp-ecmo-{site_code}-{format}-{}.zip",
+        started.strftime("%Y%m%dT%H%M%SZ")
+    );
+    let files = written.files;
+    let (file, bytes) = tokio::task::spawn_blocking(move || {
+        let zipped = zip_files(&files, started);
+        // Removed now, whatever happened, and a failure to remove is said.
+        folder
+            .close()
+            .context("cannot remove the export's temporary folder")?;
+        zipped
+    })
+    .await
+    .context("the export's zip failed")??;
+    Ok(Archive {
+        record: written.record,
+        file,
+        bytes,
+        file_name,
+    })
+}
+
+/// `files` deflated into a zip in an unnamed temporary file, by their names,
+/// each dated `modified` (UTC); the file is rewound, with its size.
+fn zip_files(files: &[PathBuf], modified: jiff::Timestamp) -> Result<(File, u64)> {
+    let utc = modified.to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    let narrow = |part: i8| u8::try_from(part).unwrap_or_default();
+    let modified = zip::DateTime::from_date_and_time(
+        u16::try_from(utc.year()).unwrap_or_default(),
+        narrow(utc.month()),
+        narrow(utc.day()),
+        narrow(utc.hour()),
+        narrow(utc.minute()),
+        narrow(utc.second()),
+    )
+    .context("the export's start cannot be a zip entry's date (1980 to 2107)")?;
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(modified);
+    let temporary = tempfile::tempfile().context("cannot make a temporary file for the zip")?;
+    let mut zip = zip::ZipWriter::new(temporary);
+    for path in files {
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .with_context(|| format!("{} has no file name", path.display()))?;
+        zip.start_file(name, options)
+            .with_context(|| format!("cannot add {name} to the zip"))?;
+        let mut source =
+            File::open(path).with_context(|| format!("cannot read back {}", path.display()))?;
+        std::io::copy(&mut source, &mut zip)
+            .with_context(|| format!("cannot zip {}", path.display()))?;
+    }
+    let mut file = zip.finish().context("cannot finish the zip")?;
+    let bytes = file
+        .seek(SeekFrom::End(0))
+        .context("cannot measure the zip")?;
+    file.rewind().context("cannot rewind the zip")?;
+    Ok((file, bytes))
 }
 
 /// The CONSORT counts of `site_code` now, counted as the CSV export counts them

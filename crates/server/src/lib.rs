@@ -39,7 +39,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::http::Request;
 use tower_http::CompressionLevel;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate};
+use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
@@ -144,11 +145,15 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         // (quality 11), about a megabyte a second: a tablet pulling a site's log
         // waited on it at every page. Brotli at 4 still took 2.5 s of the
         // server's time for 50,000 events (41 MB of JSON), gzip at 4 a tenth of
-        // that, for answers a few times smaller than the JSON all the same.
+        // that, for answers a few times smaller than the JSON all the same. A
+        // zip is compressed already: gzip over it costs time and saves nothing.
         .layer(
             CompressionLayer::new()
                 .no_br()
-                .quality(CompressionLevel::Precise(4)),
+                .quality(CompressionLevel::Precise(4))
+                .compress_when(
+                    DefaultPredicate::new().and(NotForContentType::const_new("application/zip")),
+                ),
         )
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

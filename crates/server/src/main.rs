@@ -371,10 +371,16 @@ async fn run_task(store: &Store, clock: &Clock, site_code: &str, task: Task) -> 
             print!("{}", report.map_err(failed)?);
         }
         Task::Export { out, format } => {
-            let written =
-                server::export::export(store, site_code, format, &out, "command line", clock)
-                    .await
-                    .map_err(failed)?;
+            let written = server::export::export(
+                store,
+                site_code,
+                format,
+                &out,
+                trial::console::COMMAND_LINE,
+                clock,
+            )
+            .await
+            .map_err(failed)?;
             for file in &written.files {
                 println!("{}", file.display());
             }

@@ -17,6 +17,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::export::Format;
+
 /// What a console account is for; the role decides every action it may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -39,6 +41,9 @@ pub enum ConsoleAction {
     ReadDashboard,
     /// Download an export (CSV, ODM, audit trail, reports).
     Export,
+    /// Download the site identification log: which patient, by initials and
+    /// bed, each screening and study number stands for.
+    ExportIdentificationLog,
     /// Read a participant's casebook and its history.
     ReviewCasebook,
     /// Answer or resolve a data query.
@@ -66,6 +71,15 @@ impl ConsoleRole {
     /// Signing is the investigator's alone: a signature states that the
     /// investigator reviewed the casebook, which no one else can state for them.
     /// The statistician changes nothing.
+    ///
+    /// The site identification log is the coordinator's alone. It is the one file
+    /// that names patients (initials and bed beside the study number), and good
+    /// clinical practice keeps it at the site, apart from the data: the
+    /// statistician analyses pseudonymised tables and must never be able to undo
+    /// the pseudonyms, and the investigator reviews casebooks in the console and
+    /// has no use for a file to carry away. The coordinator keeps the site file
+    /// (and already manages the people and tablets the log's numbers come from),
+    /// so one role holds it, each download in the console's audit trail.
     pub fn may(self, action: ConsoleAction) -> bool {
         use ConsoleAction as A;
         match self {
@@ -90,6 +104,17 @@ impl ConsoleRole {
     /// The role a stored name stands for.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|role| role.as_str() == name)
+    }
+}
+
+impl ConsoleAction {
+    /// What downloading an export of `format` is: the identification log names
+    /// patients, so it is an action of its own ([`ConsoleRole::may`] says why).
+    pub fn export(format: Format) -> Self {
+        match format {
+            Format::Identification => Self::ExportIdentificationLog,
+            Format::Csv | Format::Odm | Format::All => Self::Export,
+        }
     }
 }
 
@@ -445,6 +470,69 @@ pub struct SiteDashboard {
     pub consort: Vec<crate::export::ConsortRow>,
 }
 
+/// The query of `GET /api/console/exports/download?site=BJ&format=csv`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// The site's code.
+    #[cfg_attr(feature = "openapi", param(example = "BJ"))]
+    pub site: String,
+    /// Which files: `csv` (the data dictionary and every table), `odm`, `all`
+    /// (both) or `identification` (the site identification log alone,
+    /// coordinators only).
+    pub format: Format,
+}
+
+/// Who asked for an export run by `hp-ecmo-server export`, in the place of a
+/// console account's name.
+pub const COMMAND_LINE: &str = "command line";
+
+/// One export written, as the `exports` table keeps it: who asked for what,
+/// when, and how much it held; never a value from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExportRecord {
+    /// The export's id (UUID v7).
+    pub id: Uuid,
+    /// The site exported.
+    pub site_code: String,
+    /// Which files it held.
+    pub format: Format,
+    /// Who asked for it: a console account's name, or [`COMMAND_LINE`].
+    pub requested_by: String,
+    /// How many participants it holds.
+    pub participants: u64,
+    /// How many events it holds.
+    pub events: u64,
+    /// When it started, in UTC milliseconds: it holds what was stored before.
+    pub started_at_ms: i64,
+    /// When its last file was written.
+    pub finished_at_ms: i64,
+}
+
+/// `GET /api/console/exports`: the sites to export, and the exports written,
+/// newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExportsResponse {
+    /// Every site, by code.
+    pub sites: Vec<SiteName>,
+    /// At most the newest 100, of every site.
+    pub exports: Vec<ExportRecord>,
+}
+
+/// A site as a list to choose from names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SiteName {
+    /// Its code ("BJ").
+    pub code: String,
+    /// Its name.
+    pub name: String,
+}
+
 /// What a console account did, as the console's audit trail records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -472,11 +560,13 @@ pub enum ConsoleEvent {
     EnrolmentCodeIssued,
     /// Revoked a tablet.
     DeviceRevoked,
+    /// Downloaded an export.
+    ExportDownloaded,
 }
 
 impl ConsoleEvent {
     /// Every kind, for reading stored names back.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::AccountCreated,
         Self::SignedIn,
         Self::SignInFailed,
@@ -488,6 +578,7 @@ impl ConsoleEvent {
         Self::UserDisabled,
         Self::EnrolmentCodeIssued,
         Self::DeviceRevoked,
+        Self::ExportDownloaded,
     ];
 
     /// The name stored and sent.
@@ -504,6 +595,7 @@ impl ConsoleEvent {
             Self::UserDisabled => "user_disabled",
             Self::EnrolmentCodeIssued => "enrolment_code_issued",
             Self::DeviceRevoked => "device_revoked",
+            Self::ExportDownloaded => "export_downloaded",
         }
     }
 
@@ -548,6 +640,7 @@ mod tests {
         let all = [
             A::ReadDashboard,
             A::Export,
+            A::ExportIdentificationLog,
             A::ReviewCasebook,
             A::ResolveQuery,
             A::ResolveFlag,
@@ -564,6 +657,7 @@ mod tests {
             [
                 A::ReadDashboard,
                 A::Export,
+                A::ExportIdentificationLog,
                 A::ReviewCasebook,
                 A::ResolveQuery,
                 A::ResolveFlag,
@@ -585,6 +679,24 @@ mod tests {
             allowed(ConsoleRole::Statistician),
             [A::ReadDashboard, A::Export]
         );
+    }
+
+    #[test]
+    fn only_the_identification_log_asks_for_more_than_an_export() {
+        for format in Format::ALL {
+            let action = ConsoleAction::export(format);
+            assert_eq!(
+                action == ConsoleAction::ExportIdentificationLog,
+                format == Format::Identification,
+                "{format}"
+            );
+            assert!(ConsoleRole::Coordinator.may(action), "{format}");
+            assert_eq!(
+                ConsoleRole::Statistician.may(action),
+                format != Format::Identification
+            );
+            assert!(!ConsoleRole::Investigator.may(action), "{format}");
+        }
     }
 
     #[test]

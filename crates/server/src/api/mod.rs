@@ -24,6 +24,8 @@
 //! | `POST /api/console/users/disable` | coordinator's session | `SiteUserRef` → `SiteUser` |
 //! | `POST /api/console/enrolment-codes` | coordinator's session | `SiteRef` → `NewEnrolmentCode` |
 //! | `POST /api/console/devices/revoke` | coordinator's session | `TabletRef` → `SiteTablet` |
+//! | `GET /api/console/exports` | coordinator's or statistician's session | → `ExportsResponse` (the exports written, newest first) |
+//! | `GET /api/console/exports/download?site=&format=` | coordinator's or statistician's session; `identification` the coordinator's only | → a zip of the export's files (`application/zip`) |
 //!
 //! Errors answer as `ApiErrorBody` (see `error`). Enrolment attempts are
 //! rate-limited per client address (`enrol`); console sign-ins per account
@@ -31,6 +33,7 @@
 
 mod console;
 mod enrol;
+mod exports;
 mod leases;
 mod lockouts;
 mod openapi;
@@ -95,6 +98,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(site_admin::disable_user))
         .routes(routes!(site_admin::enrolment_code))
         .routes(routes!(site_admin::revoke_device))
+        .routes(routes!(exports::list_exports))
+        .routes(routes!(exports::download_export))
 }
 
 /// The answer of `GET /api/health`: lets a tablet tell "server reachable" from

@@ -21,6 +21,8 @@ use axum::extract::Extension;
 use axum::http::header;
 use axum::response::IntoResponse;
 use trial::wire::{API_VERSION, ApiErrorBody};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, Response,
@@ -199,6 +201,49 @@ impl IntoResponses for SessionRefused {
                 )),
             ),
         ])
+    }
+}
+
+/// The answer of `GET /api/console/exports/download`: a zip of the export's
+/// files, to be saved under the name `Content-Disposition` gives.
+pub struct ZipDownload;
+
+impl IntoResponses for ZipDownload {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let zip = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/zip")
+            .description(Some(
+                "The export's files, deflated: `csv` holds `dictionary.csv` and one file \
+                 per table (the audit trail, allocations and CONSORT counts among them), \
+                 `odm` the ODM 1.3.2 file, `all` both, `identification` the site \
+                 identification log alone.",
+            ));
+        let header = |description: &str| {
+            HeaderBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .description(Some(description))
+                .build()
+        };
+        let response = ResponseBuilder::new()
+            .description(
+                "The export, written now and recorded in the `exports` table under the \
+                 account's name, as a zip.",
+            )
+            .content(
+                "application/zip",
+                ContentBuilder::new().schema(Some(zip)).build(),
+            )
+            .header(
+                "Content-Disposition",
+                header("`attachment; filename=\"hp-ecmo-<site>-<format>-<UTC start>.zip\"`."),
+            )
+            .header(
+                "Cache-Control",
+                header("`no-store`: patient data is kept by no cache."),
+            )
+            .build();
+        BTreeMap::from([("200".to_owned(), RefOr::T(response))])
     }
 }
 

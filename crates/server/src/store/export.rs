@@ -4,33 +4,12 @@
 use anyhow::{Context, Result};
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
-use trial::export::{Flag, Logged, ParticipantLog, Person, Tablet};
+pub use trial::console::ExportRecord;
+use trial::export::{Flag, Format, Logged, ParticipantLog, Person, Tablet};
 use uuid::Uuid;
 
 use super::events::{EVENT_COLUMNS, EventRow};
 use super::{Store, from_db, to_db};
-
-/// One export, as the `exports` table keeps it: who asked for what, when, and
-/// how much it held.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExportRecord {
-    /// The export's id (UUID v7).
-    pub id: Uuid,
-    /// The site exported.
-    pub site_code: String,
-    /// `csv`, `odm` or `all`.
-    pub format: String,
-    /// Who asked for it.
-    pub requested_by: String,
-    /// How many participants it holds.
-    pub participants: u64,
-    /// How many events it holds.
-    pub events: u64,
-    /// When it started, in UTC milliseconds.
-    pub started_at_ms: i64,
-    /// When its last file was written.
-    pub finished_at_ms: i64,
-}
 
 impl Store {
     /// Where an export taken now ends: the server order of the last event
@@ -199,7 +178,7 @@ impl Store {
         )
         .bind(export.id.to_string())
         .bind(&export.site_code)
-        .bind(&export.format)
+        .bind(export.format.as_str())
         .bind(&export.requested_by)
         .bind(to_db(export.participants)?)
         .bind(to_db(export.events)?)
@@ -213,31 +192,47 @@ impl Store {
 
     /// Every export of the site, oldest first.
     pub async fn exports(&self, site_code: &str) -> Result<Vec<ExportRecord>> {
-        type Row = (String, String, String, String, i64, i64, i64, i64);
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, site_code, format, requested_by, participants, events, started_at_ms,
-                 finished_at_ms
-             FROM exports WHERE site_code = $1 ORDER BY started_at_ms, id",
-        )
+        let rows: Vec<ExportRow> = sqlx::query_as(&format!(
+            "SELECT {EXPORT_COLUMNS} FROM exports WHERE site_code = $1 ORDER BY started_at_ms, id"
+        ))
         .bind(site_code)
         .fetch_all(&self.pool)
         .await
         .with_context(|| format!("cannot read the exports of site {site_code}"))?;
-        rows.into_iter()
-            .map(
-                |(id, site_code, format, requested_by, participants, events, started, finished)| {
-                    Ok(ExportRecord {
-                        id: id.parse().context("a stored export id is not a uuid")?,
-                        site_code,
-                        format,
-                        requested_by,
-                        participants: from_db(participants)?,
-                        events: from_db(events)?,
-                        started_at_ms: started,
-                        finished_at_ms: finished,
-                    })
-                },
-            )
-            .collect()
+        rows.into_iter().map(export_record).collect()
     }
+
+    /// The newest `limit` exports of every site, newest first.
+    pub async fn recent_exports(&self, limit: i64) -> Result<Vec<ExportRecord>> {
+        let rows: Vec<ExportRow> = sqlx::query_as(&format!(
+            "SELECT {EXPORT_COLUMNS} FROM exports ORDER BY started_at_ms DESC, id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot read the recent exports")?;
+        rows.into_iter().map(export_record).collect()
+    }
+}
+
+/// The columns an [`ExportRow`] reads, in its order.
+const EXPORT_COLUMNS: &str =
+    "id, site_code, format, requested_by, participants, events, started_at_ms, finished_at_ms";
+
+/// One row of the `exports` table, as stored.
+type ExportRow = (String, String, String, String, i64, i64, i64, i64);
+
+/// An export as stored, read back.
+fn export_record(row: ExportRow) -> Result<ExportRecord> {
+    let (id, site_code, format, requested_by, participants, events, started, finished) = row;
+    Ok(ExportRecord {
+        id: id.parse().context("a stored export id is not a uuid")?,
+        site_code,
+        format: Format::parse(&format).context("a stored export's format")?,
+        requested_by,
+        participants: from_db(participants)?,
+        events: from_db(events)?,
+        started_at_ms: started,
+        finished_at_ms: finished,
+    })
 }

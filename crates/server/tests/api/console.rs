@@ -414,7 +414,7 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
                 && !["/api/console/setup", "/api/console/sign-in"].contains(&path.as_str())
         })
         .collect();
-    assert_eq!(routes.len(), 11, "{routes:?}");
+    assert_eq!(routes.len(), 13, "{routes:?}");
     let revoked = app.enrol().await;
     let body_of = |path: &str| valid_body(&app, path, &revoked.label);
     let made_up = format!("{}={}", console::COOKIE, "0".repeat(64));
@@ -467,14 +467,23 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
     let mut routes = routes;
     routes.sort_by_key(|(path, _)| path.ends_with("sign-out"));
     for (path, method) in &routes {
+        let target = valid_target(&app, path);
         let (status, _, body) =
-            console_request(&app, method.clone(), path, Some(&cookie), body_of(path)).await;
+            console_request(&app, method.clone(), &target, Some(&cookie), body_of(path)).await;
         assert_eq!(
             status,
             StatusCode::OK,
             "{method} {path}: {}",
             String::from_utf8_lossy(&body)
         );
+    }
+}
+
+/// `path` with the query it needs from a coordinator, if any.
+fn valid_target(app: &TestApp, path: &str) -> String {
+    match path {
+        "/api/console/exports/download" => format!("{path}?site={}&format=odm", app.site.code),
+        _ => path.to_owned(),
     }
 }
 
@@ -487,6 +496,8 @@ fn valid_body(app: &TestApp, path: &str, label: &str) -> Option<String> {
         | "/api/console/audit"
         | "/api/console/sites"
         | "/api/console/dashboard"
+        | "/api/console/exports"
+        | "/api/console/exports/download"
         | "/api/console/sign-out" => None,
         "/api/console/invitations" => Some(to_json(&InvitationRequest {
             role: ConsoleRole::Investigator,

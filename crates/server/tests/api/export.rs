@@ -12,6 +12,8 @@
 
 use std::path::Path;
 
+use axum::http::HeaderMap;
+
 use server::export::{Format, export};
 use trial::crf::FormKind;
 use trial::crf::daily::StudyDay;
@@ -774,12 +776,12 @@ async fn the_export_command_writes_the_files_and_records_the_export(app: TestApp
     assert_eq!(exports.len(), 1);
     assert_eq!(
         (
-            &exports[0].format[..],
+            exports[0].format,
             &exports[0].requested_by[..],
             exports[0].participants,
             exports[0].events
         ),
-        ("csv", "command line", 1, 3)
+        (Format::Csv, "command line", 1, 3)
     );
     assert_eq!(read_table(&out, "allocations.csv").len(), 1);
 }
@@ -820,11 +822,13 @@ async fn the_identification_log_names_the_patients_for_the_site_alone(app: TestA
     assert!(row["study_number"].starts_with("BJ-T1-"), "{row:?}");
     assert!(row["screened_at_local"].ends_with("+08:00"), "{row:?}");
     let exports = app.store.exports(&app.site.code).await.unwrap();
-    assert_eq!(exports[0].format, "identification");
+    assert_eq!(exports[0].format, Format::Identification);
 }
 
 on_both_engines!(
     exports_hold_every_participant_value_and_event,
+    the_console_downloads_each_export_as_the_command_line_writes_it,
+    only_the_roles_that_may_export_download_and_bad_queries_are_named,
     the_dashboard_counts_what_the_export_writes,
     an_export_is_a_snapshot_of_what_was_stored_when_it_started,
     the_export_command_writes_the_files_and_records_the_export,
@@ -872,4 +876,324 @@ async fn the_dashboard_counts_what_the_export_writes(mut app: TestApp) {
         "assessed for eligibility"
     );
     assert!(shown.len() > 10, "{shown:?}");
+}
+
+/// The entries of a zip, by name in their order, with their bytes.
+fn unzipped(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    (0..archive.len())
+        .map(|index| {
+            let mut entry = archive.by_index(index).unwrap();
+            assert_eq!(entry.compression(), zip::CompressionMethod::Deflated);
+            let mut content = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut content).unwrap();
+            (entry.name().unwrap().into_owned(), content)
+        })
+        .collect()
+}
+
+/// The files `export()` writes for `format` at the app's clock, by name in their
+/// order, with their bytes: what the console's zip must hold.
+async fn written_by_the_command_line(app: &TestApp, format: Format) -> Vec<(String, Vec<u8>)> {
+    let folder = tempfile::tempdir().unwrap();
+    let written = export(
+        &app.store,
+        &app.site.code,
+        format,
+        folder.path(),
+        trial::console::COMMAND_LINE,
+        &Clock::fixed(app.now_ms),
+    )
+    .await
+    .unwrap();
+    written
+        .files
+        .iter()
+        .map(|path| {
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            (name, std::fs::read(path).unwrap())
+        })
+        .collect()
+}
+
+async fn download(
+    app: &TestApp,
+    cookie: Option<&str>,
+    query: &str,
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    super::console::console_request(
+        app,
+        Method::GET,
+        &format!("/api/console/exports/download?{query}"),
+        cookie,
+        None,
+    )
+    .await
+}
+
+async fn the_console_downloads_each_export_as_the_command_line_writes_it(mut app: TestApp) {
+    use trial::console::{AuditResponse, ConsoleEvent, ConsoleRole, ExportsResponse};
+    let seeded = seed(&mut app).await;
+    let statistician = super::console::account(&app, ConsoleRole::Statistician, "Chen Jie").await;
+    let coordinator = super::console::account(&app, ConsoleRole::Coordinator, "Li Na").await;
+    let stamp = "20250619T150640Z";
+    assert_eq!(
+        jiff::Timestamp::from_millisecond(app.now_ms)
+            .unwrap()
+            .to_string(),
+        "2025-06-19T15:06:40Z",
+        "the stamp below is the clock's"
+    );
+    let mut downloaded = Vec::new();
+    for (format, who) in [
+        (Format::Csv, &statistician),
+        (Format::Odm, &statistician),
+        (Format::All, &statistician),
+        (Format::Identification, &coordinator),
+    ] {
+        let (status, headers, body) =
+            download(&app, Some(who), &format!("site=BJ&format={format}")).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{format}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert_eq!(headers[header::CONTENT_TYPE], "application/zip");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(
+            headers[header::CONTENT_DISPOSITION],
+            format!("attachment; filename=\"hp-ecmo-BJ-{format}-{stamp}.zip\"")
+        );
+        assert_eq!(headers[header::CONTENT_LENGTH], body.len().to_string());
+        let entries = unzipped(&body);
+        assert_eq!(
+            entries,
+            written_by_the_command_line(&app, format).await,
+            "{format}: the files the command line writes, byte for byte"
+        );
+        downloaded.push((format, entries));
+    }
+    // A browser asks for gzip; a zip is sent as it is, its length known.
+    let request = Request::get("/api/console/exports/download?site=BJ&format=odm")
+        .header(header::COOKIE, &statistician)
+        .header(header::ACCEPT_ENCODING, "gzip, br")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers().get(header::CONTENT_ENCODING), None);
+    assert!(response.headers().contains_key(header::CONTENT_LENGTH));
+    let names = |format: Format| -> Vec<String> {
+        let (_, entries) = downloaded.iter().find(|(of, _)| *of == format).unwrap();
+        entries.iter().map(|(name, _)| name.clone()).collect()
+    };
+    let mut csv = vec![trial::export::DICTIONARY_FILE.to_owned()];
+    csv.extend(
+        trial::export::Table::all()
+            .iter()
+            .map(|table| table.file_name()),
+    );
+    for table in ["audit_trail.csv", "allocations.csv", "consort.csv"] {
+        assert!(csv.contains(&table.to_owned()), "{csv:?}");
+    }
+    assert_eq!(names(Format::Csv), csv);
+    assert_eq!(names(Format::Odm), [ODM_FILE]);
+    assert_eq!(
+        names(Format::All),
+        [csv.clone(), vec![ODM_FILE.to_owned()]].concat()
+    );
+    assert_eq!(
+        names(Format::Identification),
+        [trial::export::IDENTIFICATION_LOG_FILE]
+    );
+    // The zip's tables are the seeded trial's: every participant, every event.
+    let (_, csv_entries) = &downloaded[0];
+    let audit_trail = &csv_entries
+        .iter()
+        .find(|(name, _)| name == "audit_trail.csv")
+        .unwrap()
+        .1;
+    let mut reader = csv::Reader::from_reader(audit_trail.as_slice());
+    let column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|name| name == "event_id")
+        .unwrap();
+    let events: BTreeSet<String> = reader
+        .records()
+        .map(|row| row.unwrap()[column].to_owned())
+        .collect();
+    assert_eq!(events.len(), seeded.events);
+
+    // Each download is in the `exports` table under the account's name, beside
+    // the command line's, and listed newest first.
+    let console_made: Vec<(Format, String, u64)> = app
+        .store
+        .exports(&app.site.code)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|record| record.requested_by != trial::console::COMMAND_LINE)
+        .map(|record| (record.format, record.requested_by, record.participants))
+        .collect();
+    let forty = PARTICIPANTS as u64;
+    assert_eq!(
+        console_made,
+        [
+            (Format::Csv, "Chen Jie".to_owned(), forty),
+            (Format::Odm, "Chen Jie".to_owned(), forty),
+            (Format::All, "Chen Jie".to_owned(), forty),
+            (Format::Identification, "Li Na".to_owned(), forty),
+            (Format::Odm, "Chen Jie".to_owned(), forty),
+        ]
+    );
+    let (status, _, body) = super::console::console_request(
+        &app,
+        Method::GET,
+        "/api/console/exports",
+        Some(&statistician),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let listed: ExportsResponse = from_json(&body);
+    let sites: Vec<(&str, &str)> = listed
+        .sites
+        .iter()
+        .map(|site| (site.code.as_str(), site.name.as_str()))
+        .collect();
+    assert_eq!(sites, [("BJ", "Beijing Anzhen Hospital")]);
+    assert_eq!(
+        listed.exports.len(),
+        9,
+        "five downloads, four command-line exports"
+    );
+    assert!(
+        listed
+            .exports
+            .windows(2)
+            .all(|pair| (pair[0].started_at_ms, pair[0].id) >= (pair[1].started_at_ms, pair[1].id)),
+        "newest first"
+    );
+
+    // And each is in the console's audit trail: who, what, how much, no value.
+    let (status, _, body) = super::console::console_request(
+        &app,
+        Method::GET,
+        "/api/console/audit",
+        Some(&coordinator),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let audit: AuditResponse = from_json(&body);
+    let downloads: Vec<(Option<String>, String)> = audit
+        .entries
+        .into_iter()
+        .filter(|entry| entry.event == ConsoleEvent::ExportDownloaded)
+        .map(|entry| (entry.account, entry.detail))
+        .collect();
+    // Newest first, one per download, each naming its export's id.
+    let expected: Vec<(Option<String>, String)> = app
+        .store
+        .exports(&app.site.code)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .filter(|record| record.requested_by != trial::console::COMMAND_LINE)
+        .map(|record| {
+            let detail = format!(
+                "{} export of site BJ: 40 participant(s), {} event(s), export {}",
+                record.format, seeded.events, record.id
+            );
+            (Some(record.requested_by), detail)
+        })
+        .collect();
+    assert_eq!(downloads.len(), 5);
+    assert_eq!(downloads, expected);
+}
+
+async fn only_the_roles_that_may_export_download_and_bad_queries_are_named(app: TestApp) {
+    use trial::console::ConsoleRole;
+    let mut tablet = app.enrol().await;
+    let participant = Uuid::now_v7();
+    let events = tablet.screen(participant);
+    assert_eq!(app.push(&tablet, &events).await.rejected, []);
+    let investigator = super::console::account(&app, ConsoleRole::Investigator, "Wu Lei").await;
+    let statistician = super::console::account(&app, ConsoleRole::Statistician, "Chen Jie").await;
+    let before = app.all_row_counts().await;
+    for format in Format::ALL {
+        let query = format!("site=BJ&format={format}");
+        let (status, _, body) = download(&app, Some(&investigator), &query).await;
+        let error = error_body(status, &body, StatusCode::FORBIDDEN, ErrorCode::Forbidden);
+        assert!(error.message.contains("investigator"), "{error:?}");
+        let (status, _, body) = download(&app, None, &query).await;
+        error_body(
+            status,
+            &body,
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+        );
+    }
+    // The identification log names patients: not the statistician's.
+    let (status, _, body) =
+        download(&app, Some(&statistician), "site=BJ&format=identification").await;
+    let error = error_body(status, &body, StatusCode::FORBIDDEN, ErrorCode::Forbidden);
+    assert!(error.message.contains("statistician"), "{error:?}");
+    let (status, _, body) = super::console::console_request(
+        &app,
+        Method::GET,
+        "/api/console/exports",
+        Some(&investigator),
+        None,
+    )
+    .await;
+    error_body(status, &body, StatusCode::FORBIDDEN, ErrorCode::Forbidden);
+    for (query, expected, says) in [
+        (
+            "site=BJ&format=xls",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown variant `xls`",
+        ),
+        (
+            "site=BJ",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing field `format`",
+        ),
+        (
+            "format=csv",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing field `site`",
+        ),
+        (
+            "site=BJ&format=csv&as=xlsx",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown field `as`",
+        ),
+        (
+            "site=SH&format=csv",
+            StatusCode::NOT_FOUND,
+            "there is no site \"SH\"",
+        ),
+    ] {
+        let (status, _, body) = download(&app, Some(&statistician), query).await;
+        assert_eq!(
+            status,
+            expected,
+            "{query}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        let error: ApiErrorBody = from_json(&body);
+        let text = format!("{} {:?}", error.message, error.problems);
+        assert!(text.contains(says), "{query}: {text}");
+    }
+    assert_eq!(
+        app.all_row_counts().await,
+        before,
+        "nothing written, nothing recorded"
+    );
+    assert_eq!(app.store.exports(&app.site.code).await.unwrap(), []);
 }

@@ -23,6 +23,7 @@
 
 mod consort;
 mod csv;
+mod format;
 mod identification;
 mod odm;
 
@@ -41,6 +42,7 @@ use crate::time::{Calendar, Moment};
 
 pub use self::consort::{ArmCounts, Consort, ConsortRow, Exclusion};
 pub use self::csv::{Column, CsvExport, DICTIONARY_FILE, Table};
+pub use self::format::{Format, UnknownFormat};
 pub use self::identification::{IDENTIFICATION_LOG_FILE, IdentificationLog};
 pub use self::odm::{ODM_FILE, OdmExport};
 
