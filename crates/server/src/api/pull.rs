@@ -27,7 +27,7 @@ use crate::error::{ApiError, ApiQuery};
         (
             status = 422,
             description = "The query is wrong (`invalid_request`): an unknown parameter, not a \
-                number, `limit` outside 1 to 500, `after` beyond every cursor; \
+                number, `limit` outside 1 to 1000, `after` beyond every cursor; \
                 `problems` names it.",
             body = trial::wire::ApiErrorBody,
         ),

@@ -1536,7 +1536,8 @@ async fn bad_json_answers_in_the_error_shape(app: TestApp) {
         ErrorCode::UnsupportedMediaType,
     );
 
-    for query in ["limit=0", "limit=501", "after=-1", "colour=red"] {
+    let too_many = format!("limit={}", trial::wire::MAX_PULL_EVENTS + 1);
+    for query in ["limit=0", &too_many, "after=-1", "colour=red"] {
         let (status, body) = app.get(&format!("/api/pull?{query}"), token).await;
         let error = error_body(
             status,
