@@ -3,13 +3,13 @@
 //! downloadable) and listed as a table a screen reader and a monitor can read.
 
 use leptos::prelude::*;
-use trial::console::SiteDashboard;
+use trial::console::{OverdueSample, SiteDashboard};
 use trial::export::ConsortRow;
 
 use super::api;
-use super::pages::failure_message;
+use super::pages::{failure_message, local_time};
 use super::text::{Ct, consort_label, ct, exclusion_label};
-use crate::i18n::{Lang, use_lang};
+use crate::i18n::{Lang, Text, t, use_lang};
 
 /// Every site's CONSORT flow.
 #[component]
@@ -70,7 +70,44 @@ fn SiteFlow(site: SiteDashboard) -> impl IntoView {
                     </tbody>
                 </table>
             </div>
+            <Overdue samples=site.overdue_samples/>
         </section>
+    }
+}
+
+/// The samples whose window closed with nothing recorded, oldest first.
+#[component]
+fn Overdue(samples: Vec<OverdueSample>) -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <h3>{move || ct(lang.get(), Ct::OverdueTitle)}</h3>
+        {if samples.is_empty() {
+            view! { <p data-testid="overdue-none">{move || ct(lang.get(), Ct::NoneOverdue)}</p> }.into_any()
+        } else {
+            view! {
+                <div class="table-scroll" tabindex="0">
+                    <table class="audit" data-testid="overdue-samples">
+                        <thead><tr>
+                            <th scope="col">{move || t(lang.get(), Text::StudyNumber)}</th>
+                            <th scope="col">{move || t(lang.get(), Text::TimePoint)}</th>
+                            <th scope="col">{move || ct(lang.get(), Ct::WindowClosed)}</th>
+                        </tr></thead>
+                        <tbody>
+                            {samples.into_iter().map(|sample| {
+                                let closed = sample.window_closed_at_ms;
+                                view! {
+                                <tr>
+                                    <td>{sample.study_number}</td>
+                                    <td>{format!("{} h", sample.hours)}</td>
+                                    <td>{move || local_time(lang.get(), closed)}</td>
+                                </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }.into_any()
+        }}
     }
 }
 

@@ -14,6 +14,7 @@ use std::io::{BufWriter, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use trial::console::OverdueSample;
 pub use trial::export::Format;
 use trial::export::{
     Consort, CsvExport, DICTIONARY_FILE, IDENTIFICATION_LOG_FILE, IdentificationLog, ODM_FILE,
@@ -238,20 +239,30 @@ fn zip_files(files: &[PathBuf], modified: jiff::Timestamp) -> Result<(File, u64)
     Ok((file, bytes))
 }
 
-/// The CONSORT counts of `site_code` now, counted as the CSV export counts them
-/// (the same snapshot, the same records, the same `Consort::count`), so the
-/// console's dashboard says what the export would.
-pub async fn consort(store: &Store, site_code: &str, clock: &Clock) -> Result<Consort> {
+/// The dashboard's numbers of `site_code` now: the CONSORT counts, counted as
+/// the CSV export counts them (the same snapshot, the same records, the same
+/// `Consort::count`), so the console says what the export would; and the
+/// cytokine samples overdue, by study number.
+pub async fn dashboard(
+    store: &Store,
+    site_code: &str,
+    clock: &Clock,
+) -> Result<(Consort, Vec<OverdueSample>)> {
     let snapshot = Snapshot::take(store, site_code, clock.now_ms()).await?;
     let now = snapshot.now;
     let mut consort = Consort::default();
+    let mut overdue = Vec::new();
     snapshot
         .each_record(store, |record| {
             consort.count(record, now);
+            overdue.extend(OverdueSample::of(record.participant(), now));
             Ok(())
         })
         .await?;
-    Ok(consort)
+    overdue.sort_by(|a, b| {
+        (a.window_closed_at_ms, &a.study_number).cmp(&(b.window_closed_at_ms, &b.study_number))
+    });
+    Ok((consort, overdue))
 }
 
 /// What an export reads: the site as the core sees it, and the last event stored

@@ -17,7 +17,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::crf::cytokine::SampleDue;
 use crate::export::Format;
+use crate::projection::Participant;
+use crate::time::Moment;
 
 /// What a console account is for; the role decides every action it may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -468,6 +471,42 @@ pub struct SiteDashboard {
     pub name: String,
     /// The rows of `consort.csv`, in its order.
     pub consort: Vec<crate::export::ConsortRow>,
+    /// The cytokine samples overdue now, by study number and time point.
+    pub overdue_samples: Vec<OverdueSample>,
+}
+
+/// A cytokine sample whose window has closed with nothing recorded for it: the
+/// primary outcome is the IL-6 change, so the coordinator chases these first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OverdueSample {
+    /// The participant's study number.
+    pub study_number: String,
+    /// The time point, in hours after T0.
+    pub hours: i64,
+    /// When its window closed, in UTC milliseconds.
+    pub window_closed_at_ms: i64,
+}
+
+impl OverdueSample {
+    /// The samples of `participant` overdue at `now`, earliest first: the ones
+    /// the tablet lists as overdue (a randomised participant in follow-up, a
+    /// window closed, no sample recorded), so the console and the bedside agree.
+    pub fn of(participant: &Participant, now: Moment) -> Vec<Self> {
+        let Some(study_number) = participant.study_number() else {
+            return Vec::new();
+        };
+        participant
+            .samples_to_take(now)
+            .into_iter()
+            .filter(|sample| sample.due == SampleDue::Overdue)
+            .map(|sample| Self {
+                study_number: study_number.to_string(),
+                hours: sample.time_point.hours(),
+                window_closed_at_ms: sample.window.latest().utc_ms(),
+            })
+            .collect()
+    }
 }
 
 /// The query of `GET /api/console/exports/download?site=BJ&format=csv`.

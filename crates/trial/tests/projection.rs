@@ -9,6 +9,7 @@ use proptest::prelude::*;
 
 use jiff::civil::date;
 use serde_json::{Value, json};
+use trial::console::OverdueSample;
 use trial::crf::baseline::{BaselineForm, ShockCause};
 use trial::crf::cytokine::{CytokineSampleForm, SampleDue, TimePoint};
 use trial::crf::daily::{DailyAssessmentForm, StudyDay};
@@ -1219,4 +1220,43 @@ proptest! {
         }
         prop_assert_eq!(Some(&state), whole.subject_state(subject));
     }
+}
+
+#[test]
+fn the_console_lists_the_samples_whose_window_closed_unrecorded() {
+    let mut log = randomised_log(Arm::StandardCare);
+    let overdue = |log: &Log, offset: i64| {
+        OverdueSample::of(&log.participant(), at(offset))
+            .into_iter()
+            .map(|sample| (sample.hours, sample.window_closed_at_ms - ECMO))
+            .collect::<Vec<_>>()
+    };
+    // The 0 h window is T0 ± 1 h: due until its end, overdue a moment after.
+    assert_eq!(overdue(&log, T0 + HOUR), []);
+    assert_eq!(overdue(&log, T0 + HOUR + 1), [(0, T0 + HOUR)]);
+    // A sample recorded late still counts as taken: it is off the list.
+    log.record(
+        TABLET_1,
+        NURSE,
+        T0 + 2 * HOUR,
+        &saved(sample(TimePoint::H0, 80.0)),
+    );
+    assert_eq!(overdue(&log, T0 + 2 * HOUR), []);
+    // Nothing more recorded: by day 4 every later window has closed.
+    let listed = overdue(&log, T0 + 4 * DAY);
+    assert_eq!(
+        listed.iter().map(|(hours, _)| *hours).collect::<Vec<_>>(),
+        [6, 12, 24, 48, 72]
+    );
+    assert_eq!(
+        OverdueSample::of(&log.participant(), at(T0 + 4 * DAY))[0].study_number,
+        "BJ-T1-007"
+    );
+    // A participant who withdrew is not chased.
+    let withdrawal = Payload::Withdrawn(Withdrawal {
+        by: WithdrawnBy::LegallyAuthorisedRepresentative,
+        reason: "family request".to_owned(),
+    });
+    log.record(TABLET_1, DOCTOR, T0 + 3 * DAY, &withdrawal);
+    assert_eq!(overdue(&log, T0 + 4 * DAY), []);
 }

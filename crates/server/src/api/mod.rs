@@ -17,7 +17,7 @@
 //! | `POST /api/console/sign-out` | console session cookie | → `SignedOut`, cookie removed |
 //! | `POST /api/console/invitations` | coordinator's session | `InvitationRequest` → `InvitationResponse` |
 //! | `GET /api/console/audit` | coordinator's session | → `AuditResponse` |
-//! | `GET /api/console/dashboard` | any console session | → `DashboardResponse` (CONSORT rows as exported) |
+//! | `GET /api/console/dashboard` | any console session | → `DashboardResponse` (CONSORT rows as exported, overdue samples) |
 //! | `GET /api/console/sites` | coordinator's session | → `SitesResponse` (users, tablets) |
 //! | `POST /api/console/users` | coordinator's session | `NewSiteUser` → `NewPin` |
 //! | `POST /api/console/users/pin` | coordinator's session | `SiteUserRef` → `NewPin` |

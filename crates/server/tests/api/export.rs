@@ -10,6 +10,7 @@
 //! against the ODM 1.3.2 schema and its transactions replayed against the CSV
 //! values (`tests/export/check_export.py`).
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use axum::http::HeaderMap;
@@ -876,6 +877,25 @@ async fn the_dashboard_counts_what_the_export_writes(mut app: TestApp) {
         "assessed for eligibility"
     );
     assert!(shown.len() > 10, "{shown:?}");
+
+    // Each overdue sample is of a participant the export lists as randomised,
+    // at a time point the export holds no sample of.
+    let randomised: BTreeSet<String> = read_table(folder.path(), "participants.csv")
+        .into_iter()
+        .filter(|row| row["status"] == "randomised")
+        .map(|row| row["study_number"].clone())
+        .collect();
+    let sampled: BTreeSet<(String, String)> = read_table(folder.path(), "cytokine_sample.csv")
+        .into_iter()
+        .map(|row| (row["study_number"].clone(), row["time_point"].clone()))
+        .collect();
+    assert!(!site.overdue_samples.is_empty(), "{site:?}");
+    for overdue in &site.overdue_samples {
+        assert!(randomised.contains(&overdue.study_number), "{overdue:?}");
+        let time_point = (overdue.study_number.clone(), format!("h{}", overdue.hours));
+        assert!(!sampled.contains(&time_point), "{overdue:?}");
+        assert!(overdue.window_closed_at_ms < app.now_ms, "{overdue:?}");
+    }
 }
 
 /// The entries of a zip, by name in their order, with their bytes.
