@@ -4,12 +4,13 @@
 
 use leptos::prelude::*;
 use trial::console::{OverdueSample, SiteDashboard};
-use trial::export::ConsortRow;
+use trial::export::{ConsortRow, StratumBalance};
+use trial::randomisation::Arm;
 
 use super::api;
 use super::pages::{failure_message, local_time};
 use super::text::{Ct, consort_label, ct, exclusion_label};
-use crate::i18n::{Lang, Text, t, use_lang};
+use crate::i18n::{Lang, Text, arm_label, t, use_lang};
 
 /// Every site's CONSORT flow.
 #[component]
@@ -70,8 +71,42 @@ fn SiteFlow(site: SiteDashboard) -> impl IntoView {
                     </tbody>
                 </table>
             </div>
+            <Balance strata=site.balance/>
             <Overdue samples=site.overdue_samples/>
         </section>
+    }
+}
+
+/// How many of each stratum's participants each arm holds.
+#[component]
+fn Balance(strata: Vec<StratumBalance>) -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <h3>{move || ct(lang.get(), Ct::BalanceTitle)}</h3>
+        {if strata.is_empty() {
+            view! { <p data-testid="balance-none">{move || ct(lang.get(), Ct::NoneRandomised)}</p> }.into_any()
+        } else {
+            view! {
+                <div class="table-scroll" tabindex="0">
+                    <table class="audit" data-testid="balance">
+                        <thead><tr>
+                            <th scope="col">{move || ct(lang.get(), Ct::BalanceTablet)}</th>
+                            <th scope="col">{move || arm_label(lang.get(), Arm::Hemoperfusion)}</th>
+                            <th scope="col">{move || arm_label(lang.get(), Arm::StandardCare)}</th>
+                        </tr></thead>
+                        <tbody>
+                            {strata.into_iter().map(|stratum| view! {
+                                <tr>
+                                    <td>{stratum.tablet}</td>
+                                    <td class="count">{stratum.hemoperfusion}</td>
+                                    <td class="count">{stratum.standard_care}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }.into_any()
+        }}
     }
 }
 

@@ -157,7 +157,8 @@ test("the first coordinator sets up the console, invites a statistician, and rol
   assert.match(consort, /Assessed for eligibility1/);
   assert.match(consort, /Not randomised · eligible, awaiting randomisation1/);
   assert.match(await page.getAttribute("[data-testid=consort-diagram]", "src"), /^data:image\/svg\+xml/);
-  // Screened, not randomised: no sample is due, so none is overdue.
+  // Screened, not randomised: no stratum holds anyone, no sample is overdue.
+  assert.equal(await page.textContent("[data-testid=balance-none]"), "No participant is randomised yet.");
   assert.equal(await page.textContent("[data-testid=overdue-none]"), "No sample is overdue.");
   await screenshot(page, "66-console-dashboard-en-desktop");
   // The coordinator is offered every export, the identification log too.

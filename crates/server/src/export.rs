@@ -17,8 +17,8 @@ use anyhow::{Context, Result, bail};
 use trial::console::OverdueSample;
 pub use trial::export::Format;
 use trial::export::{
-    Consort, CsvExport, DICTIONARY_FILE, IDENTIFICATION_LOG_FILE, IdentificationLog, ODM_FILE,
-    OdmExport, Record, Site, Table, Trial,
+    Balance, Consort, CsvExport, DICTIONARY_FILE, IDENTIFICATION_LOG_FILE, IdentificationLog,
+    ODM_FILE, OdmExport, Record, Site, StratumBalance, Table, Trial,
 };
 use trial::time::Moment;
 use uuid::Uuid;
@@ -239,30 +239,42 @@ fn zip_files(files: &[PathBuf], modified: jiff::Timestamp) -> Result<(File, u64)
     Ok((file, bytes))
 }
 
-/// The dashboard's numbers of `site_code` now: the CONSORT counts, counted as
-/// the CSV export counts them (the same snapshot, the same records, the same
-/// `Consort::count`), so the console says what the export would; and the
-/// cytokine samples overdue, by study number.
-pub async fn dashboard(
-    store: &Store,
-    site_code: &str,
-    clock: &Clock,
-) -> Result<(Consort, Vec<OverdueSample>)> {
+/// A site's numbers on the console's dashboard.
+pub struct Dashboard {
+    /// The CONSORT counts.
+    pub consort: Consort,
+    /// The arm balance per stratum.
+    pub balance: Vec<StratumBalance>,
+    /// The cytokine samples overdue, oldest first.
+    pub overdue_samples: Vec<OverdueSample>,
+}
+
+/// The dashboard's numbers of `site_code` now, counted as the CSV export counts
+/// them (the same snapshot, the same records, the same core counts), so the
+/// console says what the export would.
+pub async fn dashboard(store: &Store, site_code: &str, clock: &Clock) -> Result<Dashboard> {
     let snapshot = Snapshot::take(store, site_code, clock.now_ms()).await?;
     let now = snapshot.now;
+    let trial = snapshot.trial.clone();
     let mut consort = Consort::default();
-    let mut overdue = Vec::new();
+    let mut balance = Balance::default();
+    let mut overdue_samples = Vec::new();
     snapshot
         .each_record(store, |record| {
             consort.count(record, now);
-            overdue.extend(OverdueSample::of(record.participant(), now));
+            balance.count(&trial, record);
+            overdue_samples.extend(OverdueSample::of(record.participant(), now));
             Ok(())
         })
         .await?;
-    overdue.sort_by(|a, b| {
+    overdue_samples.sort_by(|a, b| {
         (a.window_closed_at_ms, &a.study_number).cmp(&(b.window_closed_at_ms, &b.study_number))
     });
-    Ok((consort, overdue))
+    Ok(Dashboard {
+        consort,
+        balance: balance.rows(),
+        overdue_samples,
+    })
 }
 
 /// What an export reads: the site as the core sees it, and the last event stored

@@ -471,6 +471,8 @@ pub struct SiteDashboard {
     pub name: String,
     /// The rows of `consort.csv`, in its order.
     pub consort: Vec<crate::export::ConsortRow>,
+    /// The arm balance of each stratum (a tablet's leases).
+    pub balance: Vec<crate::export::StratumBalance>,
     /// The cytokine samples overdue now, by study number and time point.
     pub overdue_samples: Vec<OverdueSample>,
 }

@@ -51,7 +51,7 @@ pub async fn sites(
     path = "/console/dashboard",
     tag = "console",
     responses(
-        (status = 200, description = "Every site's CONSORT rows, as `consort.csv` has them, and its cytokine samples overdue.", body = DashboardResponse),
+        (status = 200, description = "Every site's CONSORT rows, as `consort.csv` has them, its arm balance per stratum and its cytokine samples overdue.", body = DashboardResponse),
         SessionRefused,
         ServerFailure,
     ),
@@ -66,13 +66,13 @@ pub async fn dashboard(
     let clock = crate::Clock::fixed(counted_at_ms);
     let mut sites = Vec::new();
     for site in state.store.sites_overview().await? {
-        let (consort, overdue_samples) =
-            crate::export::dashboard(&state.store, &site.code, &clock).await?;
+        let dashboard = crate::export::dashboard(&state.store, &site.code, &clock).await?;
         sites.push(SiteDashboard {
             code: site.code,
             name: site.name,
-            consort: consort.rows(),
-            overdue_samples,
+            consort: dashboard.consort.rows(),
+            balance: dashboard.balance,
+            overdue_samples: dashboard.overdue_samples,
         });
     }
     Ok(Json(DashboardResponse {

@@ -10,7 +10,7 @@
 //! against the ODM 1.3.2 schema and its transactions replayed against the CSV
 //! values (`tests/export/check_export.py`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use axum::http::HeaderMap;
@@ -877,6 +877,27 @@ async fn the_dashboard_counts_what_the_export_writes(mut app: TestApp) {
         "assessed for eligibility"
     );
     assert!(shown.len() > 10, "{shown:?}");
+
+    // The balance per stratum is allocations.csv's standing rows, by tablet and arm.
+    let mut allocated: BTreeMap<String, [u32; 2]> = BTreeMap::new();
+    for row in read_table(folder.path(), "allocations.csv") {
+        if row["stands"] == "true" {
+            let arms = allocated.entry(row["device_label"].clone()).or_default();
+            arms[usize::from(row["arm"] == "standard_care")] += 1;
+        }
+    }
+    let balance: BTreeMap<String, [u32; 2]> = site
+        .balance
+        .iter()
+        .map(|stratum| {
+            (
+                stratum.tablet.clone(),
+                [stratum.hemoperfusion, stratum.standard_care],
+            )
+        })
+        .collect();
+    assert_eq!(balance, allocated);
+    assert!(balance.len() > 1, "{balance:?}");
 
     // Each overdue sample is of a participant the export lists as randomised,
     // at a time point the export holds no sample of.

@@ -6,7 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use super::Record;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Record, Trial};
 use crate::crf::FormRef;
 use crate::crf::end::NotEnrolledReason;
 use crate::eligibility::{Criterion, Outcome};
@@ -259,5 +262,53 @@ impl PartialOrd for Exclusion {
 impl Ord for Exclusion {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.rank().cmp(&other.rank())
+    }
+}
+
+/// One stratum's allocations: the participants whose randomisation that counts
+/// came from one tablet's leases, by arm. A stratum is the site and the tablet,
+/// and the list is blocked within it, so each stratum should stay near balanced;
+/// one that drifts says a tablet skipped or re-used slots.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StratumBalance {
+    /// The randomising tablet's label.
+    pub tablet: String,
+    /// Allocated to hemoperfusion.
+    pub hemoperfusion: u32,
+    /// Allocated to standard care.
+    pub standard_care: u32,
+}
+
+/// The arm balance per stratum, counted from each participant as the export
+/// writes them: the standing randomisations of `allocations.csv`.
+#[derive(Clone, Debug, Default)]
+pub struct Balance(BTreeMap<(String, Uuid), StratumBalance>);
+
+impl Balance {
+    /// Counts one participant's randomisation that counts, if any.
+    pub fn count(&mut self, trial: &Trial, record: &Record) {
+        let Some(randomisation) = record.participant().randomisation() else {
+            return;
+        };
+        let device = randomisation.by.device_id;
+        let tablet = trial.tablet_label(device).to_owned();
+        let stratum = self
+            .0
+            .entry((tablet.clone(), device))
+            .or_insert(StratumBalance {
+                tablet,
+                hemoperfusion: 0,
+                standard_care: 0,
+            });
+        match randomisation.value.arm {
+            Arm::Hemoperfusion => stratum.hemoperfusion += 1,
+            Arm::StandardCare => stratum.standard_care += 1,
+        }
+    }
+
+    /// Each stratum, by tablet label.
+    pub fn rows(self) -> Vec<StratumBalance> {
+        self.0.into_values().collect()
     }
 }

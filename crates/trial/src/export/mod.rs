@@ -40,7 +40,7 @@ use crate::payload::{Payload, SCHEMA_VERSION};
 use crate::projection::{Participant, project};
 use crate::time::{Calendar, Moment};
 
-pub use self::consort::{ArmCounts, Consort, ConsortRow, Exclusion};
+pub use self::consort::{ArmCounts, Balance, Consort, ConsortRow, Exclusion, StratumBalance};
 pub use self::csv::{Column, CsvExport, DICTIONARY_FILE, Table};
 pub use self::format::{Format, UnknownFormat};
 pub use self::identification::{IDENTIFICATION_LOG_FILE, IdentificationLog};
