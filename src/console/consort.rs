@@ -8,7 +8,7 @@ use trial::export::{ConsortRow, StratumBalance};
 use trial::randomisation::Arm;
 
 use super::api;
-use super::pages::{failure_message, local_time};
+use super::pages::{Listing, failure_message, local_time};
 use super::text::{Ct, consort_label, ct, exclusion_label};
 use crate::i18n::{Lang, Text, arm_label, t, use_lang};
 
@@ -80,33 +80,26 @@ fn SiteFlow(site: SiteDashboard) -> impl IntoView {
 /// How many of each stratum's participants each arm holds.
 #[component]
 fn Balance(strata: Vec<StratumBalance>) -> impl IntoView {
-    let lang = use_lang();
-    view! {
-        <h3>{move || ct(lang.get(), Ct::BalanceTitle)}</h3>
-        {if strata.is_empty() {
-            view! { <p data-testid="balance-none">{move || ct(lang.get(), Ct::NoneRandomised)}</p> }.into_any()
-        } else {
+    let rows = strata
+        .into_iter()
+        .map(|stratum| {
             view! {
-                <div class="table-scroll" tabindex="0">
-                    <table class="audit" data-testid="balance">
-                        <thead><tr>
-                            <th scope="col">{move || ct(lang.get(), Ct::BalanceTablet)}</th>
-                            <th scope="col">{move || arm_label(lang.get(), Arm::Hemoperfusion)}</th>
-                            <th scope="col">{move || arm_label(lang.get(), Arm::StandardCare)}</th>
-                        </tr></thead>
-                        <tbody>
-                            {strata.into_iter().map(|stratum| view! {
-                                <tr>
-                                    <td>{stratum.tablet}</td>
-                                    <td class="count">{stratum.hemoperfusion}</td>
-                                    <td class="count">{stratum.standard_care}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            }.into_any()
-        }}
+                <tr>
+                    <td>{stratum.tablet}</td>
+                    <td class="count">{stratum.hemoperfusion}</td>
+                    <td class="count">{stratum.standard_care}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect();
+    let headers: Vec<fn(Lang) -> &'static str> = vec![
+        |lang| ct(lang, Ct::BalanceTablet),
+        |lang| arm_label(lang, Arm::Hemoperfusion),
+        |lang| arm_label(lang, Arm::StandardCare),
+    ];
+    view! {
+        <Listing title=Ct::BalanceTitle empty=Ct::NoneRandomised testid="balance" headers rows/>
     }
 }
 
@@ -114,35 +107,27 @@ fn Balance(strata: Vec<StratumBalance>) -> impl IntoView {
 #[component]
 fn Overdue(samples: Vec<OverdueSample>) -> impl IntoView {
     let lang = use_lang();
-    view! {
-        <h3>{move || ct(lang.get(), Ct::OverdueTitle)}</h3>
-        {if samples.is_empty() {
-            view! { <p data-testid="overdue-none">{move || ct(lang.get(), Ct::NoneOverdue)}</p> }.into_any()
-        } else {
+    let rows = samples
+        .into_iter()
+        .map(|sample| {
+            let closed = sample.window_closed_at_ms;
             view! {
-                <div class="table-scroll" tabindex="0">
-                    <table class="audit" data-testid="overdue-samples">
-                        <thead><tr>
-                            <th scope="col">{move || t(lang.get(), Text::StudyNumber)}</th>
-                            <th scope="col">{move || t(lang.get(), Text::TimePoint)}</th>
-                            <th scope="col">{move || ct(lang.get(), Ct::WindowClosed)}</th>
-                        </tr></thead>
-                        <tbody>
-                            {samples.into_iter().map(|sample| {
-                                let closed = sample.window_closed_at_ms;
-                                view! {
-                                <tr>
-                                    <td>{sample.study_number}</td>
-                                    <td>{format!("{} h", sample.hours)}</td>
-                                    <td>{move || local_time(lang.get(), closed)}</td>
-                                </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            }.into_any()
-        }}
+                <tr>
+                    <td>{sample.study_number}</td>
+                    <td>{format!("{} h", sample.hours)}</td>
+                    <td>{move || local_time(lang.get(), closed)}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect();
+    let headers: Vec<fn(Lang) -> &'static str> = vec![
+        |lang| t(lang, Text::StudyNumber),
+        |lang| t(lang, Text::TimePoint),
+        |lang| ct(lang, Ct::WindowClosed),
+    ];
+    view! {
+        <Listing title=Ct::OverdueTitle empty=Ct::NoneOverdue testid="overdue" headers rows/>
     }
 }
 

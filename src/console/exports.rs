@@ -8,9 +8,9 @@ use trial::console::{COMMAND_LINE, ConsoleAction, ConsoleRole, ExportRecord, Sit
 use trial::export::Format;
 
 use super::api;
-use super::pages::{failure_message, local_time};
+use super::pages::{Listing, failure_message, local_time};
 use super::text::{Ct, ct, format_text};
-use crate::i18n::use_lang;
+use crate::i18n::{Lang, use_lang};
 
 /// How long after a download starts the list of exports is read again: the
 /// server records an export once it is written, before the zip is sent.
@@ -90,42 +90,37 @@ fn SiteDownloads(
 #[component]
 fn PastExports(exports: Vec<ExportRecord>) -> impl IntoView {
     let lang = use_lang();
-    let heading = move |text| view! { <th scope="col">{move || ct(lang.get(), text)}</th> };
-    view! {
-        <h3>{move || ct(lang.get(), Ct::ExportsMade)}</h3>
-        {if exports.is_empty() {
-            view! { <p>{move || ct(lang.get(), Ct::NoExports)}</p> }.into_any()
-        } else {
+    let rows = exports
+        .into_iter()
+        .map(|export| {
+            let by_command_line = export.requested_by == COMMAND_LINE;
+            let who = export.requested_by.clone();
             view! {
-                <div class="table-scroll" tabindex="0">
-                    <table class="audit" data-testid="past-exports">
-                        <thead><tr>
-                            {heading(Ct::When)} {heading(Ct::SitesTitle)} {heading(Ct::Files)}
-                            {heading(Ct::Who)} {heading(Ct::Count)} {heading(Ct::Events)}
-                        </tr></thead>
-                        <tbody>
-                            {exports.into_iter().map(|export| {
-                                let by_command_line = export.requested_by == COMMAND_LINE;
-                                let who = export.requested_by.clone();
-                                view! {
-                                    <tr data-testid="past-export">
-                                        <td>{move || local_time(lang.get(), export.started_at_ms)}</td>
-                                        <td>{export.site_code.clone()}</td>
-                                        <td>{move || format_text(lang.get(), export.format)[0]}</td>
-                                        <td>{move || if by_command_line {
-                                            ct(lang.get(), Ct::CommandLine).to_owned()
-                                        } else {
-                                            who.clone()
-                                        }}</td>
-                                        <td class="count">{export.participants}</td>
-                                        <td class="count">{export.events}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            }.into_any()
-        }}
+                <tr data-testid="past-export">
+                    <td>{move || local_time(lang.get(), export.started_at_ms)}</td>
+                    <td>{export.site_code.clone()}</td>
+                    <td>{move || format_text(lang.get(), export.format)[0]}</td>
+                    <td>{move || if by_command_line {
+                        ct(lang.get(), Ct::CommandLine).to_owned()
+                    } else {
+                        who.clone()
+                    }}</td>
+                    <td class="count">{export.participants}</td>
+                    <td class="count">{export.events}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect();
+    let headers: Vec<fn(Lang) -> &'static str> = vec![
+        |lang| ct(lang, Ct::When),
+        |lang| ct(lang, Ct::SitesTitle),
+        |lang| ct(lang, Ct::Files),
+        |lang| ct(lang, Ct::Who),
+        |lang| ct(lang, Ct::Count),
+        |lang| ct(lang, Ct::Events),
+    ];
+    view! {
+        <Listing title=Ct::ExportsMade empty=Ct::NoExports testid="past-exports" headers rows/>
     }
 }

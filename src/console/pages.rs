@@ -357,3 +357,39 @@ pub(super) fn local_time(lang: Lang, utc_ms: i64) -> String {
     date.to_locale_string(lang.tag(), &wasm_bindgen::JsValue::UNDEFINED)
         .into()
 }
+
+/// A titled list as a table, or a line saying there is nothing in it: the
+/// dashboard's and the exports' listings, one shape. The table is
+/// `data-testid=testid`, the line `testid-none`.
+#[component]
+pub(super) fn Listing(
+    title: Ct,
+    empty: Ct,
+    testid: &'static str,
+    headers: Vec<fn(Lang) -> &'static str>,
+    rows: Vec<AnyView>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let listing = if rows.is_empty() {
+        view! { <p data-testid=format!("{testid}-none")>{move || ct(lang.get(), empty)}</p> }
+            .into_any()
+    } else {
+        view! {
+            <div class="table-scroll" tabindex="0">
+                <table class="audit" data-testid=testid>
+                    <thead><tr>
+                        {headers.into_iter().map(|header| view! {
+                            <th scope="col">{move || header(lang.get())}</th>
+                        }).collect_view()}
+                    </tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        }
+        .into_any()
+    };
+    view! {
+        <h3>{move || ct(lang.get(), title)}</h3>
+        {listing}
+    }
+}
