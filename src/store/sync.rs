@@ -253,7 +253,9 @@ impl Store {
     /// holds (one it read from a backup, say) is written again as the same
     /// record, an event being immutable under its id; its participant's stored
     /// state then counts fewer events in the log than it folded plus the page's,
-    /// and is folded afresh from the log, as a stale state always is.
+    /// and is folded afresh from the log, as a stale state always is; and the
+    /// states' count of the log runs ahead of the log, so the next start finds
+    /// them stale and folds them all again, with its progress bar.
     pub async fn store_pulled(
         &self,
         pulled: &[Event],
