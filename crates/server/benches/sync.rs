@@ -484,6 +484,7 @@ impl Tablet {
                     old: json!({ "value": old }),
                     new: json!({ "value": new }),
                     reason: "lab report re-read".to_owned(),
+                    confirms: None,
                 });
                 self.record(
                     participant,

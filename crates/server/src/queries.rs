@@ -235,6 +235,7 @@ mod tests {
                     old: json!({ "value": old }),
                     new: json!({ "value": new }),
                     reason: "transcription".to_owned(),
+                    confirms: None,
                 }),
             )
         }

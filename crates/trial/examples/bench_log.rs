@@ -322,6 +322,7 @@ impl Writer {
                     old: json!({ "value": old }),
                     new: json!({ "value": il6[slot] }),
                     reason: "re-read the lab report".to_owned(),
+                    confirms: None,
                 }),
             );
             at += 10 * MINUTE;

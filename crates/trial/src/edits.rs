@@ -126,23 +126,14 @@ impl SubjectState {
     pub fn apply(&mut self, event: &Event, payload: &Payload) -> SubjectChange {
         let by = Provenance::of(event);
         match payload {
-            Payload::ScreeningRecorded(body) => {
-                let entries = object_entries(
-                    serde_json::to_value(&body.form)
-                        .expect("invariant: a screening form serialises to JSON"),
-                );
-                self.restate(Subject::Screening, entries, by)
+            Payload::ScreeningRecorded(_) => {
+                self.restate(Subject::Screening, entries_written(payload), by)
             }
-            Payload::FormSaved(body) => {
-                let form = &body.form;
-                let entries = form
-                    .kind()
-                    .fields()
-                    .iter()
-                    .filter_map(|field| Some((*field, form.value(*field)?)))
-                    .collect();
-                self.save(Subject::Form(form.form_ref()), entries, by)
-            }
+            Payload::FormSaved(body) => self.save(
+                Subject::Form(body.form.form_ref()),
+                entries_written(payload),
+                by,
+            ),
             Payload::ValueCorrected(body) => self.correct(
                 Subject::Form(body.form),
                 body.field,
@@ -281,6 +272,27 @@ fn blind(
             overridden_value: head.value.clone(),
         },
     )
+}
+
+/// Every field's entry `payload` writes: what the rule compares, and what a
+/// data query shows of each of its two changes.
+pub fn entries_written(payload: &Payload) -> Vec<(Field, Value)> {
+    match payload {
+        Payload::ScreeningRecorded(body) => object_entries(
+            serde_json::to_value(&body.form)
+                .expect("invariant: a screening form serialises to JSON"),
+        ),
+        Payload::FormSaved(body) => {
+            let form = &body.form;
+            form.kind()
+                .fields()
+                .iter()
+                .filter_map(|field| Some((*field, form.value(*field)?)))
+                .collect()
+        }
+        Payload::ValueCorrected(body) => vec![(body.field, body.new.clone())],
+        _ => Vec::new(),
+    }
 }
 
 /// The entries of a form serialised as an object whose keys are field keys.

@@ -33,6 +33,7 @@ pub mod json;
 pub mod payload;
 pub mod pin;
 pub mod projection;
+pub mod query;
 pub mod randomisation;
 pub mod roster;
 pub mod screening;

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::crf::consent::ConsentForm;
 use crate::crf::end::{EndOfParticipation, NotEnrolled, Withdrawal};
 use crate::crf::{self, Entry, Form, FormContext, FormKind, FormRef, MAX_TEXT_CHARS};
+use uuid::Uuid;
 use crate::edits::same_json;
 use crate::event::{Event, EventKind};
 use crate::field::{Field, FieldError, Input, TimeLimit};
@@ -168,6 +169,13 @@ pub struct ValueCorrected {
     pub new: serde_json::Value,
     /// Why, in the user's words; required.
     pub reason: String,
+    /// The change this correction confirms, when it keeps the entry it corrects:
+    /// how a data query whose standing value is right is resolved (a reason, on
+    /// every device's record), where an unchanged correction is otherwise a
+    /// mistake. Absent from every other correction, so their JSON (and hashes)
+    /// are as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirms: Option<Uuid>,
 }
 
 /// A study number: `SITE-DEVICE-NNN`, e.g. "BJ-T1-007" for the seventh participant
@@ -704,7 +712,7 @@ impl ValueCorrected {
             .into_iter()
             .filter(|error| error.field() == self.field)
             .collect();
-        if same_json(&self.old, &self.new) {
+        if self.confirms.is_none() && same_json(&self.old, &self.new) {
             errors.push(FieldError::Unchanged { field: self.field });
         }
         let length = self.reason.chars().count();

@@ -1105,6 +1105,7 @@ fn correction_of(form: FormRef, field: Field, old: Value, new: Value, reason: &s
         old,
         new,
         reason: reason.to_owned(),
+        confirms: None,
     })
 }
 

@@ -401,6 +401,7 @@ fn version_1_log() -> Vec<Event> {
             old: value(900.0),
             new: value(880.0),
             reason: "re-read the lab report".to_owned(),
+            confirms: None,
         }),
     );
     log.save(

@@ -161,6 +161,7 @@ fn payload(act: &Act, hour: i64, tablet: usize) -> (EventKind, String) {
             old: il6_of(*seen),
             new: il6_of(*new),
             reason: "re-read".to_owned(),
+            confirms: None,
         }),
         Act::Baseline => Payload::FormSaved(FormSaved {
             form: Form::Baseline(BaselineForm {

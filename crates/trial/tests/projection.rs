@@ -29,6 +29,7 @@ use trial::payload::{
 use trial::projection::{
     Anomaly, Conflict, Deviation, Participant, RandomiseRefusal, Status, Subject, project,
 };
+use trial::query::{QueryRef, QueryResolution};
 use trial::randomisation::{Arm, LeaseId};
 use trial::screening::{Answer, ScreeningForm};
 use trial::time::{Calendar, MS_PER_HOUR, Moment};
@@ -45,6 +46,8 @@ const DAY: i64 = 24 * HOUR;
 const PARTICIPANT: Uuid = Uuid::from_u128(0x0000_00aa);
 const TABLET_1: Uuid = Uuid::from_u128(0x0000_00d1);
 const TABLET_2: Uuid = Uuid::from_u128(0x0000_00d2);
+/// A site's console device, whose chain holds the console's corrections.
+const CONSOLE: Uuid = Uuid::from_u128(0x0000_00c0);
 const NURSE: Uuid = Uuid::from_u128(0x0000_0b01);
 const DOCTOR: Uuid = Uuid::from_u128(0x0000_0b02);
 const SESSION: Uuid = Uuid::from_u128(0x5e55);
@@ -59,6 +62,7 @@ fn value<T>(value: T) -> Option<Entry<T>> {
 
 /// Events as tablets record them: one hash chain per tablet, ids in the order
 /// written.
+#[derive(Clone)]
 struct Log {
     heads: BTreeMap<Uuid, ChainHead>,
     events: Vec<Event>,
@@ -243,6 +247,7 @@ fn corrected(form: FormRef, field: Field, old: Value, new: Value, reason: &str) 
         old,
         new,
         reason: reason.to_owned(),
+        confirms: None,
     })
 }
 
@@ -812,6 +817,85 @@ fn a_correction_after_a_conflict_resolves_it() {
         participant.resolution(Subject::Form(H6), Field::Il6PgPerMl, shown),
         Some(decided)
     );
+}
+
+#[test]
+fn the_consoles_resolution_closes_a_conflict_on_every_device() {
+    let mut log = randomised_log(Arm::Hemoperfusion);
+    log.record(
+        TABLET_1,
+        NURSE,
+        6 * HOUR,
+        &saved(sample(TimePoint::H6, 850.0)),
+    );
+    log.record(TABLET_1, NURSE, 7 * HOUR, &il6_corrected(850.0, 900.0));
+    log.record(TABLET_2, DOCTOR, 8 * HOUR, &il6_corrected(850.0, 950.0));
+    let open: Vec<_> = log.participant().open_conflicts().cloned().collect();
+    let query = QueryRef {
+        shown_event_id: open[0].shown.event_id,
+        field: Field::Il6PgPerMl,
+    };
+    let resolve = |entry: Value, reason: &str| QueryResolution {
+        query,
+        entry,
+        reason: reason.to_owned(),
+    };
+    let standing = il6(950.0);
+    // A reason is required, as on every correction.
+    assert_eq!(
+        resolve(il6(900.0), "  ").correction(H6, &standing).map(|_| ()),
+        Err(PayloadError::Invalid {
+            kind: EventKind::ValueCorrected,
+            errors: vec![FieldError::Blank {
+                field: Field::CorrectionReason
+            }]
+        })
+    );
+    // Taking the other tablet's value corrects the field to it.
+    let other = resolve(il6(900.0), "lab report says 900")
+        .correction(H6, &standing)
+        .unwrap();
+    assert_eq!((other.old.clone(), other.confirms), (standing.clone(), None));
+    // Keeping the standing value confirms the change that shows, with a reason;
+    // without naming it, the same correction is refused as changing nothing.
+    let kept = resolve(il6(950.0), "950 is right")
+        .correction(H6, &standing)
+        .unwrap();
+    assert_eq!(kept.confirms, Some(query.shown_event_id));
+    let unnamed = ValueCorrected {
+        confirms: None,
+        ..kept.clone()
+    };
+    assert_eq!(
+        unnamed.validate(),
+        Err(PayloadError::Invalid {
+            kind: EventKind::ValueCorrected,
+            errors: vec![FieldError::Unchanged {
+                field: Field::Il6PgPerMl
+            }]
+        })
+    );
+    for (correction, shows) in [(other, il6(900.0)), (kept, il6(950.0))] {
+        let mut resolved = log.clone();
+        // Recorded on the console's own chain, later than both changes.
+        let event = resolved.record(
+            CONSOLE,
+            DOCTOR,
+            9 * HOUR,
+            &Payload::ValueCorrected(correction),
+        );
+        let participant = resolved.participant();
+        assert_eq!(participant.open_conflicts().count(), 0);
+        assert_eq!(participant.conflicts().len(), 1);
+        assert_eq!(
+            participant.resolution(Subject::Form(H6), Field::Il6PgPerMl, query.shown_event_id),
+            Some(event)
+        );
+        assert_eq!(
+            participant.form(H6).unwrap().form().value(Field::Il6PgPerMl),
+            Some(shows)
+        );
+    }
 }
 
 #[test]

@@ -397,6 +397,7 @@ fn judge(
         old: old.clone(),
         new,
         reason: reason.trim().to_owned(),
+        confirms: None,
     };
     let payload = Payload::ValueCorrected(body.clone());
     match payload.check(now, FormContext::NONE) {

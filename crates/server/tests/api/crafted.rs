@@ -529,6 +529,7 @@ async fn a_pull_page_stops_at_its_byte_limit(app: TestApp) {
         old: json!({ "value": 850.0 }),
         new: json!({ "value": 900.0 }),
         reason,
+        confirms: None,
     });
     let participant = Uuid::now_v7();
     let events: Vec<Event> = (0..500)

@@ -677,6 +677,7 @@ fn il6_corrected(old: f64, new: f64) -> Payload {
         old: json!({ "value": old }),
         new: json!({ "value": new }),
         reason: "lab report re-read".to_owned(),
+        confirms: None,
     })
 }
 
