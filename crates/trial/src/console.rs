@@ -603,11 +603,15 @@ pub enum ConsoleEvent {
     DeviceRevoked,
     /// Downloaded an export.
     ExportDownloaded,
+    /// Commented on a data query.
+    QueryCommented,
+    /// Resolved a data query with a correction.
+    QueryResolved,
 }
 
 impl ConsoleEvent {
     /// Every kind, for reading stored names back.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 14] = [
         Self::AccountCreated,
         Self::SignedIn,
         Self::SignInFailed,
@@ -620,6 +624,8 @@ impl ConsoleEvent {
         Self::EnrolmentCodeIssued,
         Self::DeviceRevoked,
         Self::ExportDownloaded,
+        Self::QueryCommented,
+        Self::QueryResolved,
     ];
 
     /// The name stored and sent.
@@ -637,6 +643,8 @@ impl ConsoleEvent {
             Self::EnrolmentCodeIssued => "enrolment_code_issued",
             Self::DeviceRevoked => "device_revoked",
             Self::ExportDownloaded => "export_downloaded",
+            Self::QueryCommented => "query_commented",
+            Self::QueryResolved => "query_resolved",
         }
     }
 

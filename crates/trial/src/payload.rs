@@ -31,7 +31,6 @@ use serde::{Deserialize, Serialize};
 use crate::crf::consent::ConsentForm;
 use crate::crf::end::{EndOfParticipation, NotEnrolled, Withdrawal};
 use crate::crf::{self, Entry, Form, FormContext, FormKind, FormRef, MAX_TEXT_CHARS};
-use uuid::Uuid;
 use crate::edits::same_json;
 use crate::event::{Event, EventKind};
 use crate::field::{Field, FieldError, Input, TimeLimit};
@@ -39,6 +38,7 @@ use crate::json::{JsonError, check_unique_keys};
 use crate::randomisation::{Arm, LeaseId};
 use crate::screening::{Screening, ScreeningForm};
 use crate::time::Moment;
+use uuid::Uuid;
 
 /// The version of the payload shapes in this module, recorded in every event.
 pub const SCHEMA_VERSION: u32 = 3;

@@ -83,6 +83,32 @@ pub struct DataQuery {
     pub comments: Vec<QueryComment>,
 }
 
+/// Which of a site's data queries to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum QueryStatus {
+    /// The ones still to resolve.
+    Open,
+    /// The ones a correction resolved.
+    Closed,
+    /// Both.
+    All,
+}
+
+/// The query of `GET /api/console/queries?site=BJ&status=open`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct QueriesQuery {
+    /// The site's code.
+    #[cfg_attr(feature = "openapi", param(example = "BJ"))]
+    pub site: String,
+    /// `open`, `closed` or `all`.
+    pub status: QueryStatus,
+}
+
 /// `GET /api/console/queries`: a site's data queries, oldest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

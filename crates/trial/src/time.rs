@@ -76,6 +76,20 @@ impl Calendar {
         Moment::new(instant.as_millisecond(), minutes).ok()
     }
 
+    /// The moment `utc_ms`, with the offset the site's clocks had then: how the
+    /// server dates an event it records itself (the console's corrections), as a
+    /// tablet on the ward would have. `None` outside the years a moment holds.
+    pub fn moment_at(&self, utc_ms: i64) -> Option<Moment> {
+        let offset_minutes = match self {
+            Self::Site(zone) => {
+                let at = jiff::Timestamp::from_millisecond(utc_ms).ok()?;
+                i16::try_from(zone.to_offset(at).seconds() / 60).ok()?
+            }
+            Self::Device => 0,
+        };
+        Moment::new(utc_ms, offset_minutes).ok()
+    }
+
     /// The zone's IANA name; `None` for the device's offsets.
     pub fn zone_name(&self) -> Option<&str> {
         match self {

@@ -843,7 +843,9 @@ fn the_consoles_resolution_closes_a_conflict_on_every_device() {
     let standing = il6(950.0);
     // A reason is required, as on every correction.
     assert_eq!(
-        resolve(il6(900.0), "  ").correction(H6, &standing).map(|_| ()),
+        resolve(il6(900.0), "  ")
+            .correction(H6, &standing)
+            .map(|_| ()),
         Err(PayloadError::Invalid {
             kind: EventKind::ValueCorrected,
             errors: vec![FieldError::Blank {
@@ -855,7 +857,10 @@ fn the_consoles_resolution_closes_a_conflict_on_every_device() {
     let other = resolve(il6(900.0), "lab report says 900")
         .correction(H6, &standing)
         .unwrap();
-    assert_eq!((other.old.clone(), other.confirms), (standing.clone(), None));
+    assert_eq!(
+        (other.old.clone(), other.confirms),
+        (standing.clone(), None)
+    );
     // Keeping the standing value confirms the change that shows, with a reason;
     // without naming it, the same correction is refused as changing nothing.
     let kept = resolve(il6(950.0), "950 is right")
@@ -892,7 +897,11 @@ fn the_consoles_resolution_closes_a_conflict_on_every_device() {
             Some(event)
         );
         assert_eq!(
-            participant.form(H6).unwrap().form().value(Field::Il6PgPerMl),
+            participant
+                .form(H6)
+                .unwrap()
+                .form()
+                .value(Field::Il6PgPerMl),
             Some(shows)
         );
     }

@@ -40,6 +40,7 @@ mod openapi;
 mod pin;
 mod pull;
 mod push;
+mod queries;
 mod site_admin;
 mod users;
 
@@ -100,6 +101,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(site_admin::revoke_device))
         .routes(routes!(exports::list_exports))
         .routes(routes!(exports::download_export))
+        .routes(routes!(queries::list_queries))
+        .routes(routes!(queries::comment))
+        .routes(routes!(queries::resolve))
 }
 
 /// The answer of `GET /api/health`: lets a tablet tell "server reachable" from

@@ -20,7 +20,7 @@ use crate::auth::AuthenticatedDevice;
 use crate::calendar;
 use crate::error::{ApiError, ApiJson};
 use crate::queries::{self, QueryChanges};
-use crate::store::PushTransaction;
+use crate::store::{Device, PushTransaction};
 use crate::sync::{self, AllocationContext, Origin};
 
 /// Stores what continues the device's chain and answers with the new acknowledged
@@ -60,12 +60,31 @@ pub async fn push(
     check_batch_size(&request)?;
     let now_ms = state.clock.now_ms();
     let begun = state.store.begin_push(device.id, now_ms).await?;
-    let mut push = begun.ok_or_else(revoked_meanwhile)?;
-    let stored = match sync::repeated_seqs(&push.head(), &request.events) {
+    let push = begun.ok_or_else(revoked_meanwhile)?;
+    let (acked_seq, rejected) = store_batch(&state, push, &device, request.events).await?;
+    Ok(Json(PushResponse {
+        acked_seq,
+        rejected,
+        server_time_ms: now_ms,
+    }))
+}
+
+/// Stores a batch that continues the chain `push` holds (a tablet's, or the
+/// console's own), with the allocations, flags and queries it implies, checked
+/// as `sync` says; commits, and answers with the new acknowledged sequence
+/// number and every rejection. The one path every event takes into the log.
+pub(crate) async fn store_batch(
+    state: &AppState,
+    mut push: PushTransaction,
+    device: &Device,
+    events: Vec<Event>,
+) -> Result<(u64, Vec<Rejection>), ApiError> {
+    let now_ms = push.now_ms();
+    let stored = match sync::repeated_seqs(&push.head(), &events) {
         Some(seqs) => push.stored(seqs).await?,
         None => Vec::new(),
     };
-    let mut plan = sync::plan_push(push.head(), &stored, request.events, now_ms);
+    let mut plan = sync::plan_push(push.head(), &stored, events, now_ms);
     let origin = Origin {
         site_code: device.site_code.clone(),
         participant_sites: push.claim_participants(&plan.participants()).await?,
@@ -80,9 +99,9 @@ pub async fn push(
             participant_logs: push
                 .participant_logs(&plan.randomised_participants(&origin))
                 .await?,
-            calendar: site_calendar(&state, &device.site_code).await?,
-            site_code: device.site_code,
-            device_label: device.label,
+            calendar: site_calendar(state, &device.site_code).await?,
+            site_code: device.site_code.clone(),
+            device_label: device.label.clone(),
         };
         plan.verify_allocations(context, &origin);
     }
@@ -91,11 +110,7 @@ pub async fn push(
     push.commit().await?;
     let (acked_seq, rejected) = plan.answer(&outcome);
     log(acked_seq, outcome.stored, &rejected);
-    Ok(Json(PushResponse {
-        acked_seq,
-        rejected,
-        server_time_ms: now_ms,
-    }))
+    Ok((acked_seq, rejected))
 }
 
 /// Brings the data queries of every subject the stored part of the batch wrote
@@ -155,7 +170,7 @@ async fn update_queries(
 }
 
 /// The calendar of the device's site, which the eligibility re-check reads dates in.
-async fn site_calendar(state: &AppState, site_code: &str) -> Result<Calendar, ApiError> {
+pub(crate) async fn site_calendar(state: &AppState, site_code: &str) -> Result<Calendar, ApiError> {
     let site = state
         .store
         .site(site_code)

@@ -379,7 +379,8 @@ impl Store {
             type TabletRow = (String, i64, Option<i64>, String, Option<i64>);
             let tablets: Vec<TabletRow> = sqlx::query_as(
                 "SELECT label, enrolled_at_ms, last_push_at_ms, app_version, revoked_at_ms
-                 FROM devices WHERE site_code = $1 ORDER BY enrolled_at_ms, label",
+                 FROM devices WHERE site_code = $1 AND console = 0
+                 ORDER BY enrolled_at_ms, label",
             )
             .bind(&code)
             .fetch_all(&self.pool)

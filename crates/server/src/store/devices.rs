@@ -13,6 +13,11 @@ use uuid::Uuid;
 use super::{Store, leases};
 use crate::calendar;
 use crate::leases::FreshLease;
+use crate::secrets;
+
+/// The label of each site's console device: no tablet's (theirs are `T1`, `T2`,
+/// …), and what the tablets' timelines and the exports name its events by.
+pub const CONSOLE_LABEL: &str = "CONSOLE";
 
 /// A device that presented a valid, unrevoked token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -363,12 +368,49 @@ impl Store {
         .transpose()
     }
 
+    /// The site's console device, made at its first use: the chain of the
+    /// corrections the console writes (a data query resolved), so they are events
+    /// like a tablet's, hash-chained, verified by the same push and pulled by every
+    /// tablet of the site. Its token is a hash of random bytes no one holds, so it
+    /// never signs in; it takes no lease and no console page lists it as a tablet.
+    pub async fn console_device(&self, site_code: &str, now_ms: i64) -> Result<Device> {
+        let token_hash = secrets::sha256_hex(&secrets::new_device_token()?);
+        sqlx::query(
+            "INSERT INTO devices (id, site_code, label, token_hash, app_version, enrolled_at_ms,
+                 last_seq, last_hash, console)
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 1)
+             ON CONFLICT (site_code, label) DO NOTHING",
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(site_code)
+        .bind(CONSOLE_LABEL)
+        .bind(token_hash)
+        .bind(env!("CARGO_PKG_VERSION"))
+        .bind(now_ms)
+        .bind(Hash::GENESIS.to_string())
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("cannot make the console device of site {site_code}"))?;
+        let (id, label): (String, String) =
+            sqlx::query_as("SELECT id, label FROM devices WHERE site_code = $1 AND console = 1")
+                .bind(site_code)
+                .fetch_one(&self.pool)
+                .await
+                .with_context(|| format!("cannot read the console device of site {site_code}"))?;
+        Ok(Device {
+            id: id.parse().context("a stored device id is not a uuid")?,
+            site_code: site_code.to_owned(),
+            label,
+            public_key: None,
+        })
+    }
+
     /// Revokes the device with this label: its token stops working at once. Its
     /// events stay. Returns whether such a device was enrolled and not yet revoked.
     pub async fn revoke_device(&self, site_code: &str, label: &str, now_ms: i64) -> Result<bool> {
         let updated = sqlx::query(
             "UPDATE devices SET revoked_at_ms = $1
-             WHERE site_code = $2 AND label = $3 AND revoked_at_ms IS NULL",
+             WHERE site_code = $2 AND label = $3 AND revoked_at_ms IS NULL AND console = 0",
         )
         .bind(now_ms)
         .bind(site_code)

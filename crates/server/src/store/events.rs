@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use sqlx::any::AnyRow;
 use sqlx::{Any, FromRow, Row, Transaction};
 use trial::allocation::{AllocationFlag, VERIFIED_AGAINST};
+use trial::console::{ConsoleAction, ConsoleRole};
 use trial::edits::Subject;
 use trial::event::{ChainHead, Event, EventKind};
 use trial::payload::{Randomised, StudyNumber};
@@ -27,6 +28,9 @@ pub struct PushTransaction {
     pub(super) tx: Transaction<'static, Any>,
     head: ChainHead,
     pub(super) site_code: String,
+    /// Whether the device is the site's console device, whose events the console
+    /// accounts that resolve data queries record.
+    console: bool,
     pub(super) now_ms: i64,
 }
 
@@ -94,16 +98,16 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<PushTransaction>> {
         let mut tx = self.pool.begin().await.context("cannot start a push")?;
-        let head: Option<(i64, String, String)> = sqlx::query_as(
+        let head: Option<(i64, String, String, i64)> = sqlx::query_as(
             "UPDATE devices SET last_push_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL
-             RETURNING last_seq, last_hash, site_code",
+             RETURNING last_seq, last_hash, site_code, console",
         )
         .bind(now_ms)
         .bind(device_id.to_string())
         .fetch_optional(&mut *tx)
         .await
         .with_context(|| format!("cannot lock the chain of device {device_id}"))?;
-        let Some((last_seq, last_hash, site_code)) = head else {
+        let Some((last_seq, last_hash, site_code, console)) = head else {
             return Ok(None);
         };
         let last_hash = last_hash.parse().with_context(|| {
@@ -115,6 +119,7 @@ impl Store {
             tx,
             head,
             site_code,
+            console: console == 1,
             now_ms,
         }))
     }
@@ -162,6 +167,12 @@ impl PushTransaction {
     /// The device's chain head as stored: its last stored event.
     pub fn head(&self) -> ChainHead {
         self.head
+    }
+
+    /// The server's clock when the push began: what it records as each event's
+    /// receipt.
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
     }
 
     /// The device's stored events with sequence numbers in `seqs`, in order.
@@ -241,15 +252,34 @@ impl PushTransaction {
         Ok(sites)
     }
 
-    /// The users of the device's site, with the span in which each may record.
+    /// Who may record on the device, with the span in which each may: the users
+    /// of a tablet's site, or, on a console device, the console accounts whose
+    /// role resolves data queries.
     pub async fn members(&mut self) -> Result<Vec<Member>> {
-        let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT id, created_at_ms, disabled_at_ms FROM users WHERE site_code = $1",
-        )
-        .bind(&self.site_code)
-        .fetch_all(&mut *self.tx)
-        .await
-        .with_context(|| format!("cannot read the users of site {}", self.site_code))?;
+        let rows: Vec<(String, i64, Option<i64>)> = if self.console {
+            let accounts: Vec<(String, i64, Option<i64>, String)> = sqlx::query_as(
+                "SELECT id, created_at_ms, disabled_at_ms, role FROM console_accounts",
+            )
+            .fetch_all(&mut *self.tx)
+            .await
+            .context("cannot read the console accounts")?;
+            accounts
+                .into_iter()
+                .filter(|(.., role)| {
+                    ConsoleRole::parse(role)
+                        .is_some_and(|role| role.may(ConsoleAction::ResolveQuery))
+                })
+                .map(|(id, created, disabled, _)| (id, created, disabled))
+                .collect()
+        } else {
+            sqlx::query_as(
+                "SELECT id, created_at_ms, disabled_at_ms FROM users WHERE site_code = $1",
+            )
+            .bind(&self.site_code)
+            .fetch_all(&mut *self.tx)
+            .await
+            .with_context(|| format!("cannot read the users of site {}", self.site_code))?
+        };
         rows.into_iter()
             .map(|(id, active_from_ms, disabled_at_ms)| {
                 Ok(Member {

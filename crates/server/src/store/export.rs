@@ -107,15 +107,21 @@ impl Store {
         })
     }
 
-    /// Everyone who ever was a user of the site, disabled or not: the audit trail
-    /// names them all.
+    /// Everyone who ever was a user of the site, disabled or not, and every
+    /// console account that corrected its data: the audit trail names them all.
     pub async fn export_people(&self, site_code: &str) -> Result<Vec<Person>> {
-        let rows: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT id, name, role FROM users WHERE site_code = $1 ORDER BY name")
-                .bind(site_code)
-                .fetch_all(&self.pool)
-                .await
-                .with_context(|| format!("cannot read the users of site {site_code}"))?;
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT id, name, role FROM users WHERE site_code = $1
+                 UNION
+                 SELECT id, name, role FROM console_accounts WHERE id IN (
+                     SELECT user_id FROM events WHERE device_id IN (
+                         SELECT id FROM devices WHERE site_code = $1 AND console = 1))
+                 ORDER BY name",
+        )
+        .bind(site_code)
+        .fetch_all(&self.pool)
+        .await
+        .with_context(|| format!("cannot read the users of site {site_code}"))?;
         rows.into_iter()
             .map(|(id, name, role)| {
                 Ok(Person {

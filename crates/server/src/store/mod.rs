@@ -275,6 +275,11 @@ const SQLITE_MIGRATIONS: &[EmbeddedMigration] = &[
         "console",
         include_str!("../../migrations/sqlite/0007_console.sql"),
     ),
+    (
+        8,
+        "query threads",
+        include_str!("../../migrations/sqlite/0008_query_threads.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
     (
@@ -311,6 +316,11 @@ const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
         7,
         "console",
         include_str!("../../migrations/postgres/0007_console.sql"),
+    ),
+    (
+        8,
+        "query threads",
+        include_str!("../../migrations/postgres/0008_query_threads.sql"),
     ),
 ];
 

@@ -1,11 +1,17 @@
 //! Data queries and allocation flags: recorded in the push that raised them, and
 //! listed for the coordinator by participant id and study number only.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use trial::edits::entries_written;
+use trial::event::EventKind;
 use trial::field::Field;
+use trial::payload::Payload;
 use trial::projection::Subject;
+use trial::query::{DataQuery, QueryChange, QueryComment, QueryRef, QueryStatus};
 use uuid::Uuid;
 
 use super::subjects::{read_subject, subject_json};
@@ -237,4 +243,182 @@ impl Store {
 fn read_field(key: &str) -> Result<Field> {
     serde_json::from_value(key.into())
         .with_context(|| format!("stored field {key} does not read back"))
+}
+
+impl Store {
+    /// A site's data queries (or the one `only` names), oldest first, each with
+    /// both changes (entry, who, where, when) and its comments: what the console
+    /// shows and resolves.
+    pub async fn data_queries(
+        &self,
+        site_code: &str,
+        status: QueryStatus,
+        only: Option<QueryRef>,
+    ) -> Result<Vec<DataQuery>> {
+        // Who recorded a change: a tablet's user, or a console account.
+        let change = |side: &str| {
+            format!(
+                "{side}.id, {side}.payload, {side}.kind, {side}.schema_version,
+                 COALESCE((SELECT name FROM users WHERE id = {side}.user_id),
+                          (SELECT name FROM console_accounts WHERE id = {side}.user_id),
+                          {side}.user_id),
+                 (SELECT label FROM devices WHERE id = {side}.device_id), {side}.recorded_at_ms"
+            )
+        };
+        let sql = format!(
+            "SELECT q.participant_id, q.form_ref, q.field, q.opened_at_ms, q.closed_at_ms, (
+                        SELECT a.study_number FROM allocations a JOIN events r ON r.id = a.event_id
+                        WHERE a.participant_id = q.participant_id ORDER BY r.server_seq LIMIT 1
+                    ), {}, {}
+             FROM data_queries q
+             JOIN events shown ON shown.id = q.shown_event_id
+             JOIN events overridden ON overridden.id = q.overridden_event_id
+             WHERE q.site_code = $1
+               AND ($2 = 'all' OR ($2 = 'open') = (q.closed_at_ms IS NULL))
+               AND ($3 = '' OR (q.shown_event_id = $3 AND q.field = $4))
+             ORDER BY q.opened_at_ms, shown.server_seq, q.field",
+            change("shown"),
+            change("overridden"),
+        );
+        let status_name = match status {
+            QueryStatus::Open => "open",
+            QueryStatus::Closed => "closed",
+            QueryStatus::All => "all",
+        };
+        let rows: Vec<AnyRow> = sqlx::query(&sql)
+            .bind(site_code)
+            .bind(status_name)
+            .bind(
+                only.map(|query| query.shown_event_id.to_string())
+                    .unwrap_or_default(),
+            )
+            .bind(only.map(|query| query.field.key()).unwrap_or_default())
+            .fetch_all(&self.pool)
+            .await
+            .with_context(|| format!("cannot read the data queries of site {site_code}"))?;
+        let mut comments = self.query_comments(site_code).await?;
+        rows.iter()
+            .map(|row| {
+                let field = read_field(&row.try_get::<String, _>(2)?)?;
+                let shown = read_change(row, 6, field)?;
+                let overridden = read_change(row, 13, field)?;
+                let query = QueryRef {
+                    shown_event_id: shown.event_id,
+                    field,
+                };
+                Ok(DataQuery {
+                    query,
+                    participant_id: row
+                        .try_get::<String, _>(0)?
+                        .parse()
+                        .context("a participant id is not a uuid")?,
+                    study_number: row.try_get(5)?,
+                    form: match read_subject(&row.try_get::<String, _>(1)?)? {
+                        Subject::Screening => None,
+                        Subject::Form(form) => Some(form),
+                    },
+                    shown,
+                    overridden,
+                    opened_at_ms: row.try_get(3)?,
+                    closed_at_ms: row.try_get(4)?,
+                    comments: comments.remove(&query).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Every comment on a site's queries, by query, oldest first.
+    async fn query_comments(
+        &self,
+        site_code: &str,
+    ) -> Result<BTreeMap<QueryRef, Vec<QueryComment>>> {
+        let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT c.shown_event_id, c.field, a.name, c.at_ms, c.text
+             FROM data_query_comments c
+             JOIN console_accounts a ON a.id = c.account_id
+             WHERE c.shown_event_id IN (SELECT shown_event_id FROM data_queries WHERE site_code = $1)
+             ORDER BY c.at_ms, c.id",
+        )
+        .bind(site_code)
+        .fetch_all(&self.pool)
+        .await
+        .with_context(|| format!("cannot read the query comments of site {site_code}"))?;
+        let mut threads: BTreeMap<QueryRef, Vec<QueryComment>> = BTreeMap::new();
+        for (shown, field, author, at_ms, text) in rows {
+            let query = QueryRef {
+                shown_event_id: shown.parse().context("an event id is not a uuid")?,
+                field: read_field(&field)?,
+            };
+            threads.entry(query).or_default().push(QueryComment {
+                author,
+                at_ms,
+                text,
+            });
+        }
+        Ok(threads)
+    }
+
+    /// Adds a comment to a query's thread.
+    pub async fn add_query_comment(
+        &self,
+        query: QueryRef,
+        account_id: Uuid,
+        at_ms: i64,
+        text: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO data_query_comments (id, shown_event_id, field, account_id, at_ms, text)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(query.shown_event_id.to_string())
+        .bind(query.field.key())
+        .bind(account_id.to_string())
+        .bind(at_ms)
+        .bind(text)
+        .execute(&self.pool)
+        .await
+        .context("cannot add a comment to a data query")?;
+        Ok(())
+    }
+
+    /// The site a query belongs to, if there is such a query.
+    pub async fn query_site(&self, query: QueryRef) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT site_code FROM data_queries WHERE shown_event_id = $1 AND field = $2",
+        )
+        .bind(query.shown_event_id.to_string())
+        .bind(query.field.key())
+        .fetch_optional(&self.pool)
+        .await
+        .context("cannot look up a data query")?;
+        Ok(row.map(|(site,)| site))
+    }
+}
+
+/// One change of a query, from the seven columns of its event from `at` on
+/// (id, payload, kind, schema version, recorder, device, time): the entry its
+/// payload wrote to `field`.
+fn read_change(row: &AnyRow, at: usize, field: Field) -> Result<QueryChange> {
+    let kind: String = row.try_get(at + 2)?;
+    let kind: EventKind = serde_json::from_value(kind.clone().into())
+        .with_context(|| format!("stored event kind {kind} does not read back"))?;
+    let schema_version: i64 = row.try_get(at + 3)?;
+    let payload: String = row.try_get(at + 1)?;
+    let payload = Payload::parse(kind, u32::try_from(schema_version)?, &payload)
+        .map_err(|error| anyhow::anyhow!("an accepted event does not parse: {error}"))?;
+    let entry = entries_written(&payload)
+        .into_iter()
+        .find_map(|(written, entry)| (written == field).then_some(entry))
+        .unwrap_or(serde_json::Value::Null);
+    Ok(QueryChange {
+        event_id: row
+            .try_get::<String, _>(at)?
+            .parse()
+            .context("an event id is not a uuid")?,
+        entry,
+        user: row.try_get(at + 4)?,
+        device: row.try_get(at + 5)?,
+        recorded_at_ms: row.try_get(at + 6)?,
+    })
 }

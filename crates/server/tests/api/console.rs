@@ -12,6 +12,8 @@ use trial::console::{
     SiteUserRef, SitesResponse, TabletRef,
 };
 
+use trial::query::{NewQueryComment, QueryRef, QueryResolution, QueryStatus};
+
 use super::*;
 
 on_both_engines!(
@@ -414,9 +416,16 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
                 && !["/api/console/setup", "/api/console/sign-in"].contains(&path.as_str())
         })
         .collect();
-    assert_eq!(routes.len(), 13, "{routes:?}");
+    assert_eq!(routes.len(), 16, "{routes:?}");
     let revoked = app.enrol().await;
-    let body_of = |path: &str| valid_body(&app, path, &revoked.label);
+    super::queries::queried(&app).await;
+    let query = app
+        .store
+        .data_queries(&app.site.code, QueryStatus::Open, None)
+        .await
+        .unwrap()[0]
+        .query;
+    let body_of = |path: &str| valid_body(&app, path, &revoked.label, query);
     let made_up = format!("{}={}", console::COOKIE, "0".repeat(64));
     let twice = format!("{cookie}; {cookie}");
     let attempts: [(&str, Option<&str>); 5] = [
@@ -483,13 +492,15 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
 fn valid_target(app: &TestApp, path: &str) -> String {
     match path {
         "/api/console/exports/download" => format!("{path}?site={}&format=odm", app.site.code),
+        "/api/console/queries" => format!("{path}?site={}&status=all", app.site.code),
         _ => path.to_owned(),
     }
 }
 
 /// A body `path` accepts from a coordinator (for `devices/revoke`, revoking
-/// `label`); a route added without a case here fails the walk.
-fn valid_body(app: &TestApp, path: &str, label: &str) -> Option<String> {
+/// `label`; for the query routes, about `query`); a route added without a case
+/// here fails the walk.
+fn valid_body(app: &TestApp, path: &str, label: &str, query: QueryRef) -> Option<String> {
     let site = app.site.code.clone();
     match path {
         "/api/console/session"
@@ -498,7 +509,17 @@ fn valid_body(app: &TestApp, path: &str, label: &str) -> Option<String> {
         | "/api/console/dashboard"
         | "/api/console/exports"
         | "/api/console/exports/download"
+        | "/api/console/queries"
         | "/api/console/sign-out" => None,
+        "/api/console/queries/comment" => Some(to_json(&NewQueryComment {
+            query,
+            text: "Which one is on the lab report?".to_owned(),
+        })),
+        "/api/console/queries/resolve" => Some(to_json(&QueryResolution {
+            query,
+            entry: json!({ "value": 600.0 }),
+            reason: "lab report reads 600".to_owned(),
+        })),
         "/api/console/invitations" => Some(to_json(&InvitationRequest {
             role: ConsoleRole::Investigator,
         })),
@@ -520,7 +541,7 @@ fn valid_body(app: &TestApp, path: &str, label: &str) -> Option<String> {
     }
 }
 
-async fn post_as<T: serde::de::DeserializeOwned>(
+pub(super) async fn post_as<T: serde::de::DeserializeOwned>(
     app: &TestApp,
     cookie: &str,
     path: &str,
@@ -749,7 +770,11 @@ async fn only_a_coordinator_manages_the_site(app: TestApp) {
             "/api/console/enrolment-codes",
             "/api/console/devices/revoke",
         ] {
-            let body = valid_body(&app, path, &tablet.label);
+            let no_query = QueryRef {
+                shown_event_id: Uuid::nil(),
+                field: Field::Il6PgPerMl,
+            };
+            let body = valid_body(&app, path, &tablet.label, no_query);
             let method = if body.is_some() {
                 Method::POST
             } else {

@@ -748,6 +748,7 @@ mod lockouts;
 mod logs;
 mod openapi;
 mod pin_change;
+mod queries;
 mod race;
 mod rate_limit;
 
