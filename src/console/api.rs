@@ -10,6 +10,7 @@ use trial::console::{
     NewSiteUser, SessionResponse, SetupRequest, SignInRequest, SignedOut, SiteRef, SiteTablet,
     SiteUser, SiteUserRef, SitesResponse, TabletRef,
 };
+use trial::query::{DataQuery, NewQueryComment, QueriesResponse, QueryResolution, QueryStatus};
 use trial::wire::{ApiErrorBody, ErrorCode};
 
 /// Why a request did not succeed.
@@ -93,6 +94,29 @@ pub async fn enrolment_code(request: &SiteRef) -> Result<NewEnrolmentCode, Failu
 /// Revokes a tablet.
 pub async fn revoke(request: &TabletRef) -> Result<SiteTablet, Failure> {
     post("/api/console/devices/revoke", request).await
+}
+
+/// Every site's data queries with `status`, oldest first.
+pub async fn queries(status: QueryStatus) -> Result<QueriesResponse, Failure> {
+    let status = match status {
+        QueryStatus::Open => "open",
+        QueryStatus::Closed => "closed",
+        QueryStatus::All => "all",
+    };
+    send(Request::get(&format!(
+        "/api/console/queries?status={status}"
+    )))
+    .await
+}
+
+/// Adds a comment to a query's thread.
+pub async fn comment(request: &NewQueryComment) -> Result<DataQuery, Failure> {
+    post("/api/console/queries/comment", request).await
+}
+
+/// Resolves a query with a correction.
+pub async fn resolve(request: &QueryResolution) -> Result<DataQuery, Failure> {
+    post("/api/console/queries/resolve", request).await
 }
 
 /// The sites to export, and the exports made, newest first.

@@ -9,6 +9,7 @@ mod api;
 mod consort;
 mod exports;
 mod pages;
+mod queries;
 mod site;
 mod text;
 

@@ -189,6 +189,7 @@ fn SignedIn(session: SessionResponse) -> impl IntoView {
             </button>
         </section>
         {role.may(ConsoleAction::ReadDashboard).then(|| view! { <super::consort::Dashboard/> })}
+        {role.may(ConsoleAction::ResolveQuery).then(|| view! { <super::queries::Queries/> })}
         {role.may(ConsoleAction::Export).then(|| view! { <super::exports::Exports role=role/> })}
         {role.may(ConsoleAction::ManageSite).then(|| view! { <super::site::Sites/> })}
         {if manages {

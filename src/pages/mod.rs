@@ -10,6 +10,7 @@ mod screening;
 mod sign_in;
 
 pub use enrol::Enrol;
+pub(crate) use follow_up::describe_entry;
 pub use home::Home;
 pub use insecure::{InsecureOrigin, is_secure_origin};
 pub use participant::ParticipantPage;

@@ -5,13 +5,16 @@
 // user the coordinator added meanwhile can sign in), the
 // second tablet may not randomise a patient the first one screened but continues
 // the first one's follow-up, and when both record the same sample unseen, a data
-// query shows on both until a correction resolves it.
+// query shows on both until the coordinator resolves it in the console.
 import { after, before, test } from "node:test";
 import { POSTGRES_URL, TestServer } from "./support/server.mjs";
 import {
-  FollowUp, Home, LANDSCAPE, PORTRAIT, Participant, Screening, SignIn, assert, launch, screenshot, watchErrors,
+  FollowUp, Home, LANDSCAPE, PORTRAIT, Participant, Screening, SignIn, assert, assertChinese, launch, screenshot,
+  watchErrors,
 } from "./support/pages.mjs";
 import { Enrol, SyncStatus, waitForRows } from "./support/tablet.mjs";
+
+const DESKTOP = { width: 1440, height: 900 };
 
 let browser;
 before(async () => {
@@ -187,18 +190,56 @@ async function journey(server, shoot) {
   }
   await shoot(b.page, "24-data-query-en-portrait");
 
-  // A checks the lab report and corrects the value: the query is resolved, on B too.
-  await a.followUp.correct("il6_pg_per_ml", "100", "checked against the lab report");
-  assert.equal(await a.page.locator("[data-testid=query-il6_pg_per_ml]").count(), 0);
-  await a.home.open();
-  await a.sync.waitAllSent();
-  await b.home.open();
-  await b.sync.syncNow();
-  await openAllocated(b);
-  await b.followUp.openRow("sample-H0");
-  await b.page.waitForFunction(() => /100 pg\/mL/.test(
-    document.querySelector("[data-testid=value-il6_pg_per_ml]")?.textContent ?? ""));
-  assert.equal(await b.page.locator("[data-testid=query-il6_pg_per_ml]").count(), 0);
+  // The coordinator resolves it in the console: both values with who and where,
+  // a comment, a resolution refused without a reason, then the replaced value
+  // taken. The correction reaches both tablets at their next sync.
+  const desk = await browser.newContext({ viewport: DESKTOP, locale: "en-GB", timezoneId: "Asia/Shanghai" });
+  const console_ = await desk.newPage();
+  const consoleErrors = watchErrors(console_);
+  await console_.goto(`${server.url}${server.consoleLink()}`);
+  await console_.fill("#setup-name", "Li Na");
+  await console_.fill("#setup-password", "correct horse battery staple");
+  await console_.fill("#setup-again", "correct horse battery staple");
+  await console_.click("[data-testid=console-setup-button]");
+  const card = console_.locator("article.console-query[data-open=true]");
+  await card.waitFor();
+  assert.equal(await card.count(), 1);
+  assert.match(await card.locator("h3").textContent(), /Cytokine sample[^]*IL-6/);
+  assert.match(await card.locator("[data-testid=query-shown]").textContent(), /130 pg\/mL[^]*[^·]+ · T1/);
+  assert.match(await card.locator("[data-testid=query-overridden]").textContent(), /100 pg\/mL[^]*[^·]+ · T2/);
+  await card.locator("[data-testid=query-comment]").fill("Ward: the lab report reads 100.");
+  await card.locator("[data-testid=query-add-comment]").click();
+  await console_.waitForFunction(() => /lab report reads 100/.test(
+    document.querySelector("article.console-query [data-testid=query-thread]")?.textContent ?? ""));
+  await console_.click("article.console-query [data-testid=query-take]");
+  assert.match(await console_.textContent("article.console-query [data-testid=query-error]"), /Reason/);
+  await screenshot(console_, "60-console-data-query-en");
+  await console_.click("[data-testid=switch-language]");
+  await console_.waitForFunction(() => /数据质疑/.test(document.querySelector("[data-testid=console-queries]")?.textContent ?? ""));
+  // The names, the comment and the download format are as typed.
+  await assertChinese(console_, "console data queries", { englishWords: false });
+  await screenshot(console_, "61-console-data-query-zh");
+  await console_.click("[data-testid=switch-language]");
+  await console_.fill("article.console-query [data-testid=query-reason]", "checked against the lab report");
+  await console_.click("article.console-query [data-testid=query-take]");
+  await console_.waitForSelector("[data-testid=queries-none]");
+  await console_.selectOption("[data-testid=query-status]", "closed");
+  await console_.waitForSelector("article.console-query[data-open=false]");
+  for (const t of [a, b]) {
+    await t.home.open();
+    await t.sync.syncNow();
+    await t.sync.waitAllSent();
+    await openAllocated(t);
+    await t.followUp.openRow("sample-H0");
+    await t.page.waitForFunction(() => /100 pg\/mL/.test(
+      document.querySelector("[data-testid=value-il6_pg_per_ml]")?.textContent ?? ""));
+    assert.equal(await t.page.locator("[data-testid=query-il6_pg_per_ml]").count(), 0);
+  }
+  await shoot(a.page, "25-query-resolved-in-console-en-landscape");
+  // The console asks for a session before anyone has one: that one 401 only.
+  assert.deepEqual(consoleErrors.filter((error) => !/401 \(Unauthorized\)/.test(error)), []);
+  assert.ok(consoleErrors.length <= 1, consoleErrors.join("\n"));
+  await desk.close();
 
   // The browser logs each request that found no network or no server (or lost
   // it to the kill), and B's refused reuse of A's code; nothing else may appear.

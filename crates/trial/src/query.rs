@@ -63,6 +63,8 @@ pub struct QueryComment {
 pub struct DataQuery {
     /// What names it.
     pub query: QueryRef,
+    /// The participant's site.
+    pub site: String,
     /// The participant.
     pub participant_id: Uuid,
     /// The participant's study number, once randomised.
@@ -96,20 +98,21 @@ pub enum QueryStatus {
     All,
 }
 
-/// The query of `GET /api/console/queries?site=BJ&status=open`.
+/// The query of `GET /api/console/queries?status=open&site=BJ`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct QueriesQuery {
-    /// The site's code.
+    /// One site's code; every site's queries without it.
     #[cfg_attr(feature = "openapi", param(example = "BJ"))]
-    pub site: String,
+    #[serde(default)]
+    pub site: Option<String>,
     /// `open`, `closed` or `all`.
     pub status: QueryStatus,
 }
 
-/// `GET /api/console/queries`: a site's data queries, oldest first.
+/// `GET /api/console/queries`: data queries, oldest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueriesResponse {

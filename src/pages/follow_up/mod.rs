@@ -333,7 +333,7 @@ fn window_text(lang: Lang, window: &SampleWindow) -> String {
 /// One field's entry, as its JSON is kept in forms and history, in words: a
 /// date-time on the wall clock, a number with its unit, an answer, "not done: why",
 /// or "—" when blank.
-fn describe_entry(lang: Lang, field: Field, value: &Value) -> String {
+pub(crate) fn describe_entry(lang: Lang, field: Field, value: &Value) -> String {
     match serde_json::from_value::<Entry<Value>>(value.clone()) {
         _ if value.is_null() => "—".into(),
         Ok(Entry::Value(value)) => describe_value(lang, field, &value),

@@ -104,10 +104,11 @@ export class TestServer {
     return this.output.match(/Enrolment code[^:]*:\s*(\S+)/)?.[1];
   }
 
-  /** The first coordinator's one-time console link the server printed: the
-   *  path, with the token after `#`. */
+  /** The first coordinator's one-time console link the server printed last
+   *  (each start makes a new one, which replaces the earlier): the path, with
+   *  the token after `#`. */
   consoleLink() {
-    return this.output.match(/(\/console\/setup#[0-9a-f]+)/)?.[1];
+    return [...this.output.matchAll(/(\/console\/setup#[0-9a-f]+)/g)].at(-1)?.[1];
   }
 
   /** The PIN of the first user the server created, as it printed it. */

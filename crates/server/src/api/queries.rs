@@ -25,7 +25,8 @@ use crate::AppState;
 use crate::console::ConsoleSession;
 use crate::error::{ApiError, ApiJson, ApiQuery};
 
-/// A site's data queries, open, closed or both, oldest first.
+/// The data queries of one site or every site, open, closed or both, oldest
+/// first.
 #[utoipa::path(
     get,
     path = "/console/queries",
@@ -34,7 +35,7 @@ use crate::error::{ApiError, ApiJson, ApiQuery};
     responses(
         (status = 200, description = "The site's data queries, each with both changes and its comments.", body = QueriesResponse),
         (status = 404, description = "No site has this code (`not_found`).", body = trial::wire::ApiErrorBody),
-        (status = 422, description = "`site` or `status` missing or not one of open, closed, all (`invalid_request`).", body = trial::wire::ApiErrorBody),
+        (status = 422, description = "`status` missing or not one of open, closed, all, or an unknown parameter (`invalid_request`).", body = trial::wire::ApiErrorBody),
         SessionRefused,
         ServerFailure,
     ),
@@ -46,16 +47,17 @@ pub async fn list_queries(
     ApiQuery(query): ApiQuery<QueriesQuery>,
 ) -> Result<Json<QueriesResponse>, ApiError> {
     session.require(ConsoleAction::ResolveQuery)?;
-    if state.store.site(&query.site).await?.is_none() {
+    if let Some(site) = &query.site
+        && state.store.site(site).await?.is_none()
+    {
         return Err(ApiError::NotFound(format!(
-            "there is no site {:?}: the codes are on the dashboard",
-            query.site
+            "there is no site {site:?}: the codes are on the dashboard"
         )));
     }
     Ok(Json(QueriesResponse {
         queries: state
             .store
-            .data_queries(&query.site, query.status, None)
+            .data_queries(query.site.as_deref(), query.status, None)
             .await?,
     }))
 }
@@ -217,7 +219,7 @@ async fn query_site(state: &AppState, query: QueryRef) -> Result<String, ApiErro
 async fn the_query(state: &AppState, site: &str, query: QueryRef) -> Result<DataQuery, ApiError> {
     state
         .store
-        .data_queries(site, QueryStatus::All, Some(query))
+        .data_queries(Some(site), QueryStatus::All, Some(query))
         .await?
         .pop()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a data query found is gone")))

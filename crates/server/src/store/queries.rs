@@ -246,12 +246,13 @@ fn read_field(key: &str) -> Result<Field> {
 }
 
 impl Store {
-    /// A site's data queries (or the one `only` names), oldest first, each with
+    /// The data queries of a site (of every site when `site_code` is `None`; or
+    /// the one `only` names), oldest first, each with
     /// both changes (entry, who, where, when) and its comments: what the console
     /// shows and resolves.
     pub async fn data_queries(
         &self,
-        site_code: &str,
+        site_code: Option<&str>,
         status: QueryStatus,
         only: Option<QueryRef>,
     ) -> Result<Vec<DataQuery>> {
@@ -269,11 +270,11 @@ impl Store {
             "SELECT q.participant_id, q.form_ref, q.field, q.opened_at_ms, q.closed_at_ms, (
                         SELECT a.study_number FROM allocations a JOIN events r ON r.id = a.event_id
                         WHERE a.participant_id = q.participant_id ORDER BY r.server_seq LIMIT 1
-                    ), {}, {}
+                    ), {}, {}, q.site_code
              FROM data_queries q
              JOIN events shown ON shown.id = q.shown_event_id
              JOIN events overridden ON overridden.id = q.overridden_event_id
-             WHERE q.site_code = $1
+             WHERE ($1 = '' OR q.site_code = $1)
                AND ($2 = 'all' OR ($2 = 'open') = (q.closed_at_ms IS NULL))
                AND ($3 = '' OR (q.shown_event_id = $3 AND q.field = $4))
              ORDER BY q.opened_at_ms, shown.server_seq, q.field",
@@ -285,8 +286,9 @@ impl Store {
             QueryStatus::Closed => "closed",
             QueryStatus::All => "all",
         };
+        let everywhere = "every site";
         let rows: Vec<AnyRow> = sqlx::query(&sql)
-            .bind(site_code)
+            .bind(site_code.unwrap_or_default())
             .bind(status_name)
             .bind(
                 only.map(|query| query.shown_event_id.to_string())
@@ -295,8 +297,13 @@ impl Store {
             .bind(only.map(|query| query.field.key()).unwrap_or_default())
             .fetch_all(&self.pool)
             .await
-            .with_context(|| format!("cannot read the data queries of site {site_code}"))?;
-        let mut comments = self.query_comments(site_code).await?;
+            .with_context(|| {
+                format!(
+                    "cannot read the data queries of {}",
+                    site_code.unwrap_or(everywhere)
+                )
+            })?;
+        let mut comments = self.query_comments(site_code.unwrap_or_default()).await?;
         rows.iter()
             .map(|row| {
                 let field = read_field(&row.try_get::<String, _>(2)?)?;
@@ -308,6 +315,7 @@ impl Store {
                 };
                 Ok(DataQuery {
                     query,
+                    site: row.try_get(20)?,
                     participant_id: row
                         .try_get::<String, _>(0)?
                         .parse()
@@ -327,7 +335,8 @@ impl Store {
             .collect()
     }
 
-    /// Every comment on a site's queries, by query, oldest first.
+    /// Every comment on a site's queries (every site's for `""`), by query,
+    /// oldest first.
     async fn query_comments(
         &self,
         site_code: &str,
@@ -336,7 +345,8 @@ impl Store {
             "SELECT c.shown_event_id, c.field, a.name, c.at_ms, c.text
              FROM data_query_comments c
              JOIN console_accounts a ON a.id = c.account_id
-             WHERE c.shown_event_id IN (SELECT shown_event_id FROM data_queries WHERE site_code = $1)
+             WHERE c.shown_event_id IN (
+                 SELECT shown_event_id FROM data_queries WHERE $1 = '' OR site_code = $1)
              ORDER BY c.at_ms, c.id",
         )
         .bind(site_code)

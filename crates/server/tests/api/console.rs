@@ -421,7 +421,7 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
     super::queries::queried(&app).await;
     let query = app
         .store
-        .data_queries(&app.site.code, QueryStatus::Open, None)
+        .data_queries(Some(&app.site.code), QueryStatus::Open, None)
         .await
         .unwrap()[0]
         .query;

@@ -30,11 +30,20 @@ pub(super) async fn queried(app: &TestApp) -> (TestTablet, TestTablet, Uuid) {
 }
 
 async fn list(app: &TestApp, cookie: &str, status: &str) -> Vec<DataQuery> {
-    let path = format!(
+    let site = format!(
         "/api/console/queries?site={}&status={status}",
         app.site.code
     );
-    let (code, _, body) = console_request(app, Method::GET, &path, Some(cookie), None).await;
+    let queries = list_at(app, cookie, &site).await;
+    // Every site's list holds the same: the test's server has one site.
+    let everywhere = format!("/api/console/queries?status={status}");
+    assert_eq!(queries, list_at(app, cookie, &everywhere).await);
+    assert!(queries.iter().all(|query| query.site == app.site.code));
+    queries
+}
+
+async fn list_at(app: &TestApp, cookie: &str, path: &str) -> Vec<DataQuery> {
+    let (code, _, body) = console_request(app, Method::GET, path, Some(cookie), None).await;
     assert_eq!(code, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     from_json::<QueriesResponse>(&body).queries
 }
