@@ -5,6 +5,7 @@
 use gloo_net::http::{Request, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use trial::audit::{AllocationAuditResponse, FlagResolution, ResolveFlagRequest};
 use trial::console::{
     AuditResponse, ConsoleRole, InvitationRequest, InvitationResponse, NewEnrolmentCode, NewPin,
     NewSiteUser, SessionResponse, SetupRequest, SignInRequest, SignedOut, SiteRef, SiteTablet,
@@ -129,6 +130,20 @@ pub async fn exports() -> Result<trial::console::ExportsResponse, Failure> {
 pub fn export_download_path(site: &str, format: trial::export::Format) -> String {
     let site = js_sys::encode_uri_component(site);
     format!("/api/console/exports/download?site={site}&format={format}")
+}
+
+/// A site's allocation audit: its randomisations, flags and lease stock.
+pub async fn allocation_audit(site: &str) -> Result<AllocationAuditResponse, Failure> {
+    let site = js_sys::encode_uri_component(site);
+    send(Request::get(&format!(
+        "/api/console/allocation-audit?site={site}"
+    )))
+    .await
+}
+
+/// Resolves an allocation flag with a note.
+pub async fn resolve_flag(request: &ResolveFlagRequest) -> Result<FlagResolution, Failure> {
+    post("/api/console/allocation-flags/resolve", request).await
 }
 
 async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, Failure> {

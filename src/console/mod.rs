@@ -6,6 +6,7 @@
 //! `HttpOnly` cookie the page cannot read.
 
 mod api;
+mod audit;
 mod consort;
 mod exports;
 mod pages;

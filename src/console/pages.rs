@@ -192,6 +192,7 @@ fn SignedIn(session: SessionResponse) -> impl IntoView {
         {role.may(ConsoleAction::ResolveQuery).then(|| view! { <super::queries::Queries/> })}
         {role.may(ConsoleAction::Export).then(|| view! { <super::exports::Exports role=role/> })}
         {role.may(ConsoleAction::ManageSite).then(|| view! { <super::site::Sites/> })}
+        {role.may(ConsoleAction::ReadAllocationAudit).then(|| view! { <super::audit::AllocationAudit role=role/> })}
         {if manages {
             view! { <NewAccount/> <AuditTrail/> }.into_any()
         } else {

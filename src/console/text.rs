@@ -123,6 +123,36 @@ pub enum Ct {
     KeepShown,
     TakeOverridden,
     ScreeningQueryHelp,
+    AuditSectionTitle,
+    AuditSectionHelp,
+    RandomisationsTitle,
+    NoRandomisations,
+    StudyNumber,
+    Tablet,
+    LeaseSlot,
+    ArmColumn,
+    RecordedUtc,
+    RecordedLocal,
+    Verification,
+    VerifiedOk,
+    LeaseNotIssued,
+    FlagsTitle,
+    NoFlags,
+    Flag,
+    Raised,
+    FlagOpen,
+    FlagResolved,
+    ResolutionNoteLabel,
+    ResolveButton,
+    NoteRequired,
+    NoteTooLong,
+    AlreadyResolvedText,
+    ResolvedByOn,
+    StockTitle,
+    NoStock,
+    Issued,
+    Used,
+    Left,
 }
 
 fn text(text: Ct) -> [&'static str; 2] {
@@ -286,6 +316,48 @@ fn text(text: Ct) -> [&'static str; 2] {
             "The server could not do this; try again. If it keeps failing, tell the trial's IT contact:",
             "服务器未能完成此操作，请重试。如持续失败，请联系试验的 IT 负责人：",
         ],
+        Ct::AuditSectionTitle => ["Allocation audit", "随机分配核查"],
+        Ct::AuditSectionHelp => [
+            "Every randomisation recorded, as the server verified it against the allocation table, and every flag it raised. Arms are shown only for randomisations already made; no slot not yet used is ever shown.",
+            "列出已记录的全部随机分组及服务器依据随机分配表的核查结果，以及核查发现的全部问题。仅显示已完成随机分组的组别，任何尚未使用的随机号均不显示。",
+        ],
+        Ct::RandomisationsTitle => ["Randomisations", "随机分组记录"],
+        Ct::NoRandomisations => ["No randomisation recorded yet.", "尚无随机分组记录。"],
+        Ct::StudyNumber => ["Study number", "受试者编号"],
+        Ct::Tablet => ["Tablet", "平板"],
+        Ct::LeaseSlot => ["Lease · slot", "分配批次 · 随机号"],
+        Ct::ArmColumn => ["Arm", "组别"],
+        Ct::RecordedUtc => ["Recorded (UTC)", "记录时间（UTC）"],
+        Ct::RecordedLocal => ["Recorded (site time)", "记录时间（中心当地时间）"],
+        Ct::Verification => ["Verification", "核查结果"],
+        Ct::VerifiedOk => ["Verified", "核查无误"],
+        Ct::LeaseNotIssued => ["not issued by the server", "非服务器发放"],
+        Ct::FlagsTitle => ["Flags", "核查问题"],
+        Ct::NoFlags => ["No flag raised.", "未发现问题。"],
+        Ct::Flag => ["Flag", "问题"],
+        Ct::Raised => ["Raised", "发现时间"],
+        Ct::FlagOpen => ["Open", "待处理"],
+        Ct::FlagResolved => ["Resolved", "已处理"],
+        Ct::ResolutionNoteLabel => ["Resolution note (required)", "处理说明（必填）"],
+        Ct::ResolveButton => ["Resolve", "确认处理"],
+        Ct::NoteRequired => [
+            "Write a note saying why the flag is resolved.",
+            "请填写处理说明。",
+        ],
+        Ct::NoteTooLong => [
+            "The note is too long: at most 2,000 characters.",
+            "处理说明过长，最多 2000 字。",
+        ],
+        Ct::AlreadyResolvedText => [
+            "Someone resolved this flag meanwhile; the list is read again.",
+            "该问题已由他人处理，列表已刷新。",
+        ],
+        Ct::ResolvedByOn => ["by", "处理人："],
+        Ct::StockTitle => ["Lease stock per tablet", "各平板随机号库存"],
+        Ct::NoStock => ["No tablet enrolled yet.", "尚无已注册的平板。"],
+        Ct::Issued => ["Slots issued", "已发放随机号"],
+        Ct::Used => ["Slots used", "已使用随机号"],
+        Ct::Left => ["Slots left", "剩余随机号"],
     }
 }
 
@@ -342,6 +414,7 @@ pub fn event_name(lang: Lang, event: ConsoleEvent) -> &'static str {
         ConsoleEvent::ExportDownloaded => ["Export downloaded", "下载导出数据"],
         ConsoleEvent::QueryCommented => ["Data query commented", "数据质疑添加意见"],
         ConsoleEvent::QueryResolved => ["Data query resolved", "数据质疑已解决"],
+        ConsoleEvent::FlagResolved => ["Allocation flag resolved", "处理随机分配核查问题"],
     };
     match lang {
         Lang::En => en,
@@ -496,6 +569,49 @@ pub fn exclusion_label(lang: Lang, key: &str) -> String {
                 (Lang::En, _) => format!("fails {code}"),
             };
         }
+    };
+    match lang {
+        Lang::En => pair[0].to_owned(),
+        Lang::Zh => pair[1].to_owned(),
+    }
+}
+
+/// An allocation flag's code (`trial::allocation::AllocationFlag::code`) as a
+/// coordinator names it, in `lang`; the server's message beside it gives the
+/// details. A code this build does not know is shown as it is.
+pub fn flag_name(lang: Lang, code: &str) -> String {
+    let pair = match code {
+        "unknown_lease" => ["Lease not issued by the server", "分配批次非服务器发放"],
+        "lease_of_another_device" => ["Another tablet's lease", "使用了其他平板的分配批次"],
+        "lease_out_of_order" => ["Leases used out of order", "未按顺序使用分配批次"],
+        "slot_beyond_lease" => ["Slot beyond the lease", "随机号超出分配批次范围"],
+        "slot_reused" => ["Slot reused", "随机号重复使用"],
+        "slot_skipped" => ["Slots skipped", "跳号使用随机号"],
+        "slot_out_of_order" => ["Slot used out of order", "未按顺序使用随机号"],
+        "arm_mismatch" => [
+            "Arm does not match the allocation table",
+            "组别与随机分配表不符",
+        ],
+        "randomised_at_mismatch" => [
+            "Randomisation time does not match",
+            "随机时间与记录时间不符",
+        ],
+        "study_number_of_another_tablet" => {
+            ["Another tablet's study number", "受试者编号不属于该平板"]
+        }
+        "duplicate_study_number" => ["Study number given twice", "受试者编号重复"],
+        "already_randomised" => ["Participant randomised twice", "受试者重复随机分组"],
+        "not_eligible" => [
+            "Not eligible on the server's re-check",
+            "服务器复核不符合入组标准",
+        ],
+        "no_consent" => ["No consent recorded before", "随机前无知情同意记录"],
+        "screened_on_another_device" => ["Screened first on another tablet", "首次筛选在其他平板"],
+        "not_enrolled" => ["Recorded as not enrolled before", "随机前已记录为未入组"],
+        "unreadable_randomisation" => ["Randomisation cannot be read", "随机分组记录无法读取"],
+        "unknown_user" => ["Recorded by a user who may not", "记录人无权限"],
+        "participant_of_another_site" => ["Participant of another site", "受试者属于其他中心"],
+        other => return other.to_owned(),
     };
     match lang {
         Lang::En => pair[0].to_owned(),

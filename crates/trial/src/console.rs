@@ -53,6 +53,9 @@ pub enum ConsoleAction {
     ResolveQuery,
     /// Resolve an allocation flag, with a note.
     ResolveFlag,
+    /// Read the allocation audit: every randomisation with its verification,
+    /// every flag, each tablet's lease stock (`crate::audit`).
+    ReadAllocationAudit,
     /// Sign a casebook as the investigator (21 CFR 11.50).
     SignCasebook,
     /// Unlock a signed casebook for a correction, with a reason.
@@ -83,13 +86,27 @@ impl ConsoleRole {
     /// has no use for a file to carry away. The coordinator keeps the site file
     /// (and already manages the people and tablets the log's numbers come from),
     /// so one role holds it, each download in the console's audit trail.
+    ///
+    /// The allocation audit is read by the coordinator and the investigator, who
+    /// answer for the randomisation at their site and must see what went wrong
+    /// with it; the statistician stays out of it, as the arms of single
+    /// randomisations beside their tablets and times are the trial's operation,
+    /// not its analysis (the allocation report in the export serves that).
+    /// Resolving a flag is the coordinator's alone: the investigator is often
+    /// the one who randomised at the bedside, and a flag is a deviation that
+    /// someone other than its author must accept, as a data manager closes a
+    /// query the site answered.
     pub fn may(self, action: ConsoleAction) -> bool {
         use ConsoleAction as A;
         match self {
             Self::Coordinator => !matches!(action, A::SignCasebook),
             Self::Investigator => matches!(
                 action,
-                A::ReadDashboard | A::ReviewCasebook | A::ResolveQuery | A::SignCasebook
+                A::ReadDashboard
+                    | A::ReviewCasebook
+                    | A::ResolveQuery
+                    | A::SignCasebook
+                    | A::ReadAllocationAudit
             ),
             Self::Statistician => matches!(action, A::ReadDashboard | A::Export),
         }
@@ -607,11 +624,13 @@ pub enum ConsoleEvent {
     QueryCommented,
     /// Resolved a data query with a correction.
     QueryResolved,
+    /// Resolved an allocation flag, with a note.
+    FlagResolved,
 }
 
 impl ConsoleEvent {
     /// Every kind, for reading stored names back.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::AccountCreated,
         Self::SignedIn,
         Self::SignInFailed,
@@ -626,6 +645,7 @@ impl ConsoleEvent {
         Self::ExportDownloaded,
         Self::QueryCommented,
         Self::QueryResolved,
+        Self::FlagResolved,
     ];
 
     /// The name stored and sent.
@@ -645,6 +665,7 @@ impl ConsoleEvent {
             Self::ExportDownloaded => "export_downloaded",
             Self::QueryCommented => "query_commented",
             Self::QueryResolved => "query_resolved",
+            Self::FlagResolved => "flag_resolved",
         }
     }
 
@@ -693,6 +714,7 @@ mod tests {
             A::ReviewCasebook,
             A::ResolveQuery,
             A::ResolveFlag,
+            A::ReadAllocationAudit,
             A::SignCasebook,
             A::UnlockCasebook,
             A::ManageAccounts,
@@ -710,6 +732,7 @@ mod tests {
                 A::ReviewCasebook,
                 A::ResolveQuery,
                 A::ResolveFlag,
+                A::ReadAllocationAudit,
                 A::UnlockCasebook,
                 A::ManageAccounts,
                 A::ManageSite,
@@ -721,6 +744,7 @@ mod tests {
                 A::ReadDashboard,
                 A::ReviewCasebook,
                 A::ResolveQuery,
+                A::ReadAllocationAudit,
                 A::SignCasebook
             ]
         );

@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod allocation;
+pub mod audit;
 pub mod console;
 pub mod crf;
 pub mod edits;

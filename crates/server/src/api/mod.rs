@@ -26,11 +26,15 @@
 //! | `POST /api/console/devices/revoke` | coordinator's session | `TabletRef` → `SiteTablet` |
 //! | `GET /api/console/exports` | coordinator's or statistician's session | → `ExportsResponse` (the exports written, newest first) |
 //! | `GET /api/console/exports/download?site=&format=` | coordinator's or statistician's session; `identification` the coordinator's only | → a zip of the export's files (`application/zip`) |
+//! | `GET /api/console/allocation-audit?site=` | coordinator's or investigator's session | → `AllocationAuditResponse` (randomisations, flags, lease stock) |
+//! | `POST /api/console/allocation-flags/resolve` | coordinator's session | `ResolveFlagRequest` → `FlagResolution` |
 //!
 //! Errors answer as `ApiErrorBody` (see `error`). Enrolment attempts are
 //! rate-limited per client address (`enrol`); console sign-ins per account
-//! (`console`). The console's request and answer types are `trial::console`'s.
+//! (`console`). The console's request and answer types are `trial::console`'s
+//! (the allocation audit's `trial::audit`'s).
 
+mod audit;
 mod console;
 mod enrol;
 mod exports;
@@ -104,6 +108,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queries::list_queries))
         .routes(routes!(queries::comment))
         .routes(routes!(queries::resolve))
+        .routes(routes!(audit::allocation_audit))
+        .routes(routes!(audit::resolve_flag))
 }
 
 /// The answer of `GET /api/health`: lets a tablet tell "server reachable" from

@@ -17,6 +17,7 @@
 //! never the client.
 
 mod attempts;
+mod audit;
 mod console;
 mod devices;
 mod events;
@@ -37,6 +38,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions};
 
 pub use attempts::{Admission, AttemptId};
+pub use audit::{AllocationAudit, Resolution};
 pub use console::{NewAuditEntry, SetupOutcome, StoredAccount, StoredSession};
 pub use devices::{Device, EnrolOutcome, Enrolment, NewEnrolment, NewUser, UserOutcome};
 pub use events::{AllocationHoldings, NewEvent, PushOutcome, PushTransaction, StoredEvent};
@@ -280,6 +282,11 @@ const SQLITE_MIGRATIONS: &[EmbeddedMigration] = &[
         "query threads",
         include_str!("../../migrations/sqlite/0008_query_threads.sql"),
     ),
+    (
+        9,
+        "flag resolutions",
+        include_str!("../../migrations/sqlite/0009_flag_resolutions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
     (
@@ -321,6 +328,11 @@ const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
         8,
         "query threads",
         include_str!("../../migrations/postgres/0008_query_threads.sql"),
+    ),
+    (
+        9,
+        "flag resolutions",
+        include_str!("../../migrations/postgres/0009_flag_resolutions.sql"),
     ),
 ];
 

@@ -407,7 +407,15 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let tablet = app.enrol().await;
+    let mut tablet = app.enrol().await;
+    // A randomisation with a forged arm: a flag for the resolution to name.
+    let participant = Uuid::now_v7();
+    let mut events = tablet.screen(participant);
+    let allocation = tablet.leases[0].allocate().unwrap();
+    let forged = other_arm(allocation.arm());
+    events.push(tablet.randomised_as(participant, allocation.lease(), allocation.slot(), forged));
+    let flagged = events[2].id();
+    app.push(&tablet, &events).await;
     let routes: Vec<(String, Method)> = super::openapi::routed_operations(&app)
         .await
         .into_iter()
@@ -416,7 +424,7 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
                 && !["/api/console/setup", "/api/console/sign-in"].contains(&path.as_str())
         })
         .collect();
-    assert_eq!(routes.len(), 16, "{routes:?}");
+    assert_eq!(routes.len(), 18, "{routes:?}");
     let revoked = app.enrol().await;
     super::queries::queried(&app).await;
     let query = app
@@ -425,7 +433,7 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
         .await
         .unwrap()[0]
         .query;
-    let body_of = |path: &str| valid_body(&app, path, &revoked.label, query);
+    let body_of = |path: &str| valid_body(&app, path, &revoked.label, query, flagged);
     let made_up = format!("{}={}", console::COOKIE, "0".repeat(64));
     let twice = format!("{cookie}; {cookie}");
     let attempts: [(&str, Option<&str>); 5] = [
@@ -493,14 +501,22 @@ fn valid_target(app: &TestApp, path: &str) -> String {
     match path {
         "/api/console/exports/download" => format!("{path}?site={}&format=odm", app.site.code),
         "/api/console/queries" => format!("{path}?site={}&status=all", app.site.code),
+        "/api/console/allocation-audit" => format!("{path}?site={}", app.site.code),
         _ => path.to_owned(),
     }
 }
 
 /// A body `path` accepts from a coordinator (for `devices/revoke`, revoking
-/// `label`; for the query routes, about `query`); a route added without a case
+/// `label`; for the query routes, about `query`; for a flag's resolution, the
+/// `arm_mismatch` of randomisation `flagged`); a route added without a case
 /// here fails the walk.
-fn valid_body(app: &TestApp, path: &str, label: &str, query: QueryRef) -> Option<String> {
+fn valid_body(
+    app: &TestApp,
+    path: &str,
+    label: &str,
+    query: QueryRef,
+    flagged: Uuid,
+) -> Option<String> {
     let site = app.site.code.clone();
     match path {
         "/api/console/session"
@@ -510,6 +526,7 @@ fn valid_body(app: &TestApp, path: &str, label: &str, query: QueryRef) -> Option
         | "/api/console/exports"
         | "/api/console/exports/download"
         | "/api/console/queries"
+        | "/api/console/allocation-audit"
         | "/api/console/sign-out" => None,
         "/api/console/queries/comment" => Some(to_json(&NewQueryComment {
             query,
@@ -520,6 +537,13 @@ fn valid_body(app: &TestApp, path: &str, label: &str, query: QueryRef) -> Option
             entry: json!({ "value": 600.0 }),
             reason: "lab report reads 600".to_owned(),
         })),
+        "/api/console/allocation-flags/resolve" => {
+            Some(to_json(&trial::audit::ResolveFlagRequest {
+                event_id: flagged,
+                code: "arm_mismatch".to_owned(),
+                note: "checked".to_owned(),
+            }))
+        }
         "/api/console/invitations" => Some(to_json(&InvitationRequest {
             role: ConsoleRole::Investigator,
         })),
@@ -774,7 +798,7 @@ async fn only_a_coordinator_manages_the_site(app: TestApp) {
                 shown_event_id: Uuid::nil(),
                 field: Field::Il6PgPerMl,
             };
-            let body = valid_body(&app, path, &tablet.label, no_query);
+            let body = valid_body(&app, path, &tablet.label, no_query, Uuid::nil());
             let method = if body.is_some() {
                 Method::POST
             } else {

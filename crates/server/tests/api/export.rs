@@ -44,13 +44,13 @@ const OLD_CRF: usize = 3;
 const NEW_CRF: usize = 4;
 
 /// What was pushed, to check the files against.
-struct Seeded {
-    participants: Vec<Uuid>,
+pub(super) struct Seeded {
+    pub(super) participants: Vec<Uuid>,
     events: usize,
     /// The IL-6 at T0 as it stands after corrections, and at 6 h when taken.
     il6: BTreeMap<Uuid, (f64, Option<f64>)>,
     corrections: usize,
-    forged_event: Uuid,
+    pub(super) forged_event: Uuid,
 }
 
 /// A screening with its own screening number and the answer to the exclusion
@@ -137,7 +137,7 @@ fn sample(time_point: TimePoint, sampled_ms: i64, il6: f64) -> Payload {
     })
 }
 
-async fn seed(app: &mut TestApp) -> Seeded {
+pub(super) async fn seed(app: &mut TestApp) -> Seeded {
     app.set_clock(LATER_MS);
     let mut tablets = [app.enrol().await, app.enrol().await, app.enrol().await];
     let mut seeded = Seeded {
@@ -271,7 +271,7 @@ async fn seed(app: &mut TestApp) -> Seeded {
 }
 
 /// The rows of one CSV file, by column name.
-fn read_table(folder: &Path, file: &str) -> Vec<BTreeMap<String, String>> {
+pub(super) fn read_table(folder: &Path, file: &str) -> Vec<BTreeMap<String, String>> {
     let mut reader = csv::Reader::from_path(folder.join(file)).unwrap();
     let headers = reader.headers().unwrap().clone();
     reader

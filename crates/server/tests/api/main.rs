@@ -739,6 +739,7 @@ macro_rules! on_both_engines {
     };
 }
 
+mod audit;
 mod auth;
 mod console;
 mod crafted;

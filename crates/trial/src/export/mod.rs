@@ -281,30 +281,36 @@ impl Trial {
 
     /// `moment` in the site's local time, with the offset it had there.
     fn local(&self, moment: Moment) -> String {
-        let Ok(instant) = jiff::Timestamp::from_millisecond(moment.utc_ms()) else {
-            return String::new();
-        };
-        let offset = match &self.site.calendar {
-            Calendar::Site(zone) => zone.to_offset(instant),
-            Calendar::Device => {
-                jiff::tz::Offset::from_seconds(i32::from(moment.offset_minutes()) * 60)
-                    .unwrap_or(jiff::tz::Offset::UTC)
-            }
-        };
-        let seconds = offset.seconds();
-        let sign = if seconds < 0 { '-' } else { '+' };
-        let minutes = seconds.unsigned_abs() / 60;
-        format!(
-            "{}{sign}{:02}:{:02}",
-            offset.to_datetime(instant).strftime("%Y-%m-%dT%H:%M:%S%.f"),
-            minutes / 60,
-            minutes % 60
-        )
+        local_time(&self.site.calendar, moment)
     }
 }
 
-/// UTC milliseconds in ISO 8601 UTC, to the millisecond when it has any.
-fn utc(ms: i64) -> String {
+/// `moment` in ISO 8601 local time with the offset it had in `calendar`
+/// (`2026-03-01T16:00:00+08:00`): how the exports and the console's allocation
+/// audit write a site's local time, so the two read alike.
+pub fn local_time(calendar: &Calendar, moment: Moment) -> String {
+    let Ok(instant) = jiff::Timestamp::from_millisecond(moment.utc_ms()) else {
+        return String::new();
+    };
+    let offset = match calendar {
+        Calendar::Site(zone) => zone.to_offset(instant),
+        Calendar::Device => jiff::tz::Offset::from_seconds(i32::from(moment.offset_minutes()) * 60)
+            .unwrap_or(jiff::tz::Offset::UTC),
+    };
+    let seconds = offset.seconds();
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    format!(
+        "{}{sign}{:02}:{:02}",
+        offset.to_datetime(instant).strftime("%Y-%m-%dT%H:%M:%S%.f"),
+        minutes / 60,
+        minutes % 60
+    )
+}
+
+/// UTC milliseconds in ISO 8601 UTC, to the millisecond when it has any: the
+/// exports' and the allocation audit's UTC times.
+pub fn utc(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map_or_else(
         |_| String::new(),
         |instant| instant.strftime("%Y-%m-%dT%H:%M:%S%.fZ").to_string(),
