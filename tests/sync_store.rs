@@ -15,7 +15,7 @@ use trial::projection::Participant;
 use trial::randomisation::{LeaseId, Seed};
 use trial::screening::ScreeningForm;
 use trial::time::Moment;
-use trial::wire::{Rejection, RejectionCode, SealedSeed, Site, Tablet};
+use trial::wire::{Author, Rejection, RejectionCode, SealedSeed, Site, Tablet};
 use uuid::Uuid;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -206,6 +206,7 @@ async fn enrolment_replaces_training_records_at_once() {
         },
         enrolled_at_ms: 1_772_337_600_000,
         tablets: Vec::new(),
+        authors: Vec::new(),
     };
     store
         .enrol(NewEnrolment {
@@ -232,21 +233,26 @@ async fn enrolment_replaces_training_records_at_once() {
     store.add_new_leases(&[lease]).await.unwrap();
     assert_eq!(store.active_lease().await.unwrap().unwrap().next_slot, 5);
 
-    // A sync replaces the users, the site's time-zone rules and its tablets'
-    // labels together.
+    // A sync replaces the users, the site's time-zone rules, its tablets' labels
+    // and the console accounts its records name, together.
     let mut site = enrolment.site.clone();
     site.time_zone_rules = "545a6966".into();
     let tablets = [Tablet {
         id: Uuid::from_u128(0x72),
         label: "T2".into(),
     }];
+    let authors = [Author {
+        id: Uuid::from_u128(0xc0),
+        name: "Li Na".into(),
+    }];
     store
-        .replace_users(std::slice::from_ref(&user), Some(&site), &tablets)
+        .replace_users(std::slice::from_ref(&user), Some(&site), &tablets, &authors)
         .await
         .unwrap();
     let stored = store.enrolment().await.unwrap().unwrap();
     assert_eq!(stored.site, site);
     assert_eq!(stored.tablets, tablets);
+    assert_eq!(stored.authors, authors);
     assert_eq!(stored.device_token, enrolment.device_token);
 }
 

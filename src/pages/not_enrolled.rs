@@ -49,7 +49,7 @@ fn Recorded(participant: Signal<Participant>) -> impl IntoView {
                 let label = field_label(lang, Field::NotEnrolledDetails);
                 lines.push(labelled(lang, label, &record.value.details));
             }
-            lines.push(tablet.users.with(|users| recorded_by(users, &record.by)));
+            lines.push(recorded_by(tablet, &record.by));
             Some(
                 lines
                     .into_iter()

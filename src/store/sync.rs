@@ -10,7 +10,7 @@
 use rexie::{KeyRange, TransactionMode};
 use serde::{Deserialize, Serialize};
 use trial::event::{ChainHead, Event};
-use trial::wire::{MAX_CLOCK_OFFSET_MS, PinLockout, Rejection, Site, Tablet};
+use trial::wire::{Author, MAX_CLOCK_OFFSET_MS, PinLockout, Rejection, Site, Tablet};
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
 
@@ -43,6 +43,11 @@ pub struct Enrolment {
     /// timeline names the tablet of each record. Absent from an older record.
     #[serde(default)]
     pub tablets: Vec<Tablet>,
+    /// The console accounts whose corrections the site's records hold, as the
+    /// last sync gave them: how the timeline names who made such a record.
+    /// Absent from an older record.
+    #[serde(default)]
+    pub authors: Vec<Author>,
 }
 
 /// Where sync stands, for the status line and the next run.

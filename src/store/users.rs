@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use trial::pin::PinHash;
 use uuid::Uuid;
 
-use trial::wire::{Site, Tablet};
+use trial::wire::{Author, Site, Tablet};
 use wasm_bindgen::JsValue;
 
 use super::sync::ENROLMENT;
@@ -57,13 +57,14 @@ impl Store {
     /// Replaces the user list with the server's, in one transaction: a user added
     /// there can sign in here, a changed PIN takes effect, and someone removed
     /// there can no longer sign in. With the site as the server now describes it
-    /// (its time zone's rules among it) and its tablets' labels, the enrolment's
-    /// copies are replaced too.
+    /// (its time zone's rules among it), its tablets' labels and the console
+    /// accounts its records name, the enrolment's copies are replaced too.
     pub async fn replace_users(
         &self,
         new: &[UserRecord],
         site: Option<&Site>,
         tablets: &[Tablet],
+        authors: &[Author],
     ) -> Result<(), StoreError> {
         let tx = self
             .db
@@ -84,6 +85,7 @@ impl Store {
                     enrolment.site = site.clone();
                 }
                 enrolment.tablets = tablets.to_vec();
+                enrolment.authors = authors.to_vec();
                 meta.put(&encode(&enrolment)?, Some(&key))
                     .await
                     .map_err(database)?;

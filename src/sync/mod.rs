@@ -69,6 +69,7 @@ async fn enrol_in(store: &Store, code: &str) -> Result<(), SyncError> {
                 enrolled_at_ms: answer.server_time_ms,
                 // The next sync, right after, brings the site's tablets.
                 tablets: Vec::new(),
+                authors: Vec::new(),
             },
             users,
             lease: lease_record(answer.lease),
@@ -112,9 +113,11 @@ async fn sync_in(store: &Store, received: &impl Fn(usize)) -> Result<Outcome, Sy
     let leases: Vec<LeaseRecord> = leases.leases.into_iter().map(lease_record).collect();
     store.add_new_leases(&leases).await?;
     let users: UsersResponse = http::get("/api/users", token).await?;
-    let (site, tablets) = (users.site, users.tablets);
+    let (site, tablets, authors) = (users.site, users.tablets, users.authors);
     let users: Vec<UserRecord> = users.users.into_iter().map(user_record).collect();
-    store.replace_users(&users, site.as_ref(), &tablets).await?;
+    store
+        .replace_users(&users, site.as_ref(), &tablets, &authors)
+        .await?;
     report_lockouts(store, token).await?;
     pull(store, token, received).await?;
     store.sync_succeeded(now_ms(), clock_offset_ms).await?;

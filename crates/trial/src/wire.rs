@@ -381,8 +381,25 @@ pub struct UsersResponse {
     /// and the exports do ("T2"). Absent from an older server.
     #[serde(default)]
     pub tablets: Vec<Tablet>,
+    /// The console accounts whose corrections the site's records hold (a data
+    /// query resolved in the console), so the timeline names them as it names a
+    /// user; they never sign in on a tablet. Absent from an older server.
+    #[serde(default)]
+    pub authors: Vec<Author>,
     /// The server's clock when it answered.
     pub server_time_ms: i64,
+}
+
+/// Someone who recorded an event without being a user of the tablets: a console
+/// account, by the name the console shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Author {
+    /// The id the events name in `user_id`.
+    pub id: Uuid,
+    /// The account's name.
+    pub name: String,
 }
 
 /// A tablet of the site, by the label the server gave it at enrolment.

@@ -69,7 +69,7 @@ fn Recorded(participant: Signal<Participant>) -> impl IntoView {
     let lines = move || {
         let lang = lang.get();
         participant.with(|p| {
-            let by_whom = |by: &Provenance| tablet.users.with(|users| recorded_by(users, by));
+            let by_whom = |by: &Provenance| recorded_by(tablet, by);
             let mut lines = vec![t(lang, state_text(p)).to_owned()];
             if let Some(withdrawal) = p.withdrawal() {
                 lines.push(labelled(

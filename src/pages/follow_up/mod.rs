@@ -42,7 +42,6 @@ use crate::i18n::{
     use_lang,
 };
 use crate::state::Tablet as TabletState;
-use crate::store::UserRecord;
 use crate::{actions, clock};
 
 /// Everything after randomisation, shown on the participant page below the status.
@@ -372,21 +371,34 @@ fn hourly_rate(participant: &Participant) -> Option<HourlyRate> {
     HourlyRate::for_weight(screening.value.form().weight_kg?)
 }
 
-/// The name of the user `id` on this tablet, else the end of the id.
-pub(crate) fn user_name(users: &[UserRecord], id: Uuid) -> String {
-    users
-        .iter()
-        .find(|user| user.id == id)
-        .map(|user| user.name.clone())
+/// The name of `id`: a user of this tablet, or a console account whose
+/// correction the last sync named; else the end of the id.
+pub(crate) fn user_name(tablet: TabletState, id: Uuid) -> String {
+    tablet
+        .users
+        .with(|users| {
+            let user = users.iter().find(|user| user.id == id)?;
+            Some(user.name.clone())
+        })
+        .or_else(|| {
+            tablet.enrolment.with(|enrolment| {
+                let author = enrolment
+                    .as_ref()?
+                    .authors
+                    .iter()
+                    .find(|author| author.id == id)?;
+                Some(author.name.clone())
+            })
+        })
         .unwrap_or_else(|| actions::short_id(id, 8))
 }
 
 /// Who recorded something and when, on the site's clock: "Li Na · 2026-03-01
 /// 12:00".
-pub(crate) fn recorded_by(users: &[UserRecord], by: &Provenance) -> String {
+pub(crate) fn recorded_by(tablet: TabletState, by: &Provenance) -> String {
     format!(
         "{} · {}",
-        user_name(users, by.user_id),
+        user_name(tablet, by.user_id),
         wall_clock(by.recorded_at)
     )
 }

@@ -124,11 +124,7 @@ fn SavedField(
         })
     });
     let set_by = move || {
-        history.with(|history| {
-            history
-                .last()
-                .map(|change| tablet.users.with(|users| recorded_by(users, &change.by)))
-        })
+        history.with(|history| history.last().map(|change| recorded_by(tablet, &change.by)))
     };
     let earlier = move || {
         let lang = lang.get();
@@ -137,9 +133,7 @@ fn SavedField(
                 .iter()
                 .filter_map(|change| {
                     let old = change.old.as_ref()?;
-                    let name = tablet
-                        .users
-                        .with(|users| user_name(users, change.by.user_id));
+                    let name = user_name(tablet, change.by.user_id);
                     let reason = change
                         .reason
                         .as_ref()
@@ -169,7 +163,7 @@ fn SavedField(
                     conflict.subject == Subject::Form(form_ref) && conflict.field == field
                 })?;
             let line = |value: &Value, by: &Provenance| {
-                let name = tablet.users.with(|users| user_name(users, by.user_id));
+                let name = user_name(tablet, by.user_id);
                 let text = format!(
                     "{} · {name} · {} · {}",
                     describe_entry(lang, field, value),

@@ -16,7 +16,6 @@ use trial::projection::{Change, Participant};
 use super::{describe_entry, describe_value, device_label, title, user_name, wall_clock};
 use crate::i18n::{Lang, Text, arm_label, event_kind_label, field_label, labelled, t, use_lang};
 use crate::state::use_tablet;
-use crate::store::UserRecord;
 
 /// The participant's timeline.
 #[component]
@@ -38,16 +37,13 @@ pub fn Timeline(participant: Signal<Participant>) -> impl IntoView {
         events.sort_by_key(|event| (event.recorded_at(), event.id()));
         let mut last_screening = None;
         let mut entries: Vec<_> = participant.with(|participant| {
-            tablet.users.with(|users| {
-                events
-                    .iter()
-                    .map(|event| {
-                        let (what, details) =
-                            describe(lang, participant, event, &mut last_screening);
-                        entry(lang, users, tablet, event, what, details)
-                    })
-                    .collect()
-            })
+            events
+                .iter()
+                .map(|event| {
+                    let (what, details) = describe(lang, participant, event, &mut last_screening);
+                    entry(lang, tablet, event, what, details)
+                })
+                .collect()
         });
         entries.reverse();
         entries.collect_view()
@@ -62,14 +58,13 @@ pub fn Timeline(participant: Signal<Participant>) -> impl IntoView {
 
 fn entry(
     lang: Lang,
-    users: &[UserRecord],
     tablet: crate::state::Tablet,
     event: &Event,
     what: String,
     details: Vec<String>,
 ) -> impl IntoView + use<> {
     let when = wall_clock(event.recorded_at());
-    let who = user_name(users, event.user_id());
+    let who = user_name(tablet, event.user_id());
     let device = format!(
         "{} {}",
         t(lang, Text::Tablet),

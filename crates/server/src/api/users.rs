@@ -37,10 +37,12 @@ pub async fn users(
     let users = state.store.users(&device.site_code).await?;
     let site = state.store.site(&device.site_code).await?;
     let tablets = state.store.site_tablets(&device.site_code).await?;
+    let authors = state.store.console_authors(&device.site_code).await?;
     Ok(Json(UsersResponse {
         users,
         site,
         tablets,
+        authors,
         server_time_ms: state.clock.now_ms(),
     }))
 }

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 pub use trial::console::ExportRecord;
 use trial::export::{Flag, Format, Logged, ParticipantLog, Person, Tablet};
+use trial::wire::Author;
 use uuid::Uuid;
 
 use super::events::{EVENT_COLUMNS, EventRow};
@@ -128,6 +129,29 @@ impl Store {
                     id: id.parse().context("a stored user id is not a uuid")?,
                     name,
                     role,
+                })
+            })
+            .collect()
+    }
+
+    /// The console accounts that recorded events at the site (its console
+    /// device's corrections), by name: the tablets name them in the timeline.
+    pub async fn console_authors(&self, site_code: &str) -> Result<Vec<Author>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, name FROM console_accounts WHERE id IN (
+                 SELECT user_id FROM events WHERE device_id IN (
+                     SELECT id FROM devices WHERE site_code = $1 AND console = 1))
+             ORDER BY name",
+        )
+        .bind(site_code)
+        .fetch_all(&self.pool)
+        .await
+        .with_context(|| format!("cannot read the console authors of site {site_code}"))?;
+        rows.into_iter()
+            .map(|(id, name)| {
+                Ok(Author {
+                    id: id.parse().context("a stored account id is not a uuid")?,
+                    name,
                 })
             })
             .collect()

@@ -149,6 +149,19 @@ async fn a_query_is_discussed_and_resolved_from_the_console(app: TestApp) {
             )
         );
         assert_eq!(event.participant_id(), participant);
+        // The tablets learn the console account's name with the site's users,
+        // so the timeline names who resolved it.
+        let (status, body) = app.get("/api/users", Some(&tablet.token)).await;
+        assert_eq!(status, StatusCode::OK);
+        let users: trial::wire::UsersResponse = from_json(&body);
+        assert_eq!(
+            users.authors,
+            [trial::wire::Author {
+                id: event.user_id(),
+                name: "Dr Wang".to_owned()
+            }]
+        );
+        assert!(users.users.iter().all(|user| user.id != event.user_id()));
     }
     // Resolving twice is refused and writes nothing.
     let before = app.row_counts().await;
