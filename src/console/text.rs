@@ -316,10 +316,10 @@ fn text(text: Ct) -> [&'static str; 2] {
             "The server could not do this; try again. If it keeps failing, tell the trial's IT contact:",
             "服务器未能完成此操作，请重试。如持续失败，请联系试验的 IT 负责人：",
         ],
-        Ct::AuditSectionTitle => ["Allocation audit", "随机分配核查"],
+        Ct::AuditSectionTitle => ["Allocation audit", "随机分组核查"],
         Ct::AuditSectionHelp => [
             "Every randomisation recorded, as the server verified it against the allocation table, and every flag it raised. Arms are shown only for randomisations already made; no slot not yet used is ever shown.",
-            "列出已记录的全部随机分组及服务器依据随机分配表的核查结果，以及核查发现的全部问题。仅显示已完成随机分组的组别，任何尚未使用的随机号均不显示。",
+            "列出已记录的全部随机分组及服务器依据随机分配表的核查结果，以及核查发现的全部问题。仅显示已随机分组者的组别，任何尚未使用的随机号均不显示。",
         ],
         Ct::RandomisationsTitle => ["Randomisations", "随机分组记录"],
         Ct::NoRandomisations => ["No randomisation recorded yet.", "尚无随机分组记录。"],
@@ -414,7 +414,7 @@ pub fn event_name(lang: Lang, event: ConsoleEvent) -> &'static str {
         ConsoleEvent::ExportDownloaded => ["Export downloaded", "下载导出数据"],
         ConsoleEvent::QueryCommented => ["Data query commented", "数据质疑添加意见"],
         ConsoleEvent::QueryResolved => ["Data query resolved", "数据质疑已解决"],
-        ConsoleEvent::FlagResolved => ["Allocation flag resolved", "处理随机分配核查问题"],
+        ConsoleEvent::FlagResolved => ["Allocation flag resolved", "处理随机分组核查问题"],
     };
     match lang {
         Lang::En => en,
@@ -594,7 +594,7 @@ pub fn flag_name(lang: Lang, code: &str) -> String {
         ],
         "randomised_at_mismatch" => [
             "Randomisation time does not match",
-            "随机时间与记录时间不符",
+            "随机分组时间与记录时间不符",
         ],
         "study_number_of_another_tablet" => {
             ["Another tablet's study number", "受试者编号不属于该平板"]
@@ -605,9 +605,12 @@ pub fn flag_name(lang: Lang, code: &str) -> String {
             "Not eligible on the server's re-check",
             "服务器复核不符合入组标准",
         ],
-        "no_consent" => ["No consent recorded before", "随机前无知情同意记录"],
+        "no_consent" => ["No consent recorded before", "随机分组前无知情同意记录"],
         "screened_on_another_device" => ["Screened first on another tablet", "首次筛选在其他平板"],
-        "not_enrolled" => ["Recorded as not enrolled before", "随机前已记录为未入组"],
+        "not_enrolled" => [
+            "Recorded as not enrolled before",
+            "随机分组前已记录为未入组",
+        ],
         "unreadable_randomisation" => ["Randomisation cannot be read", "随机分组记录无法读取"],
         "unknown_user" => ["Recorded by a user who may not", "记录人无权限"],
         "participant_of_another_site" => ["Participant of another site", "受试者属于其他中心"],
