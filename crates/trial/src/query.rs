@@ -109,6 +109,7 @@ pub struct QueriesQuery {
     #[serde(default)]
     pub site: Option<String>,
     /// `open`, `closed` or `all`.
+    #[cfg_attr(feature = "openapi", param(inline))]
     pub status: QueryStatus,
 }
 

@@ -2,7 +2,7 @@
 //! describes: every route the router has is described with exactly its methods
 //! and nothing else is; the routes described as needing the device token are
 //! exactly those that answer 401 without one; every error answer is described as
-//! an `ApiErrorBody`.
+//! an `ApiErrorBody`; every reference points at something the description holds.
 
 use super::*;
 
@@ -11,6 +11,7 @@ on_both_engines!(
     every_route_is_described_and_nothing_else,
     the_routes_described_as_needing_a_token_are_those_that_need_one,
     every_error_answer_is_an_api_error_body,
+    every_reference_resolves,
 );
 
 /// Every method a route could take but HEAD, which axum answers on every GET
@@ -222,6 +223,40 @@ async fn every_error_answer_is_an_api_error_body(app: TestApp) {
         assert_eq!(
             response["content"]["application/json"]["schema"], error_body,
             "{shared}"
+        );
+    }
+}
+
+/// A `$ref` to a component nobody registered (a query parameter's enum, say)
+/// makes the description unusable to every client generator and to schemathesis.
+async fn every_reference_resolves(app: TestApp) {
+    fn references<'a>(value: &'a serde_json::Value, found: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                for (key, field) in fields {
+                    match field.as_str() {
+                        Some(target) if key == "$ref" => found.push(target),
+                        _ => references(field, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                items.iter().for_each(|item| references(item, found))
+            }
+            _ => {}
+        }
+    }
+    let description = app.description().await;
+    let mut found = Vec::new();
+    references(&description, &mut found);
+    assert!(found.len() > 10, "{found:?}");
+    for target in found {
+        let pointer = target
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("{target}"));
+        assert!(
+            description.pointer(pointer).is_some(),
+            "{target} resolves to nothing"
         );
     }
 }
