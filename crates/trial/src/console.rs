@@ -65,6 +65,10 @@ pub enum ConsoleAction {
     ManageAccounts,
     /// Create, disable and re-PIN the tablets' users; enrol and revoke tablets.
     ManageSite,
+    /// Import a tablet's backup file, sending the server what it lacks
+    /// (`crate::backup`): the coordinator's, who answers for the site's tablets
+    /// and their records.
+    ImportBackup,
 }
 
 impl ConsoleRole {
@@ -626,11 +630,14 @@ pub enum ConsoleEvent {
     QueryResolved,
     /// Resolved an allocation flag, with a note.
     FlagResolved,
+    /// Imported one page of a tablet's backup that held events the server
+    /// lacked.
+    BackupImported,
 }
 
 impl ConsoleEvent {
     /// Every kind, for reading stored names back.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::AccountCreated,
         Self::SignedIn,
         Self::SignInFailed,
@@ -646,6 +653,7 @@ impl ConsoleEvent {
         Self::QueryCommented,
         Self::QueryResolved,
         Self::FlagResolved,
+        Self::BackupImported,
     ];
 
     /// The name stored and sent.
@@ -666,6 +674,7 @@ impl ConsoleEvent {
             Self::QueryCommented => "query_commented",
             Self::QueryResolved => "query_resolved",
             Self::FlagResolved => "flag_resolved",
+            Self::BackupImported => "backup_imported",
         }
     }
 

@@ -23,6 +23,7 @@
 
 pub mod allocation;
 pub mod audit;
+pub mod backup;
 pub mod console;
 pub mod crf;
 pub mod edits;
@@ -40,3 +41,7 @@ pub mod roster;
 pub mod screening;
 pub mod time;
 pub mod wire;
+
+/// The trial's registration (ClinicalTrials.gov), which names it in the ODM
+/// export and in every backup file: a file naming another trial is refused.
+pub const REGISTRATION: &str = "NCT03729765";

@@ -28,6 +28,11 @@
 //! | `GET /api/console/exports/download?site=&format=` | coordinator's or statistician's session; `identification` the coordinator's only | → a zip of the export's files (`application/zip`) |
 //! | `GET /api/console/allocation-audit?site=` | coordinator's or investigator's session | → `AllocationAuditResponse` (randomisations, flags, lease stock) |
 //! | `POST /api/console/allocation-flags/resolve` | coordinator's session | `ResolveFlagRequest` → `FlagResolution` |
+//! | `GET /api/console/queries?status=&site=` | coordinator's or investigator's session | → `QueriesResponse` |
+//! | `POST /api/console/queries/comment` | coordinator's or investigator's session | `NewQueryComment` → `DataQuery` |
+//! | `POST /api/console/queries/resolve` | coordinator's or investigator's session | `QueryResolution` → `DataQuery` |
+//! | `POST /api/backups/import` | device token | `PushRequest` (one page of a backup of the site's tablet) → `ImportedPage` |
+//! | `POST /api/console/backups/import` | coordinator's session | `PushRequest` (one page of any tablet's backup) → `ImportedPage` |
 //!
 //! Errors answer as `ApiErrorBody` (see `error`). Enrolment attempts are
 //! rate-limited per client address (`enrol`); console sign-ins per account
@@ -35,6 +40,7 @@
 //! (the allocation audit's `trial::audit`'s).
 
 mod audit;
+mod backups;
 mod console;
 mod enrol;
 mod exports;
@@ -110,6 +116,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queries::resolve))
         .routes(routes!(audit::allocation_audit))
         .routes(routes!(audit::resolve_flag))
+        .routes(routes!(backups::import_from_tablet))
+        .routes(routes!(backups::import_from_console))
 }
 
 /// The answer of `GET /api/health`: lets a tablet tell "server reachable" from

@@ -97,17 +97,60 @@ impl Store {
         device_id: Uuid,
         now_ms: i64,
     ) -> Result<Option<PushTransaction>> {
-        let mut tx = self.pool.begin().await.context("cannot start a push")?;
-        let head: Option<(i64, String, String, i64)> = sqlx::query_as(
-            "UPDATE devices SET last_push_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL
-             RETURNING last_seq, last_hash, site_code, console",
+        let locked = self
+            .lock_chain(
+                "UPDATE devices SET last_push_at_ms = $2 WHERE id = $1 AND revoked_at_ms IS NULL",
+                device_id,
+                Some(now_ms),
+                now_ms,
+            )
+            .await?;
+        Ok(locked.map(|(push, _)| push))
+    }
+
+    /// Starts storing a device's events read from a backup file (`api::backups`):
+    /// its chain locked as a push locks it, revoked or not, since a revoked
+    /// tablet's records reach the server this way; its last push left as it was,
+    /// since the tablet itself did not sync. `None` when no device of this id was
+    /// ever enrolled here.
+    pub async fn begin_import(
+        &self,
+        device_id: Uuid,
+        now_ms: i64,
+    ) -> Result<Option<(PushTransaction, Device)>> {
+        self.lock_chain(
+            "UPDATE devices SET last_seq = last_seq WHERE id = $1",
+            device_id,
+            None,
+            now_ms,
         )
-        .bind(now_ms)
-        .bind(device_id.to_string())
-        .fetch_optional(&mut *tx)
         .await
-        .with_context(|| format!("cannot lock the chain of device {device_id}"))?;
-        let Some((last_seq, last_hash, site_code, console)) = head else {
+    }
+
+    /// Runs `update` (which binds the device as `$1` and `stamp`, if any, as
+    /// `$2`) to lock the device's row, and opens the push on the chain head it
+    /// holds.
+    async fn lock_chain(
+        &self,
+        update: &str,
+        device_id: Uuid,
+        stamp: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Option<(PushTransaction, Device)>> {
+        let mut tx = self.pool.begin().await.context("cannot start a push")?;
+        let sql = format!(
+            "{update} RETURNING last_seq, last_hash, site_code, console, label, public_key"
+        );
+        let query = sqlx::query_as(&sql).bind(device_id.to_string());
+        let query = match stamp {
+            Some(stamp) => query.bind(stamp),
+            None => query,
+        };
+        let head: Option<(i64, String, String, i64, String, Option<String>)> = query
+            .fetch_optional(&mut *tx)
+            .await
+            .with_context(|| format!("cannot lock the chain of device {device_id}"))?;
+        let Some((last_seq, last_hash, site_code, console, label, public_key)) = head else {
             return Ok(None);
         };
         let last_hash = last_hash.parse().with_context(|| {
@@ -115,13 +158,20 @@ impl Store {
         })?;
         let head = ChainHead::resume(device_id, from_db(last_seq)?, last_hash)
             .with_context(|| format!("the stored chain head of device {device_id} is invalid"))?;
-        Ok(Some(PushTransaction {
+        let device = Device {
+            id: device_id,
+            site_code: site_code.clone(),
+            label,
+            public_key,
+        };
+        let push = PushTransaction {
             tx,
             head,
             site_code,
             console: console == 1,
             now_ms,
-        }))
+        };
+        Ok(Some((push, device)))
     }
 
     /// Up to `limit` accepted events of the other devices of `device`'s site, after

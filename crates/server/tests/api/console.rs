@@ -424,7 +424,7 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
                 && !["/api/console/setup", "/api/console/sign-in"].contains(&path.as_str())
         })
         .collect();
-    assert_eq!(routes.len(), 18, "{routes:?}");
+    assert_eq!(routes.len(), 19, "{routes:?}");
     let revoked = app.enrol().await;
     super::queries::queried(&app).await;
     let query = app
@@ -433,7 +433,7 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
         .await
         .unwrap()[0]
         .query;
-    let body_of = |path: &str| valid_body(&app, path, &revoked.label, query, flagged);
+    let body_of = |path: &str| valid_body(&app, path, &revoked.label, query, flagged, &events);
     let made_up = format!("{}={}", console::COOKIE, "0".repeat(64));
     let twice = format!("{cookie}; {cookie}");
     let attempts: [(&str, Option<&str>); 5] = [
@@ -508,14 +508,15 @@ fn valid_target(app: &TestApp, path: &str) -> String {
 
 /// A body `path` accepts from a coordinator (for `devices/revoke`, revoking
 /// `label`; for the query routes, about `query`; for a flag's resolution, the
-/// `arm_mismatch` of randomisation `flagged`); a route added without a case
-/// here fails the walk.
+/// `arm_mismatch` of randomisation `flagged`; for a backup's import, the
+/// stored `page`); a route added without a case here fails the walk.
 fn valid_body(
     app: &TestApp,
     path: &str,
     label: &str,
     query: QueryRef,
     flagged: Uuid,
+    page: &[Event],
 ) -> Option<String> {
     let site = app.site.code.clone();
     match path {
@@ -557,6 +558,9 @@ fn valid_body(
             name: "Li Na".to_owned(),
         })),
         "/api/console/enrolment-codes" => Some(to_json(&SiteRef { site })),
+        "/api/console/backups/import" => Some(to_json(&PushRequest {
+            events: page.to_vec(),
+        })),
         "/api/console/devices/revoke" => Some(to_json(&TabletRef {
             site,
             label: label.to_owned(),
@@ -793,12 +797,13 @@ async fn only_a_coordinator_manages_the_site(app: TestApp) {
             "/api/console/users/disable",
             "/api/console/enrolment-codes",
             "/api/console/devices/revoke",
+            "/api/console/backups/import",
         ] {
             let no_query = QueryRef {
                 shown_event_id: Uuid::nil(),
                 field: Field::Il6PgPerMl,
             };
-            let body = valid_body(&app, path, &tablet.label, no_query, Uuid::nil());
+            let body = valid_body(&app, path, &tablet.label, no_query, Uuid::nil(), &[]);
             let method = if body.is_some() {
                 Method::POST
             } else {

@@ -741,6 +741,7 @@ macro_rules! on_both_engines {
 
 mod audit;
 mod auth;
+mod backups;
 mod console;
 mod crafted;
 mod export;

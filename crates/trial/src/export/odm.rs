@@ -127,7 +127,7 @@ impl<W: Write> OdmExport<W> {
                             "StudyDescription",
                             "Hemoperfusion in extracorporeal membrane oxygenation (ECMO) patients",
                         )?;
-                        text_element(writer, "ProtocolName", "NCT03729765")
+                        text_element(writer, "ProtocolName", crate::REGISTRATION)
                     })?;
                 writer
                     .create_element("BasicDefinitions")
