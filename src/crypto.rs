@@ -78,23 +78,30 @@ pub async fn hash_new_pin(pin: &Pin) -> Result<PinHash, CryptoError> {
 
 /// PBKDF2-HMAC-SHA256 of the PIN's digits, `HASH_LEN` bytes, by WebCrypto.
 async fn pbkdf2(pin: &Pin, salt: &PinSalt, iterations: u32) -> Result<[u8; HASH_LEN], CryptoError> {
+    derive_bits(pin.digits(), &salt.as_bytes()[..], iterations).await
+}
+
+/// PBKDF2-HMAC-SHA256 of `secret`, `N` bytes, by the browser's own PBKDF2: many
+/// times faster than wasm, so the iterations a stolen hash or file needs stay
+/// affordable on a tablet.
+pub(crate) async fn derive_bits<const N: usize>(
+    secret: &[u8],
+    salt: &[u8],
+    iterations: u32,
+) -> Result<[u8; N], CryptoError> {
     let subtle = subtle()?;
     let usages = Array::of1(&JsValue::from_str("deriveBits"));
-    let digits = Uint8Array::from(pin.digits());
+    let secret = Uint8Array::from(secret);
     let promise = subtle
-        .import_key_with_str("raw", &digits, "PBKDF2", false, &usages)
+        .import_key_with_str("raw", &secret, "PBKDF2", false, &usages)
         .map_err(refused)?;
     let key: CryptoKey = JsFuture::from(promise)
         .await
         .map_err(refused)?
         .unchecked_into();
-    let params = Pbkdf2Params::new_with_str(
-        "PBKDF2",
-        "SHA-256",
-        iterations,
-        &Uint8Array::from(&salt.as_bytes()[..]),
-    );
-    let bits = u32::try_from(HASH_LEN * 8).expect("256 bits");
+    let params =
+        Pbkdf2Params::new_with_str("PBKDF2", "SHA-256", iterations, &Uint8Array::from(salt));
+    let bits = u32::try_from(N * 8).expect("a key's bits fit in u32");
     let promise = subtle
         .derive_bits_with_object(&params, &key, bits)
         .map_err(refused)?;
@@ -102,6 +109,42 @@ async fn pbkdf2(pin: &Pin, salt: &PinSalt, iterations: u32) -> Result<[u8; HASH_
     derived
         .try_into()
         .map_err(|_| CryptoError::Refused("PBKDF2 gave the wrong length".into()))
+}
+
+/// AES-256-GCM under a raw key that is used once and never stored (a backup's,
+/// derived from its passphrase): encrypts `data` with `additional_data`
+/// authenticated beside it, or (`encrypt` false) decrypts and checks the tag.
+pub(crate) async fn aes_gcm_raw(
+    encrypt: bool,
+    key: &[u8],
+    iv: &[u8],
+    additional_data: &[u8],
+    data: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let subtle = subtle()?;
+    let usage = if encrypt { "encrypt" } else { "decrypt" };
+    let promise = subtle
+        .import_key_with_str(
+            "raw",
+            &Uint8Array::from(key),
+            AES_GCM,
+            false,
+            &Array::of1(&JsValue::from_str(usage)),
+        )
+        .map_err(refused)?;
+    let key: CryptoKey = JsFuture::from(promise)
+        .await
+        .map_err(refused)?
+        .unchecked_into();
+    if !encrypt {
+        return decrypt(&key, iv, Some(additional_data), data).await;
+    }
+    let params = gcm_params(iv);
+    params.set_additional_data_u8_array(&Uint8Array::from(additional_data));
+    let promise = subtle
+        .encrypt_with_object_and_u8_array(&params, &key, data)
+        .map_err(refused)?;
+    Ok(bytes_of(JsFuture::from(promise).await.map_err(refused)?))
 }
 
 /// A fresh random seed from the browser's CSPRNG, for a training lease.

@@ -8,6 +8,7 @@
 #![cfg(target_arch = "wasm32")]
 
 pub mod actions;
+pub mod backup;
 pub mod clock;
 pub mod components;
 pub mod console;
@@ -74,6 +75,7 @@ pub fn App() -> impl IntoView {
                         <Routes fallback=pages::NotFound>
                             <Route path=path!("/") view=pages::Home/>
                             <Route path=path!("/enrol") view=pages::Enrol/>
+                            <Route path=path!("/backup") view=pages::Backup/>
                             <Route path=path!("/screening/new") view=pages::NewScreening/>
                             <Route path=path!("/participants/:id") view=pages::ParticipantPage/>
                         </Routes>

@@ -3,6 +3,7 @@
 //! beside it.
 
 mod app_bar;
+pub mod backup;
 pub mod dirty;
 mod inputs;
 mod sync_status;

@@ -146,6 +146,17 @@ pub async fn resolve_flag(request: &ResolveFlagRequest) -> Result<FlagResolution
     post("/api/console/allocation-flags/resolve", request).await
 }
 
+/// Stores one page of a tablet's backup (the coordinator's).
+pub async fn import_backup(
+    events: Vec<trial::event::Event>,
+) -> Result<trial::backup::ImportedPage, Failure> {
+    post(
+        "/api/console/backups/import",
+        &trial::wire::PushRequest { events },
+    )
+    .await
+}
+
 async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, Failure> {
     let request = Request::post(path)
         .json(body)

@@ -1,6 +1,8 @@
 //! The console's pages: sign-in, setting up an account from a one-time link, and
 //! the signed-in home, which shows what the account's role may do.
 
+use std::rc::Rc;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use trial::console::{
@@ -12,6 +14,7 @@ use trial::wire::ErrorCode;
 use super::Session;
 use super::api::{self, Failure};
 use super::text::{Ct, account_error, ct, event_name, password_rule, role_name, wait_message};
+use crate::components::backup::{ImportBackup, SendPage};
 use crate::i18n::{Lang, use_lang};
 
 /// The signed-in home, or the sign-in form when no one is signed in.
@@ -193,12 +196,24 @@ fn SignedIn(session: SessionResponse) -> impl IntoView {
         {role.may(ConsoleAction::Export).then(|| view! { <super::exports::Exports role=role/> })}
         {role.may(ConsoleAction::ManageSite).then(|| view! { <super::site::Sites/> })}
         {role.may(ConsoleAction::ReadAllocationAudit).then(|| view! { <super::audit::AllocationAudit role=role/> })}
+        {role.may(ConsoleAction::ImportBackup).then(|| view! { <ImportBackup send=import_page(lang)/> })}
         {if manages {
             view! { <NewAccount/> <AuditTrail/> }.into_any()
         } else {
             view! { <p class="card">{move || ct(lang.get(), Ct::NotYours)}</p> }.into_any()
         }}
     }
+}
+
+/// Sends a backup's page with the session; a refusal in the console's words.
+fn import_page(lang: RwSignal<Lang>) -> SendPage {
+    Rc::new(move |events| {
+        Box::pin(async move {
+            api::import_backup(events).await.map_err(|failure| {
+                failure_message(lang.get_untracked(), &failure, Ct::SessionEnded)
+            })
+        })
+    })
 }
 
 /// A one-time link for a new account, shown once as text to copy.

@@ -415,6 +415,7 @@ pub fn event_name(lang: Lang, event: ConsoleEvent) -> &'static str {
         ConsoleEvent::QueryCommented => ["Data query commented", "数据质疑添加意见"],
         ConsoleEvent::QueryResolved => ["Data query resolved", "数据质疑已解决"],
         ConsoleEvent::FlagResolved => ["Allocation flag resolved", "处理随机分组核查问题"],
+        ConsoleEvent::BackupImported => ["Backup imported", "导入备份"],
     };
     match lang {
         Lang::En => en,

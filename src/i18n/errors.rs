@@ -84,8 +84,13 @@ pub fn crypto_error(lang: Lang, error: &CryptoError) -> String {
 /// `text` (a sentence without its full stop), then the technical detail for a
 /// support call: "… (technical detail: …)." / "…（技术细节：…）。".
 pub fn with_detail(lang: Lang, text: Text, detail: &dyn std::fmt::Display) -> String {
+    sentence_with_detail(lang, t(lang, text), detail)
+}
+
+/// [`with_detail`] for a sentence of another module's texts.
+pub fn sentence_with_detail(lang: Lang, sentence: &str, detail: &dyn std::fmt::Display) -> String {
     let detail = super::labelled(lang, t(lang, Text::TechnicalDetail), &detail.to_string());
-    let sentence = super::parenthesised(lang, t(lang, text), &detail);
+    let sentence = super::parenthesised(lang, sentence, &detail);
     match lang {
         Lang::En => format!("{sentence}."),
         Lang::Zh => format!("{sentence}。"),

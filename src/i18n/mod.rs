@@ -4,11 +4,15 @@
 //! translation in both languages does not compile. The language starts from the
 //! browser's and is kept per tablet in `localStorage`.
 
+pub mod backup;
 mod errors;
 pub mod options;
 mod strings;
 
-pub use errors::{action_error, crypto_error, refusal_text, store_error, sync_error, with_detail};
+pub use errors::{
+    action_error, crypto_error, refusal_text, sentence_with_detail, store_error, sync_error,
+    with_detail,
+};
 
 use leptos::prelude::*;
 use trial::crf::FormRef;

@@ -17,6 +17,7 @@ use trial::time::Moment;
 use super::follow_up::wall_clock;
 use crate::clock;
 use crate::components::SyncStatusPanel;
+use crate::i18n::backup::{Bt, bt};
 use crate::i18n::{
     self, Lang, Text, arm_label, labelled, sample_due_label, storage_line, t, use_lang,
 };
@@ -105,6 +106,7 @@ pub fn Home() -> impl IntoView {
                 <p><a class="button secondary" href="/enrol" data-testid="enrol-link">{move || t(lang.get(), Text::EnrolLink)}</a></p>
             </Show>
             {storage_line}
+            <p><a class="button secondary" href="/backup" data-testid="backup-link">{move || bt(lang.get(), Bt::Link)}</a></p>
         </section>
     }
 }

@@ -1,5 +1,6 @@
 //! One component per route, and the sign-in screen that stands in front of them.
 
+mod backup;
 mod enrol;
 mod follow_up;
 mod home;
@@ -9,6 +10,7 @@ mod participant;
 mod screening;
 mod sign_in;
 
+pub use backup::Backup;
 pub use enrol::Enrol;
 pub(crate) use follow_up::describe_entry;
 pub use home::Home;

@@ -12,7 +12,7 @@
 //!
 //! The server serves the app, so it is always this page's own origin.
 
-mod http;
+pub(crate) mod http;
 mod schedule;
 
 use trial::event::Event;

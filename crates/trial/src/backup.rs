@@ -827,7 +827,10 @@ mod tests {
         );
         // Ten Chinese characters are ten characters, though thirty bytes.
         assert!(Passphrase::new("重症监护室体外膜肺氧").is_ok());
-        assert!(Passphrase::new("九个汉字不够长的").is_err());
+        assert_eq!(
+            Passphrase::new("八个汉字不够长的").err(),
+            Some(PassphraseError::TooShort { chars: 8 })
+        );
         assert_eq!(
             Passphrase::new(&"a".repeat(201)).err(),
             Some(PassphraseError::TooLong { chars: 201 })
