@@ -415,6 +415,12 @@ pub fn event_name(lang: Lang, event: ConsoleEvent) -> &'static str {
         ConsoleEvent::QueryCommented => ["Data query commented", "数据质疑添加意见"],
         ConsoleEvent::QueryResolved => ["Data query resolved", "数据质疑已解决"],
         ConsoleEvent::FlagResolved => ["Allocation flag resolved", "处理随机分组核查问题"],
+        ConsoleEvent::CasebookSigned => ["Casebook signed", "研究者签名"],
+        ConsoleEvent::CasebookUnlocked => ["Casebook unlocked", "病例报告表解锁"],
+        ConsoleEvent::SignatureRefused => [
+            "Signature refused: wrong password",
+            "电子签名失败：密码错误",
+        ],
     };
     match lang {
         Lang::En => en,

@@ -626,11 +626,18 @@ pub enum ConsoleEvent {
     QueryResolved,
     /// Resolved an allocation flag, with a note.
     FlagResolved,
+    /// Signed a participant's casebook as the investigator.
+    CasebookSigned,
+    /// Unlocked a signed casebook, with a reason.
+    CasebookUnlocked,
+    /// Gave a wrong password when signing a casebook: counted as a failed
+    /// sign-in.
+    SignatureRefused,
 }
 
 impl ConsoleEvent {
     /// Every kind, for reading stored names back.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 18] = [
         Self::AccountCreated,
         Self::SignedIn,
         Self::SignInFailed,
@@ -646,6 +653,9 @@ impl ConsoleEvent {
         Self::QueryCommented,
         Self::QueryResolved,
         Self::FlagResolved,
+        Self::CasebookSigned,
+        Self::CasebookUnlocked,
+        Self::SignatureRefused,
     ];
 
     /// The name stored and sent.
@@ -666,6 +676,9 @@ impl ConsoleEvent {
             Self::QueryCommented => "query_commented",
             Self::QueryResolved => "query_resolved",
             Self::FlagResolved => "flag_resolved",
+            Self::CasebookSigned => "casebook_signed",
+            Self::CasebookUnlocked => "casebook_unlocked",
+            Self::SignatureRefused => "signature_refused",
         }
     }
 

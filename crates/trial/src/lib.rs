@@ -23,6 +23,7 @@
 
 pub mod allocation;
 pub mod audit;
+pub mod casebook;
 pub mod console;
 pub mod crf;
 pub mod edits;

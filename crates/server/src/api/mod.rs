@@ -28,13 +28,18 @@
 //! | `GET /api/console/exports/download?site=&format=` | coordinator's or statistician's session; `identification` the coordinator's only | → a zip of the export's files (`application/zip`) |
 //! | `GET /api/console/allocation-audit?site=` | coordinator's or investigator's session | → `AllocationAuditResponse` (randomisations, flags, lease stock) |
 //! | `POST /api/console/allocation-flags/resolve` | coordinator's session | `ResolveFlagRequest` → `FlagResolution` |
+//! | `GET /api/console/casebooks?site=` | coordinator's or investigator's session | → `CasebooksResponse` (each participant's casebook status) |
+//! | `GET /api/console/casebook?participant=` | coordinator's or investigator's session | → `CasebookReview` (forms, history, records, signature) |
+//! | `POST /api/console/casebooks/sign` | investigator's session and password | `SignRequest` → `CasebookReview` |
+//! | `POST /api/console/casebooks/unlock` | coordinator's session | `UnlockRequest` → `CasebookReview` |
 //!
 //! Errors answer as `ApiErrorBody` (see `error`). Enrolment attempts are
 //! rate-limited per client address (`enrol`); console sign-ins per account
 //! (`console`). The console's request and answer types are `trial::console`'s
-//! (the allocation audit's `trial::audit`'s).
+//! (the allocation audit's `trial::audit`'s, the casebooks' `trial::casebook`'s).
 
 mod audit;
+mod casebooks;
 mod console;
 mod enrol;
 mod exports;
@@ -110,6 +115,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queries::resolve))
         .routes(routes!(audit::allocation_audit))
         .routes(routes!(audit::resolve_flag))
+        .routes(routes!(casebooks::list_casebooks))
+        .routes(routes!(casebooks::casebook))
+        .routes(routes!(casebooks::sign))
+        .routes(routes!(casebooks::unlock))
 }
 
 /// The answer of `GET /api/health`: lets a tablet tell "server reachable" from

@@ -741,6 +741,7 @@ macro_rules! on_both_engines {
 
 mod audit;
 mod auth;
+mod casebooks;
 mod console;
 mod crafted;
 mod export;
