@@ -448,6 +448,9 @@ impl SignatureMeaning {
     /// The meaning every signature made today states.
     pub const CURRENT: Self = Self::ReviewedAndConfirmed;
 
+    /// Every meaning, for the ODM file's `SignatureDef`s.
+    pub const ALL: [Self; 1] = [Self::ReviewedAndConfirmed];
+
     /// The meaning in English, as the signer reads it before signing and every
     /// reader after.
     pub fn english(self) -> &'static str {

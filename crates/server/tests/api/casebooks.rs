@@ -18,6 +18,7 @@ on_both_engines!(
     only_an_investigator_signs_and_only_a_coordinator_unlocks,
     a_record_pushed_after_signing_is_kept_and_voids_the_signature,
     a_tablet_cannot_sign_a_casebook,
+    signatures_and_unlocks_are_in_the_odm_file_and_the_audit_trail,
 );
 
 async fn review(app: &TestApp, cookie: &str, participant: Uuid) -> CasebookReview {
@@ -370,5 +371,103 @@ async fn a_tablet_cannot_sign_a_casebook(app: TestApp) {
     assert_eq!(
         review(&app, &investigator, participant).await.status,
         CasebookStatus::Open
+    );
+}
+
+/// A casebook signed, unlocked with a reason and signed again, exported whole.
+async fn signed_and_exported(app: &TestApp) -> tempfile::TempDir {
+    let (_, _, participant) = super::queries::queried(app).await;
+    let investigator = account(app, ConsoleRole::Investigator, "Dr Wang").await;
+    let coordinator = account(app, ConsoleRole::Coordinator, "Li Na").await;
+    for step in 0..3 {
+        let (path, body) = if step == 1 {
+            (
+                "/api/console/casebooks/unlock",
+                unlock_request(participant, "the T0 IL-6 query"),
+            )
+        } else {
+            let open = review(app, &investigator, participant).await;
+            ("/api/console/casebooks/sign", sign_request(&open, PASSWORD))
+        };
+        let cookie = if step == 1 {
+            &coordinator
+        } else {
+            &investigator
+        };
+        let (status, answer) = post(app, cookie, path, body).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    let folder = tempfile::tempdir().unwrap();
+    server::export::export(
+        &app.store,
+        &app.site.code,
+        server::export::Format::All,
+        folder.path(),
+        "test",
+        &Clock::fixed(app.now_ms),
+    )
+    .await
+    .unwrap();
+    folder
+}
+
+async fn signatures_and_unlocks_are_in_the_odm_file_and_the_audit_trail(app: TestApp) {
+    let folder = signed_and_exported(&app).await;
+    let odm = std::fs::read_to_string(folder.path().join(trial::export::ODM_FILE)).unwrap();
+    assert_eq!(odm.matches("<SignatureDef ").count(), 1, "{odm}");
+    assert_eq!(odm.matches("<Signature>").count(), 2, "{odm}");
+    assert_eq!(
+        odm.matches("<SignatureRef SignatureOID=\"SD.REVIEWED_AND_CONFIRMED\"/>")
+            .count(),
+        2
+    );
+    assert!(
+        odm.contains("<ReasonForChange>casebook unlocked: the T0 IL-6 query</ReasonForChange>")
+    );
+    let audit = std::fs::read_to_string(folder.path().join("audit_trail.csv")).unwrap();
+    let rows = |kind: &str| {
+        audit
+            .lines()
+            .filter(|line| line.contains(&format!(",{kind},")))
+            .collect::<Vec<_>>()
+    };
+    let signed = rows("casebook_signed");
+    assert_eq!(signed.len(), 2, "{audit}");
+    assert!(
+        signed
+            .iter()
+            .all(|row| row.contains("signed by Dr Wang (investigator): I have reviewed")),
+        "{signed:?}"
+    );
+    let unlocked = rows("casebook_unlocked");
+    assert_eq!(unlocked.len(), 1, "{audit}");
+    assert!(unlocked[0].contains(",unlock,") && unlocked[0].contains("the T0 IL-6 query"));
+}
+
+/// The signed casebook's export read back by pandas and xmllint against the ODM
+/// 1.3.2 schema (`tests/export/check_export.py`), as the seeded trial's is.
+#[tokio::test]
+#[cfg_attr(not(export_checks), ignore = "HP_ECMO_EXPORT_PYTHON is not set")]
+async fn the_signed_casebooks_odm_file_is_valid_odm_1_3_2() {
+    let app = spawn_app(Engine::Sqlite).await;
+    let folder = signed_and_exported(&app).await;
+    let python = std::env::var("HP_ECMO_EXPORT_PYTHON")
+        .expect("CI runs the export checks: set HP_ECMO_EXPORT_PYTHON");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/export/check_export.py");
+    let output = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(folder.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }
