@@ -130,8 +130,9 @@ fn Casebook(review: CasebookReview, role: ConsoleRole, version: RwSignal<u32>) -
             view! {
                 <h5>{move || form_label(lang.get(), form_ref)}</h5>
                 <dl class="casebook-values">
-                    {form.values.into_iter().filter_map(|(key, entry)| {
-                        let field = Field::from_key(&key)?;
+                    {form.values.into_iter().filter_map(|value| {
+                        let field = Field::from_key(&value.field)?;
+                        let entry = value.entry;
                         Some(view! {
                             <dt>{move || field_label(lang.get(), field)}</dt>
                             <dd>{move || describe_entry(lang.get(), field, &entry)}</dd>

@@ -207,6 +207,17 @@ pub struct ReviewedChange {
     pub recorded_at_ms: i64,
 }
 
+/// One field's entry as it stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReviewedValue {
+    /// The field's key.
+    pub field: String,
+    /// Its entry, as the form stores it (`null` when blank).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub entry: serde_json::Value,
+}
+
 /// One form instance as it stands, with its whole history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -214,9 +225,8 @@ pub struct ReviewedForm {
     /// The form instance.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub form: crate::crf::FormRef,
-    /// Each field's key and current entry, in the form's order.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
-    pub values: Vec<(String, serde_json::Value)>,
+    /// Each field's current entry, in the form's order.
+    pub values: Vec<ReviewedValue>,
     /// Every change, oldest first.
     pub history: Vec<ReviewedChange>,
 }
@@ -304,9 +314,9 @@ impl CasebookReview {
                     values: form
                         .shown_fields()
                         .into_iter()
-                        .map(|field| {
-                            let entry = form.value(field).unwrap_or(serde_json::Value::Null);
-                            (field.key().to_owned(), entry)
+                        .map(|field| ReviewedValue {
+                            field: field.key().to_owned(),
+                            entry: form.value(field).unwrap_or(serde_json::Value::Null),
                         })
                         .collect(),
                     history: record
