@@ -6,6 +6,7 @@ use gloo_net::http::{Request, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use trial::audit::{AllocationAuditResponse, FlagResolution, ResolveFlagRequest};
+use trial::casebook::{CasebookReview, CasebooksResponse, SignRequest, UnlockRequest};
 use trial::console::{
     AuditResponse, ConsoleRole, InvitationRequest, InvitationResponse, NewEnrolmentCode, NewPin,
     NewSiteUser, SessionResponse, SetupRequest, SignInRequest, SignedOut, SiteRef, SiteTablet,
@@ -155,6 +156,30 @@ pub async fn import_backup(
         &trial::wire::PushRequest { events },
     )
     .await
+}
+
+/// A site's participants with where each casebook stands.
+pub async fn casebooks(site: &str) -> Result<CasebooksResponse, Failure> {
+    let site = js_sys::encode_uri_component(site);
+    send(Request::get(&format!("/api/console/casebooks?site={site}"))).await
+}
+
+/// One participant's whole casebook.
+pub async fn casebook(participant: uuid::Uuid) -> Result<CasebookReview, Failure> {
+    send(Request::get(&format!(
+        "/api/console/casebook?participant={participant}"
+    )))
+    .await
+}
+
+/// Signs a casebook as the investigator.
+pub async fn sign_casebook(request: &SignRequest) -> Result<CasebookReview, Failure> {
+    post("/api/console/casebooks/sign", request).await
+}
+
+/// Unlocks a signed casebook, with a reason.
+pub async fn unlock_casebook(request: &UnlockRequest) -> Result<CasebookReview, Failure> {
+    post("/api/console/casebooks/unlock", request).await
 }
 
 async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, Failure> {

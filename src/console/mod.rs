@@ -7,6 +7,7 @@
 
 mod api;
 mod audit;
+mod casebooks;
 mod consort;
 mod exports;
 mod pages;

@@ -193,6 +193,7 @@ fn SignedIn(session: SessionResponse) -> impl IntoView {
         </section>
         {role.may(ConsoleAction::ReadDashboard).then(|| view! { <super::consort::Dashboard/> })}
         {role.may(ConsoleAction::ResolveQuery).then(|| view! { <super::queries::Queries/> })}
+        {role.may(ConsoleAction::ReviewCasebook).then(|| view! { <super::casebooks::Casebooks role=role/> })}
         {role.may(ConsoleAction::Export).then(|| view! { <super::exports::Exports role=role/> })}
         {role.may(ConsoleAction::ManageSite).then(|| view! { <super::site::Sites/> })}
         {role.may(ConsoleAction::ReadAllocationAudit).then(|| view! { <super::audit::AllocationAudit role=role/> })}

@@ -153,6 +153,24 @@ pub enum Ct {
     Issued,
     Used,
     Left,
+    CasebooksTitle,
+    CasebooksHelp,
+    CasebookOpen,
+    CasebookSigned,
+    CasebookChanged,
+    CasebookForms,
+    CasebookRecords,
+    SignedBy,
+    SignTitle,
+    SignPassword,
+    SignButton,
+    WrongPasswordAgain,
+    CasebookConflict,
+    UnlockTitle,
+    UnlockReason,
+    UnlockButton,
+    UnlockReasonBlank,
+    UnlockReasonTooLong,
 }
 
 fn text(text: Ct) -> [&'static str; 2] {
@@ -358,6 +376,33 @@ fn text(text: Ct) -> [&'static str; 2] {
         Ct::Issued => ["Slots issued", "已发放随机号"],
         Ct::Used => ["Slots used", "已使用随机号"],
         Ct::Left => ["Slots left", "剩余随机号"],
+        Ct::CasebooksTitle => ["Casebooks and sign-off", "病例报告表与研究者签名"],
+        Ct::CasebooksHelp => [
+            "Review a participant's whole casebook. The investigator signs it with their password; a signed casebook is locked until the coordinator unlocks it with a reason, and then it needs a new signature.",
+            "审阅受试者的全部病例报告表。研究者输入密码进行电子签名；签名后病例报告表即锁定，须由协调员填写原因后解锁，解锁后须重新签名。",
+        ],
+        Ct::CasebookOpen => ["Not signed", "未签名"],
+        Ct::CasebookSigned => ["Signed and locked", "已签名，已锁定"],
+        Ct::CasebookChanged => [
+            "Changed after signing: to be signed again",
+            "签名后有新记录，须重新签名",
+        ],
+        Ct::CasebookForms => ["Forms", "病例报告表内容"],
+        Ct::CasebookRecords => ["Every record", "全部记录"],
+        Ct::SignedBy => ["Signed by", "签名人"],
+        Ct::SignTitle => ["Electronic signature", "电子签名"],
+        Ct::SignPassword => ["Your password, again", "请再次输入您的密码"],
+        Ct::SignButton => ["Sign the casebook", "签名"],
+        Ct::WrongPasswordAgain => ["Wrong password: nothing was signed.", "密码错误，未签名。"],
+        Ct::CasebookConflict => [
+            "The casebook changed or is signed already: open it again.",
+            "病例报告表已变更或已签名，请重新打开。",
+        ],
+        Ct::UnlockTitle => ["Unlock for a correction", "解锁以便更正"],
+        Ct::UnlockReason => ["Reason for unlocking", "解锁原因"],
+        Ct::UnlockButton => ["Unlock", "解锁"],
+        Ct::UnlockReasonBlank => ["Give the reason for unlocking.", "请填写解锁原因。"],
+        Ct::UnlockReasonTooLong => ["The reason is too long", "解锁原因过长"],
     }
 }
 
@@ -416,6 +461,12 @@ pub fn event_name(lang: Lang, event: ConsoleEvent) -> &'static str {
         ConsoleEvent::QueryResolved => ["Data query resolved", "数据质疑已解决"],
         ConsoleEvent::FlagResolved => ["Allocation flag resolved", "处理随机分组核查问题"],
         ConsoleEvent::BackupImported => ["Backup imported", "导入备份"],
+        ConsoleEvent::CasebookSigned => ["Casebook signed", "研究者签名"],
+        ConsoleEvent::CasebookUnlocked => ["Casebook unlocked", "病例报告表解锁"],
+        ConsoleEvent::SignatureRefused => [
+            "Signature refused: wrong password",
+            "电子签名失败：密码错误",
+        ],
     };
     match lang {
         Lang::En => en,

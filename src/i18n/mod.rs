@@ -371,6 +371,12 @@ pub enum Text {
     DataQueryHelp,
     BlockedNotEnrolled,
     EventNotEnrolled,
+    EventCasebookSigned,
+    EventCasebookUnlocked,
+    SignerInvestigator,
+    SignatureMeaning,
+    CasebookLocked,
+    CasebookChangedAfterSigning,
     StatusNotEnrolled,
     NotEnrolledIneligible,
     NotEnrolledConsentRefused,
@@ -449,6 +455,8 @@ pub fn event_kind_label(lang: Lang, kind: EventKind) -> &'static str {
             EventKind::Withdrawn => Text::EventWithdrawn,
             EventKind::EndOfParticipation => Text::EventEndOfParticipation,
             EventKind::NotEnrolled => Text::EventNotEnrolled,
+            EventKind::CasebookSigned => Text::EventCasebookSigned,
+            EventKind::CasebookUnlocked => Text::EventCasebookUnlocked,
         },
     )
 }

@@ -514,6 +514,19 @@ pub(super) fn text(text: Text) -> [&'static str; 2] {
             "该患者已记录为未入组。如需重新考虑，请修改筛选记录。",
         ],
         Text::EventNotEnrolled => ["Not enrolled", "未入组"],
+        Text::EventCasebookSigned => ["Casebook signed by the investigator", "研究者签名"],
+        Text::EventCasebookUnlocked => ["Casebook unlocked", "病例报告表解锁"],
+        Text::SignerInvestigator => ["investigator", "研究者"],
+        Text::SignatureMeaning => ["Meaning of the signature", "签名含义"],
+        Text::CasebookLocked => [
+            "The investigator has signed this casebook, so it is locked: nothing can be \
+             entered or corrected until the coordinator unlocks it.",
+            "研究者已对本病例报告表进行电子签名，已锁定：协调员解锁前不能录入或更正。",
+        ],
+        Text::CasebookChangedAfterSigning => [
+            "A record reached this casebook after it was signed: the investigator must sign it again.",
+            "本病例报告表签名后又收到新记录：研究者须重新签名。",
+        ],
         Text::StatusNotEnrolled => ["Not enrolled", "未入组"],
         Text::NotEnrolledIneligible => ["Not eligible", "不符合入组条件"],
         Text::NotEnrolledConsentRefused => ["Consent refused", "拒绝签署知情同意书"],

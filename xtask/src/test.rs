@@ -145,16 +145,16 @@ include-path-regex = "^/api/console/(users|users/pin|users/disable|enrolment-cod
 include-method = "POST"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "409", "422"]
 
-# A data query's comment and resolution, an allocation flag's resolution and a
-# backup's page name a query, a flagged randomisation or a tablet by id, and a
-# page's events must chain: no schema can say which ids this server holds or
-# which hashes hold, so a schema-valid request is most often about none (404),
-# about one resolved already (409), or refused by the core's rules (422). None
-# of them creates what another one names, which schemathesis warns of
+# A data query's comment and resolution, an allocation flag's resolution, a
+# casebook's review, signature and unlock, and a backup's page name a query, a
+# flagged randomisation, a participant, a site or a tablet by id, and a page's
+# events must chain: no schema can say which ids this server holds or which
+# hashes hold, so a schema-valid request is most often about none (404), about
+# one resolved or signed already (409), or refused by the core's rules (422).
+# None of them creates what another one names, which schemathesis warns of
 # (`missing_test_data`); the API tests make that data and pin these routes.
 [[operations]]
-include-path-regex = "^/api/(console/(queries/comment|queries/resolve|allocation-flags/resolve|backups/import)|backups/import)$"
-include-method = "POST"
+include-path-regex = "^/api/(console/(queries/comment|queries/resolve|allocation-flags/resolve|backups/import|casebooks|casebook|casebooks/sign|casebooks/unlock)|backups/import)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 warnings.fail-on = [
     "missing_auth", "base_url_mismatch", "missing_deserializer", "unused_openapi_auth",

@@ -54,6 +54,8 @@ use std::ops::RangeInclusive;
 use trial::allocation::{
     AllocationFlag, Holdings, IssuedLease, unreadable_randomisation, verify_randomisation,
 };
+use trial::casebook;
+use trial::console::ConsoleRole;
 use trial::edits::{Subject, subject_of};
 use trial::event::{ChainHead, Event, EventKind, verify_chain_from};
 use trial::payload::{Payload, PayloadError, Randomised, StudyNumber};
@@ -86,6 +88,9 @@ pub struct Origin {
     pub participant_sites: BTreeMap<Uuid, String>,
     /// The users of the device's site.
     pub members: Vec<Member>,
+    /// The role of each member, on a console device; empty on a tablet, whose
+    /// users have none.
+    pub console_roles: BTreeMap<Uuid, ConsoleRole>,
 }
 
 /// What the server holds that a batch's randomisations are verified against.
@@ -272,6 +277,26 @@ impl PushPlan {
                 problems.push(AllocationFlag::RecordedByWrongUser(error));
             }
             let Some(first) = problems.first() else {
+                // A signature or an unlock only by a console account whose
+                // role takes that action: never a tablet's user.
+                if let Some(action) = casebook::action_recorded(event.kind())
+                    && !origin
+                        .console_roles
+                        .get(&event.user_id())
+                        .is_some_and(|role| role.may(action))
+                {
+                    let roles: Vec<&str> = ConsoleRole::ALL
+                        .into_iter()
+                        .filter(|role| role.may(action))
+                        .map(ConsoleRole::as_str)
+                        .collect();
+                    let message = format!(
+                        "a {} event is recorded only in the console, by a {} account",
+                        event.kind(),
+                        roles.join(" or ")
+                    );
+                    new.rejection = Some(rejection(event, RejectionCode::UnknownUser, message));
+                }
                 continue;
             };
             if event.kind() == EventKind::Randomised {
@@ -540,6 +565,7 @@ mod tests {
                 active_from_ms: NOW_MS - 1_000_000,
                 disabled_at_ms: None,
             }],
+            console_roles: BTreeMap::new(),
         }
     }
 

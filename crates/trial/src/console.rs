@@ -633,11 +633,18 @@ pub enum ConsoleEvent {
     /// Imported one page of a tablet's backup that held events the server
     /// lacked.
     BackupImported,
+    /// Signed a participant's casebook as the investigator.
+    CasebookSigned,
+    /// Unlocked a signed casebook, with a reason.
+    CasebookUnlocked,
+    /// Gave a wrong password when signing a casebook: counted as a failed
+    /// sign-in.
+    SignatureRefused,
 }
 
 impl ConsoleEvent {
     /// Every kind, for reading stored names back.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 19] = [
         Self::AccountCreated,
         Self::SignedIn,
         Self::SignInFailed,
@@ -654,6 +661,9 @@ impl ConsoleEvent {
         Self::QueryResolved,
         Self::FlagResolved,
         Self::BackupImported,
+        Self::CasebookSigned,
+        Self::CasebookUnlocked,
+        Self::SignatureRefused,
     ];
 
     /// The name stored and sent.
@@ -675,6 +685,9 @@ impl ConsoleEvent {
             Self::QueryResolved => "query_resolved",
             Self::FlagResolved => "flag_resolved",
             Self::BackupImported => "backup_imported",
+            Self::CasebookSigned => "casebook_signed",
+            Self::CasebookUnlocked => "casebook_unlocked",
+            Self::SignatureRefused => "signature_refused",
         }
     }
 

@@ -98,6 +98,10 @@ pub enum EventKind {
     EndOfParticipation,
     /// A screened patient was not enrolled, with the reason.
     NotEnrolled,
+    /// The investigator signed the participant's casebook (`crate::casebook`).
+    CasebookSigned,
+    /// The coordinator unlocked a signed casebook, with a reason.
+    CasebookUnlocked,
 }
 
 /// One immutable record of a user action, sealed into its device's hash chain.
@@ -390,7 +394,7 @@ impl std::error::Error for HashParseError {}
 
 impl EventKind {
     /// Every kind, in the order they were added.
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::ScreeningRecorded,
         EventKind::ConsentRecorded,
         EventKind::Randomised,
@@ -399,6 +403,8 @@ impl EventKind {
         EventKind::Withdrawn,
         EventKind::EndOfParticipation,
         EventKind::NotEnrolled,
+        EventKind::CasebookSigned,
+        EventKind::CasebookUnlocked,
     ];
 
     /// The kind's stored name (the same as its serde name), which the hash covers.
@@ -412,6 +418,8 @@ impl EventKind {
             EventKind::Withdrawn => "withdrawn",
             EventKind::EndOfParticipation => "end_of_participation",
             EventKind::NotEnrolled => "not_enrolled",
+            EventKind::CasebookSigned => "casebook_signed",
+            EventKind::CasebookUnlocked => "casebook_unlocked",
         }
     }
 }

@@ -24,6 +24,7 @@
 pub mod allocation;
 pub mod audit;
 pub mod backup;
+pub mod casebook;
 pub mod console;
 pub mod crf;
 pub mod edits;

@@ -28,6 +28,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::casebook::{CasebookSigned, CasebookUnlocked};
 use crate::crf::consent::ConsentForm;
 use crate::crf::end::{EndOfParticipation, NotEnrolled, Withdrawal};
 use crate::crf::{self, Entry, Form, FormContext, FormKind, FormRef, MAX_TEXT_CHARS};
@@ -106,6 +107,10 @@ pub enum Payload {
     EndOfParticipation(EndOfParticipation),
     /// A screened patient was not enrolled.
     NotEnrolled(NotEnrolled),
+    /// The investigator signed the casebook.
+    CasebookSigned(CasebookSigned),
+    /// The coordinator unlocked the casebook.
+    CasebookUnlocked(CasebookUnlocked),
 }
 
 /// A screening: the tablet's screening number for the patient and the form.
@@ -369,6 +374,8 @@ impl Payload {
             Self::Withdrawn(_) => EventKind::Withdrawn,
             Self::EndOfParticipation(_) => EventKind::EndOfParticipation,
             Self::NotEnrolled(_) => EventKind::NotEnrolled,
+            Self::CasebookSigned(_) => EventKind::CasebookSigned,
+            Self::CasebookUnlocked(_) => EventKind::CasebookUnlocked,
         }
     }
 
@@ -383,6 +390,8 @@ impl Payload {
             Self::Withdrawn(body) => serde_json::to_string(body),
             Self::EndOfParticipation(body) => serde_json::to_string(body),
             Self::NotEnrolled(body) => serde_json::to_string(body),
+            Self::CasebookSigned(body) => serde_json::to_string(body),
+            Self::CasebookUnlocked(body) => serde_json::to_string(body),
         };
         json.expect("invariant: payload bodies have string keys and serialise to JSON")
     }
@@ -455,6 +464,8 @@ impl Payload {
             EventKind::Withdrawn => Self::Withdrawn(read(kind, body)?),
             EventKind::EndOfParticipation => Self::EndOfParticipation(read(kind, body)?),
             EventKind::NotEnrolled => Self::NotEnrolled(read(kind, body)?),
+            EventKind::CasebookSigned => Self::CasebookSigned(read(kind, body)?),
+            EventKind::CasebookUnlocked => Self::CasebookUnlocked(read(kind, body)?),
         })
     }
 
@@ -555,7 +566,9 @@ impl Payload {
             Self::Randomised(_)
             | Self::Withdrawn(_)
             | Self::EndOfParticipation(_)
-            | Self::NotEnrolled(_) => Vec::new(),
+            | Self::NotEnrolled(_)
+            | Self::CasebookSigned(_)
+            | Self::CasebookUnlocked(_) => Vec::new(),
         };
         entries
             .into_iter()
@@ -583,11 +596,23 @@ impl Payload {
             Self::ValueCorrected(body) => body.validate(),
             Self::Withdrawn(body) => body.validate().map_err(invalid),
             Self::NotEnrolled(body) => body.validate().map_err(invalid),
+            Self::CasebookSigned(body) => body.validate().map_err(|error| casebook(kind, error)),
+            Self::CasebookUnlocked(body) => body.validate().map_err(|error| casebook(kind, error)),
             // Every value of these is valid once it has deserialised: the study
             // number checks itself, and the arm is verified against the lease by the
             // server, which holds the seed.
             Self::Randomised(_) | Self::EndOfParticipation(_) => Ok(()),
         }
+    }
+}
+
+/// A signature's or unlock's broken rule, as the malformed body it is: these
+/// bodies are written by the console, which checks them first, and a body that
+/// breaks them is a crafted one.
+fn casebook(kind: EventKind, error: crate::casebook::CasebookError) -> PayloadError {
+    PayloadError::Malformed {
+        kind,
+        message: error.to_string(),
     }
 }
 

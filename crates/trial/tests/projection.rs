@@ -9,7 +9,10 @@ use proptest::prelude::*;
 
 use jiff::civil::date;
 use serde_json::{Value, json};
-use trial::console::OverdueSample;
+use trial::casebook::{
+    Casebook, CasebookRefusal, CasebookSigned, CasebookUnlocked, SignatureMeaning,
+};
+use trial::console::{ConsoleRole, OverdueSample};
 use trial::crf::baseline::{BaselineForm, ShockCause};
 use trial::crf::cytokine::{CytokineSampleForm, SampleDue, TimePoint};
 use trial::crf::daily::{DailyAssessmentForm, StudyDay};
@@ -1352,4 +1355,112 @@ fn the_console_lists_the_samples_whose_window_closed_unrecorded() {
     });
     log.record(TABLET_1, DOCTOR, T0 + 3 * DAY, &withdrawal);
     assert_eq!(overdue(&log, T0 + 4 * DAY), []);
+}
+
+/// A signature by the investigator of everything `log` holds, on the console
+/// device, `offset` ms after ECMO start.
+fn sign(log: &mut Log, offset: i64) -> Uuid {
+    let (records, digest) = log.participant().casebook_contents();
+    let signature = Payload::CasebookSigned(CasebookSigned {
+        signer_name: "Wang Fang".to_owned(),
+        signer_role: ConsoleRole::Investigator,
+        meaning: SignatureMeaning::CURRENT,
+        records,
+        digest,
+    });
+    log.record(CONSOLE, DOCTOR, offset, &signature)
+}
+
+#[test]
+fn a_signed_casebook_is_locked_until_the_coordinator_unlocks_it() {
+    let mut log = randomised_log(Arm::Hemoperfusion);
+    log.record(
+        TABLET_1,
+        NURSE,
+        6 * HOUR,
+        &saved(sample(TimePoint::H6, 850.0)),
+    );
+    let open = log.participant();
+    assert_eq!(open.casebook(), Casebook::Open);
+    assert_eq!(open.check_editable(), Ok(()));
+    assert_eq!(open.may_unlock(), Err(CasebookRefusal::NotSigned));
+    let signature = sign(&mut log, 2 * DAY);
+    let signed = log.participant();
+    let Casebook::Signed(standing) = signed.casebook() else {
+        panic!("not signed: {:?}", signed.casebook());
+    };
+    assert_eq!(standing.by.event_id, signature);
+    assert_eq!(
+        standing.value.records, 4,
+        "screening, consent, randomisation, sample"
+    );
+    assert_eq!(
+        signed.check_editable(),
+        Err(CasebookRefusal::Locked { by: standing.by })
+    );
+    assert_eq!(
+        signed.may_sign(),
+        Err(CasebookRefusal::AlreadySigned { by: standing.by })
+    );
+    let unlock = CasebookUnlocked::new("the 6 h IL-6 was transcribed wrongly").unwrap();
+    log.record(CONSOLE, DOCTOR, 3 * DAY, &Payload::CasebookUnlocked(unlock));
+    let unlocked = log.participant();
+    assert_eq!(unlocked.casebook(), Casebook::Open);
+    assert_eq!(unlocked.check_editable(), Ok(()));
+    assert_eq!(unlocked.may_sign(), Ok(()));
+    log.record(TABLET_1, NURSE, 3 * DAY + 1, &il6_corrected(850.0, 580.0));
+    sign(&mut log, 4 * DAY);
+    let signed_again = log.participant();
+    assert!(matches!(signed_again.casebook(), Casebook::Signed(_)));
+    assert_eq!(
+        signed_again
+            .form(H6)
+            .unwrap()
+            .form()
+            .value(Field::Il6PgPerMl),
+        Some(json!({ "value": 580.0 }))
+    );
+}
+
+/// A tablet offline while the investigator signed never loses its record: the
+/// record is folded, whether it was recorded before the signature (and arrived
+/// after it) or after, and the signature reads as changed after signing, still
+/// locking the casebook, until it is signed again.
+#[test]
+fn a_record_made_offline_into_a_signed_casebook_is_kept_and_voids_the_signature() {
+    for recorded_at in [DAY, 3 * DAY] {
+        let mut log = randomised_log(Arm::Hemoperfusion);
+        sign(&mut log, 2 * DAY);
+        let offline = log.record(
+            TABLET_2,
+            DOCTOR,
+            recorded_at,
+            &saved(sample(TimePoint::H6, 850.0)),
+        );
+        let participant = log.participant();
+        let Casebook::ChangedAfterSigning(signature) = participant.casebook() else {
+            panic!(
+                "the signature still reads valid: {:?}",
+                participant.casebook()
+            );
+        };
+        assert_eq!(
+            participant.form(H6).unwrap().first_saved().event_id,
+            offline,
+            "the offline record is in the casebook"
+        );
+        assert_eq!(
+            participant.check_editable(),
+            Err(CasebookRefusal::Locked { by: signature.by })
+        );
+        assert_eq!(participant.may_sign(), Ok(()), "it needs a new signature");
+        sign(&mut log, 4 * DAY);
+        assert!(matches!(log.participant().casebook(), Casebook::Signed(_)));
+    }
+}
+
+#[test]
+fn nothing_is_signed_before_anything_is_recorded() {
+    let participant = Participant::new(PARTICIPANT, Calendar::Device);
+    assert_eq!(participant.may_sign(), Err(CasebookRefusal::NothingToSign));
 }

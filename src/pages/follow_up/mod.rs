@@ -27,6 +27,7 @@ pub use timeline::Timeline;
 
 use leptos::prelude::*;
 use serde_json::Value;
+use trial::casebook::Casebook;
 use trial::crf::cytokine::{SampleWindow, TimePoint};
 use trial::crf::daily::StudyDay;
 use trial::crf::vasoactive::HourlyRate;
@@ -83,6 +84,7 @@ pub fn FollowUp(
         })
         .collect_view();
     view! {
+        <CasebookNotice participant/>
         <nav class="section-tiles" aria-label=move || t(lang.get(), Text::CaseReportForms)>{tiles}</nav>
         {move || match section.get() {
             Section::Baseline => view! { <rows::SingleForm participant open form_ref=FormRef::Baseline/> }.into_any(),
@@ -98,6 +100,49 @@ pub fn FollowUp(
             Section::End => view! { <end::EndOfParticipation participant/> }.into_any(),
             Section::Timeline => view! { <timeline::Timeline participant/> }.into_any(),
         }}
+    }
+}
+
+/// Says, above the forms, that the investigator's signature locks the casebook,
+/// and that it needs signing again when a record reached it since.
+#[component]
+fn CasebookNotice(participant: Signal<Participant>) -> impl IntoView {
+    let lang = use_lang();
+    move || {
+        let lang = lang.get();
+        let (testid, changed) = participant.with(|p| match p.casebook() {
+            Casebook::Open => None,
+            Casebook::Signed(_) => Some(("casebook-signed", None)),
+            Casebook::ChangedAfterSigning(_) => Some((
+                "casebook-changed",
+                Some(t(lang, Text::CasebookChangedAfterSigning)),
+            )),
+        })?;
+        Some(view! {
+            <p class="locked" role="status" data-testid=testid>
+                {t(lang, Text::CasebookLocked)} {changed.map(|text| format!(" {text}"))}
+            </p>
+        })
+    }
+}
+
+/// Its children while the casebook may be edited, and in their place while a
+/// signature locks it the words that say so (`Participant::check_editable`):
+/// no one types into a form that cannot be saved.
+#[component]
+pub(super) fn UnlessLocked(
+    participant: Signal<Participant>,
+    children: ChildrenFn,
+) -> impl IntoView {
+    let lang = use_lang();
+    let editable = move || participant.with(|p| p.check_editable().is_ok());
+    view! {
+        <Show
+            when=editable
+            fallback=move || view! { <p class="locked" data-testid="form-locked">{move || t(lang.get(), Text::CasebookLocked)}</p> }
+        >
+            {children()}
+        </Show>
     }
 }
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::editor::FormEditor;
 use super::saved::SavedForm;
-use super::{OpenForm, describe_entry, title};
+use super::{OpenForm, UnlessLocked, describe_entry, title};
 use crate::i18n::{Lang, Text, parenthesised, t, use_lang};
 
 /// Where a row stands, for its badge: a style class and the words.
@@ -83,7 +83,7 @@ pub(super) fn FormRow(
                 <div class="form-panel">
                     <Show
                         when=move || saved.get()
-                        fallback=move || view! { <FormEditor participant open form_ref/> }
+                        fallback=move || view! { <UnlessLocked participant><FormEditor participant open form_ref/></UnlessLocked> }
                     >
                         <SavedForm participant open form_ref/>
                     </Show>
@@ -139,7 +139,7 @@ pub(super) fn SingleForm(
             <div class="form-panel standalone">
                 <Show
                     when=move || saved.get()
-                    fallback=move || view! { <FormEditor participant open form_ref standalone=true/> }
+                    fallback=move || view! { <UnlessLocked participant><FormEditor participant open form_ref standalone=true/></UnlessLocked> }
                 >
                     <SavedForm participant open form_ref standalone=true/>
                 </Show>

@@ -199,7 +199,13 @@ fn SavedField(
     };
     let is_correcting =
         move || correcting.with(|open| open.as_ref().is_some_and(|(open, _)| *open == field));
+    // A signed casebook takes no correction: no button, and a correction being
+    // typed when the signature arrived gives way to the notice above the forms.
+    let editable = move || participant.with(|p| p.check_editable().is_ok());
     let correction = move || {
+        if !editable() {
+            return None;
+        }
         correcting.with(|open| {
             open.as_ref()
                 .filter(|(open, _)| *open == field)
@@ -220,6 +226,7 @@ fn SavedField(
                 type="button"
                 class="secondary"
                 data-testid=format!("correct-{key}")
+                hidden=move || !editable()
                 prop:disabled=is_correcting
                 on:click=move |_| {
                     // Another correction being typed goes only if the user agrees.

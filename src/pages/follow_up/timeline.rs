@@ -2,7 +2,8 @@
 //! who, what, and on which tablet. The "what" of a form or a correction comes from
 //! the projection's history, so it shows the value each event actually replaced;
 //! a re-screening lists the answers it changed; consent, withdrawal and the end of
-//! participation say what was recorded.
+//! participation say what was recorded; a signature names its signer and its
+//! meaning, an unlock its reason.
 
 use leptos::prelude::*;
 use serde_json::Value;
@@ -210,6 +211,23 @@ fn describe(
                 .collect();
             (labelled(lang, kind, &reason), lines)
         }
+        Ok(Payload::CasebookSigned(signature)) => {
+            let signer = format!(
+                "{} ({})",
+                signature.signer_name,
+                t(lang, Text::SignerInvestigator)
+            );
+            let meaning = match lang {
+                Lang::En => signature.meaning.english(),
+                Lang::Zh => signature.meaning.chinese(),
+            };
+            let lines = vec![labelled(lang, t(lang, Text::SignatureMeaning), meaning)];
+            (labelled(lang, kind, &signer), lines)
+        }
+        Ok(Payload::CasebookUnlocked(unlock)) => (
+            kind.to_owned(),
+            vec![labelled(lang, t(lang, Text::Reason), &unlock.reason)],
+        ),
         // Unreadable: the participant page lists it among the anomalies.
         Err(_) => (kind.to_owned(), Vec::new()),
     }

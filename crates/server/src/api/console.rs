@@ -24,7 +24,7 @@ use crate::AppState;
 use crate::console::{self, ConsoleSession, OverTls, audit};
 use crate::error::{ApiError, ApiJson};
 use crate::secrets;
-use crate::store::SetupOutcome;
+use crate::store::{SetupOutcome, StoredAccount};
 
 /// The most audit entries one answer holds.
 const AUDIT_PAGE: i64 = 500;
@@ -130,7 +130,6 @@ pub async fn sign_in(
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<Response, ApiError> {
     let refused = || ApiError::Unauthenticated("wrong name or password".to_owned());
-    let now_ms = state.clock.now_ms();
     let stored = match account_name(&request.name) {
         Ok(name) => state.store.console_account(name).await?,
         Err(_) => None,
@@ -149,37 +148,15 @@ pub async fn sign_in(
         .await?;
         return Err(refused());
     };
-    if stored.wait_until_ms > now_ms {
-        let wait_ms = stored.wait_until_ms - now_ms;
-        audit(
-            &state,
-            &client,
-            Some(&stored.account),
-            ConsoleEvent::SignInDelayed,
-            &format!("{} failed sign-ins in a row", stored.failed_sign_ins),
-        )
-        .await?;
-        return Err(ApiError::SignInDelayed {
-            retry_after_s: u64::try_from(wait_ms).map_or(1, |ms| ms.div_ceil(1000)),
-        });
-    }
-    let typed = request.password;
-    let hash = stored.password_hash.clone();
-    let matches = typed.chars().count() <= MAX_PASSWORD_CHARS
-        && blocking(move || console::password_matches(&typed, &hash)).await?;
-    if !matches {
-        let failures = state
-            .store
-            .count_failed_sign_in(stored.account.id, now_ms, sign_in_wait_ms)
-            .await?;
-        audit(
-            &state,
-            &client,
-            Some(&stored.account),
-            ConsoleEvent::SignInFailed,
-            &format!("wrong password, {failures} in a row"),
-        )
-        .await?;
+    if !password_checked(
+        &state,
+        &client,
+        &stored,
+        request.password,
+        ConsoleEvent::SignInFailed,
+    )
+    .await?
+    {
         return Err(refused());
     }
     audit(
@@ -191,6 +168,53 @@ pub async fn sign_in(
     )
     .await?;
     signed_in(&state, stored.account, over_tls).await
+}
+
+/// Whether `typed` is `stored`'s password, checked as a sign-in checks it: while
+/// the account waits after failures nothing is checked (429 with
+/// `Retry-After`), and a wrong password counts as a failed sign-in, audited as
+/// `failed`. A signature's password typed again goes through here too, so
+/// guessing it there is no faster than at the sign-in.
+pub(super) async fn password_checked(
+    state: &AppState,
+    client: &ClientAddress,
+    stored: &StoredAccount,
+    typed: String,
+    failed: ConsoleEvent,
+) -> Result<bool, ApiError> {
+    let now_ms = state.clock.now_ms();
+    if stored.wait_until_ms > now_ms {
+        let wait_ms = stored.wait_until_ms - now_ms;
+        audit(
+            state,
+            client,
+            Some(&stored.account),
+            ConsoleEvent::SignInDelayed,
+            &format!("{} failed sign-ins in a row", stored.failed_sign_ins),
+        )
+        .await?;
+        return Err(ApiError::SignInDelayed {
+            retry_after_s: u64::try_from(wait_ms).map_or(1, |ms| ms.div_ceil(1000)),
+        });
+    }
+    let hash = stored.password_hash.clone();
+    let matches = typed.chars().count() <= MAX_PASSWORD_CHARS
+        && blocking(move || console::password_matches(&typed, &hash)).await?;
+    if !matches {
+        let failures = state
+            .store
+            .count_failed_sign_in(stored.account.id, now_ms, sign_in_wait_ms)
+            .await?;
+        audit(
+            state,
+            client,
+            Some(&stored.account),
+            failed,
+            &format!("wrong password, {failures} in a row"),
+        )
+        .await?;
+    }
+    Ok(matches)
 }
 
 /// Who is signed in, and until when.

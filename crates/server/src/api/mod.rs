@@ -33,14 +33,19 @@
 //! | `POST /api/console/queries/resolve` | coordinator's or investigator's session | `QueryResolution` → `DataQuery` |
 //! | `POST /api/backups/import` | device token | `PushRequest` (one page of a backup of the site's tablet) → `ImportedPage` |
 //! | `POST /api/console/backups/import` | coordinator's session | `PushRequest` (one page of any tablet's backup) → `ImportedPage` |
+//! | `GET /api/console/casebooks?site=` | coordinator's or investigator's session | → `CasebooksResponse` (each participant's casebook status) |
+//! | `GET /api/console/casebook?participant=` | coordinator's or investigator's session | → `CasebookReview` (forms, history, records, signature) |
+//! | `POST /api/console/casebooks/sign` | investigator's session and password | `SignRequest` → `CasebookReview` |
+//! | `POST /api/console/casebooks/unlock` | coordinator's session | `UnlockRequest` → `CasebookReview` |
 //!
 //! Errors answer as `ApiErrorBody` (see `error`). Enrolment attempts are
 //! rate-limited per client address (`enrol`); console sign-ins per account
 //! (`console`). The console's request and answer types are `trial::console`'s
-//! (the allocation audit's `trial::audit`'s).
+//! (the allocation audit's `trial::audit`'s, the casebooks' `trial::casebook`'s).
 
 mod audit;
 mod backups;
+mod casebooks;
 mod console;
 mod enrol;
 mod exports;
@@ -118,6 +123,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::resolve_flag))
         .routes(routes!(backups::import_from_tablet))
         .routes(routes!(backups::import_from_console))
+        .routes(routes!(casebooks::list_casebooks))
+        .routes(routes!(casebooks::casebook))
+        .routes(routes!(casebooks::sign))
+        .routes(routes!(casebooks::unlock))
 }
 
 /// The answer of `GET /api/health`: lets a tablet tell "server reachable" from

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::extract::State;
 use axum::response::Json;
 use trial::edits::Subject;
-use trial::event::Event;
-use trial::payload::Payload;
+use trial::event::{Event, EventDraft};
+use trial::payload::{Payload, SCHEMA_VERSION};
 use trial::projection::project;
 use trial::time::Calendar;
 use trial::wire::{MAX_PUSH_EVENTS, PushRequest, PushResponse, Rejection, RejectionCode};
@@ -89,6 +89,7 @@ pub(crate) async fn store_batch(
         site_code: device.site_code.clone(),
         participant_sites: push.claim_participants(&plan.participants()).await?,
         members: push.members().await?,
+        console_roles: push.console_roles().await?,
     };
     plan.check_origin(&origin);
     if plan.randomises() {
@@ -111,6 +112,40 @@ pub(crate) async fn store_batch(
     let (acked_seq, rejected) = plan.answer(&outcome);
     log(acked_seq, outcome.stored, &rejected);
     Ok((acked_seq, rejected))
+}
+
+/// Stores one event the console records (`payload` about `participant_id`, by
+/// the console account `user_id`, now) on the console device's chain that
+/// `push` holds, by [`store_batch`]: a console correction, signature or unlock
+/// meets every rule a tablet's event meets. The rejection, when those rules
+/// refused it as data.
+pub(crate) async fn store_console_event(
+    state: &AppState,
+    push: PushTransaction,
+    device: &Device,
+    participant_id: Uuid,
+    user_id: Uuid,
+    payload: &Payload,
+) -> Result<Option<Rejection>, ApiError> {
+    let recorded_at = site_calendar(state, &device.site_code)
+        .await?
+        .moment_at(push.now_ms())
+        .ok_or_else(|| anyhow::anyhow!("the server's clock is outside the years a moment holds"))?;
+    let event = push
+        .head()
+        .append(EventDraft {
+            id: Uuid::now_v7(),
+            participant_id,
+            user_id,
+            recorded_at,
+            kind: payload.kind(),
+            payload: payload.to_json(),
+            app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            schema_version: SCHEMA_VERSION,
+        })
+        .map_err(|error| anyhow::anyhow!("the console's event does not chain: {error}"))?;
+    let (_, mut rejected) = store_batch(state, push, device, vec![event]).await?;
+    Ok(rejected.pop())
 }
 
 /// Brings the data queries of every subject the stored part of the batch wrote

@@ -10,17 +10,16 @@ use axum::extract::State;
 use axum::response::Json;
 use trial::console::{ConsoleAction, ConsoleEvent};
 use trial::edits::Subject;
-use trial::event::{EventDraft, EventKind};
-use trial::payload::{Payload, PayloadError, SCHEMA_VERSION};
+use trial::payload::{Payload, PayloadError};
 use trial::query::{
     DataQuery, NewQueryComment, QueriesQuery, QueriesResponse, QueryRef, QueryResolution,
     QueryStatus,
 };
 use trial::wire::Problem;
-use uuid::Uuid;
 
+use super::casebooks::casebook_in;
 use super::openapi::{JsonBodyErrors, ServerFailure, SessionRefused};
-use super::push::{site_calendar, store_batch};
+use super::push::store_console_event;
 use crate::AppState;
 use crate::console::ConsoleSession;
 use crate::error::{ApiError, ApiJson, ApiQuery};
@@ -116,7 +115,7 @@ pub async fn comment(
     responses(
         (status = 200, description = "The query, closed by the correction, which the site's tablets pull at their next sync.", body = DataQuery),
         (status = 404, description = "No such data query (`not_found`).", body = trial::wire::ApiErrorBody),
-        (status = 409, description = "The query is closed already, or is about the screening, which only a new screening on its tablet resolves (`conflict`). Nothing is written.", body = trial::wire::ApiErrorBody),
+        (status = 409, description = "The query is closed already, or is about the screening, which only a new screening on its tablet resolves, or the casebook is signed and locked (`conflict`). Nothing is written.", body = trial::wire::ApiErrorBody),
         SessionRefused,
         JsonBodyErrors,
         ServerFailure,
@@ -156,6 +155,11 @@ pub async fn resolve(
         .begin_push(device.id, now_ms)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the console device of site {site} is revoked"))?;
+    // A signed casebook takes no correction until the coordinator unlocks it.
+    casebook_in(&state, &mut push, &site, query.participant_id)
+        .await?
+        .check_editable()
+        .map_err(|refusal| ApiError::Conflict(refusal.to_string()))?;
     // The entry standing now, read under the console chain's lock.
     let subject = Subject::Form(form);
     let standing = push
@@ -172,25 +176,16 @@ pub async fn resolve(
         .correction(form, &standing)
         .map_err(correction_problems)?;
     let payload = Payload::ValueCorrected(correction);
-    let recorded_at = site_calendar(&state, &site)
-        .await?
-        .moment_at(now_ms)
-        .ok_or_else(|| anyhow::anyhow!("the server's clock is outside the years a moment holds"))?;
-    let mut head = push.head();
-    let event = head
-        .append(EventDraft {
-            id: Uuid::now_v7(),
-            participant_id: query.participant_id,
-            user_id: session.account.id,
-            recorded_at,
-            kind: EventKind::ValueCorrected,
-            payload: payload.to_json(),
-            app_version: env!("CARGO_PKG_VERSION").to_owned(),
-            schema_version: SCHEMA_VERSION,
-        })
-        .map_err(|error| anyhow::anyhow!("the console's correction does not chain: {error}"))?;
-    let (_, rejected) = store_batch(&state, push, &device, vec![event]).await?;
-    if let Some(rejection) = rejected.first() {
+    let rejected = store_console_event(
+        &state,
+        push,
+        &device,
+        query.participant_id,
+        session.account.id,
+        &payload,
+    )
+    .await?;
+    if let Some(rejection) = rejected {
         // The same rules refused it that refuse a tablet's: say which.
         return Err(ApiError::invalid("entry", &rejection.message));
     }

@@ -341,6 +341,52 @@ impl PushTransaction {
             .collect()
     }
 
+    /// The role of each console account, on a console device (nothing on a
+    /// tablet's): a signature and an unlock are accepted only from the role
+    /// that takes the action (`trial::casebook::action_recorded`).
+    pub async fn console_roles(&mut self) -> Result<BTreeMap<Uuid, ConsoleRole>> {
+        if !self.console {
+            return Ok(BTreeMap::new());
+        }
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, role FROM console_accounts")
+            .fetch_all(&mut *self.tx)
+            .await
+            .context("cannot read the console accounts' roles")?;
+        rows.into_iter()
+            .filter_map(|(id, role)| Some((id, ConsoleRole::parse(&role)?)))
+            .map(|(id, role)| {
+                Ok((
+                    id.parse().context("a stored account id is not a uuid")?,
+                    role,
+                ))
+            })
+            .collect()
+    }
+
+    /// Every record of `participant` the site's devices stored and the server
+    /// accepted as data, in the server's order: the casebook a signature covers
+    /// and an unlock opens. Takes the lock every push takes to append first, so
+    /// no record is stored between this read and the signature written after it.
+    pub async fn casebook_log(&mut self, participant: Uuid) -> Result<Vec<Event>> {
+        sqlx::query("UPDATE counters SET value = value WHERE name = 'event_server_seq'")
+            .execute(&mut *self.tx)
+            .await
+            .context("cannot take the lock that orders pushes")?;
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE participant_id = $1
+               AND rejection_code IS NULL
+               AND device_id IN (SELECT id FROM devices WHERE site_code = $2)
+             ORDER BY server_seq"
+        );
+        let rows: Vec<EventRow> = sqlx::query_as(&sql)
+            .bind(participant.to_string())
+            .bind(&self.site_code)
+            .fetch_all(&mut *self.tx)
+            .await
+            .with_context(|| format!("cannot read the casebook of participant {participant}"))?;
+        rows.iter().map(EventRow::event).collect()
+    }
+
     /// The device's leases, their lists regenerated, each with the slots the
     /// device reported from it; the owners of the other leases in `named`; and
     /// the randomisation that first gave each of `study_numbers`.

@@ -39,6 +39,18 @@ impl Store {
             .collect()
     }
 
+    /// The site a participant belongs to (the site of the first device the
+    /// server heard of them from), or none for an id it never heard of.
+    pub async fn participant_site(&self, participant: Uuid) -> Result<Option<String>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT site_code FROM participants WHERE id = $1")
+                .bind(participant.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .with_context(|| format!("cannot read the site of participant {participant}"))?;
+        Ok(row.map(|(site,)| site))
+    }
+
     /// Everything the site's tablets stored about one participant up to `cut`
     /// ([`Store::export_cut`]), in the server's order, refused events included
     /// (they belong in the audit trail), with the flags raised on their

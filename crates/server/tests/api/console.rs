@@ -27,7 +27,7 @@ on_both_engines!(
     only_a_coordinator_manages_the_site,
 );
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(super) const PASSWORD: &str = "correct horse battery staple";
 
 /// Sends `body` (or nothing) to `path` with `cookie`; returns status, headers
 /// and body.
@@ -110,7 +110,10 @@ async fn session_of(app: &TestApp, cookie: &str) -> StatusCode {
         .0
 }
 
-async fn audit_events(app: &TestApp, cookie: &str) -> Vec<(Option<String>, ConsoleEvent, String)> {
+pub(super) async fn audit_events(
+    app: &TestApp,
+    cookie: &str,
+) -> Vec<(Option<String>, ConsoleEvent, String)> {
     let (status, _, body) =
         console_request(app, Method::GET, "/api/console/audit", Some(cookie), None).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
@@ -424,7 +427,7 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
                 && !["/api/console/setup", "/api/console/sign-in"].contains(&path.as_str())
         })
         .collect();
-    assert_eq!(routes.len(), 19, "{routes:?}");
+    assert_eq!(routes.len(), 23, "{routes:?}");
     let revoked = app.enrol().await;
     super::queries::queried(&app).await;
     let query = app
@@ -433,7 +436,17 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
         .await
         .unwrap()[0]
         .query;
-    let body_of = |path: &str| valid_body(&app, path, &revoked.label, query, flagged, &events);
+    let body_of = |path: &str| {
+        valid_body(
+            &app,
+            path,
+            &revoked.label,
+            query,
+            flagged,
+            participant,
+            &events,
+        )
+    };
     let made_up = format!("{}={}", console::COOKIE, "0".repeat(64));
     let twice = format!("{cookie}; {cookie}");
     let attempts: [(&str, Option<&str>); 5] = [
@@ -484,12 +497,19 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
     let mut routes = routes;
     routes.sort_by_key(|(path, _)| path.ends_with("sign-out"));
     for (path, method) in &routes {
-        let target = valid_target(&app, path);
+        let target = valid_target(&app, path, participant);
         let (status, _, body) =
             console_request(&app, method.clone(), &target, Some(&cookie), body_of(path)).await;
+        // Signing is the investigator's alone, and no one signed this casebook
+        // for the coordinator to unlock (`casebooks` walks both through).
+        let expected = match path.as_str() {
+            "/api/console/casebooks/sign" => StatusCode::FORBIDDEN,
+            "/api/console/casebooks/unlock" => StatusCode::CONFLICT,
+            _ => StatusCode::OK,
+        };
         assert_eq!(
             status,
-            StatusCode::OK,
+            expected,
             "{method} {path}: {}",
             String::from_utf8_lossy(&body)
         );
@@ -497,8 +517,10 @@ async fn every_console_route_refuses_without_a_live_session(app: TestApp) {
 }
 
 /// `path` with the query it needs from a coordinator, if any.
-fn valid_target(app: &TestApp, path: &str) -> String {
+fn valid_target(app: &TestApp, path: &str, participant: Uuid) -> String {
     match path {
+        "/api/console/casebooks" => format!("{path}?site={}", app.site.code),
+        "/api/console/casebook" => format!("{path}?participant={participant}"),
         "/api/console/exports/download" => format!("{path}?site={}&format=odm", app.site.code),
         "/api/console/queries" => format!("{path}?site={}&status=all", app.site.code),
         "/api/console/allocation-audit" => format!("{path}?site={}", app.site.code),
@@ -516,6 +538,7 @@ fn valid_body(
     label: &str,
     query: QueryRef,
     flagged: Uuid,
+    participant: Uuid,
     page: &[Event],
 ) -> Option<String> {
     let site = app.site.code.clone();
@@ -528,7 +551,19 @@ fn valid_body(
         | "/api/console/exports/download"
         | "/api/console/queries"
         | "/api/console/allocation-audit"
+        | "/api/console/casebooks"
+        | "/api/console/casebook"
         | "/api/console/sign-out" => None,
+        "/api/console/casebooks/sign" => Some(to_json(&trial::casebook::SignRequest {
+            participant_id: participant,
+            password: PASSWORD.to_owned(),
+            meaning: trial::casebook::SignatureMeaning::CURRENT,
+            digest: trial::event::Hash::GENESIS,
+        })),
+        "/api/console/casebooks/unlock" => Some(to_json(&trial::casebook::UnlockRequest {
+            participant_id: participant,
+            reason: "a correction".to_owned(),
+        })),
         "/api/console/queries/comment" => Some(to_json(&NewQueryComment {
             query,
             text: "Which one is on the lab report?".to_owned(),
@@ -803,7 +838,15 @@ async fn only_a_coordinator_manages_the_site(app: TestApp) {
                 shown_event_id: Uuid::nil(),
                 field: Field::Il6PgPerMl,
             };
-            let body = valid_body(&app, path, &tablet.label, no_query, Uuid::nil(), &[]);
+            let body = valid_body(
+                &app,
+                path,
+                &tablet.label,
+                no_query,
+                Uuid::nil(),
+                Uuid::nil(),
+                &[],
+            );
             let method = if body.is_some() {
                 Method::POST
             } else {

@@ -742,6 +742,7 @@ macro_rules! on_both_engines {
 mod audit;
 mod auth;
 mod backups;
+mod casebooks;
 mod console;
 mod crafted;
 mod export;

@@ -268,6 +268,8 @@ const EVENT_KINDS: &[&str] = &[
     "withdrawn",
     "end_of_participation",
     "not_enrolled",
+    "casebook_signed",
+    "casebook_unlocked",
 ];
 
 /// A table's columns as they are declared.
@@ -771,7 +773,7 @@ fn audit_rows(trial: &Trial, record: &Record) -> Vec<Vec<String>> {
             ]
         };
         if changes.items.is_empty() {
-            rows.push(row_for(Default::default()));
+            rows.push(row_for(casebook_cells(event).unwrap_or_default()));
         }
         for change in &changes.items {
             let kind = change.item.kind();
@@ -790,6 +792,38 @@ fn audit_rows(trial: &Trial, record: &Record) -> Vec<Vec<String>> {
         }
     }
     rows
+}
+
+/// The audit trail's cells of a signature (its signer, role and meaning) or an
+/// unlock (its reason); none for any other event.
+fn casebook_cells(event: &crate::event::Event) -> Option<[String; 6]> {
+    let payload =
+        crate::payload::Payload::parse(event.kind(), event.schema_version(), event.payload())
+            .ok()?;
+    let (item, new, reason) = match payload {
+        crate::payload::Payload::CasebookSigned(signature) => (
+            "signature",
+            format!(
+                "signed by {} ({}): {}",
+                signature.signer_name,
+                signature.signer_role.as_str(),
+                signature.meaning.english()
+            ),
+            String::new(),
+        ),
+        crate::payload::Payload::CasebookUnlocked(unlock) => {
+            ("unlock", String::new(), unlock.reason)
+        }
+        _ => return None,
+    };
+    Some([
+        "casebook".to_owned(),
+        String::new(),
+        item.to_owned(),
+        String::new(),
+        new,
+        reason,
+    ])
 }
 
 fn allocation_rows(trial: &Trial, record: &Record) -> Vec<Vec<String>> {

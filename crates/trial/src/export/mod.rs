@@ -436,6 +436,9 @@ fn changes_of<'a>(log: &'a ParticipantLog, participant: &Participant) -> Vec<Eve
                 Payload::NotEnrolled(not_enrolled) => {
                     firsts(Section::NotEnrolled, None, &json!(not_enrolled))
                 }
+                // A signature and an unlock change no value; the audit trail and
+                // the ODM file list them as what they are.
+                Payload::CasebookSigned(_) | Payload::CasebookUnlocked(_) => Vec::new(),
             };
             EventChanges {
                 logged,

@@ -10,7 +10,10 @@
 //! projection shows), in a `ClinicalData` block of the event's CRF version (a new
 //! block where the version changes); every `ItemData` carries
 //! an `AuditRecord` (user, location, UTC time, the reason for a correction, the
-//! source device). Refused and unreadable events are in the CSV audit trail only.
+//! source device). A signature is a transaction of its own holding the subject's
+//! `Signature` (user, location, the `SignatureDef` of its meaning in
+//! `AdminData`, UTC time); an unlock one holding an `AuditRecord` with its
+//! reason. Refused and unreadable events are in the CSV audit trail only.
 //!
 //! OIDs: `ST.HP-ECMO`, `MDV.<version>`, `SE.`/`F.`/`IG.<SECTION>`,
 //! `IT.<item key>`, `CL.<item key>`, `MU.<n>`, `USR.<user id>`, `LOC.<site code>`.
@@ -24,7 +27,9 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::name::QName;
 
 use super::{Cells, ExportError, Item, Kind, Record, Section, Trial};
+use crate::casebook::{self, SignatureMeaning};
 use crate::field::Field;
+use crate::payload::Payload;
 
 /// The name of the ODM file.
 pub const ODM_FILE: &str = "hp-ecmo.odm.xml";
@@ -79,7 +84,11 @@ impl<W: Write> OdmExport<W> {
         let mut changes: Vec<&super::EventChanges> = record
             .changes
             .iter()
-            .filter(|changes| !changes.items.is_empty())
+            .filter(|changes| {
+                !changes.items.is_empty()
+                    || (changes.unread.is_none()
+                        && !casebook::is_record(changes.logged.event.kind()))
+            })
             .collect();
         changes.sort_by_key(|changes| {
             let event = &changes.logged.event;
@@ -213,6 +222,23 @@ impl<W: Write> OdmExport<W> {
                         }
                         Ok(())
                     })?;
+                for meaning in SignatureMeaning::ALL {
+                    writer
+                        .create_element("SignatureDef")
+                        .with_attributes([
+                            ("OID", signature_oid(meaning).as_str()),
+                            ("Methodology", "Electronic"),
+                        ])
+                        .write_inner_content(|writer| {
+                            text_element(writer, "Meaning", meaning.english())?;
+                            text_element(
+                                writer,
+                                "LegalReason",
+                                "21 CFR 11.50: the investigator signs the casebook with the \
+                                 password entered again",
+                            )
+                        })?;
+                }
                 Ok(())
             })?;
         Ok(())
@@ -242,6 +268,7 @@ fn transaction<W: Write>(
             ("TransactionType", "Upsert"),
         ])
         .write_inner_content(|writer| {
+            casebook_action(writer, trial, event)?;
             writer
                 .create_element("SiteRef")
                 .with_attribute(("LocationOID", location_oid(trial).as_str()))
@@ -293,6 +320,66 @@ fn transaction<W: Write>(
             Ok(())
         })?;
     Ok(())
+}
+
+/// A signature as the subject's `Signature`, an unlock as the subject's
+/// `AuditRecord` with its reason (ODM has no element of its own for it); other
+/// events write nothing here.
+fn casebook_action<W: Write>(
+    writer: &mut Writer<W>,
+    trial: &Trial,
+    event: &crate::event::Event,
+) -> Written {
+    let refs = |writer: &mut Writer<W>| -> Written {
+        writer
+            .create_element("UserRef")
+            .with_attribute(("UserOID", user_oid(trial, event.user_id()).as_str()))
+            .write_empty()?;
+        writer
+            .create_element("LocationRef")
+            .with_attribute(("LocationOID", location_oid(trial).as_str()))
+            .write_empty()?;
+        Ok(())
+    };
+    match Payload::parse(event.kind(), event.schema_version(), event.payload()) {
+        Ok(Payload::CasebookSigned(signature)) => {
+            writer
+                .create_element("Signature")
+                .write_inner_content(|writer| {
+                    refs(writer)?;
+                    writer
+                        .create_element("SignatureRef")
+                        .with_attribute(("SignatureOID", signature_oid(signature.meaning).as_str()))
+                        .write_empty()?;
+                    text_element(writer, "DateTimeStamp", &trial.utc(event.recorded_at()))
+                })?;
+        }
+        Ok(Payload::CasebookUnlocked(unlock)) => {
+            writer
+                .create_element("AuditRecord")
+                .write_inner_content(|writer| {
+                    refs(writer)?;
+                    text_element(writer, "DateTimeStamp", &trial.utc(event.recorded_at()))?;
+                    text_element(
+                        writer,
+                        "ReasonForChange",
+                        &format!("casebook unlocked: {}", unlock.reason),
+                    )?;
+                    text_element(
+                        writer,
+                        "SourceID",
+                        &format!("console {}", event.device_id()),
+                    )
+                })?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The OID of a signature's meaning: `SD.<meaning>`.
+fn signature_oid(meaning: SignatureMeaning) -> String {
+    format!("SD.{}", meaning.as_str().to_uppercase())
 }
 
 /// One value set or changed, with its audit record.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use super::model::{Anomaly, Change, FormRecord, Participant, Provenance, Recorded, order_key};
+use crate::casebook;
 use crate::crf::FormRef;
 use crate::edits::{same_json, subject_of};
 use crate::event::{Event, EventKind};
@@ -68,6 +69,8 @@ impl Participant {
             withdrawal: None,
             not_enrolled: None,
             end: None,
+            records: BTreeMap::new(),
+            signature: None,
             subjects: BTreeMap::new(),
             conflicts: Vec::new(),
             anomalies: Vec::new(),
@@ -198,6 +201,9 @@ impl Participant {
         self.first = Some(self.first.map_or(key, |first| first.min(key)));
         self.last = Some(self.last.map_or(key, |last| last.max(key)));
         self.events += 1;
+        if casebook::is_record(event.kind()) {
+            self.records.insert(event.id(), event.hash());
+        }
         let by = Provenance::of(event);
         let payload = match Payload::parse(event.kind(), event.schema_version(), event.payload()) {
             Ok(payload) => payload,
@@ -249,6 +255,8 @@ impl Participant {
             Payload::Withdrawn(body) => self.withdrawal = Some(Recorded { value: body, by }),
             Payload::EndOfParticipation(body) => self.end = Some(Recorded { value: body, by }),
             Payload::NotEnrolled(body) => self.not_enrolled = Some(Recorded { value: body, by }),
+            Payload::CasebookSigned(body) => self.signature = Some(Recorded { value: body, by }),
+            Payload::CasebookUnlocked(_) => self.signature = None,
         }
     }
 

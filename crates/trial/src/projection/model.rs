@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::casebook::CasebookSigned;
 use crate::crf::consent::ConsentForm;
 use crate::crf::cytokine::{SampleDue, SampleWindow, TimePoint};
 use crate::crf::daily::StudyDay;
@@ -17,7 +18,7 @@ use crate::crf::end::{EndOfParticipation, NotEnrolled, Withdrawal};
 use crate::crf::{Form, FormContext, FormRef};
 use crate::edits::{Conflict, Subject, SubjectState};
 use crate::eligibility::Outcome;
-use crate::event::Event;
+use crate::event::{Event, Hash};
 use crate::field::{Field, FieldError};
 use crate::payload::{PayloadError, Randomised, StudyNumber};
 use crate::randomisation::Arm;
@@ -233,6 +234,12 @@ pub struct Participant {
     /// Set by a `NotEnrolled` event, cleared by a later screening.
     pub(super) not_enrolled: Option<Recorded<NotEnrolled>>,
     pub(super) end: Option<Recorded<EndOfParticipation>>,
+    /// Every record of the casebook folded (each event but signatures and
+    /// unlocks), by id with its hash: what a signature covers
+    /// (`crate::casebook::digest`).
+    pub(super) records: BTreeMap<Uuid, Hash>,
+    /// The signature that stands: the latest one, unless an unlock followed.
+    pub(super) signature: Option<Recorded<CasebookSigned>>,
     /// What the blind-edit rule knows of each screening or form instance.
     pub(super) subjects: BTreeMap<Subject, SubjectState>,
     pub(super) conflicts: Vec<Conflict>,

@@ -7,11 +7,13 @@ use uuid::Uuid;
 
 use super::model::{Deviation, NextSample, Participant, RandomiseRefusal, Status};
 use super::summary::Summary;
+use crate::casebook::{self, Casebook, CasebookRefusal};
 use crate::crf::FormRef;
 use crate::crf::cytokine::{Il6Change, SampleDue, TimePoint, il6_change};
 use crate::crf::end::EndStatus;
 use crate::edits::{Conflict, Subject};
 use crate::eligibility::{Assessment, Outcome, assess};
+use crate::event::Hash;
 use crate::field::{Field, FieldError};
 use crate::payload::MAX_MS_AFTER_RECORDING;
 use crate::randomisation::Arm;
@@ -108,6 +110,55 @@ impl<Sampled: Fn(TimePoint) -> bool> Standing<'_, Sampled> {
 }
 
 impl Participant {
+    /// Where the casebook stands: open, signed, or signed and changed since by a
+    /// record the signature does not cover (`crate::casebook`).
+    pub fn casebook(&self) -> Casebook<'_> {
+        match &self.signature {
+            None => Casebook::Open,
+            Some(signature) if signature.value.digest == casebook::digest(&self.records) => {
+                Casebook::Signed(signature)
+            }
+            Some(signature) => Casebook::ChangedAfterSigning(signature),
+        }
+    }
+
+    /// How many records the casebook holds and their digest: what a signature
+    /// made now covers.
+    pub fn casebook_contents(&self) -> (u32, Hash) {
+        let count = u32::try_from(self.records.len())
+            .expect("invariant: a participant's records are counted in a u32 (`events`)");
+        (count, casebook::digest(&self.records))
+    }
+
+    /// Whether a form may be saved or corrected now: not while a signature stands,
+    /// whether or not a record made offline has changed the casebook since. The
+    /// tablet asks before it opens a form, the console before it writes a
+    /// correction; only the coordinator's unlock opens the casebook again.
+    pub fn check_editable(&self) -> Result<(), CasebookRefusal> {
+        match &self.signature {
+            Some(signature) => Err(CasebookRefusal::Locked { by: signature.by }),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the investigator may sign now: there are records to sign, and no
+    /// signature covers them already.
+    pub fn may_sign(&self) -> Result<(), CasebookRefusal> {
+        match self.casebook() {
+            Casebook::Signed(signature) => Err(CasebookRefusal::AlreadySigned { by: signature.by }),
+            _ if self.records.is_empty() => Err(CasebookRefusal::NothingToSign),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the coordinator may unlock now: a signature stands.
+    pub fn may_unlock(&self) -> Result<(), CasebookRefusal> {
+        match self.signature {
+            Some(_) => Ok(()),
+            None => Err(CasebookRefusal::NotSigned),
+        }
+    }
+
     /// The participant as where they stand depends on it.
     fn standing(&self) -> Standing<'_, impl Fn(TimePoint) -> bool + '_> {
         Standing {

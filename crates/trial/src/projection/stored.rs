@@ -11,6 +11,7 @@
 //! errors) keep it. A validated screening is kept as its form and checked again
 //! when read, since only `Screening::parse` makes one.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -19,13 +20,14 @@ use uuid::Uuid;
 
 use super::model::{Anomaly, FormRecord, OrderKey, Participant, Provenance, Recorded};
 use super::summary::Summary;
+use crate::casebook::CasebookSigned;
 use crate::crf::consent::ConsentForm;
 use crate::crf::cytokine::TimePoint;
 use crate::crf::end::{EndOfParticipation, EndStatus, NotEnrolled, Withdrawal};
 use crate::crf::{FormKind, FormRef};
 use crate::edits::{Conflict, Subject, SubjectState};
 use crate::eligibility::{Criterion, Outcome};
-use crate::event::EventKind;
+use crate::event::{EventKind, Hash};
 use crate::field::{Field, FieldError};
 use crate::payload::{PayloadError, Randomised, StudyNumber};
 use crate::randomisation::Arm;
@@ -76,6 +78,8 @@ impl Participant {
             withdrawal: &self.withdrawal,
             not_enrolled: &self.not_enrolled,
             end: &self.end,
+            records: &self.records,
+            signature: &self.signature,
             subjects: self
                 .subjects
                 .iter()
@@ -120,6 +124,8 @@ impl Participant {
             withdrawal: repr.withdrawal,
             not_enrolled: repr.not_enrolled,
             end: repr.end,
+            records: repr.records,
+            signature: repr.signature,
             subjects: repr
                 .subjects
                 .into_iter()
@@ -200,6 +206,8 @@ struct ParticipantRef<'a> {
     withdrawal: &'a Option<Recorded<Withdrawal>>,
     not_enrolled: &'a Option<Recorded<NotEnrolled>>,
     end: &'a Option<Recorded<EndOfParticipation>>,
+    records: &'a BTreeMap<Uuid, Hash>,
+    signature: &'a Option<Recorded<CasebookSigned>>,
     subjects: Vec<(SubjectRepr, &'a SubjectState)>,
     conflicts: Vec<ConflictRepr>,
     anomalies: &'a [Anomaly],
@@ -225,6 +233,8 @@ struct ParticipantRepr {
     withdrawal: Option<Recorded<Withdrawal>>,
     not_enrolled: Option<Recorded<NotEnrolled>>,
     end: Option<Recorded<EndOfParticipation>>,
+    records: BTreeMap<Uuid, Hash>,
+    signature: Option<Recorded<CasebookSigned>>,
     subjects: Vec<(SubjectRepr, SubjectState)>,
     conflicts: Vec<ConflictRepr>,
     anomalies: Vec<Anomaly>,
