@@ -130,7 +130,15 @@ fn save(bytes: &[u8], name: &str) -> Result<(), String> {
     link.set_href(&url);
     link.set_download(name);
     link.click();
-    web_sys::Url::revoke_object_url(&url).map_err(words)
+    // Revoked once the browser has surely read it: revoking at once can cancel
+    // the download it has only just begun.
+    set_timeout(
+        move || {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        },
+        std::time::Duration::from_secs(60),
+    );
+    Ok(())
 }
 
 /// "Import backup": a file, its passphrase, and the pages sent with a bar.

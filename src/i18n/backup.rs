@@ -104,7 +104,10 @@ pub fn passphrase_error(lang: Lang, error: PassphraseError) -> String {
 /// "Written: 1,234 records in hp-ecmo-backup-….hpbackup."
 pub fn written(lang: Lang, events: usize, file_name: &str) -> String {
     match lang {
-        Lang::En => format!("Backup written: {events} records, in the file {file_name}."),
+        Lang::En => format!(
+            "Backup written: {}, in the file {file_name}.",
+            records(events as u64)
+        ),
         Lang::Zh => format!("备份已写入：共 {events} 条记录，文件名 {file_name}。"),
     }
 }
@@ -116,8 +119,10 @@ pub fn header_line(lang: Lang, header: &BackupHeader) -> String {
         .unwrap_or_default();
     match lang {
         Lang::En => format!(
-            "Tablet {} of site {}: {} records, written {at}.",
-            header.device_label, header.site, header.events
+            "Tablet {} of site {}: {}, written {at}.",
+            header.device_label,
+            header.site,
+            records(header.events)
         ),
         Lang::Zh => format!(
             "{} 中心平板 {}：共 {} 条记录，写入时间 {at}。",
@@ -130,19 +135,22 @@ pub fn header_line(lang: Lang, header: &BackupHeader) -> String {
 pub fn outcome(lang: Lang, outcome: ImportOutcome) -> String {
     match (lang, outcome) {
         (Lang::En, ImportOutcome::AlreadyHeld { events }) => format!(
-            "This backup was imported already: the server holds all of its {events} records. Nothing was changed."
+            "This backup was imported already: the server holds all of its {}. Nothing was changed.",
+            records(events)
         ),
         (Lang::Zh, ImportOutcome::AlreadyHeld { events }) => {
             format!("该备份已导入过：其全部 {events} 条记录服务器均已存有，未作任何改动。")
         }
         (Lang::En, ImportOutcome::Imported { stored, held }) => format!(
-            "Imported: {stored} records the server lacked are stored now; {held} it held already were left as they are."
+            "Imported: {} the server lacked stored now; {held} it held already left as they were.",
+            records(stored)
         ),
         (Lang::Zh, ImportOutcome::Imported { stored, held }) => {
             format!("导入完成：服务器缺少的 {stored} 条记录现已存入；已有的 {held} 条保持不变。")
         }
         (Lang::En, ImportOutcome::Refused { stored, rejected }) => format!(
-            "{stored} records were stored; the server refused or flagged {rejected}. The coordinator sees them in the console (data queries, allocation audit)."
+            "Stored: {}; the server refused or flagged {rejected}. The coordinator sees them in the console (data queries, allocation audit).",
+            records(stored)
         ),
         (Lang::Zh, ImportOutcome::Refused { stored, rejected }) => format!(
             "已存入 {stored} 条记录；服务器拒收或标记了 {rejected} 条，协调员可在管理端（数据质疑、随机分组核查）查看。"
@@ -199,5 +207,13 @@ fn file_error(lang: Lang, error: &BackupError) -> String {
     match lang {
         Lang::En => en,
         Lang::Zh => zh,
+    }
+}
+
+/// "1 record", "2 records".
+fn records(count: u64) -> String {
+    match count {
+        1 => "1 record".to_owned(),
+        _ => format!("{count} records"),
     }
 }
