@@ -109,14 +109,13 @@ test("a tablet's unsynced records reach the server through its backup, once", as
   await console_.click("[data-testid=console-setup-button]");
   await console_.waitForSelector("[data-testid=import-backup]");
   const importing = async (path, passphrase) => {
-    await console_.evaluate(() => {
-      for (const id of ["import-error", "import-result"]) document.querySelector(`[data-testid=${id}]`).textContent = "";
-    });
     await console_.setInputFiles("[data-testid=import-file]", path);
     await console_.fill("[data-testid=import-passphrase]", passphrase);
+    // The click clears the last answer at once; the next one ends the import.
     await console_.click("[data-testid=import-button]");
-    await console_.waitForFunction(() => ["import-error", "import-result"]
-      .some((id) => document.querySelector(`[data-testid=${id}]`)?.textContent?.trim()), null, { timeout: 30_000 });
+    await console_.waitForFunction(() => !document.querySelector("[data-testid=import-button]").disabled
+      && ["import-error", "import-result"].some((id) => document.querySelector(`[data-testid=${id}]`)?.textContent?.trim()),
+    null, { timeout: 30_000 });
     return { error: await text(console_, "import-error"), result: await text(console_, "import-result") };
   };
   assert.match((await importing(file, "night shift ECMO 8")).error, /not the passphrase the backup was written with/);
