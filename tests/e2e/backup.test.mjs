@@ -4,7 +4,9 @@
 // lost. The coordinator imports the file in the console: a wrong passphrase, a
 // flipped byte and a cut copy are each named and import nothing; the file
 // imports once, and again it says it was imported already. A new tablet of
-// the site then receives both patients from the server. Both languages.
+// the site then receives both patients from the server, and the signature the
+// investigator puts on one casebook meanwhile (a wrong password refused first).
+// Both languages.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -135,15 +137,46 @@ test("a tablet's unsynced records reach the server through its backup, once", as
   await assertChinese(console_, "console backup import", { englishWords: false });
   await screenshot(console_, "72-console-backup-imported-zh");
 
+  await console_.click("[data-testid=switch-language]");
+
+  // The investigator signs the first patient's casebook: the meaning stated,
+  // the password typed again (a wrong one refused).
+  await console_.selectOption("#new-account-role", "investigator");
+  await console_.click("[data-testid=console-make-link]");
+  const invitation = await console_.inputValue("[data-testid=console-link]");
+  const investigator = await (await browser.newContext({ viewport: DESKTOP, locale: "en-GB" })).newPage();
+  await investigator.goto(invitation);
+  await investigator.fill("#setup-name", "Dr Wang");
+  await investigator.fill("#setup-password", "rounds at seven every day");
+  await investigator.fill("#setup-again", "rounds at seven every day");
+  await investigator.click("[data-testid=console-setup-button]");
+  const casebook = await investigator.waitForSelector("[data-testid=console-casebooks] [data-testid^=casebook-T1-]");
+  const number = (await casebook.textContent()).trim();
+  await casebook.click();
+  await investigator.waitForSelector("[data-testid=casebook-sign]");
+  await investigator.check("[data-testid=sign-acknowledge]");
+  await investigator.fill("[data-testid=sign-password]", "rounds at eight every day");
+  await investigator.click("[data-testid=sign-casebook]");
+  assert.match(await waitText(investigator, "sign-error"), /password/i);
+  await investigator.fill("[data-testid=sign-password]", "rounds at seven every day");
+  await investigator.click("[data-testid=sign-casebook]");
+  assert.match(await waitText(investigator, "casebook-signature"), /Dr Wang/);
+  await screenshot(investigator, "73-console-casebook-signed-en");
+
   // A new tablet of the site has both patients, though the lost one never
-  // synced the second.
+  // synced the second, and the signature in the first one's timeline.
   const b = await tablet();
   await b.page.goto(server.url);
   await b.page.waitForSelector("#enrolment-code");
   await b.enrol.enrol(server.newEnrolmentCode());
   await b.signIn.signIn("Investigator", pin);
   await b.page.waitForSelector("[data-testid=sync-status]");
-  await waitForRows(b.page, 2);
+  const rows = await waitForRows(b.page, 2);
+  const signed = rows.findIndex((row) => row.includes(number));
+  assert.ok(signed >= 0, `${number} in ${rows.join("\n")}`);
+  await b.page.locator("[data-testid=participant-row]").nth(signed).click();
+  await b.page.waitForFunction(() => /Casebook signed by the investigator/.test(document.body.textContent));
+  await screenshot(b.page, "74-tablet-casebook-signed-en-landscape");
   assert.deepEqual(b.errors, []);
   // The console asks for a session before anyone has one: that one 401 only.
   assert.ok(consoleErrors.filter((error) => !/401 \(Unauthorized\)/.test(error)).length === 0, consoleErrors.join("\n"));
