@@ -28,6 +28,8 @@ pub fn Casebooks(role: ConsoleRole) -> impl IntoView {
     let lang = use_lang();
     let sites = LocalResource::new(api::dashboard);
     let chosen = RwSignal::new(None::<Uuid>);
+    // Bumped by a signature or an unlock: the review and the lists read again.
+    let version = RwSignal::new(0_u32);
     view! {
         <section class="card" data-testid="console-casebooks">
             <h2>{move || ct(lang.get(), Ct::CasebooksTitle)}</h2>
@@ -37,20 +39,25 @@ pub fn Casebooks(role: ConsoleRole) -> impl IntoView {
                     <p class="field-error" role="alert">{failure_message(lang.get(), &failure, Ct::SessionEnded)}</p>
                 }.into_any(),
                 Ok(dashboard) => dashboard.sites.into_iter().map(|site| view! {
-                    <SiteCasebooks code=site.code chosen/>
+                    <SiteCasebooks code=site.code chosen version/>
                 }).collect_view().into_any(),
             })}
-            {move || chosen.get().map(|participant| view! { <Review participant role/> })}
+            {move || chosen.get().map(|participant| view! { <Review participant role version/> })}
         </section>
     }
 }
 
 /// One site's participants, each with its status and a button to review it.
 #[component]
-fn SiteCasebooks(code: String, chosen: RwSignal<Option<Uuid>>) -> impl IntoView {
+fn SiteCasebooks(
+    code: String,
+    chosen: RwSignal<Option<Uuid>>,
+    version: RwSignal<u32>,
+) -> impl IntoView {
     let lang = use_lang();
     let site = code.clone();
     let answer = LocalResource::new(move || {
+        version.track();
         let site = site.clone();
         async move { api::casebooks(&site).await }
     });
@@ -86,9 +93,8 @@ fn SiteCasebooks(code: String, chosen: RwSignal<Option<Uuid>>) -> impl IntoView 
 
 /// One casebook, whole, with the actions the role may take on it.
 #[component]
-fn Review(participant: Uuid, role: ConsoleRole) -> impl IntoView {
+fn Review(participant: Uuid, role: ConsoleRole, version: RwSignal<u32>) -> impl IntoView {
     let lang = use_lang();
-    let version = RwSignal::new(0_u32);
     let answer = LocalResource::new(move || {
         version.track();
         api::casebook(participant)

@@ -161,6 +161,9 @@ test("a tablet's unsynced records reach the server through its backup, once", as
   await investigator.fill("[data-testid=sign-password]", "rounds at seven every day");
   await investigator.click("[data-testid=sign-casebook]");
   assert.match(await waitText(investigator, "casebook-signature"), /Dr Wang/);
+  // The list says so too.
+  await investigator.waitForFunction((n) => [...document.querySelectorAll("[data-testid=console-casebooks] li")]
+    .some((li) => li.textContent.includes(n) && /Signed/.test(li.textContent)), number);
   await screenshot(investigator, "73-console-casebook-signed-en");
 
   // A new tablet of the site has both patients, though the lost one never
