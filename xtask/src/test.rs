@@ -78,9 +78,14 @@ const SCHEMATHESIS_CONFIG: &str = r#"# Written by `cargo xtask test` (xtask/src/
 # says the description and the server disagree: it fails the run like a failed
 # check. All but `validation_mismatch` (most valid requests refused), which the
 # check `positive_data_acceptance` already fails on, request by request; it
-# stays visible for POST /api/enrol, below.
+# stays visible for POST /api/enrol, below. And but `missing_test_data` (most
+# requests answered 404): the routes that name a query, a flagged
+# randomisation, a participant or a tablet by id answer 404 to ids no schema can
+# guess, and none of them creates what another names; schemathesis 4.32 fails
+# the run on it whatever an operation's own `warnings` say (tried). The API
+# tests make that data and pin those routes; the warning stays in the output.
 warnings = { fail-on = [
-    "missing_auth", "missing_test_data", "base_url_mismatch", "missing_deserializer",
+    "missing_auth", "base_url_mismatch", "missing_deserializer",
     "unused_openapi_auth", "unsupported_regex", "method_not_allowed", "constants_extraction",
     "unmatched_filter", "unresolvable_reference", "rate_limited", "dictionary_mismatch",
     "timeout_units",
@@ -151,16 +156,10 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "409",
 # events must chain: no schema can say which ids this server holds or which
 # hashes hold, so a schema-valid request is most often about none (404), about
 # one resolved or signed already (409), or refused by the core's rules (422).
-# None of them creates what another one names, which schemathesis warns of
-# (`missing_test_data`); the API tests make that data and pin these routes.
+# None of them creates what another one names (see `missing_test_data` above).
 [[operations]]
 include-path-regex = "^/api/(console/(queries/comment|queries/resolve|allocation-flags/resolve|backups/import|casebooks|casebook|casebooks/sign|casebooks/unlock)|backups/import)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
-warnings.fail-on = [
-    "missing_auth", "base_url_mismatch", "missing_deserializer", "unused_openapi_auth",
-    "unsupported_regex", "method_not_allowed", "constants_extraction", "unmatched_filter",
-    "unresolvable_reference", "rate_limited", "dictionary_mismatch", "timeout_units",
-]
 
 # GET /api/console/exports/download names the site in its query: a
 # schema-valid code is most often no site's (404).
