@@ -322,6 +322,24 @@ fn transaction<W: Write>(
     Ok(())
 }
 
+/// The `UserRef` and `LocationRef` that an `AuditRecord` and a `Signature`
+/// both open with: who recorded `event`, at the trial's one location.
+fn who_and_where<W: Write>(
+    writer: &mut Writer<W>,
+    trial: &Trial,
+    event: &crate::event::Event,
+) -> Written {
+    writer
+        .create_element("UserRef")
+        .with_attribute(("UserOID", user_oid(trial, event.user_id()).as_str()))
+        .write_empty()?;
+    writer
+        .create_element("LocationRef")
+        .with_attribute(("LocationOID", location_oid(trial).as_str()))
+        .write_empty()?;
+    Ok(())
+}
+
 /// A signature as the subject's `Signature`, an unlock as the subject's
 /// `AuditRecord` with its reason (ODM has no element of its own for it); other
 /// events write nothing here.
@@ -330,23 +348,12 @@ fn casebook_action<W: Write>(
     trial: &Trial,
     event: &crate::event::Event,
 ) -> Written {
-    let refs = |writer: &mut Writer<W>| -> Written {
-        writer
-            .create_element("UserRef")
-            .with_attribute(("UserOID", user_oid(trial, event.user_id()).as_str()))
-            .write_empty()?;
-        writer
-            .create_element("LocationRef")
-            .with_attribute(("LocationOID", location_oid(trial).as_str()))
-            .write_empty()?;
-        Ok(())
-    };
     match Payload::parse(event.kind(), event.schema_version(), event.payload()) {
         Ok(Payload::CasebookSigned(signature)) => {
             writer
                 .create_element("Signature")
                 .write_inner_content(|writer| {
-                    refs(writer)?;
+                    who_and_where(writer, trial, event)?;
                     writer
                         .create_element("SignatureRef")
                         .with_attribute(("SignatureOID", signature_oid(signature.meaning).as_str()))
@@ -358,7 +365,7 @@ fn casebook_action<W: Write>(
             writer
                 .create_element("AuditRecord")
                 .write_inner_content(|writer| {
-                    refs(writer)?;
+                    who_and_where(writer, trial, event)?;
                     text_element(writer, "DateTimeStamp", &trial.utc(event.recorded_at()))?;
                     text_element(
                         writer,
@@ -409,14 +416,7 @@ fn item_data<W: Write>(
         writer
             .create_element("AuditRecord")
             .write_inner_content(|writer| {
-                writer
-                    .create_element("UserRef")
-                    .with_attribute(("UserOID", user_oid(trial, event.user_id()).as_str()))
-                    .write_empty()?;
-                writer
-                    .create_element("LocationRef")
-                    .with_attribute(("LocationOID", location_oid(trial).as_str()))
-                    .write_empty()?;
+                who_and_where(writer, trial, event)?;
                 text_element(writer, "DateTimeStamp", &trial.utc(event.recorded_at()))?;
                 if let Some(reason) = &change.reason {
                     text_element(writer, "ReasonForChange", reason)?;
