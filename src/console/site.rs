@@ -8,7 +8,7 @@ use leptos::task::spawn_local;
 use qrcode::QrCode;
 use qrcode::render::svg;
 use trial::console::{
-    NewSiteUser, SiteOverview, SiteRef, SiteTablet, SiteUser, SiteUserRef, TabletRef,
+    DeviceReport, NewSiteUser, SiteOverview, SiteRef, SiteTablet, SiteUser, SiteUserRef, TabletRef,
 };
 use trial::wire::Role;
 
@@ -136,6 +136,7 @@ fn Site(site: SiteOverview) -> impl IntoView {
                         <table class="audit" data-testid="site-tablets">
                             <thead><tr>
                                 <Th text=Ct::TabletsTitle/> <Th text=Ct::Enrolled/> <Th text=Ct::LastSync/>
+                                <Th text=Ct::ClockOffset/> <Th text=Ct::Pending/> <Th text=Ct::Left/>
                                 <Th text=Ct::AppVersion/> <Th text=Ct::Status/> <Th text=Ct::Actions/>
                             </tr></thead>
                             <tbody>
@@ -285,13 +286,32 @@ fn TabletRow(site: String, tablet: SiteTablet) -> impl IntoView {
         last_push_at_ms,
         app_version,
         revoked_at_ms,
+        slots_left,
+        last_report,
     } = tablet;
+    // A report comes at the start of every sync, a push only with records: the
+    // later of the two is when the tablet last reached the server.
+    let last_sync = last_report
+        .as_ref()
+        .map(|report| report.reported_at_ms)
+        .max(last_push_at_ms);
+    let clock_is_off = last_report.as_ref().is_some_and(DeviceReport::clock_is_off);
+    let offset_ms = last_report.as_ref().map(|report| report.clock_offset_ms);
+    let pending = last_report.as_ref().map(|report| report.pending_events);
+    let version = last_report.map_or(app_version, |report| report.app_version);
     view! {
         <tr data-testid="site-tablet">
             <td>{label}</td>
             <td>{move || local_time(lang.get(), enrolled_at_ms)}</td>
-            <td>{move || last_push_at_ms.map_or_else(|| ct(lang.get(), Ct::Never).to_owned(), |at| local_time(lang.get(), at))}</td>
-            <td>{app_version}</td>
+            <td>{move || last_sync.map_or_else(|| ct(lang.get(), Ct::Never).to_owned(), |at| local_time(lang.get(), at))}</td>
+            <td class:field-error=clock_is_off data-testid="tablet-clock">
+                {move || offset_ms.map_or_else(|| ct(lang.get(), Ct::NotReported).to_owned(), |ms| clock_offset(lang.get(), ms))}
+            </td>
+            <td data-testid="tablet-pending">
+                {move || pending.map_or_else(|| ct(lang.get(), Ct::NotReported).to_owned(), |n| n.to_string())}
+            </td>
+            <td data-testid="tablet-slots">{slots_left}</td>
+            <td>{version}</td>
             <td>{move || match revoked_at_ms {
                 None => ct(lang.get(), Ct::Active).to_owned(),
                 Some(at) => format!("{} {}", ct(lang.get(), Ct::Revoked), local_time(lang.get(), at)),
@@ -351,4 +371,31 @@ fn qr_data_url(text: &str) -> Option<String> {
         .build();
     let encoded: String = js_sys::encode_uri_component(&svg).into();
     Some(format!("data:image/svg+xml,{encoded}"))
+}
+
+/// A tablet's clock offset as a person reads it: "6 min 30 s ahead", "快 6 分 30 秒";
+/// within a second, in step.
+fn clock_offset(lang: Lang, offset_ms: i64) -> String {
+    let seconds = offset_ms.unsigned_abs() / 1000;
+    if seconds == 0 {
+        return ct(lang, Ct::ClockInStep).to_owned();
+    }
+    let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let units: [(u64, [&str; 2]); 3] = [
+        (hours, ["h", "小时"]),
+        (minutes, ["min", "分"]),
+        (seconds, ["s", "秒"]),
+    ];
+    let index = usize::from(lang == Lang::Zh);
+    let amount = units
+        .iter()
+        .filter(|(value, _)| *value > 0)
+        .map(|(value, unit)| format!("{value} {}", unit[index]))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let ahead = offset_ms > 0;
+    match lang {
+        Lang::En => format!("{amount} {}", if ahead { "ahead" } else { "behind" }),
+        Lang::Zh => format!("{}{amount}", if ahead { "快 " } else { "慢 " }),
+    }
 }

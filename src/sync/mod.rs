@@ -20,7 +20,8 @@ use trial::pin::PinHash;
 use trial::wire::{
     EnrolRequest, EnrolResponse, LeaseRequest, LeaseResponse, LockoutsRequest, LockoutsResponse,
     MAX_LOCKOUTS, MAX_PULL_EVENTS, MAX_PUSH_EVENTS, PinChangeRequest, PinChangeResponse,
-    PullResponse, PushRequest, PushResponse, SealedLease, User, UsersResponse,
+    PullResponse, PushRequest, PushResponse, SealedLease, StatusReport, StatusResponse, User,
+    UsersResponse,
 };
 use uuid::Uuid;
 
@@ -105,6 +106,7 @@ async fn sync_in(store: &Store, received: &impl Fn(usize)) -> Result<Outcome, Sy
         return Ok(Outcome::NotEnrolled);
     };
     let token = Some(enrolment.device_token.as_str());
+    report_status(store, token).await?;
     let refused = push(store, token).await?;
     let leases: LeaseResponse = http::post("/api/leases", token, &LeaseRequest {}).await?;
     // Measured at every run, not only when something was pushed, so a tablet
@@ -141,6 +143,23 @@ pub async fn change_pin(user_id: Uuid, old: &str, new: &str) -> Result<PinHash, 
     let answer: PinChangeResponse =
         http::post("/api/pin", Some(&enrolment.device_token), &request).await?;
     Ok(answer.pin)
+}
+
+/// Tells the server this tablet's clock, last record and app version before it
+/// pushes, so the coordinator sees what it holds even if the push then fails.
+async fn report_status(store: &Store, token: Option<&str>) -> Result<(), SyncError> {
+    let report = StatusReport {
+        clock_ms: now_ms(),
+        head_seq: store.chain_head().await?.last_seq(),
+        app_version: APP_VERSION.to_owned(),
+    };
+    let answer: Result<StatusResponse, SyncError> = http::post("/api/status", token, &report).await;
+    match answer {
+        // A report is for the coordinator's eyes: one the server refuses must
+        // not stop the records syncing.
+        Ok(_) | Err(SyncError::Refused(..)) => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 /// Reports the PIN lockouts this tablet imposed since the last report, and

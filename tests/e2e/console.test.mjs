@@ -173,6 +173,13 @@ test("the first coordinator sets up the console, invites a statistician, and rol
   // The coordinator revokes the tablet; the table says so.
   await page.reload();
   await page.waitForSelector("[data-testid=site-tablet]");
+  // It reported at its sync: its clock is the server's, nothing waits on it, and
+  // its first lease is unused.
+  assert.equal(await page.textContent("[data-testid=tablet-clock]"), "in step");
+  assert.equal(await page.textContent("[data-testid=tablet-pending]"), "0");
+  assert.ok(Number(await page.textContent("[data-testid=tablet-slots]")) > 0);
+  await page.locator("[data-testid=site-tablets]").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(SCREENSHOTS, "75-console-devices-en-desktop.png") });
   page.once("dialog", (dialog) => dialog.accept());
   await page.click("[data-testid=revoke-tablet]");
   await page.waitForFunction(() => document.querySelector("[data-testid=site-tablets]").textContent.includes("Revoked"));

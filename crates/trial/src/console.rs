@@ -401,6 +401,47 @@ pub struct SiteTablet {
     pub app_version: String,
     /// When a coordinator revoked it, if one did.
     pub revoked_at_ms: Option<i64>,
+    /// Slots of its leases it may still use (the allocation audit's stock).
+    pub slots_left: u32,
+    /// What it said of itself at its last sync, if it ever reported.
+    pub last_report: Option<DeviceReport>,
+}
+
+/// A tablet's last [`crate::wire::StatusReport`] as the coordinator reads it:
+/// when it last made contact, how far its clock was off and how many of its
+/// records the server still lacked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceReport {
+    /// When the server received it, on the server's clock, in UTC milliseconds.
+    pub reported_at_ms: i64,
+    /// The tablet's clock minus the server's at that moment: positive when the
+    /// tablet is ahead.
+    pub clock_offset_ms: i64,
+    /// The tablet's records the server does not hold: those it reported, less
+    /// those stored since (a push or an imported backup).
+    pub pending_events: u64,
+    /// The app's version it ran.
+    pub app_version: String,
+}
+
+impl DeviceReport {
+    /// The report of a tablet that sent `report` at `received_at_ms`, the
+    /// server now holding its events up to `stored_seq`.
+    pub fn new(report: &crate::wire::StatusReport, received_at_ms: i64, stored_seq: u64) -> Self {
+        Self {
+            reported_at_ms: received_at_ms,
+            clock_offset_ms: report.clock_ms.saturating_sub(received_at_ms),
+            pending_events: report.head_seq.saturating_sub(stored_seq),
+            app_version: report.app_version.clone(),
+        }
+    }
+
+    /// Whether the tablet's clock was further off than a tablet's clock may be
+    /// ([`crate::wire::MAX_CLOCK_OFFSET_MS`]), the limit the tablet itself warns at.
+    pub fn clock_is_off(&self) -> bool {
+        self.clock_offset_ms.unsigned_abs() > crate::wire::MAX_CLOCK_OFFSET_MS.unsigned_abs()
+    }
 }
 
 /// `POST /api/console/users`: a new user of a site's tablets. The server makes
@@ -725,6 +766,38 @@ pub struct AuditResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_report_counts_what_the_server_still_lacks() {
+        let sent = crate::wire::StatusReport {
+            clock_ms: 1_000_000 + 301_000,
+            head_seq: 40,
+            app_version: "0.2.0".to_owned(),
+        };
+        let report = DeviceReport::new(&sent, 1_000_000, 25);
+        assert_eq!(report.clock_offset_ms, 301_000, "the tablet is ahead");
+        assert_eq!(report.pending_events, 15);
+        assert!(report.clock_is_off(), "five minutes and a second ahead");
+        assert_eq!(DeviceReport::new(&sent, 1_000_000, 40).pending_events, 0);
+        assert_eq!(
+            DeviceReport::new(&sent, 1_000_000, 52).pending_events,
+            0,
+            "pushed since"
+        );
+        let behind = |by_ms: i64| {
+            let sent = crate::wire::StatusReport {
+                clock_ms: 1_000_000 - by_ms,
+                ..sent.clone()
+            };
+            DeviceReport::new(&sent, 1_000_000, 0)
+        };
+        assert_eq!(behind(300_000).clock_offset_ms, -300_000);
+        assert!(
+            !behind(300_000).clock_is_off(),
+            "five minutes is within the limit"
+        );
+        assert!(behind(300_001).clock_is_off());
+    }
 
     #[test]
     fn each_role_may_do_what_the_protocol_gives_it() {

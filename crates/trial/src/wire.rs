@@ -243,6 +243,66 @@ pub struct LockoutsResponse {
     pub server_time_ms: i64,
 }
 
+/// `POST /api/status`: what a tablet says of itself at the start of every sync,
+/// before it pushes, so the coordinator sees a tablet whose clock is off or whose
+/// records are stuck even when its push then fails. Informational only: nothing
+/// the server decides reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StatusReport {
+    /// The tablet's clock as it sent the report, in UTC milliseconds: the server
+    /// measures the offset against its own clock, not the tablet's estimate.
+    pub clock_ms: i64,
+    /// The sequence number of the tablet's last event: with the server's last
+    /// stored one, how many records wait on the tablet.
+    // Sequence numbers are signed 64-bit in the server's database.
+    #[cfg_attr(feature = "openapi", schema(maximum = 9_223_372_036_854_775_807_u64))]
+    pub head_seq: u64,
+    /// The version of the app it runs now (enrolment recorded the first one).
+    pub app_version: String,
+}
+
+impl StatusReport {
+    /// What is wrong with this report, as the field it is about and why, for a
+    /// tablet of which the server holds events up to `stored_seq`: a head behind
+    /// what the server holds, a clock outside the range of an event's time, an
+    /// empty or long version. `None` when a tablet could have sent it.
+    pub fn problem(&self, stored_seq: u64) -> Option<(&'static str, String)> {
+        if crate::time::Moment::new(self.clock_ms, 0).is_err() {
+            return Some((
+                "clock_ms",
+                "a time between 1900 and 2200, in UTC milliseconds".to_owned(),
+            ));
+        }
+        if i64::try_from(self.head_seq).is_err() {
+            return Some(("head_seq", format!("at most {}", i64::MAX)));
+        }
+        if self.head_seq < stored_seq {
+            return Some((
+                "head_seq",
+                format!("the server holds this tablet's events up to {stored_seq}"),
+            ));
+        }
+        let length = self.app_version.chars().count();
+        if length == 0 || length > crate::event::MAX_APP_VERSION_CHARS {
+            return Some((
+                "app_version",
+                format!("1 to {} characters", crate::event::MAX_APP_VERSION_CHARS),
+            ));
+        }
+        None
+    }
+}
+
+/// The answer to [`StatusReport`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusResponse {
+    /// The server's clock when it answered.
+    pub server_time_ms: i64,
+}
+
 /// `POST /api/leases`: a tablet asks for its allocation leases, after pushing its
 /// events, so the server counts the slots it has used.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -1010,6 +1070,40 @@ mod openapi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_report_is_refused_by_the_field_it_gets_wrong() {
+        let report = |clock_ms, head_seq, app_version: &str| StatusReport {
+            clock_ms,
+            head_seq,
+            app_version: app_version.to_owned(),
+        };
+        let field = |report: StatusReport, stored| report.problem(stored).map(|(field, _)| field);
+        let now = 1_790_000_000_000;
+        assert_eq!(field(report(now, 12, "0.1.0"), 12), None);
+        assert_eq!(
+            field(report(now, 0, "0.1.0"), 0),
+            None,
+            "a tablet that recorded nothing"
+        );
+        assert_eq!(field(report(now, 11, "0.1.0"), 12), Some("head_seq"));
+        assert_eq!(field(report(now, u64::MAX, "0.1.0"), 0), Some("head_seq"));
+        assert_eq!(field(report(i64::MAX, 12, "0.1.0"), 0), Some("clock_ms"));
+        assert_eq!(
+            field(report(-2_300_000_000_000, 12, "0.1.0"), 0),
+            Some("clock_ms")
+        );
+        assert_eq!(field(report(now, 12, ""), 0), Some("app_version"));
+        assert_eq!(
+            field(report(now, 12, &"9".repeat(65)), 0),
+            Some("app_version")
+        );
+        assert_eq!(
+            field(report(now, 12, &"版".repeat(64)), 0),
+            None,
+            "counted in characters"
+        );
+    }
 
     /// A reported lockout must be one the rule imposes, and not in the future.
     #[test]

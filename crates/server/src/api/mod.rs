@@ -9,6 +9,7 @@
 //! | `POST /api/leases` | device token | `LeaseRequest` (`{}`) → `LeaseResponse` |
 //! | `GET /api/users` | device token | → `UsersResponse` |
 //! | `POST /api/lockouts` | device token | `LockoutsRequest` → `LockoutsResponse` |
+//! | `POST /api/status` | device token | `StatusReport` → `StatusResponse` (kept for the devices table) |
 //! | `POST /api/pin` | device token | `PinChangeRequest` → `PinChangeResponse` |
 //! | `GET /api/openapi.json` | none | → this table in OpenAPI 3.1, with every schema |
 //! | `POST /api/console/setup` | one-time link's token in the body | `SetupRequest` → `SessionResponse` + cookie |
@@ -57,6 +58,7 @@ mod pull;
 mod push;
 mod queries;
 mod site_admin;
+mod status;
 mod users;
 
 use axum::Router;
@@ -100,6 +102,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(leases::leases))
         .routes(routes!(users::users))
         .routes(routes!(lockouts::lockouts))
+        .routes(routes!(status::status))
         .routes(routes!(pin::change_pin))
         .routes(routes!(console::set_up))
         .routes(routes!(console::sign_in))

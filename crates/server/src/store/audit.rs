@@ -229,7 +229,7 @@ impl Store {
 
     /// Every tablet of the site, revoked ones included, with its leases' slots
     /// and the slots it reported from each, counted by the core's rule.
-    async fn lease_stock(&self, site_code: &str) -> Result<Vec<LeaseStock>> {
+    pub(super) async fn lease_stock(&self, site_code: &str) -> Result<Vec<LeaseStock>> {
         let rows: Vec<StockRow> = sqlx::query_as(
             "SELECT d.label, l.id, l.n_slots, a.slot
              FROM devices d

@@ -4,9 +4,10 @@
 
 use anyhow::{Context, Result, bail};
 use trial::console::{
-    Account, AuditEntry, ConsoleEvent, ConsoleRole, SESSION_IDLE_MS, SESSION_MAX_MS, SiteOverview,
-    SiteTablet, SiteUser,
+    Account, AuditEntry, ConsoleEvent, ConsoleRole, DeviceReport, SESSION_IDLE_MS, SESSION_MAX_MS,
+    SiteOverview, SiteTablet, SiteUser,
 };
+use trial::wire::StatusReport;
 use uuid::Uuid;
 
 use super::Store;
@@ -358,6 +359,20 @@ impl Store {
     }
 }
 
+/// A row of the tablets' query, in its column order.
+type TabletRow = (
+    String,
+    i64,
+    Option<i64>,
+    String,
+    Option<i64>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
 impl Store {
     /// Every site with all its users (disabled ones too, never a PIN hash) and all
     /// its tablets (revoked ones too), by code, name and label.
@@ -376,16 +391,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .with_context(|| format!("cannot read the users of site {code}"))?;
-            type TabletRow = (String, i64, Option<i64>, String, Option<i64>);
-            let tablets: Vec<TabletRow> = sqlx::query_as(
-                "SELECT label, enrolled_at_ms, last_push_at_ms, app_version, revoked_at_ms
-                 FROM devices WHERE site_code = $1 AND console = 0
-                 ORDER BY enrolled_at_ms, label",
-            )
-            .bind(&code)
-            .fetch_all(&self.pool)
-            .await
-            .with_context(|| format!("cannot read the tablets of site {code}"))?;
+            let tablets = self.site_tablet_rows(&code).await?;
             overviews.push(SiteOverview {
                 code,
                 name,
@@ -401,23 +407,58 @@ impl Store {
                         })
                     })
                     .collect::<Result<_>>()?,
-                tablets: tablets
-                    .into_iter()
-                    .map(
-                        |(label, enrolled_at_ms, last_push_at_ms, app_version, revoked_at_ms)| {
-                            SiteTablet {
-                                label,
-                                enrolled_at_ms,
-                                last_push_at_ms,
-                                app_version,
-                                revoked_at_ms,
-                            }
-                        },
-                    )
-                    .collect(),
+                tablets,
             });
         }
         Ok(overviews)
+    }
+
+    /// The site's tablets (revoked ones too, never the console's device), with
+    /// their lease stock and their last report.
+    async fn site_tablet_rows(&self, code: &str) -> Result<Vec<SiteTablet>> {
+        let rows: Vec<TabletRow> = sqlx::query_as(
+            "SELECT label, enrolled_at_ms, last_push_at_ms, app_version, revoked_at_ms, last_seq,
+                    reported_at_ms, reported_clock_ms, reported_head_seq, reported_app_version
+             FROM devices WHERE site_code = $1 AND console = 0
+             ORDER BY enrolled_at_ms, label",
+        )
+        .bind(code)
+        .fetch_all(&self.pool)
+        .await
+        .with_context(|| format!("cannot read the tablets of site {code}"))?;
+        let stock = self.lease_stock(code).await?;
+        rows.into_iter()
+            .map(|row| {
+                let (label, enrolled_at_ms, last_push_at_ms, app_version, revoked_at_ms) =
+                    (row.0, row.1, row.2, row.3, row.4);
+                let (stored_seq, at_ms, clock_ms, head_seq, version) =
+                    (row.5, row.6, row.7, row.8, row.9);
+                let last_report = match (at_ms, clock_ms, head_seq, version) {
+                    (Some(at_ms), Some(clock_ms), Some(head_seq), Some(app_version)) => {
+                        let sent = StatusReport {
+                            clock_ms,
+                            head_seq: super::from_db(head_seq)?,
+                            app_version,
+                        };
+                        Some(DeviceReport::new(&sent, at_ms, super::from_db(stored_seq)?))
+                    }
+                    _ => None,
+                };
+                let slots_left = stock
+                    .iter()
+                    .find(|stock| stock.tablet == label)
+                    .map_or(0, |stock| stock.left);
+                Ok(SiteTablet {
+                    label,
+                    enrolled_at_ms,
+                    last_push_at_ms,
+                    app_version,
+                    revoked_at_ms,
+                    slots_left,
+                    last_report,
+                })
+            })
+            .collect()
     }
 }
 

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use trial::event::Hash;
 use trial::pin::PinHash;
 use trial::randomisation::Lease;
-use trial::wire::{Role, Site, User};
+use trial::wire::{Role, Site, StatusReport, User};
 use uuid::Uuid;
 
 use super::{Store, leases};
@@ -403,6 +403,40 @@ impl Store {
             label,
             public_key: None,
         })
+    }
+
+    /// The last sequence number of `device_id`'s events the server stores.
+    pub async fn stored_seq(&self, device_id: Uuid) -> Result<u64> {
+        let (seq,): (i64,) = sqlx::query_as("SELECT last_seq FROM devices WHERE id = $1")
+            .bind(device_id.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .with_context(|| format!("cannot read the chain head of device {device_id}"))?;
+        super::from_db(seq)
+    }
+
+    /// Keeps `report` as what `device_id` said of itself last, received at
+    /// `now_ms`, in the place of the one before.
+    pub async fn record_status(
+        &self,
+        device_id: Uuid,
+        report: &StatusReport,
+        now_ms: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE devices SET reported_at_ms = $2, reported_clock_ms = $3,
+                 reported_head_seq = $4, reported_app_version = $5
+             WHERE id = $1",
+        )
+        .bind(device_id.to_string())
+        .bind(now_ms)
+        .bind(report.clock_ms)
+        .bind(super::to_db(report.head_seq)?)
+        .bind(&report.app_version)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("cannot keep the status device {device_id} reported"))?;
+        Ok(())
     }
 
     /// Revokes the device with this label: its token stops working at once. Its

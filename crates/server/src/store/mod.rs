@@ -287,6 +287,11 @@ const SQLITE_MIGRATIONS: &[EmbeddedMigration] = &[
         "flag resolutions",
         include_str!("../../migrations/sqlite/0009_flag_resolutions.sql"),
     ),
+    (
+        10,
+        "device status",
+        include_str!("../../migrations/sqlite/0010_device_status.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
     (
@@ -333,6 +338,11 @@ const POSTGRES_MIGRATIONS: &[EmbeddedMigration] = &[
         9,
         "flag resolutions",
         include_str!("../../migrations/postgres/0009_flag_resolutions.sql"),
+    ),
+    (
+        10,
+        "device status",
+        include_str!("../../migrations/postgres/0010_device_status.sql"),
     ),
 ];
 

@@ -46,6 +46,15 @@ fn valid_request(tablet: &mut TestTablet, method: &Method, path: &str) -> Reques
                 new_pin: "246813".to_owned(),
             }),
         ),
+        ("POST", "/api/status") => (
+            path.to_owned(),
+            to_json(&StatusReport {
+                clock_ms: NOW_MS,
+                // Past what the routes before it stored.
+                head_seq: 1_000,
+                app_version: "0.1.0".to_owned(),
+            }),
+        ),
         ("POST", "/api/lockouts") => (
             path.to_owned(),
             to_json(&LockoutsRequest {
@@ -141,7 +150,7 @@ async fn every_route_refuses_every_bad_token_and_writes_nothing(app: TestApp) {
         // The console's routes take a session cookie, not a token (`console.rs`).
         .filter(|(path, _)| !OPEN.contains(&path.as_str()) && !path.starts_with("/api/console/"))
         .collect();
-    assert_eq!(routes.len(), 7, "{routes:?}");
+    assert_eq!(routes.len(), 8, "{routes:?}");
     let before = app.all_row_counts().await;
     for (path, method) in &routes {
         for (what, headers) in &attempts {

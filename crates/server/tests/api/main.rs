@@ -47,7 +47,7 @@ use trial::wire::{
     ApiErrorBody, EnrolRequest, EnrolResponse, ErrorCode, LEASE_BLOCKS, LEASE_LOW_WATER,
     LeaseRequest, LeaseResponse, LockoutsRequest, LockoutsResponse, PinChangeRequest,
     PinChangeResponse, PinLockout, PullResponse, PushRequest, PushResponse, RejectionCode, Role,
-    SEAL_INFO, SealedLease, SealedSeed, Site, UsersResponse,
+    SEAL_INFO, SealedLease, SealedSeed, Site, StatusReport, StatusResponse, UsersResponse,
 };
 use uuid::Uuid;
 
@@ -754,6 +754,7 @@ mod pin_change;
 mod queries;
 mod race;
 mod rate_limit;
+mod status;
 
 on_both_engines!(
     serves_the_app_shell_and_deep_links,
