@@ -94,6 +94,17 @@ pub struct ArmCounts {
     pub analysed_primary: u32,
 }
 
+/// Whether `record` holds a `Randomised` event at all, accepted or refused: a
+/// participant with no arm who has one was still randomised (to an arm no one can
+/// vouch for). Shared with the enrolment chart so the two count alike.
+pub(super) fn randomised_unreadably(record: &Record) -> bool {
+    record
+        .log()
+        .events
+        .iter()
+        .any(|logged| logged.event.kind() == crate::event::EventKind::Randomised)
+}
+
 impl Consort {
     /// Counts one participant, their status read at `now`.
     pub fn count(&mut self, record: &Record, now: Moment) {
@@ -106,11 +117,7 @@ impl Consort {
         // A randomisation flagged or whose payload cannot be read (both stored as
         // refused data) still counts: the patient may have been allocated, to an
         // arm no one can vouch for.
-        let randomised_unreadably = record
-            .log()
-            .events
-            .iter()
-            .any(|logged| logged.event.kind() == crate::event::EventKind::Randomised);
+        let randomised_unreadably = randomised_unreadably(record);
         let Some(arm) = participant.arm() else {
             let exclusion = match status {
                 _ if randomised_unreadably => {

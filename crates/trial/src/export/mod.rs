@@ -23,6 +23,7 @@
 
 mod consort;
 mod csv;
+mod enrolment;
 mod format;
 mod identification;
 mod odm;
@@ -42,6 +43,7 @@ use crate::time::{Calendar, Moment};
 
 pub use self::consort::{ArmCounts, Balance, Consort, ConsortRow, Exclusion, StratumBalance};
 pub use self::csv::{Column, CsvExport, DICTIONARY_FILE, Table};
+pub use self::enrolment::{Enrolment, EnrolmentPoint};
 pub use self::format::{Format, UnknownFormat};
 pub use self::identification::{IDENTIFICATION_LOG_FILE, IdentificationLog};
 pub use self::odm::{ODM_FILE, OdmExport};
