@@ -17,8 +17,9 @@ use anyhow::{Context, Result, bail};
 use trial::console::OverdueSample;
 pub use trial::export::Format;
 use trial::export::{
-    Balance, Consort, CsvExport, DICTIONARY_FILE, IDENTIFICATION_LOG_FILE, IdentificationLog,
-    ODM_FILE, OdmExport, Record, Site, StratumBalance, Table, Trial,
+    Balance, Consort, CsvExport, DICTIONARY_FILE, Enrolment, EnrolmentPoint,
+    IDENTIFICATION_LOG_FILE, IdentificationLog, ODM_FILE, OdmExport, Record, Site, StratumBalance,
+    Table, Trial,
 };
 use trial::time::Moment;
 use uuid::Uuid;
@@ -247,6 +248,8 @@ pub struct Dashboard {
     pub balance: Vec<StratumBalance>,
     /// The cytokine samples overdue, oldest first.
     pub overdue_samples: Vec<OverdueSample>,
+    /// The enrolment per arm, cumulative per local day.
+    pub enrolment: Vec<EnrolmentPoint>,
 }
 
 /// The dashboard's numbers of `site_code` now, counted as the CSV export counts
@@ -259,10 +262,12 @@ pub async fn dashboard(store: &Store, site_code: &str, clock: &Clock) -> Result<
     let mut consort = Consort::default();
     let mut balance = Balance::default();
     let mut overdue_samples = Vec::new();
+    let mut enrolment = Enrolment::default();
     snapshot
         .each_record(store, |record| {
             consort.count(record, now);
             balance.count(&trial, record);
+            enrolment.count(record, &trial.site().calendar);
             overdue_samples.extend(OverdueSample::of(record.participant(), now));
             Ok(())
         })
@@ -274,6 +279,7 @@ pub async fn dashboard(store: &Store, site_code: &str, clock: &Clock) -> Result<
         consort,
         balance: balance.rows(),
         overdue_samples,
+        enrolment: enrolment.points(),
     })
 }
 

@@ -537,6 +537,9 @@ pub struct SiteDashboard {
     pub balance: Vec<crate::export::StratumBalance>,
     /// The cytokine samples overdue now, by study number and time point.
     pub overdue_samples: Vec<OverdueSample>,
+    /// The enrolment per arm, cumulative per day of the site's calendar: its
+    /// last point is the CONSORT flow's allocated rows.
+    pub enrolment: Vec<crate::export::EnrolmentPoint>,
 }
 
 /// A cytokine sample whose window has closed with nothing recorded for it: the

@@ -73,6 +73,7 @@ pub async fn dashboard(
             consort: dashboard.consort.rows(),
             balance: dashboard.balance,
             overdue_samples: dashboard.overdue_samples,
+            enrolment: dashboard.enrolment,
         });
     }
     Ok(Json(DashboardResponse {

@@ -899,6 +899,39 @@ async fn the_dashboard_counts_what_the_export_writes(mut app: TestApp) {
     assert_eq!(balance, allocated);
     assert!(balance.len() > 1, "{balance:?}");
 
+    // The enrolment curve is participants.csv's arms counted by the local day
+    // of their randomisation, cumulative: the chart ends where the export does.
+    let mut per_day: BTreeMap<String, [u32; 2]> = BTreeMap::new();
+    for row in read_table(folder.path(), "participants.csv") {
+        let arm = match row["arm"].as_str() {
+            "" => continue,
+            arm => usize::from(arm == "standard_care"),
+        };
+        per_day
+            .entry(row["randomised_at_local"][..10].to_owned())
+            .or_default()[arm] += 1;
+    }
+    let mut running = [0; 2];
+    let expected: Vec<(String, [u32; 3])> = per_day
+        .into_iter()
+        .map(|(date, [hp, sc])| {
+            running = [running[0] + hp, running[1] + sc];
+            (date, [running[0], running[1], running[0] + running[1]])
+        })
+        .collect();
+    let curve: Vec<(String, [u32; 3])> = site
+        .enrolment
+        .iter()
+        .map(|point| {
+            (
+                point.date.clone(),
+                [point.hemoperfusion, point.standard_care, point.total],
+            )
+        })
+        .collect();
+    assert_eq!(curve, expected);
+    assert!(curve.last().is_some_and(|(_, [.., total])| *total > 30), "{curve:?}");
+
     // Each overdue sample is of a participant the export lists as randomised,
     // at a time point the export holds no sample of.
     let randomised: BTreeSet<String> = read_table(folder.path(), "participants.csv")
