@@ -930,7 +930,10 @@ async fn the_dashboard_counts_what_the_export_writes(mut app: TestApp) {
         })
         .collect();
     assert_eq!(curve, expected);
-    assert!(curve.last().is_some_and(|(_, [.., total])| *total > 30), "{curve:?}");
+    assert!(
+        curve.last().is_some_and(|(_, [.., total])| *total > 30),
+        "{curve:?}"
+    );
 
     // Each overdue sample is of a participant the export lists as randomised,
     // at a time point the export holds no sample of.
